@@ -1,0 +1,156 @@
+"""Load and validate the knowledge base from YAML files.
+
+Every problem is reported as ``path:line: message`` so maintainers can jump to it; the loader
+collects all problems before failing, because fixing one error at a time is slow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from knowledge.model import Entry
+
+ENTRIES_DIRNAME = "entries"
+SYNONYMS_FILENAME = "synonyms.yaml"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+class KnowledgeError(Exception):
+    """The knowledge base is invalid; ``problems`` lists every error found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class KnowledgeBase:
+    entries: list[Entry]
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {e.id: e for e in self.entries}
+
+    def get(self, entry_id: str) -> Entry | None:
+        return self.by_id.get(entry_id)
+
+
+def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to a 1-based line."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
+def parse_entry_text(text: str, path: Path) -> tuple[Entry | None, list[Problem]]:
+    """Parse and validate one entry's YAML text; never raises for bad content."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(path, line, f"malformed YAML: {reason}")]
+    if not isinstance(data, dict):
+        return None, [Problem(path, 1, "an entry must be a YAML mapping of fields")]
+    try:
+        return Entry.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "entry"
+            problems.append(Problem(path, _line_of(node, err["loc"]), f"{loc}: {err['msg']}"))
+        return None, problems
+
+
+def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[Problem]]:
+    """Synonyms: canonical term -> variants users type. Missing file means none."""
+    if not path.exists():
+        return {}, []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        return {}, [Problem(path, None, f"malformed YAML: {exc}")]
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
+        for k, v in data.items()
+    ):
+        return {}, [Problem(path, 1, "synonyms must map each canonical term to a list of strings")]
+    return data, []
+
+
+def load_knowledge_base(root: Path) -> KnowledgeBase:
+    """Load ``root/entries/<topic>/<id>.yaml`` and ``root/synonyms.yaml``.
+
+    Raises KnowledgeError listing every problem: schema, duplicate ids, file name or folder
+    not matching id and topic, and related ids that do not exist.
+    """
+    entries_dir = root / ENTRIES_DIRNAME
+    problems: list[Problem] = []
+    if not entries_dir.is_dir():
+        raise KnowledgeError([Problem(entries_dir, None, "no entries folder here")])
+    entries: list[Entry] = []
+    paths: dict[str, Path] = {}
+    for path in sorted(entries_dir.glob("*/*.yaml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(path, None, f"cannot read: {exc}"))
+            continue
+        entry, found = parse_entry_text(text, path)
+        problems.extend(found)
+        if entry is None:
+            continue
+        if entry.id in paths:
+            problems.append(Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})"))
+            continue
+        if path.stem != entry.id:
+            problems.append(Problem(path, None, f"file name must be {entry.id}.yaml"))
+        if path.parent.name != entry.topic.value:
+            problems.append(Problem(path, None, f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}"))
+        paths[entry.id] = path
+        entries.append(entry)
+    for entry in entries:
+        for rel in entry.related:
+            if rel not in paths:
+                problems.append(Problem(paths[entry.id], None, f"related id {rel!r} does not exist"))
+    synonyms, syn_problems = load_synonyms(root / SYNONYMS_FILENAME)
+    problems.extend(syn_problems)
+    if not entries and not problems:
+        problems.append(Problem(entries_dir, None, "no entries found"))
+    if problems:
+        raise KnowledgeError(problems)
+    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths)
