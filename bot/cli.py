@@ -1,19 +1,122 @@
-"""Command-line interface: `visabot ...`."""
+"""Command-line interface: `visabot ...`. Every command answers with the same engine as the bot."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 
-from knowledge import DEFAULT_KNOWLEDGE_DIR
-from knowledge.loader import KnowledgeError, load_knowledge_base
+from bot.config import BotSettings, Settings, SettingsError, load_settings
+from bot.render import result_as_dict, result_as_text
+from knowledge.evaluation import evaluate, load_eval_items
+from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base
+from knowledge.matcher import Matcher
+
+GET_TOKEN_HINT = (
+    "No TELEGRAM_BOT_TOKEN set: create a bot with @BotFather in Telegram and put its token in .env "
+    "(see .env.example). Starting the terminal chat instead."
+)
+
+
+def _settings(settings_class: type[Settings] = Settings) -> Settings:
+    try:
+        return load_settings(settings_class)
+    except SettingsError as exc:
+        click.echo(f"Invalid settings:\n{exc}", err=True)
+        sys.exit(2)
+
+
+def _knowledge(root: Path | None = None) -> KnowledgeBase:
+    try:
+        return load_knowledge_base(root or _settings().knowledge_dir)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"The knowledge base has {len(exc.problems)} problem(s).", err=True)
+        sys.exit(1)
+
+
+def _matcher() -> Matcher:
+    return Matcher(_knowledge())
 
 
 @click.group()
 def main() -> None:
     """visabot: sourced answers about China's K visa and the US H-1B."""
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line for stdin).")
+def ask(question: str | None, as_json: bool) -> None:
+    """Answer QUESTION; without it, answer one question per line from stdin."""
+    matcher = _matcher()
+    questions = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
+    for text in questions:
+        result = matcher.match(text)
+        if as_json:
+            click.echo(json.dumps(result_as_dict(result), ensure_ascii=False))
+        else:
+            click.echo(result_as_text(result))
+            if question is None:
+                click.echo()
+
+
+@main.command()
+def chat() -> None:
+    """Interactive terminal chat with the same answers as the bot. `exit` or Ctrl-D quits."""
+    matcher = _matcher()
+    click.echo(f"visabot: {len(matcher)} sourced entries on China's K visa and the US H-1B. Not legal advice.")
+    click.echo("Ask a question; type exit (or press Ctrl-D) to quit.")
+    while True:
+        try:
+            text = input("\nyou> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if text.strip().lower() in {"exit", "quit", ":q"}:
+            return
+        if text.strip():
+            click.echo(result_as_text(matcher.match(text)))
+
+
+@main.command()
+def start() -> None:
+    """The main job: the Telegram bot when a token is configured, else the terminal chat."""
+    settings = _settings()
+    if settings.telegram_bot_token is None:
+        click.echo(GET_TOKEN_HINT)
+        chat.main(args=[], standalone_mode=False)
+        return
+    run.main(args=[], standalone_mode=False)
+
+
+@main.command()
+def run() -> None:
+    """Run the Telegram bot (long polling, or a webhook when VISABOT_WEBHOOK_URL is set)."""
+    settings = _settings(BotSettings)
+    from bot.runner import run_bot  # imported here so the CLI's other commands start fast
+
+    run_bot(settings)
+
+
+@main.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def eval_command(file: Path) -> None:
+    """Score the matcher on a question file (format of shared/eval/dev.yaml)."""
+    try:
+        items = load_eval_items(file)
+    except (ValueError, OSError) as exc:
+        click.echo(f"Cannot read {file}: {exc}", err=True)
+        sys.exit(1)
+    report = evaluate(_matcher(), items)
+    for failure in report.failures:
+        click.echo(f"FAIL [{failure.item.topic}] {failure.item.question!r}: {failure.reason}")
+    click.echo(f"in-scope accuracy: {report.in_scope_passed}/{report.in_scope} = {report.accuracy:.3f}")
+    click.echo(f"out-of-scope declined: {report.declined}/{report.out_of_scope} = {report.decline_rate:.3f}")
+    click.echo(f"combined score: {report.combined:.3f}")
 
 
 @main.group()
@@ -25,12 +128,13 @@ def kb() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate(path: Path | None) -> None:
     """Validate every entry under PATH (default: the configured knowledge folder)."""
-    root = path or DEFAULT_KNOWLEDGE_DIR
-    try:
-        base = load_knowledge_base(root)
-    except KnowledgeError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
-        sys.exit(1)
+    base = _knowledge(path)
     click.echo(f"OK: {len(base.entries)} entries valid.")
+
+
+@kb.command()
+@click.option("--json", "as_json", is_flag=True, required=True, help="Export as one JSON array.")
+def export(as_json: bool) -> None:
+    """Print every entry as one JSON array."""
+    base = _knowledge()
+    click.echo(json.dumps([e.model_dump(mode="json") for e in base.entries], ensure_ascii=False, indent=1))

@@ -16,6 +16,18 @@ from pydantic import ValidationError
 
 from knowledge.model import Entry
 
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's safe loader when available (parsing ~100 files is most of a cold start), with
+    dates left as strings: pydantic then reports a bad date as a field error with its line,
+    where PyYAML would raise a bare ValueError."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
 ENTRIES_DIRNAME = "entries"
 SYNONYMS_FILENAME = "synonyms.yaml"
 
@@ -77,8 +89,7 @@ def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
 def parse_entry_text(text: str, path: Path) -> tuple[Entry | None, list[Problem]]:
     """Parse and validate one entry's YAML text; never raises for bad content."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -89,6 +100,7 @@ def parse_entry_text(text: str, path: Path) -> tuple[Entry | None, list[Problem]
     try:
         return Entry.model_validate(data), []
     except ValidationError as exc:
+        node = yaml.compose(text, Loader=_Loader)  # parsed again only to find line numbers
         problems = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "entry"
@@ -101,7 +113,7 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[Problem]]:
     if not path.exists():
         return {}, []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
     except yaml.YAMLError as exc:
         return {}, [Problem(path, None, f"malformed YAML: {exc}")]
     if not isinstance(data, dict) or not all(

@@ -1,0 +1,54 @@
+"""The composition root: build the PTB Application from settings; nothing runs at import time."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, Defaults
+
+import handlers
+
+from bot.commands import Scope, commands_for
+from bot.config import Settings
+from bot.context import CONTEXT_TYPES, BotData
+from bot.storage import Storage
+from knowledge.loader import load_knowledge_base
+from knowledge.matcher import Matcher
+
+
+async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
+    for scope, tg_scope in ((Scope.PRIVATE, BotCommandScopeAllPrivateChats()), (Scope.GROUP, BotCommandScopeAllGroupChats())):
+        commands = [BotCommand(c.name, c.description) for c in commands_for(scope)]
+        await application.bot.set_my_commands(commands, scope=tg_scope)
+
+
+async def _close_storage(application: Application) -> None:  # type: ignore[type-arg]
+    if application.bot_data.storage is not None:
+        application.bot_data.storage.close()
+
+
+def build_application(settings: Settings, matcher: Matcher | None = None) -> Application:  # type: ignore[type-arg]
+    """Wire settings, knowledge base, storage and handlers into an Application.
+
+    The knowledge base is loaded and indexed here, once; pass `matcher` to reuse an index.
+    """
+    if settings.telegram_bot_token is None:
+        raise ValueError("build_application needs TELEGRAM_BOT_TOKEN")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_file_url)
+        .context_types(CONTEXT_TYPES)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(True)
+        .post_init(_set_commands)
+        .post_shutdown(_close_storage)
+        .build()
+    )
+    data: BotData = application.bot_data
+    data.settings = settings
+    data.matcher = matcher or Matcher(load_knowledge_base(settings.knowledge_dir))
+    data.storage = Storage(settings.db_path)
+    handlers.register(application)
+    return application

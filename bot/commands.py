@@ -1,0 +1,47 @@
+"""The one table of commands: it feeds set_my_commands, /help and the README's command list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Flag, auto
+
+
+class Scope(Flag):
+    PRIVATE = auto()
+    GROUP = auto()
+    ADMIN = auto()  # maintainers only; listed in /help for admins, never in the public menu
+    BOTH = PRIVATE | GROUP
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str
+    scope: Scope = Scope.PRIVATE
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "Welcome and how to ask", Scope.PRIVATE),
+    Command("ask", "Ask a question, e.g. /ask is the H-1B fee annual?", Scope.BOTH),
+    Command("topics", "Browse all questions by topic", Scope.BOTH),
+    Command("help", "How to use visabot", Scope.BOTH),
+    Command("about", "What the answers rest on and how to report an error", Scope.BOTH),
+)
+
+
+def commands_for(scope: Scope) -> list[Command]:
+    return [c for c in COMMANDS if scope & c.scope and not c.scope & Scope.ADMIN]
+
+
+def help_text() -> str:
+    """Plain-text command list for /help (HTML-safe: no markup characters)."""
+    return "\n".join(f"/{c.name} — {c.description}" for c in COMMANDS if not c.scope & Scope.ADMIN)
+
+
+def readme_table() -> str:
+    """The README's command table; a test checks that the README contains exactly this."""
+    rows = ["| Command | What it does | Where |", "|---|---|---|"]
+    for c in COMMANDS:
+        where = "admins" if c.scope & Scope.ADMIN else ("private and groups" if c.scope == Scope.BOTH else "private chat")
+        rows.append(f"| /{c.name} | {c.description} | {where} |")
+    return "\n".join(rows)

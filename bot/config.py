@@ -1,0 +1,110 @@
+"""Settings from the environment and `.env`, validated once at start-up.
+
+Every setting is documented in `.env.example` and the README. The token is a SecretStr so it never
+appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+
+TELEGRAM_API_BASE_URL = "https://api.telegram.org/bot"
+TELEGRAM_API_FILE_URL = "https://api.telegram.org/file/bot"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(default=TELEGRAM_API_BASE_URL, alias="TELEGRAM_API_BASE_URL")
+    telegram_api_file_url: str = Field(default=TELEGRAM_API_FILE_URL, alias="TELEGRAM_API_FILE_URL")
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="VISABOT_ADMIN_IDS")
+    db_path: Path = Field(default=Path("data/visabot.sqlite3"), alias="VISABOT_DB_PATH")
+    knowledge_dir: Path = Field(default=DEFAULT_KNOWLEDGE_DIR, alias="VISABOT_KNOWLEDGE_DIR")
+    webhook_url: str | None = Field(default=None, alias="VISABOT_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="VISABOT_WEBHOOK_SECRET")
+    listen: str = Field(default="127.0.0.1", alias="VISABOT_LISTEN")
+    port: int = Field(default=8443, ge=1, le=65535, alias="VISABOT_PORT")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            bad = [p for p in parts if not p.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"not numeric Telegram user ids: {', '.join(bad)}")
+            return frozenset(int(p) for p in parts)
+        return value
+
+    @field_validator("telegram_bot_token", "webhook_secret", "webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("knowledge_dir")
+    @classmethod
+    def _knowledge_dir_exists(cls, value: Path) -> Path:
+        if not (value / "entries").is_dir():
+            raise ValueError(f"{value} has no entries/ folder")
+        return value
+
+
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class BotSettings(Settings):
+    """Settings for running the Telegram bot: the token is required and webhooks are complete."""
+
+    telegram_bot_token: SecretStr = Field(alias="TELEGRAM_BOT_TOKEN")  # type: ignore[assignment]
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_RE.match(value.get_secret_value()):
+            raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (Telegram only calls https webhooks)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _SECRET_RE.match(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> BotSettings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("VISABOT_WEBHOOK_SECRET is required when VISABOT_WEBHOOK_URL is set")
+        return self
+
+
+class SettingsError(Exception):
+    """Settings are missing or invalid; the message names every problem, one per line."""
+
+
+def load_settings(settings_class: type[Settings] = Settings, **overrides: object) -> Settings:
+    try:
+        return settings_class(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{err['loc'][0]}: {msg}" if err["loc"] else msg)
+        raise SettingsError("\n".join(lines)) from None

@@ -1,0 +1,38 @@
+"""Logging set-up that can never print the bot token.
+
+httpx logs every request URL at INFO, and Bot API URLs contain the token, so httpx is kept at
+WARNING; a filter also redacts the token from any record as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+
+class RedactToken(logging.Filter):
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secret:
+            message = record.getMessage()
+            if self.secret in message:
+                record.msg, record.args = message.replace(self.secret, "[REDACTED]"), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(self.secret, "[REDACTED]")
+        return True
+
+
+def configure_logging(token: str | None, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if token:
+        handler.addFilter(RedactToken(token))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -1,0 +1,176 @@
+"""Telegram HTML for answers, clarifications and declines, plus their inline keyboards.
+
+Every user- or entry-derived string goes through `esc` — entries are curated, but maintainers
+write them in Telegram too, and a stray "<" must never break a reply. Messages are measured as
+Telegram does (visible text after entity parsing, in UTF-16 code units) and split at paragraph
+boundaries so the caveat block always travels whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.render import CLARIFY_TEXT, NOT_ADVICE, source_date, stale_note
+from knowledge.matcher import Candidate, MatchResult
+from knowledge.model import Entry, Status
+
+MAX_MESSAGE_UNITS = 4096
+BUTTON_LABEL_CHARS = 60
+STATUS_BADGES = {
+    Status.OFFICIAL: "✅ Official",
+    Status.REPORTED: "📰 Reported, not confirmed officially",
+    Status.UNCLEAR: "⚖️ Unclear: sources conflict",
+    Status.PENDING: "⏳ Pending: not yet published by the authority",
+}
+DECLINE_HTML = (
+    "🤷 I don't have a sourced answer to that.\n\n"
+    "I cover China's <b>K visa</b> and the US <b>H-1B</b>. Try other words, or browse /topics."
+)
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def visible_units(html_text: str) -> int:
+    """Length as Telegram counts it: tags removed, entities decoded, UTF-16 code units."""
+    plain = html.unescape(_TAG_RE.sub("", html_text))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int = BUTTON_LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class Block:
+    html: str
+    keep_whole: bool = False
+
+
+def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
+    blocks = [Block(f"<b>{esc(entry.question)}</b>"), *(Block(esc(p)) for p in entry.answer.split("\n\n"))]
+    if entry.caveats:
+        caveats = "\n".join(f"• {esc(c)}" for c in entry.caveats)
+        blocks.append(Block(f"⚠️ <b>Caveats</b>\n{caveats}", keep_whole=True))
+    sources = "\n".join(
+        f'{n}. <a href="{esc(s.url)}">{esc(s.title)}</a> — {esc(s.publisher)}, {esc(source_date(s))}'
+        for n, s in enumerate(entry.sources, 1)
+    )
+    blocks.append(Block(f"{STATUS_BADGES[entry.status]} · As of {entry.as_of.isoformat()}"))
+    blocks.append(Block(f"📚 <b>Sources</b>\n{sources}"))
+    note = stale_note(entry, today)
+    if note:
+        blocks.append(Block(f"⏰ <i>{esc(note)}</i>"))
+    blocks.append(Block(f"<i>{esc(NOT_ADVICE)}</i>"))
+    return blocks
+
+
+def _safe_cut(line: str, limit: int) -> int:
+    """An index to cut `line` so the head fits `limit` and no entity (&amp;) is torn apart."""
+    cut = len(line)
+    while (over := visible_units(line[:cut]) - limit) > 0:
+        cut -= over
+    amp = line.rfind("&", 0, cut)
+    if amp != -1 and line.find(";", amp, cut) == -1:
+        cut = amp
+    return max(cut, 1)
+
+
+def _split_long_block(block: Block, limit: int) -> list[str]:
+    """A single block over the limit (only hostile data gets here): split it at line ends."""
+    pieces: list[str] = []
+    current = ""
+    for line in block.html.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if visible_units(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while visible_units(line) > limit:
+            cut = _safe_cut(line, limit)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        current = line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def pack(blocks: list[Block], limit: int = MAX_MESSAGE_UNITS) -> list[str]:
+    """Join blocks with blank lines into as few messages as fit the limit."""
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        candidate = f"{current}\n\n{block.html}" if current else block.html
+        if visible_units(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            messages.append(current)
+            current = ""
+        if visible_units(block.html) <= limit:
+            current = block.html
+        else:
+            *full, current = _split_long_block(block, limit)
+            messages.extend(full)
+    if current:
+        messages.append(current)
+    return messages
+
+
+def entry_messages(entry: Entry, today: dt.date | None = None) -> list[str]:
+    return pack(entry_blocks(entry, today))
+
+
+# ---- keyboards: callback_data carries ids only (≤ 64 bytes) ----
+
+def show_data(entry_id: str) -> str:
+    return f"a:{entry_id}"
+
+
+def vote_data(entry_id: str, up: bool) -> str:
+    return f"v:{entry_id}:{1 if up else 0}"
+
+
+def topics_data(topic: str | None = None, page: int = 0) -> str:
+    return "t" if topic is None else f"t:{topic}:{page}"
+
+
+def _entry_button(entry: Entry) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(shorten(entry.question), callback_data=show_data(entry.id))]
+
+
+def answer_keyboard(entry: Entry, related: list[Entry]) -> InlineKeyboardMarkup:
+    rows = [_entry_button(r) for r in related[:3]]
+    rows.append(
+        [
+            InlineKeyboardButton("👍 Helpful", callback_data=vote_data(entry.id, True)),
+            InlineKeyboardButton("👎 Not helpful", callback_data=vote_data(entry.id, False)),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def choices_keyboard(candidates: list[Candidate], with_topics: bool = False) -> InlineKeyboardMarkup:
+    rows = [_entry_button(c.entry) for c in candidates]
+    if with_topics:
+        rows.append([InlineKeyboardButton("📂 Browse topics", callback_data=topics_data())])
+    return InlineKeyboardMarkup(rows)
+
+
+def clarify_html(result: MatchResult) -> str:
+    return f"🤔 {esc(CLARIFY_TEXT)}"
+
+
+def decline_html(result: MatchResult) -> str:
+    if result.alternatives:
+        return DECLINE_HTML + "\n\nThe closest entries I have are below; they may not fit your question."
+    return DECLINE_HTML

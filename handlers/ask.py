@@ -1,0 +1,101 @@
+"""Questions: private text, /ask, mentions and replies in groups; the answer/clarify/decline replies."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Message, MessageEntity, Update
+from telegram.constants import ChatType
+
+from bot.context import Context
+from bot.flood import Verdict
+from bot.telegram_render import (
+    answer_keyboard,
+    choices_keyboard,
+    clarify_html,
+    decline_html,
+    entry_messages,
+)
+from knowledge.matcher import Outcome
+from knowledge.model import Entry
+
+log = logging.getLogger(__name__)
+SLOW_DOWN = "⏳ You're sending questions very fast. Please wait a few seconds, then ask again."
+ASK_USAGE = "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>"
+
+
+async def send_entry(message: Message, context: Context, entry: Entry) -> None:
+    """Send an entry as one or more messages; the keyboard goes under the last one."""
+    parts = entry_messages(entry)
+    related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
+    for n, text in enumerate(parts, 1):
+        markup = answer_keyboard(entry, related) if n == len(parts) else None
+        await message.reply_text(text, reply_markup=markup)
+    context.bot_data.db.count_asked(entry.id)
+
+
+async def answer_question(message: Message, context: Context, text: str) -> None:
+    """Match `text` and reply: the answer, "did you mean…", or an honest decline."""
+    user = message.from_user
+    if user is not None:
+        verdict = context.bot_data.flood.check(user.id)
+        if verdict is Verdict.WARN:
+            await message.reply_text(SLOW_DOWN)
+        if verdict is not Verdict.ALLOW:
+            return
+    result = context.bot_data.kb.match(text)
+    if result.outcome is Outcome.ANSWER and result.entry is not None:
+        await send_entry(message, context, result.entry)
+    elif result.outcome is Outcome.CLARIFY:
+        await message.reply_text(clarify_html(result), reply_markup=choices_keyboard(result.alternatives))
+    else:
+        context.bot_data.db.log_unanswered(text)
+        markup = choices_keyboard(result.alternatives, with_topics=True)
+        await message.reply_text(decline_html(result), reply_markup=markup)
+
+
+async def on_private_text(update: Update, context: Context) -> None:
+    assert update.message is not None and update.message.text is not None
+    await answer_question(update.message, context, update.message.text)
+
+
+async def on_ask_command(update: Update, context: Context) -> None:
+    assert update.message is not None
+    question = " ".join(context.args or [])
+    if not question.strip():
+        await update.message.reply_text(ASK_USAGE)
+        return
+    await answer_question(update.message, context, question)
+
+
+def _mentions_bot(message: Message, username: str) -> bool:
+    mentions = message.parse_entities([MessageEntity.MENTION]).values()
+    return any(m.lower() == f"@{username.lower()}" for m in mentions)
+
+
+async def on_group_mention(update: Update, context: Context) -> None:
+    """In groups the bot answers only when @mentioned (or replied to, or /ask)."""
+    message = update.message
+    assert message is not None and message.text is not None
+    username = context.bot.username
+    if not _mentions_bot(message, username):
+        return
+    question = re.sub(rf"@{re.escape(username)}\b", " ", message.text, flags=re.IGNORECASE).strip()
+    if not question:
+        await message.reply_text(ASK_USAGE)
+        return
+    await answer_question(message, context, question)
+
+
+async def on_group_reply(update: Update, context: Context) -> None:
+    message = update.message
+    assert message is not None and message.text is not None
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return
+    await answer_question(message, context, message.text)
+
+
+def is_group(message: Message) -> bool:
+    return message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)

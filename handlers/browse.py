@@ -1,0 +1,102 @@
+"""Inline-keyboard navigation: topics, entry pages, "show this entry" and 👍/👎 votes.
+
+callback_data formats (ids only, ≤ 64 bytes): "t" topic menu · "t:<topic>:<page>" a page of one
+topic · "a:<entry-id>" show that entry · "v:<entry-id>:<1|0>" vote.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+
+from bot.context import Context
+from bot.telegram_render import esc, show_data, shorten, topics_data
+from handlers.ask import send_entry
+from knowledge.model import Topic
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 8
+TOPIC_LABELS = {
+    Topic.K_VISA: "🇨🇳 China's K visa",
+    Topic.H1B: "🇺🇸 US H-1B",
+    Topic.COMPARE: "⚖️ K visa vs H-1B",
+    Topic.CONTEXT: "🌐 Background",
+}
+
+
+def topic_menu(context: Context) -> tuple[str, InlineKeyboardMarkup]:
+    entries = context.bot_data.kb.base.entries
+    rows = []
+    for topic, label in TOPIC_LABELS.items():
+        count = sum(e.topic is topic for e in entries)
+        if count:
+            rows.append([InlineKeyboardButton(f"{label} ({count})", callback_data=topics_data(topic.value, 0))])
+    return "📂 <b>Browse by topic</b>\nPick a topic, then a question.", InlineKeyboardMarkup(rows)
+
+
+def topic_page(context: Context, topic: Topic, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    entries = sorted((e for e in context.bot_data.kb.base.entries if e.topic is topic), key=lambda e: e.question)
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    rows = [[InlineKeyboardButton(shorten(e.question), callback_data=show_data(e.id))] for e in shown]
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀ Prev", callback_data=topics_data(topic.value, page - 1)))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("Next ▶", callback_data=topics_data(topic.value, page + 1)))
+    if nav:
+        rows.append(nav)
+    rows.append([InlineKeyboardButton("⬅ Back to topics", callback_data=topics_data())])
+    title = f"{esc(TOPIC_LABELS[topic])} — page {page + 1} of {pages}"
+    return f"<b>{title}</b>", InlineKeyboardMarkup(rows)
+
+
+async def on_topics(update: Update, context: Context) -> None:
+    assert update.message is not None
+    text, markup = topic_menu(context)
+    await update.message.reply_text(text, reply_markup=markup)
+
+
+async def on_topics_callback(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = query.data.split(":")
+    if len(parts) == 3 and parts[1] in Topic._value2member_map_ and parts[2].isdigit():
+        text, markup = topic_page(context, Topic(parts[1]), int(parts[2]))
+    else:
+        text, markup = topic_menu(context)
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:  # "message is not modified" after a double tap is harmless
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+async def on_show_entry(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    entry = context.bot_data.kb.base.get(query.data.removeprefix("a:"))
+    if entry is None:
+        await query.answer("That entry no longer exists. Try /topics.", show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None and query.message.is_accessible:
+        await send_entry(query.message, context, entry)  # type: ignore[arg-type]
+
+
+async def on_vote(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, entry_id, direction = query.data.split(":")
+    message = query.message
+    if context.bot_data.kb.base.get(entry_id) is None or message is None:
+        await query.answer()
+        return
+    counted = context.bot_data.db.record_vote(
+        entry_id, direction == "1", user_id=query.from_user.id, chat_id=message.chat.id, message_id=message.message_id
+    )
+    await query.answer("Thanks for the feedback!" if counted else "You already rated this answer.")

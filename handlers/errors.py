@@ -1,0 +1,27 @@
+"""The global error handler: log with context, apologise, keep running."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+
+from bot.context import Context
+
+log = logging.getLogger(__name__)
+APOLOGY = "😔 Sorry, something went wrong on my side. Please try again in a moment."
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Logs the update's kind and ids only: never message text, never the token."""
+    where = "no update"
+    if isinstance(update, Update):
+        chat = update.effective_chat
+        where = f"update {update.update_id} chat {chat.id if chat else '-'} type {chat.type if chat else '-'}"
+    log.error("error while handling %s", where, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat and not isinstance(context.error, Forbidden):
+        try:
+            await context.bot.send_message(update.effective_chat.id, APOLOGY)
+        except TelegramError:
+            log.warning("could not send the apology for %s", where)

@@ -1,0 +1,44 @@
+"""Inline mode: `@bot <query>` offers up to 10 entries rendered like the chat answer."""
+
+from __future__ import annotations
+
+from telegram import InlineQueryResultArticle, InlineQueryResultsButton, InputTextMessageContent, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+
+from bot.context import Context
+from bot.telegram_render import entry_messages, shorten
+from knowledge.matcher import NEAR_THRESHOLD
+from knowledge.model import Entry
+
+MAX_RESULTS = 10
+CACHE_SECONDS = 300
+
+
+def _article(entry: Entry) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        id=entry.id,
+        title=entry.question,
+        description=shorten(entry.answer, 100),
+        input_message_content=InputTextMessageContent(
+            entry_messages(entry)[0],
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+    )
+
+
+async def on_inline_query(update: Update, context: Context) -> None:
+    query = update.inline_query
+    assert query is not None
+    kb = context.bot_data.kb
+    text = query.query.strip()
+    if text:
+        entries = [c.entry for c in kb.ranked(text, MAX_RESULTS) if c.score >= NEAR_THRESHOLD]
+    else:
+        popular = [kb.base.get(i) for i in context.bot_data.db.most_asked(MAX_RESULTS)]
+        entries = [e for e in popular if e is not None]
+        entries += [e for e in kb.base.entries if e not in entries][: MAX_RESULTS - len(entries)]
+    button = InlineQueryResultsButton(text="Ask me in a private chat", start_parameter="inline")
+    await query.answer(
+        [_article(e) for e in entries[:MAX_RESULTS]], cache_time=CACHE_SECONDS, button=button
+    )

@@ -1,0 +1,70 @@
+"""/start (with deep links), /help and /about."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.commands import help_text
+from bot.context import Context
+from bot.telegram_render import esc, topics_data
+from handlers.ask import send_entry
+
+WELCOME = (
+    "👋 <b>Hi, I'm visabot.</b>\n\n"
+    "I answer questions about <b>China's K visa</b> (for young science and technology talent) and "
+    "the <b>US H-1B</b> (including the $100,000 payment). Just type your question in your own words, "
+    "for example: <i>h1b 100k fee annual?</i> or <i>K字签证是什么</i>.\n\n"
+    "Every answer shows its caveats, sources and the date it is true as of. "
+    "It is sourced information, not legal advice."
+)
+HELP_INTRO = (
+    "<b>How to use visabot</b>\n\n"
+    "Type a question in a private chat. In groups, use /ask, mention me, or reply to one of my "
+    "messages. In any chat, type <code>@{username} your question</code> to share an answer.\n\n"
+)
+
+
+def welcome_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton("📂 Browse topics", callback_data=topics_data())]])
+
+
+async def on_start(update: Update, context: Context) -> None:
+    message = update.message
+    assert message is not None
+    payload = context.args[0] if context.args else ""
+    entry = context.bot_data.kb.base.get(payload) if payload else None
+    if entry is not None:
+        await send_entry(message, context, entry)
+        return
+    await message.reply_text(WELCOME, reply_markup=welcome_keyboard())
+
+
+async def on_help(update: Update, context: Context) -> None:
+    assert update.message is not None
+    intro = HELP_INTRO.format(username=esc(context.bot.username))
+    await update.message.reply_text(intro + esc(help_text()))
+
+
+async def on_about(update: Update, context: Context) -> None:
+    assert update.message is not None
+    entries = context.bot_data.kb.base.entries
+    newest = max(e.verified_on for e in entries)
+    counts = {}
+    for e in entries:
+        counts[e.topic.value] = counts.get(e.topic.value, 0) + 1
+    by_topic = ", ".join(f"{n} {esc(t)}" for t, n in sorted(counts.items()))
+    text = (
+        "<b>About visabot</b>\n\n"
+        f"{len(entries)} curated entries ({by_topic}) on China's K visa and the US H-1B. "
+        "Each answer cites its sources with publisher and date, states its caveats, and says what is "
+        "unknown; official sources are preferred, and unofficial figures are labelled as such.\n\n"
+        f"Newest verification: {newest.isoformat()}. Policy moves fast: check the as-of date on each answer.\n\n"
+        "<b>Found an error?</b> Tap 👎 under the answer; maintainers review every 👎 and the "
+        "questions I could not answer.\n\n<i>Sourced information, not legal advice.</i>"
+    )
+    await update.message.reply_text(text)
+
+
+async def on_unknown_command(update: Update, context: Context) -> None:
+    assert update.message is not None
+    await update.message.reply_text("I don't know that command. See /help, or just type your question.")

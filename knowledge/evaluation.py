@@ -1,0 +1,109 @@
+"""Score the matcher on a question file in the format of shared/eval/dev.yaml.
+
+An in-scope item passes when the matcher answers (not clarify, not decline) and every `expect`
+pattern is found in the answer plus caveats. An out-of-scope item (`expect_no_match: true`) passes
+when the matcher does not answer. The combined score is the mean of the two rates, so declining
+off-topic questions weighs as much as answering on-topic ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+
+from knowledge.matcher import MatchResult, Outcome
+
+
+class Answerer(Protocol):
+    def match(self, query: str) -> MatchResult: ...
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    question: str
+    topic: str
+    expect: tuple[str, ...] = ()
+    expect_no_match: bool = False
+
+
+@dataclass
+class Failure:
+    item: EvalItem
+    result: MatchResult
+    reason: str
+
+
+@dataclass
+class EvalReport:
+    in_scope: int = 0
+    in_scope_passed: int = 0
+    out_of_scope: int = 0
+    declined: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.in_scope_passed / self.in_scope if self.in_scope else 1.0
+
+    @property
+    def decline_rate(self) -> float:
+        return self.declined / self.out_of_scope if self.out_of_scope else 1.0
+
+    @property
+    def combined(self) -> float:
+        return (self.accuracy + self.decline_rate) / 2
+
+
+def load_eval_items(path: Path) -> list[EvalItem]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a list of question items")
+    items = []
+    for n, raw in enumerate(data, 1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("q"), str):
+            raise ValueError(f"{path}: item {n} has no 'q' string")
+        items.append(
+            EvalItem(
+                question=raw["q"],
+                topic=str(raw.get("topic", "")),
+                expect=tuple(raw.get("expect") or ()),
+                expect_no_match=bool(raw.get("expect_no_match", False)),
+            )
+        )
+    return items
+
+
+def judge(item: EvalItem, result: MatchResult) -> str | None:
+    """None when the item passes, else the reason it failed."""
+    if item.expect_no_match:
+        if result.outcome is Outcome.ANSWER and result.entry is not None:
+            return f"answered {result.entry.id} ({result.score}) instead of declining"
+        return None
+    if result.outcome is not Outcome.ANSWER or result.entry is None:
+        options = ", ".join(f"{c.entry.id} ({c.score})" for c in result.alternatives) or "none"
+        return f"{result.outcome.value} (score {result.score}; candidates: {options})"
+    text = "\n".join([result.entry.answer, *result.entry.caveats])
+    missing = [p for p in item.expect if not re.search(p, text, re.IGNORECASE)]
+    if missing:
+        return f"answered {result.entry.id} ({result.score}) but missing {missing}"
+    return None
+
+
+def evaluate(answerer: Answerer, items: list[EvalItem]) -> EvalReport:
+    report = EvalReport()
+    for item in items:
+        result = answerer.match(item.question)
+        reason = judge(item, result)
+        if item.expect_no_match:
+            report.out_of_scope += 1
+            report.declined += reason is None
+        else:
+            report.in_scope += 1
+            report.in_scope_passed += reason is None
+        if reason:
+            report.failures.append(Failure(item, result, reason))
+    return report

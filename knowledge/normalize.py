@@ -1,0 +1,86 @@
+"""Turn a user's message into comparable tokens.
+
+Steps, in order: truncate overlong input, NFKC (full-width → ASCII, compatibility forms), lowercase,
+drop control and zero-width characters, punctuation → space, curated synonyms → canonical term,
+Chinese characters split into one token each (Chinese has no spaces between words).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+
+MAX_QUERY_CHARS = 500  # longer messages are truncated for matching; the start carries the question
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{_CJK}]")
+# Keep letters, digits and CJK; "$" is dropped so "$100k" and "100k" compare equal.
+_NON_WORD_RE = re.compile(rf"[^0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f{_CJK}]+")
+_SPACES_RE = re.compile(r"\s+")
+
+# Words that carry no meaning for matching, in English and the Hindi/Urdu fillers users mix in.
+# Question words that do carry meaning stay in ("who" pays, "where" to apply, "when", "how long").
+STOPWORDS = frozenset(
+    """a an the is are was were be been am do does did doing i me my we our you your he she it its
+    they them their this that these those of to in on at for from by with as or and but if so than
+    then there here what which whom whose can could would should will shall
+    may might must has have had having not no yes any some all about into over under up down out
+    just also too very please pls plz tell know want need get got give s t m ll ve re d hi hello
+    hey sir madam ok okay thanks thank bro guys
+    kya hai hain ka ki ke ko se me mein mera meri mere mujhe hum aap tum yeh ye woh wo kaise
+    koi bhi nahi nahin na ho hoga hogi tha thi kar karna karo liye wala wali
+    haan ji bhai yaar""".split()
+)
+
+
+def fold(text: str) -> str:
+    """NFKC, lowercase, punctuation and controls to single spaces; CJK kept as-is."""
+    text = unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS]).lower()
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    return _SPACES_RE.sub(" ", _NON_WORD_RE.sub(" ", text)).strip()
+
+
+def _split_cjk(text: str) -> str:
+    return _CJK_RE.sub(lambda m: f" {m.group(0)} ", text)
+
+
+class Normalizer:
+    """Applies the curated synonyms file; built once per knowledge base."""
+
+    def __init__(self, synonyms: Mapping[str, Sequence[str]]):
+        pairs: list[tuple[str, str]] = []
+        for canonical, variants in synonyms.items():
+            target = fold(canonical)
+            for variant in variants:
+                folded = fold(variant)
+                if folded and folded != target:
+                    pairs.append((folded, target))
+        # Longest first so "h 1 b visa" wins over "h 1 b".
+        pairs.sort(key=lambda p: len(p[0]), reverse=True)
+        self._replacements = dict(pairs)
+        latin = [re.escape(v) for v, _ in pairs if not _CJK_RE.search(v)]
+        cjk = [re.escape(v) for v, _ in pairs if _CJK_RE.search(v)]
+        self._latin_re = re.compile(r"(?<![0-9a-z])(?:" + "|".join(latin) + r")(?![0-9a-z])") if latin else None
+        self._cjk_re = re.compile("|".join(cjk)) if cjk else None
+
+    def canonical(self, text: str) -> str:
+        """Folded text with variants replaced by canonical terms (before CJK splitting)."""
+        text = fold(text)
+        if self._cjk_re:
+            text = self._cjk_re.sub(lambda m: f" {self._replacements[m.group(0)]} ", text)
+        if self._latin_re:
+            text = self._latin_re.sub(lambda m: self._replacements[m.group(0)], text)
+        return _SPACES_RE.sub(" ", text).strip()
+
+    def tokens(self, text: str) -> list[str]:
+        """Canonical tokens; Chinese characters become one token each."""
+        return _split_cjk(self.canonical(text)).split()
+
+    def content_tokens(self, text: str) -> list[str]:
+        """Tokens without stopwords, deduplicated in order."""
+        seen: dict[str, None] = {}
+        for tok in self.tokens(text):
+            if tok not in STOPWORDS:
+                seen.setdefault(tok, None)
+        return list(seen)

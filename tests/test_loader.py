@@ -1,0 +1,97 @@
+"""The loader names the file and line of every problem and never lets a bad entry through."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.loader import KnowledgeError, load_knowledge_base, parse_entry_text
+
+GOOD = (DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-100k-one-time.yaml").read_text(encoding="utf-8")
+
+
+def make_kb(tmp_path: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = tmp_path / "entries" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def without_related(text: str) -> str:
+    head, _, tail = text.partition("related:\n")
+    rest = tail.split("history:", 1)[1]
+    return head + "related: []\nhistory:" + rest
+
+
+def test_good_entry_parses() -> None:
+    entry, problems = parse_entry_text(GOOD, Path("x.yaml"))
+    assert problems == []
+    assert entry is not None and entry.id == "h1b-100k-one-time"
+    assert entry.history and entry.history[0].date.isoformat() == "2025-09-19"
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
+    root = make_kb(tmp_path, {"h1b/bad.yaml": "id: bad\nquestion: [unclosed\nanswer: x\n"})
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge_base(root)
+    (problem,) = info.value.problems
+    assert problem.path.name == "bad.yaml"
+    assert problem.line is not None and problem.line >= 2
+    assert "malformed YAML" in problem.message
+
+
+def test_schema_errors_point_at_the_field_line(tmp_path: Path) -> None:
+    text = without_related(GOOD).replace("url: https://www.adamsandreese.com", "url: ftp://www.adamsandreese.com")
+    root = make_kb(tmp_path, {"h1b/h1b-100k-one-time.yaml": text})
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge_base(root)
+    (problem,) = info.value.problems
+    assert "sources.0.url" in problem.message
+    assert problem.line == text.splitlines().index(
+        next(line for line in text.splitlines() if "ftp://" in line)
+    ) + 1
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        (lambda t: t.replace("status: official", "status: rumour"), "status"),
+        (lambda t: t.replace("answer: >-", "answer: >-\n  " + "x" * 901 + "\n ", 1), "answer"),
+        (lambda t: t.replace("as_of: 2026-07-01", "as_of: 2026-13-01"), "as_of"),
+        (lambda t: t.replace("topic: h1b", "topic: schengen"), "topic"),
+        (lambda t: t.replace("review_after_days: 30", "review_after_days: 0"), "review_after_days"),
+    ],
+)
+def test_invalid_fields_are_reported(mutation, expected: str) -> None:  # type: ignore[no-untyped-def]
+    _, problems = parse_entry_text(mutation(without_related(GOOD)), Path("e.yaml"))
+    assert problems and any(p.message.startswith(expected) for p in problems), problems
+
+
+def test_duplicate_ids_and_broken_related_and_wrong_folder(tmp_path: Path) -> None:
+    root = make_kb(
+        tmp_path,
+        {
+            "h1b/h1b-100k-one-time.yaml": GOOD,
+            "k-visa/h1b-100k-one-time.yaml": GOOD,
+        },
+    )
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge_base(root)
+    messages = "\n".join(str(p) for p in info.value.problems)
+    assert "duplicate id 'h1b-100k-one-time'" in messages
+    assert "related id 'h1b-100k-fee-amount' does not exist" in messages
+
+
+def test_entry_must_be_a_mapping(tmp_path: Path) -> None:
+    _, problems = parse_entry_text("- just\n- a list\n", Path("l.yaml"))
+    assert problems and "mapping" in problems[0].message
+
+
+def test_shipped_copy_loads(tmp_path: Path) -> None:
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", tmp_path / "entries")
+    base = load_knowledge_base(tmp_path)
+    assert len(base.entries) >= 90
