@@ -196,7 +196,7 @@ class Matcher:
         if _OTHER_COUNTRIES_RE.search(canonical) and not _OUR_SCOPE_RE.search(canonical):
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         tokens = self.normalizer.content_tokens(query)
-        if not tokens:
+        if not any(len(t) > 1 or not t.isascii() for t in tokens):  # nothing but stray letters
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         scores = self._entry_scores(tokens, canonical)
         allowed = self._allowed_topics(canonical)

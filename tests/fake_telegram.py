@@ -40,9 +40,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 try:  # imported as tests.fake_telegram (normal case) or as a top-level module
-    from .telegram_html import utf16_len, validate_telegram_html, visible_length
+    from .telegram_html import utf16_len, validate_telegram_html, visible_length, visible_text
 except ImportError:  # pragma: no cover
-    from telegram_html import utf16_len, validate_telegram_html, visible_length  # type: ignore
+    from telegram_html import (  # type: ignore[no-redef]
+        utf16_len, validate_telegram_html, visible_length, visible_text,
+    )
 
 __all__ = [
     "BOT_ID",
@@ -1067,6 +1069,14 @@ class FakeTelegram:
                 if "url" in button and not re.match(r"(https?|tg)://", str(button["url"])):
                     raise _bad(f"inline keyboard button URL '{button['url']}' is invalid")
 
+    @staticmethod
+    def _shown_text(text: Any, parse_mode: Any) -> str:
+        """What Telegram echoes back: for HTML the text after parsing (entities not built)."""
+        text = "" if text is None else str(text)
+        if str(parse_mode or "").upper() == "HTML":
+            return visible_text(text)
+        return text
+
     def _message_result(self, params: dict[str, Any], message_id: int,
                         date: int | None = None) -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -1074,7 +1084,7 @@ class FakeTelegram:
             "from": dict(self.bot_user),
             "chat": self._chat_for(params.get("chat_id")),
             "date": date if date is not None else _now(),
-            "text": params.get("text", ""),
+            "text": self._shown_text(params.get("text", ""), params.get("parse_mode")),
         }
         if params.get("message_thread_id") is not None:
             msg["message_thread_id"] = params["message_thread_id"]
@@ -1130,7 +1140,8 @@ class FakeTelegram:
                 "exactly the same as a current content and reply markup of the message"
             )
         msg = dict(old)
-        msg["text"] = text if text is not None else old.get("text", "")
+        if new_text is not None:
+            msg["text"] = self._shown_text(new_text, params.get("parse_mode"))
         msg["edit_date"] = _now()
         msg.pop("reply_markup", None)
         if new_markup is not None:
@@ -1210,6 +1221,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        try:  # answer immediately: no Nagle / delayed-ACK stalls on keep-alive connections
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         with self.owner._cond:
             self.owner._conns.add(self.connection)
 
@@ -1276,5 +1291,5 @@ class _Handler(BaseHTTPRequestHandler):
         if self.owner._closing.is_set():
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
+        self._headers_buffer.append(b"\r\n" + data)  # headers and body in one write
+        self.flush_headers()
