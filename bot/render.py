@@ -43,7 +43,10 @@ def stale_note(entry: Entry, today: dt.date | None = None) -> str | None:
 
 
 def _wrap(text: str, indent: str = "", width: int = 88) -> str:
-    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=" " * len(indent))
+    return textwrap.fill(
+        text, width, initial_indent=indent, subsequent_indent=" " * len(indent),
+        break_long_words=False, break_on_hyphens=False,  # URLs must stay whole to be clickable
+    )
 
 
 def entry_as_text(entry: Entry) -> str:

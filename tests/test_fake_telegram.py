@@ -169,6 +169,31 @@ async def test_unknown_method_is_recorded_and_fails(fake_telegram: FakeTelegram)
     fake_telegram.allow_unknown = True
 
 
+async def test_multipart_uploads_are_decoded(fake_telegram: FakeTelegram) -> None:
+    fake_telegram.allow_unknown = True  # sendDocument is not supported: 404, but recorded
+    async with make_bot(fake_telegram) as bot:
+        with pytest.raises(InvalidToken):
+            await bot.send_document(
+                DEFAULT_USER_ID, b"%PDF-1.4 fake", filename="a.pdf", caption="<b>doc</b>",
+                parse_mode="HTML",
+                reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x")]]),
+            )
+    (call,) = fake_telegram.calls("sendDocument")
+    assert call.files["document"]["content"] == b"%PDF-1.4 fake"
+    assert call.files["document"]["filename"] == "a.pdf"
+    assert call.params["caption"] == "<b>doc</b>" and call.params["chat_id"] == DEFAULT_USER_ID
+    assert call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "x"
+
+
+async def test_wrong_token_is_unauthorized() -> None:
+    with FakeTelegram(token="1:RIGHT") as fake:
+        async with Bot("1:RIGHT", base_url=fake.base_url) as bot:
+            assert (await bot.get_me()).id == BOT_ID
+        with pytest.raises(InvalidToken):
+            async with Bot("1:WRONG", base_url=fake.base_url):
+                pass
+
+
 async def test_fail_next(fake_telegram: FakeTelegram, ptb_timedelta: None) -> None:
     async with make_bot(fake_telegram) as bot:
         fake_telegram.fail_next("sendMessage", 429, retry_after=1)
