@@ -39,7 +39,7 @@ MAX_CHOICES = 3
 REFINE_TOP = 40  # phrasings re-scored with whole-string similarity
 WHOLE_TEXT_WEIGHT = 0.15
 
-_H1B_RE = re.compile(r"\bh1b\b|\bh4\b|\buscis\b")
+_H1B_RE = re.compile(r"\bh1b\b|\bh4\b|\buscis\b|\b100k\b")
 _K_VISA_RE = re.compile(r"\bk visa\b")
 _COMPARING_RE = re.compile(r"\b(vs|versus|compare|compared|comparison|difference|better|easier|cheaper|or)\b|比")
 # Visa systems the knowledge base does not cover; naming one without naming ours means decline.
@@ -49,7 +49,9 @@ _OTHER_COUNTRIES_RE = re.compile(
     r"saudi|singapore|korea|korean|russia|europe|european|eu|thailand|vietnam|malaysia|"
     r"philippines|taiwan|hong kong|macau|mexico|brazil|k eta|eta|esta)\b"
 )
-_OUR_SCOPE_RE = re.compile(r"\bh1b\b|\bk visa\b|\bchina\b|\bchinese\b|\bus\b|\busa\b|\bamerica|\bh4\b|\buscis\b")
+_OUR_SCOPE_RE = re.compile(
+    r"\b(h1b|k visa|china|chinese|us|usa|america|american|h4|uscis|100k|tn|o1|l1|eb2|niw|opt|ead|f1)\b"
+)
 
 
 class Outcome(StrEnum):
@@ -192,7 +194,8 @@ class Matcher:
         return allowed
 
     def match(self, query: str, limit: int = MAX_CHOICES) -> MatchResult:
-        canonical = self.normalizer.canonical(query)
+        # Guards read the token text: Chinese split from Latin, so "K签证和H1B" shows both names.
+        canonical = " ".join(self.normalizer.tokens(query))
         if _OTHER_COUNTRIES_RE.search(canonical) and not _OUR_SCOPE_RE.search(canonical):
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         tokens = self.normalizer.content_tokens(query)

@@ -34,7 +34,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -978,13 +978,13 @@ class FakeTelegram:
 
     def _set_webhook(self, params: dict[str, Any]) -> bool:
         url = params.get("url") or ""
+        if url and self.strict and not str(url).startswith("https://"):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
         with self._cond:
             if params.get("drop_pending_updates"):
                 self._updates.clear()
                 self._delivered_up_to = self._next_update_id - 1
             self.webhook = dict(params) if url else None
-        if url and self.strict and not url.startswith("https://"):
-            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
         return True
 
     def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -149,7 +149,9 @@ async def test_strict_checks_answer_400_like_telegram(fake_telegram: FakeTelegra
         with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
             await bot.send_message(
                 DEFAULT_USER_ID, "hi",
-                reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="é" * 33)]]),
+                reply_markup=InlineKeyboardMarkup(
+                    [[InlineKeyboardButton("a", callback_data="é" * 33)]]  # 66 bytes
+                ),
             )
 
 
@@ -372,7 +374,8 @@ async def test_application_polling_receives_updates_and_replies(
 @pytest.mark.parametrize(
     ("update", "check"),
     [
-        (make_private_text("hi"), lambda u: u.message.text == "hi" and u.message.chat.type == "private"),
+        (make_private_text("hi"),
+         lambda u: u.message.text == "hi" and u.message.chat.type == "private"),
         (make_command("/start@visabot_test_bot deep"),
          lambda u: u.message.entities[0].type == "bot_command"
          and u.message.entities[0].length == len("/start@visabot_test_bot")),

@@ -1,0 +1,260 @@
+"""Shared pieces of the benchmarks: question sets, the golden-set scorer, typos, percentiles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from knowledge.evaluation import EvalReport, Answerer, evaluate, load_eval_items
+from knowledge.matcher import MatchResult, Outcome
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.yaml"
+GOLDEN_SET = REPO / "tests" / "golden_questions.yaml"
+
+
+# ---------------------------------------------------------------- question sets
+
+
+@dataclass(frozen=True)
+class GoldenItem:
+    question: str
+    expect: tuple[str, ...] = ()  # entry ids any of which is a correct answer
+    expect_decline: bool = False
+
+
+def load_golden_items(path: Path = GOLDEN_SET) -> list[GoldenItem] | None:
+    """The held-out golden set, or None while the file does not exist yet."""
+    if not path.exists():
+        return None
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    items = []
+    for n, raw in enumerate(data, 1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("q"), str):
+            raise ValueError(f"{path}: item {n} has no 'q' string")
+        items.append(
+            GoldenItem(
+                question=raw["q"],
+                expect=tuple(raw.get("expect") or ()),
+                expect_decline=bool(raw.get("expect_decline", False)),
+            )
+        )
+    return items
+
+
+@dataclass
+class Score:
+    """One matcher on one question set; same definition as knowledge/evaluation.py."""
+
+    in_scope: int = 0
+    in_scope_passed: int = 0
+    out_of_scope: int = 0
+    declined: int = 0
+    wrong_answers: int = 0  # confident answers that were wrong (in-scope wrong entry, or off-topic answered)
+
+    @property
+    def accuracy(self) -> float:
+        return self.in_scope_passed / self.in_scope if self.in_scope else 1.0
+
+    @property
+    def decline_rate(self) -> float:
+        return self.declined / self.out_of_scope if self.out_of_scope else 1.0
+
+    @property
+    def combined(self) -> float:
+        return (self.accuracy + self.decline_rate) / 2
+
+    @property
+    def total(self) -> int:
+        return self.in_scope + self.out_of_scope
+
+
+def score_from_report(report: EvalReport) -> Score:
+    wrong = sum(1 for f in report.failures if f.result.outcome is Outcome.ANSWER)
+    return Score(report.in_scope, report.in_scope_passed, report.out_of_scope, report.declined, wrong)
+
+
+def evaluate_golden(answerer: Answerer, items: Sequence[GoldenItem]) -> Score:
+    """In-scope passes when answered with an expected entry id; off-topic passes when not answered."""
+    score = Score()
+    for item in items:
+        result = answerer.match(item.question)
+        answered = result.outcome is Outcome.ANSWER and result.entry is not None
+        if item.expect_decline:
+            score.out_of_scope += 1
+            score.declined += not answered
+            score.wrong_answers += answered
+        else:
+            score.in_scope += 1
+            ok = answered and result.entry.id in item.expect  # type: ignore[union-attr]
+            score.in_scope_passed += ok
+            score.wrong_answers += answered and not ok
+    return score
+
+
+@dataclass
+class QuestionSet:
+    name: str
+    questions: list[str]
+    score: Callable[[Answerer], Score]
+
+
+def question_sets() -> list[QuestionSet]:
+    """dev.yaml always; the golden set when it exists."""
+    dev = load_eval_items(DEV_SET)
+    sets = [QuestionSet("dev", [i.question for i in dev], lambda a, dev=dev: score_from_report(evaluate(a, dev)))]
+    golden = load_golden_items()
+    if golden:
+        sets.append(QuestionSet("golden", [i.question for i in golden], lambda a, g=golden: evaluate_golden(a, g)))
+    return sets
+
+
+def all_questions() -> list[str]:
+    return [q for s in question_sets() for q in s.questions]
+
+
+# ---------------------------------------------------------------- typos
+
+_KEYBOARD = {
+    c: n
+    for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+    for i, c in enumerate(row)
+    for n in [row[max(i - 1, 0)] + row[min(i + 1, len(row) - 1)]]
+}
+
+
+def typo(text: str, rng: random.Random, count: int = 2) -> str:
+    """Add `count` typos (swap, drop, double, neighbouring key) to words of 4+ ASCII letters."""
+    words = text.split(" ")
+    candidates = [i for i, w in enumerate(words) if len(w) >= 4 and w.isascii() and w.isalpha()]
+    if not candidates:
+        return text
+    for i in rng.sample(candidates, min(count, len(candidates))):
+        w = words[i]
+        p = rng.randrange(1, len(w) - 1)
+        kind = rng.randrange(4)
+        if kind == 0:
+            w = w[: p] + w[p + 1] + w[p] + w[p + 2 :]
+        elif kind == 1:
+            w = w[:p] + w[p + 1 :]
+        elif kind == 2:
+            w = w[:p] + w[p] + w[p:]
+        else:
+            w = w[:p] + rng.choice(_KEYBOARD.get(w[p].lower(), "e")) + w[p + 1 :]
+        words[i] = w
+    return " ".join(words)
+
+
+def with_typos(questions: Iterable[str], seed: int = 7) -> list[str]:
+    """Each question followed by a typo'd variant of it."""
+    rng = random.Random(seed)
+    out = []
+    for q in questions:
+        out.append(q)
+        out.append(typo(q, rng))
+    return out
+
+
+# ---------------------------------------------------------------- timing & reporting
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (no interpolation): p99 of 200 samples is the 198th smallest."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+def time_calls(fn: Callable[[str], object], queries: Sequence[str], rounds: int, budget_s: float | None = None) -> list[float]:
+    """Per-call wall times in seconds over `rounds` passes (stops early once past `budget_s`)."""
+    samples: list[float] = []
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for q in queries:
+            t0 = time.perf_counter()
+            fn(q)
+            samples.append(time.perf_counter() - t0)
+        if budget_s is not None and time.perf_counter() - start > budget_s:
+            break
+    return samples
+
+
+def ms(seconds: float) -> str:
+    ms_ = seconds * 1000
+    return f"{ms_:.2f}" if ms_ < 10 else f"{ms_:.1f}" if ms_ < 100 else f"{ms_:.0f}"
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "**FAIL**"
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {
+        "CPU": cpu,
+        "Cores": str(os.cpu_count()),
+        "RAM": ram,
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": sys.version.split()[0] + f" ({platform.python_implementation()})",
+        "Date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def median(xs: Sequence[float]) -> float:
+    return statistics.median(xs)
+
+
+@dataclass
+class Section:
+    """One benchmark's contribution to RESULTS.md."""
+
+    title: str
+    markdown: str
+    targets: list[tuple[str, str, bool]] = field(default_factory=list)  # (target, measured, ok)
+
+
+def fixed_results(results: dict[str, MatchResult]) -> Answerer:
+    """An answerer that replays precomputed results (used by the cutoff sweeps)."""
+
+    class _Replay:
+        def match(self, query: str) -> MatchResult:
+            return results[query]
+
+    return _Replay()
