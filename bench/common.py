@@ -61,6 +61,7 @@ class Score:
     out_of_scope: int = 0
     declined: int = 0
     wrong_answers: int = 0  # confident answers that were wrong (in-scope wrong entry, or off-topic answered)
+    clarified: int = 0  # in-scope questions answered with a clarifying question (counts as a miss)
 
     @property
     def accuracy(self) -> float:
@@ -81,7 +82,8 @@ class Score:
 
 def score_from_report(report: EvalReport) -> Score:
     wrong = sum(1 for f in report.failures if f.result.outcome is Outcome.ANSWER)
-    return Score(report.in_scope, report.in_scope_passed, report.out_of_scope, report.declined, wrong)
+    clarified = sum(1 for f in report.failures if f.result.outcome is Outcome.CLARIFY and not f.item.expect_no_match)
+    return Score(report.in_scope, report.in_scope_passed, report.out_of_scope, report.declined, wrong, clarified)
 
 
 def evaluate_golden(answerer: Answerer, items: Sequence[GoldenItem]) -> Score:
@@ -99,6 +101,7 @@ def evaluate_golden(answerer: Answerer, items: Sequence[GoldenItem]) -> Score:
             ok = answered and result.entry.id in item.expect  # type: ignore[union-attr]
             score.in_scope_passed += ok
             score.wrong_answers += answered and not ok
+            score.clarified += result.outcome is Outcome.CLARIFY
     return score
 
 

@@ -35,6 +35,7 @@ from bench.common import (
     Score,
     Section,
     fixed_results,
+    load_golden_items,
     ms,
     pct,
     percentile,
@@ -258,18 +259,27 @@ def run(verbose: bool = True) -> Section:
         "constants. In-scope on dev = answered and the answer text matches every `expect` pattern "
         "(knowledge/evaluation.py); in-scope on golden = answered with one of the `expect` entry ids. "
         "Combined = mean of in-scope accuracy and off-topic decline rate. *Wrong answers* = confident answers "
-        "that were wrong (wrong entry or off-topic answered) — the costly failure.",
+        "that were wrong (wrong entry or off-topic answered) — the costly failure. *In-scope clarified* = in-scope "
+        "questions where our matcher asked which of 2–3 entries was meant (scored as a miss; the peers cannot clarify).",
     ]
+    golden = load_golden_items()
+    if golden:
+        unknown = [i for i in golden if not i.expect_decline and not any(base.get(x) for x in i.expect)]
+        if unknown:
+            parts += ["", f"Note: {len(unknown)} golden in-scope item(s) expect only entry ids absent from the shipped "
+                      "knowledge base, so no matcher can pass them: "
+                      + "; ".join(f"{i.question!r} → {list(i.expect)}" for i in unknown[:10])
+                      + (" …" if len(unknown) > 10 else "")]
     for qset in sets:
         has_dev_col = qset.name != "dev"
-        headers = ["Matcher", "Cutoff (best)", "In-scope accuracy", "Off-topic declined", "Combined", "Wrong answers"]
+        headers = ["Matcher", "Cutoff (best)", "In-scope accuracy", "Off-topic declined", "Combined", "Wrong answers", "In-scope clarified"]
         if has_dev_col:
             headers.append("Combined at dev-tuned cutoff")
         body = []
         for r in rows[qset.name]:
             s = r.score
             row = [r.name, r.cutoff, f"{pct(s.accuracy)} ({s.in_scope_passed}/{s.in_scope})",
-                   f"{pct(s.decline_rate)} ({s.declined}/{s.out_of_scope})", f"**{s.combined:.3f}**", s.wrong_answers]
+                   f"{pct(s.decline_rate)} ({s.declined}/{s.out_of_scope})", f"**{s.combined:.3f}**", s.wrong_answers, s.clarified]
             if has_dev_col:
                 row.append(f"{r.dev_tuned.combined:.3f}" if r.dev_tuned else "—")
             body.append(row)

@@ -27,17 +27,19 @@ from rapidfuzz import fuzz, process
 
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
-from knowledge.normalize import Normalizer
+from knowledge.normalize import QUESTION_WORDS, Normalizer
 
-ANSWER_THRESHOLD = 60.0
+ANSWER_THRESHOLD = 55.0
 CLARIFY_THRESHOLD = 48.0
-CLEAR_MARGIN = 7.0  # the best entry must lead the runner-up by this much to be answered
+CLEAR_MARGIN = 5.0  # the best entry must lead the runner-up by this much to be answered
 NEAR_THRESHOLD = 33.0  # "somewhat close" entries offered when declining
 FUZZY_TOKEN_CUTOFF = 80.0
 MIN_FUZZY_TOKEN_LEN = 4
 MAX_CHOICES = 3
 REFINE_TOP = 40  # phrasings re-scored with whole-string similarity
-WHOLE_TEXT_WEIGHT = 0.15
+WHOLE_TEXT_WEIGHT = 0.3
+LONG_QUERY_TOKENS = 6  # beyond this many content tokens a message is treated as a story
+BETA_GROWTH = 0.7
 
 _H1B_RE = re.compile(r"\bh1b\b|\bh4\b|\buscis\b|\b100k\b")
 _K_VISA_RE = re.compile(r"\bk visa\b")
@@ -148,10 +150,15 @@ class Matcher:
         query_hit = np.zeros(n_phr)  # weight of query tokens found in the phrasing
         phrasing_hit = np.zeros(n_phr)  # weight of phrasing tokens found in the query
         query_weight = 0.0
+        # In a long story, unknown words are mostly narrative ("sister", "wedding"), not a sign
+        # that the question is off-topic, so each counts for less.
+        unknown_weight = self._unknown_weight * min(1.0, LONG_QUERY_TOKENS / len(tokens))
         for tok in tokens:
             expansions = self._expand(tok)
             if not expansions:
-                query_weight += self._unknown_weight
+                # Unknown numbers and scraps ("38", "ok") are personal detail, not topic evidence.
+                if not tok.isdigit():
+                    query_weight += unknown_weight
                 continue
             weight = self._idf[expansions[0][0]]  # the token itself, or its nearest known spelling
             query_weight += weight
@@ -167,7 +174,7 @@ class Matcher:
         phrasing_cover = np.minimum(phrasing_hit / np.maximum(self._phrasing_weight, 1e-9), 1.0)
         # An F-score of the two coverages: a phrasing must explain the query AND be covered by it.
         # Short questions weigh both equally; long stories only need to contain the phrasing.
-        beta2 = 1.0 if len(tokens) <= 8 else min(6.0, 1.0 + 0.35 * (len(tokens) - 8))
+        beta2 = 1.0 if len(tokens) <= LONG_QUERY_TOKENS else min(6.0, 1.0 + BETA_GROWTH * (len(tokens) - LONG_QUERY_TOKENS))
         denom = beta2 * query_cover + phrasing_cover
         phrasing_scores = 100.0 * (1 + beta2) * query_cover * phrasing_cover / np.maximum(denom, 1e-9)
         # Refine the leading phrasings with whole-string similarity, stopwords included: it tells
@@ -199,7 +206,8 @@ class Matcher:
         if _OTHER_COUNTRIES_RE.search(canonical) and not _OUR_SCOPE_RE.search(canonical):
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         tokens = self.normalizer.content_tokens(query)
-        if not any(len(t) > 1 or not t.isascii() for t in tokens):  # nothing but stray letters
+        if all(t in QUESTION_WORDS or (len(t) == 1 and t.isascii()) for t in tokens):
+            # "who are you", "<b>", "how?": nothing to match on.
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         scores = self._entry_scores(tokens, canonical)
         allowed = self._allowed_topics(canonical)

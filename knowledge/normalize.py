@@ -28,11 +28,16 @@ STOPWORDS = frozenset(
     then there here what which whom whose can could would should will shall
     may might must has have had having not no yes any some all about into over under up down out
     just also too very please pls plz tell know want need get got give s t m ll ve re d hi hello
-    hey sir madam ok okay thanks thank bro guys
+    hey sir madam ok okay thanks thank bro guys u ur im ive id dont doesnt cant cannot wont isnt
+    arent didnt ppl people still only now really actually even like something anything someone
+    anyone everyone new ask asked heard saw said says told right currently
     kya hai hain ka ki ke ko se me mein mera meri mere mujhe hum aap tum yeh ye woh wo kaise
     koi bhi nahi nahin na ho hoga hogi tha thi kar karna karo liye wala wali
     haan ji bhai yaar""".split()
 )
+# Kept as tokens because they carry meaning next to other words ("who pays", "how long"), but
+# a message made of nothing else has nothing to match on.
+QUESTION_WORDS = frozenset("who where when why how much many long kab kitna kitne kitni kyun".split())
 
 
 def fold(text: str) -> str:
@@ -79,9 +84,25 @@ class Normalizer:
         return _split_cjk(self.canonical(text)).split()
 
     def content_tokens(self, text: str) -> list[str]:
-        """Tokens without stopwords, deduplicated in order."""
+        """Stemmed tokens without stopwords, deduplicated in order."""
         seen: dict[str, None] = {}
         for tok in self.tokens(text):
             if tok not in STOPWORDS:
-                seen.setdefault(tok, None)
+                seen.setdefault(stem(tok), None)
         return list(seen)
+
+
+def stem(token: str) -> str:
+    """A deliberately light English stemmer: plurals and -ing/-ed, so "visas" meets "visa" and
+    "launched" meets "launch". Anything subtler is left to fuzzy token matching."""
+    if not token.isascii() or not token.isalpha() or len(token) < 4:
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if len(token) >= 6 and token.endswith("ing"):
+        return token[:-3]
+    if len(token) >= 6 and token.endswith("ed") and not token.endswith("eed"):
+        return token[:-2]
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
