@@ -1,0 +1,62 @@
+"""Run the real visabot Application (polling) against the fake Bot API server."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.config import BotSettings, load_settings
+from knowledge.matcher import Matcher
+from tests.fake_telegram import FakeTelegram
+from tests.telegram_html import validate_telegram_html, visible_length
+
+TOKEN = "123456:TEST-token_for-the-fake-server"
+
+
+def bot_settings(fake: FakeTelegram, tmp_path: Path, **overrides: Any) -> BotSettings:
+    values: dict[str, Any] = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_API_FILE_URL": fake.base_file_url,
+        "VISABOT_DB_PATH": tmp_path / "visabot.sqlite3",
+        "VISABOT_ADMIN_IDS": "4242",
+        **overrides,
+    }
+    settings = load_settings(BotSettings, _env_file=None, **values)
+    assert isinstance(settings, BotSettings)
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    fake: FakeTelegram, tmp_path: Path, matcher: Matcher | None = None, **overrides: Any
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Start the bot the way `visabot run` does (initialize, post_init, start, poll); stop after."""
+    application = build_application(bot_settings(fake, tmp_path, **overrides), matcher=matcher)
+    await application.initialize()
+    assert application.post_init is not None
+    await application.post_init(application)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+        assert application.post_shutdown is not None
+        await application.post_shutdown(application)
+
+
+def assert_valid_reply(text: str) -> None:
+    """Every HTML payload must be valid for Telegram and within its length limit."""
+    problems = validate_telegram_html(text)
+    assert not problems, (problems, text)
+    assert visible_length(text) <= 4096

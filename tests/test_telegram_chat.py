@@ -1,0 +1,338 @@
+"""End to end: the real PTB Application, polling the fake Bot API server over HTTP.
+
+Every assertion is on an HTTP payload the bot actually sent.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.commands import COMMANDS, Scope
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
+from tests.fake_telegram import (
+    BOT_ID,
+    DEFAULT_GROUP_ID,
+    DEFAULT_USER_ID,
+    Call,
+    FakeTelegram,
+    make_callback_query,
+    make_command,
+    make_document,
+    make_edited_message,
+    make_group_text,
+    make_inline_query,
+    make_mention,
+    make_photo,
+    make_private_text,
+    make_sticker,
+    make_voice,
+)
+
+USER = DEFAULT_USER_ID
+
+
+@pytest.fixture(autouse=True)
+def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+def buttons(call: Call) -> list[dict]:  # type: ignore[type-arg]
+    markup = call.params.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def ask(fake: FakeTelegram, text: str, count: int = 1) -> list[Call]:
+    before = len(fake.calls("sendMessage", chat_id=USER))
+    fake.push_update(make_private_text(text))
+    calls = await fake.wait_for("sendMessage", chat_id=USER, count=before + count)
+    return calls[before:]
+
+
+async def press(fake: FakeTelegram, data: str, on: Call) -> None:
+    fake.push_update(make_callback_query(data, message=on.result))
+
+
+# ---------------------------------------------------------------- start-up and commands
+
+
+async def test_start_up_sets_scoped_commands_from_the_one_table(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        calls = await fake_telegram.wait_for("setMyCommands", count=2)
+    by_scope = {c.params["scope"]["type"]: [cmd["command"] for cmd in c.params["commands"]] for c in calls}
+    assert by_scope["all_private_chats"] == [c.name for c in COMMANDS if c.scope & Scope.PRIVATE]
+    assert by_scope["all_group_chats"] == [c.name for c in COMMANDS if c.scope & Scope.GROUP]
+    assert "start" not in by_scope["all_group_chats"]
+    assert all(c.token == TOKEN for c in fake_telegram.calls())
+
+
+async def test_welcome_help_and_about(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        fake_telegram.push_update(make_command("/start"))
+        (welcome,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
+        fake_telegram.push_update(make_command("/help"))
+        fake_telegram.push_update(make_command("/about"))
+        calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=3)
+    assert welcome.params["parse_mode"] == "HTML"
+    assert "K visa" in welcome.text and "H-1B" in welcome.text and "not legal advice" in welcome.text
+    assert [b["callback_data"] for b in buttons(welcome)] == ["t"]
+    help_text = next(c.text for c in calls if "How to use" in c.text)
+    for command in COMMANDS:
+        assert f"/{command.name}" in help_text
+    about = next(c.text for c in calls if "About visabot" in c.text)
+    entries = app.bot_data.kb.base.entries
+    assert f"{len(entries)} curated entries" in about
+    assert max(e.verified_on for e in entries).isoformat() in about
+    for call in calls:
+        assert_valid_reply(call.text)
+
+
+async def test_deep_link_opens_an_entry(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.push_update(make_command("/start h1b-masters-cap"))
+        (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
+    assert "20,000" in reply.text
+
+
+# ---------------------------------------------------------------- answers
+
+
+async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        (reply,) = await ask(fake_telegram, "h1b 100k fee anual or one time??")
+    entry = app.bot_data.kb.base.get("h1b-100k-one-time")
+    text = reply.text
+    assert reply.params["parse_mode"] == "HTML"
+    assert reply.params["link_preview_options"] == {"is_disabled": True}
+    assert text.startswith(f"<b>{html.escape(entry.question)}</b>")
+    assert "⚠️ <b>Caveats</b>" in text and "✅ Official" in text
+    assert f"As of {entry.as_of.isoformat()}" in text
+    for source in entry.sources:
+        assert f'<a href="{source.url.replace("&", "&amp;")}">' in text
+        assert source.publisher.replace("&", "&amp;") in text
+    assert "not legal advice" in text
+    assert_valid_reply(text)
+    data = [b["callback_data"] for b in buttons(reply)]
+    assert data[-2:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0"]
+    assert data[:-2] == [f"a:{r}" for r in entry.related[:3]]
+    assert all(len(d.encode()) <= 64 for d in data)
+
+
+async def test_related_button_opens_that_answer(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        (reply,) = await ask(fake_telegram, "What is the H-1B master's cap?")
+        first_related = buttons(reply)[0]["callback_data"]
+        await press(fake_telegram, first_related, reply)
+        await fake_telegram.wait_for("answerCallbackQuery")
+        calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
+    assert calls[-1].text != reply.text
+    assert_valid_reply(calls[-1].text)
+
+
+async def test_votes_once_per_user_per_message_without_user_id(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        (reply,) = await ask(fake_telegram, "What is the H-1B master's cap?")
+        await press(fake_telegram, "v:h1b-masters-cap:1", reply)
+        await fake_telegram.wait_for("answerCallbackQuery", count=1)
+        await press(fake_telegram, "v:h1b-masters-cap:0", reply)
+        answers = await fake_telegram.wait_for("answerCallbackQuery", count=2)
+        storage = app.bot_data.db
+        assert storage.votes("h1b-masters-cap") == (1, 0)
+        dump = "\n".join(str(row) for table in storage.db.table_names() for row in storage.db[table].rows)
+    assert answers[0].params["text"].startswith("Thanks")
+    assert "already" in answers[1].params["text"]
+    assert str(USER) not in dump
+
+
+async def test_stale_entry_shows_review_note(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    knowledge = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", knowledge / "entries")
+    shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", knowledge / "synonyms.yaml")
+    path = knowledge / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update(as_of="2025-01-01", verified_on="2025-01-02", review_after_days=30)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=knowledge):
+        (reply,) = await ask(fake_telegram, "What is the H-1B master's cap?")
+    assert "due for re-checking on 2025-02-01" in reply.text
+
+
+async def test_long_answer_is_split_with_caveats_whole(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    knowledge = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", knowledge / "entries")
+    path = knowledge / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["caveats"] = [f"Caveat {n}: " + "a careful <note> & detail " * 12 for n in range(10)]
+    data["sources"] = data["sources"] * 12
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=knowledge):
+        fake_telegram.push_update(make_command("/start h1b-masters-cap"))
+        await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
+        await fake_telegram.wait_for_updates_delivered()
+        calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, predicate=lambda c: bool(buttons(c)))
+        calls = fake_telegram.calls("sendMessage", chat_id=USER)
+    assert len(calls) >= 2
+    with_caveats = [c for c in calls if "Caveats" in c.text]
+    assert len(with_caveats) == 1 and all(f"Caveat {n}:" in with_caveats[0].text for n in range(10))
+    assert "&lt;note&gt; &amp; detail" in with_caveats[0].text
+    for call in calls:
+        assert_valid_reply(call.text)
+    assert buttons(calls[-1]) and not any(buttons(c) for c in calls[:-1])
+
+
+# ---------------------------------------------------------------- clarify and decline
+
+
+async def test_clarify_offers_choices_and_a_choice_answers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        (reply,) = await ask(fake_telegram, "k visa")
+        choices = buttons(reply)
+        assert "Did you mean" in reply.text and 1 <= len(choices) <= 3
+        assert all(b["callback_data"].startswith("a:") for b in choices)
+        await press(fake_telegram, choices[0]["callback_data"], reply)
+        calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
+    chosen = app.bot_data.kb.base.get(choices[0]["callback_data"][2:])
+    assert calls[-1].text.startswith(f"<b>{html.escape(chosen.question)}</b>")
+
+
+async def test_decline_logs_question_without_user(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        (reply,) = await ask(fake_telegram, "bitcoin price today")
+        await ask(fake_telegram, "Bitcoin price today!")
+        unanswered = app.bot_data.db.unanswered()
+    assert "don't have a sourced answer" in reply.text
+    assert "t" in [b["callback_data"] for b in buttons(reply)]
+    assert unanswered[0]["count"] == 2 and "bitcoin" in unanswered[0]["text"].lower()
+    assert set(unanswered[0]) == {"text", "count", "first_seen", "last_seen"}
+
+
+async def test_decline_offers_nearest_entries_when_somewhat_close(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        (reply,) = await ask(fake_telegram, "what about the k visa interview questions they ask")
+    labels = [b["callback_data"] for b in buttons(reply)]
+    assert labels[-1] == "t"
+    assert len(labels) <= 4
+
+
+# ---------------------------------------------------------------- browsing
+
+
+async def test_topics_navigation_pages_and_back(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.push_update(make_command("/topics"))
+        (menu,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
+        topics = [b["callback_data"] for b in buttons(menu)]
+        assert topics == ["t:k-visa:0", "t:h1b:0", "t:compare:0", "t:context:0"]
+        await press(fake_telegram, "t:h1b:0", menu)
+        (page0,) = await fake_telegram.wait_for("editMessageText", count=1)
+        await press(fake_telegram, "t:h1b:1", menu)
+        edits = await fake_telegram.wait_for("editMessageText", count=2)
+        await press(fake_telegram, "t", menu)
+        edits = await fake_telegram.wait_for("editMessageText", count=3)
+    page0_data = [b["callback_data"] for b in buttons(page0)]
+    assert sum(d.startswith("a:h1b-") for d in page0_data) == 8
+    assert "t:h1b:1" in page0_data and page0_data[-1] == "t"
+    page1_data = [b["callback_data"] for b in buttons(edits[1])]
+    assert "t:h1b:0" in page1_data and "page 2 of" in edits[1].text
+    assert [b["callback_data"] for b in buttons(edits[2])] == topics
+
+
+# ---------------------------------------------------------------- groups, inline, media, edits
+
+
+async def test_group_answers_only_ask_mention_and_replies(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    group = DEFAULT_GROUP_ID
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.push_update(make_group_text("does anyone know the h1b cap?"))
+        fake_telegram.push_update(make_group_text("lol", reply_to_message={"message_id": 5, "date": 0, "chat": {"id": group, "type": "supergroup"}, "from": {"id": 5, "is_bot": False, "first_name": "Bob"}, "text": "hi"}))
+        fake_telegram.push_update(make_command("/ask@visabot_test_bot h1b cap how many", chat_id=group))
+        await fake_telegram.wait_for("sendMessage", chat_id=group, count=1)
+        fake_telegram.push_update(make_mention("what is the H-1B master's cap?"))
+        await fake_telegram.wait_for("sendMessage", chat_id=group, count=2)
+        fake_telegram.push_update(make_group_text("and who pays the $100,000?", reply_to_bot=True))
+        calls = await fake_telegram.wait_for("sendMessage", chat_id=group, count=3)
+        await fake_telegram.wait_for_updates_delivered()
+    assert len(calls) == 3
+    assert "85,000" in calls[0].text or "65,000" in calls[0].text
+    assert "20,000" in calls[1].text
+    assert "employer" in calls[2].text.lower()
+
+
+async def test_inline_mode(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        await ask(fake_telegram, "What is the H-1B master's cap?")
+        fake_telegram.push_update(make_inline_query("h1b 100k annual"))
+        fake_telegram.push_update(make_inline_query(""))
+        calls = await fake_telegram.wait_for("answerInlineQuery", count=2)
+    by_query = {len(c.params["results"]) > 0 and c.params["results"][0]["id"]: c for c in calls}
+    assert "h1b-100k-one-time" in by_query
+    for call in calls:
+        results = call.params["results"]
+        assert 1 <= len(results) <= 10
+        for result in results:
+            content = result["input_message_content"]
+            assert content["parse_mode"] == "HTML"
+            assert_valid_reply(content["message_text"])
+    empty = next(c for c in calls if c.params["results"][0]["id"] == "h1b-masters-cap")
+    assert len(empty.params["results"]) == 10
+
+
+@pytest.mark.parametrize("factory", [make_sticker, make_photo, make_voice, make_document])
+async def test_media_gets_one_line(fake_telegram: FakeTelegram, tmp_path: Path, factory) -> None:  # type: ignore[no-untyped-def]
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.push_update(factory(USER, USER))
+        (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
+    assert "only read text" in reply.text and "\n" not in reply.text
+
+
+async def test_edited_messages_are_ignored(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.push_update(make_edited_message("h1b cap how many"))
+        fake_telegram.push_update(make_command("/help"))
+        await fake_telegram.wait_for("sendMessage", chat_id=USER)
+        await fake_telegram.wait_for_updates_delivered()
+    assert len(fake_telegram.calls("sendMessage")) == 1
+
+
+# ---------------------------------------------------------------- flood guard and errors
+
+
+async def test_flood_guard_warns_once_then_stays_silent(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        for _ in range(12):
+            fake_telegram.push_update(make_private_text("h1b cap how many"))
+        await fake_telegram.wait_for("sendMessage", chat_id=USER, count=9)
+        await fake_telegram.wait_for_updates_delivered()
+    texts = fake_telegram.sent_texts(USER)
+    assert sum("very fast" in t for t in texts) == 1
+    assert len(texts) == 9
+
+
+async def test_error_is_logged_apologised_and_bot_keeps_running(
+    fake_telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_question = "h1b cap how many for my secret-project"
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.fail_next("sendMessage", 500, "Internal Server Error")
+        fake_telegram.push_update(make_private_text(secret_question))
+        calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
+        (after,) = await ask(fake_telegram, "What is the H-1B master's cap?")
+    assert "Sorry, something went wrong" in calls[1].text
+    assert "20,000" in after.text
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "error while handling update" in logged
+    assert TOKEN not in logged and "secret-project" not in logged
+
+
+async def test_user_text_is_escaped_in_usage_replies(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.push_update(make_command("/ask"))
+        (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
+    assert_valid_reply(reply.text)
+    assert re.search(r"<code>/ask .*</code>", reply.text)
