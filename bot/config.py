@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from typing import Annotated
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -81,18 +81,20 @@ class BotSettings(Settings):
             raise ValueError("must be an https:// URL (Telegram only calls https webhooks)")
         return value
 
+    # Validated even when unset, so a webhook without a secret is reported with the other problems.
+    webhook_secret: SecretStr | None = Field(default=None, alias="VISABOT_WEBHOOK_SECRET", validate_default=True)
+
     @field_validator("webhook_secret")
     @classmethod
-    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+    def _secret_shape(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None and info.data.get("webhook_url"):
+            raise ValueError("is required when VISABOT_WEBHOOK_URL is set")
         if value is not None and not _SECRET_RE.match(value.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
-    @model_validator(mode="after")
-    def _webhook_needs_secret(self) -> BotSettings:
-        if self.webhook_url and self.webhook_secret is None:
-            raise ValueError("VISABOT_WEBHOOK_SECRET is required when VISABOT_WEBHOOK_URL is set")
-        return self
+
+MISSING_HINTS = {"TELEGRAM_BOT_TOKEN": "create a bot with @BotFather and put its token in .env"}
 
 
 class SettingsError(Exception):
@@ -103,8 +105,14 @@ def load_settings(settings_class: type[Settings] = Settings, **overrides: object
     try:
         return settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
+        aliases = {name: field.alias for name, field in settings_class.model_fields.items() if field.alias}
         lines = []
         for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else ""
+            name = aliases.get(name, name)
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{err['loc'][0]}: {msg}" if err["loc"] else msg)
+            if err["type"] == "missing" or (err.get("input", "") is None and err["type"] != "value_error"):
+                hint = MISSING_HINTS.get(name)
+                msg = f"is not set ({hint})" if hint else "is not set"
+            lines.append(f"{name}: {msg}" if name else msg)
         raise SettingsError("\n".join(lines)) from None

@@ -114,7 +114,7 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
             {"TELEGRAM_BOT_TOKEN": "not-a-token", "VISABOT_ADMIN_IDS": "12,abc", "VISABOT_PORT": "70000"},
             ["TELEGRAM_BOT_TOKEN", "VISABOT_ADMIN_IDS: not numeric Telegram user ids: abc", "VISABOT_PORT"],
         ),
-        ({"VISABOT_WEBHOOK_URL": "https://x.example.org/h"}, ["VISABOT_WEBHOOK_SECRET is required"]),
+        ({"VISABOT_WEBHOOK_URL": "https://x.example.org/h"}, ["VISABOT_WEBHOOK_SECRET: is required"]),
         ({"VISABOT_WEBHOOK_URL": "http://x.example.org/h", "VISABOT_WEBHOOK_SECRET": "s"}, ["https://"]),
         ({"VISABOT_KNOWLEDGE_DIR": "/nonexistent/kb"}, ["VISABOT_KNOWLEDGE_DIR"]),
     ],
