@@ -1201,6 +1201,7 @@ class FakeTelegram:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # PTB opens up to 256 connections at once; the default backlog is 5
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
