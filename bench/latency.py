@@ -30,9 +30,9 @@ ROUNDS = {0: 5, 1_000: 5, 10_000: 2, 100_000: 1}
 ROUND_BUDGET_S = 60.0
 P99_TARGET_MS = {0: 2.0, 10_000: 20.0, 100_000: 150.0}
 PEAK_RSS_TARGET_MB = {100_000: 400.0}
-TRACEMALLOC_MAX_SIZE = 10_000  # tracemalloc slows the build ~4x; above this RSS is the measure
+TRACEMALLOC_MAX_SIZE = 1_000  # tracemalloc slows the build ~4x; above this RSS is the measure
 PROFILE_SIZE = 100_000
-PROFILE_QUERIES = 120
+PROFILE_QUERIES = 100
 PROFILE_FILE = Path(__file__).with_name("profile_100k.txt")
 
 

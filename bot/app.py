@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, Defaults
@@ -14,6 +16,8 @@ from bot.context import CONTEXT_TYPES, BotData
 from bot.storage import Storage
 from knowledge.loader import load_knowledge_base
 from knowledge.matcher import Matcher
+
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
@@ -42,6 +46,10 @@ def build_application(settings: Settings, matcher: Matcher | None = None) -> App
         .context_types(CONTEXT_TYPES)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(True)
+        # Bot API requests are small: without TCP_NODELAY, Nagle's algorithm stalls them ~40 ms.
+        .socket_options([(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        # In a burst every connection may be busy; waiting a while beats failing the reply.
+        .pool_timeout(POOL_TIMEOUT_SECONDS)
         .post_init(_set_commands)
         .post_shutdown(_close_storage)
         .build()

@@ -40,9 +40,11 @@ REFINE_TOP = 40  # phrasings re-scored with whole-string similarity
 WHOLE_TEXT_WEIGHT = 0.3
 LONG_QUERY_TOKENS = 6  # beyond this many content tokens a message is treated as a story
 BETA_GROWTH = 0.7
+BOTH_NAMED_BOOST = 1.12  # comparison entries, when a question names both visas
 
 _H1B_RE = re.compile(r"\bh1b\b|\bh4\b|\buscis\b|\b100k\b")
 _K_VISA_RE = re.compile(r"\bk visa\b")
+_CHINA_RE = re.compile(r"\b(china|chinese|chinas)\b|中国")
 _COMPARING_RE = re.compile(r"\b(vs|versus|compare|compared|comparison|difference|better|easier|cheaper|or)\b|比")
 # Visa systems the knowledge base does not cover; naming one without naming ours means decline.
 _OTHER_COUNTRIES_RE = re.compile(
@@ -51,6 +53,9 @@ _OTHER_COUNTRIES_RE = re.compile(
     r"saudi|singapore|korea|korean|russia|europe|european|eu|thailand|vietnam|malaysia|"
     r"philippines|taiwan|hong kong|macau|mexico|brazil|k eta|eta|esta)\b"
 )
+# US visas the knowledge base does not cover (L-1, O-1, TN, NIW are covered as H-1B alternatives).
+_OTHER_US_VISAS_RE = re.compile(r"\b(b1|b2|b1b2|j1|h2b|h2a|h1b1|eb5|e2|dv lottery|esta|i94|i 94|f1 visa interview)\b")
+_OUR_VISAS_RE = re.compile(r"\b(h1b|k visa|h4)\b")
 _OUR_SCOPE_RE = re.compile(
     r"\b(h1b|k visa|china|chinese|us|usa|america|american|h4|uscis|100k|tn|o1|l1|eb2|niw|opt|ead|f1)\b"
 )
@@ -189,32 +194,37 @@ class Matcher:
         np.maximum.at(scores, self._phrasing_entry, phrasing_scores)
         return scores
 
-    def _allowed_topics(self, canonical: str) -> set[Topic]:
-        """Topic guard: a question naming only one visa never gets the other visa's entries."""
+    def _topic_weights(self, canonical: str) -> dict[Topic, float]:
+        """Topic guard: a question naming only one visa never gets the other visa's entries;
+        one naming both leans towards the comparison entries ("h1b" alone weighs little)."""
         names_h1b = bool(_H1B_RE.search(canonical))
         names_k = bool(_K_VISA_RE.search(canonical))
-        allowed = set(Topic)
-        if names_h1b != names_k:
-            allowed.discard(Topic.K_VISA if names_h1b else Topic.H1B)
-            if not _COMPARING_RE.search(canonical):
-                allowed.discard(Topic.COMPARE)
-        return allowed
+        weights = dict.fromkeys(Topic, 1.0)
+        if names_h1b and names_k:
+            weights[Topic.COMPARE] = BOTH_NAMED_BOOST
+        elif names_h1b or names_k:
+            weights[Topic.K_VISA if names_h1b else Topic.H1B] = 0.0
+            # "China's H-1B" compares without saying "K visa".
+            if not (_COMPARING_RE.search(canonical) or (names_h1b and _CHINA_RE.search(canonical))):
+                weights[Topic.COMPARE] = 0.0
+        return weights
 
     def match(self, query: str, limit: int = MAX_CHOICES) -> MatchResult:
         # Guards read the token text: Chinese split from Latin, so "K签证和H1B" shows both names.
         canonical = " ".join(self.normalizer.tokens(query))
-        if _OTHER_COUNTRIES_RE.search(canonical) and not _OUR_SCOPE_RE.search(canonical):
+        other_country = _OTHER_COUNTRIES_RE.search(canonical) and not _OUR_SCOPE_RE.search(canonical)
+        other_us_visa = _OTHER_US_VISAS_RE.search(canonical) and not _OUR_VISAS_RE.search(canonical)
+        if other_country or other_us_visa:
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         tokens = self.normalizer.content_tokens(query)
         if all(t in QUESTION_WORDS or (len(t) == 1 and t.isascii()) for t in tokens):
             # "who are you", "<b>", "how?": nothing to match on.
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         scores = self._entry_scores(tokens, canonical)
-        allowed = self._allowed_topics(canonical)
-        if len(allowed) < len(Topic):
-            mask = np.array([t in allowed for t in self._topics])
-            scores = np.where(mask, scores, 0.0)
-        return self._decide(query, scores, limit)
+        weights = self._topic_weights(canonical)
+        if any(w != 1.0 for w in weights.values()):
+            scores = np.minimum(scores * np.array([weights[t] for t in self._topics]), 100.0)
+        return self._decide(query, scores, limit, single_token=len(tokens) == 1)
 
     def ranked(self, query: str, limit: int = 10) -> list[Candidate]:
         """Top entries by score regardless of outcome (inline mode, `kb search`)."""
@@ -223,7 +233,7 @@ class Matcher:
             return [Candidate(result.entry, result.score), *result.alternatives][:limit]
         return result.alternatives[:limit]
 
-    def _decide(self, query: str, scores: np.ndarray, limit: int) -> MatchResult:
+    def _decide(self, query: str, scores: np.ndarray, limit: int, single_token: bool = False) -> MatchResult:
         k = min(max(limit, MAX_CHOICES) + 1, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -232,7 +242,8 @@ class Matcher:
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         best = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if best.score >= ANSWER_THRESHOLD and best.score - runner_up >= CLEAR_MARGIN:
+        # One word ("lottery", "already") is too little to answer on; it can only be clarified.
+        if not single_token and best.score >= ANSWER_THRESHOLD and best.score - runner_up >= CLEAR_MARGIN:
             return MatchResult(query, Outcome.ANSWER, best.entry, best.score, ranked[1 : limit + 1])
         if best.score >= CLARIFY_THRESHOLD:
             # Close rivals, or alone at the top but below the answer bar: asking is safer.

@@ -31,9 +31,10 @@ STOPWORDS = frozenset(
     hey sir madam ok okay thanks thank bro guys u ur im ive id dont doesnt cant cannot wont isnt
     arent didnt ppl people still only now really actually even like something anything someone
     anyone everyone new ask asked heard saw said says told right currently
-    kya hai hain ka ki ke ko se me mein mera meri mere mujhe hum aap tum yeh ye woh wo kaise
+    kya hai hain ka ki ke ko se me mein mera meri mere mujhe hum aap tum yeh ye woh wo
     koi bhi nahi nahin na ho hoga hogi tha thi kar karna karo liye wala wali
-    haan ji bhai yaar""".split()
+    haan ji bhai yaar hoon hu karte kare karta karti lagi laga jaa raha rahi rahe sakta sakti sakte
+    chahta chahti""".split()
 )
 # Kept as tokens because they carry meaning next to other words ("who pays", "how long"), but
 # a message made of nothing else has nothing to match on.
@@ -87,8 +88,9 @@ class Normalizer:
         """Stemmed tokens without stopwords, deduplicated in order."""
         seen: dict[str, None] = {}
         for tok in self.tokens(text):
-            if tok not in STOPWORDS:
-                seen.setdefault(stem(tok), None)
+            stemmed = stem(tok)
+            if tok not in STOPWORDS and stemmed not in STOPWORDS:
+                seen.setdefault(stemmed, None)
         return list(seen)
 
 
