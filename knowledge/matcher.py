@@ -38,11 +38,15 @@ MIN_FUZZY_TOKEN_LEN = 4
 MAX_CHOICES = 3
 REFINE_TOP = 40  # phrasings re-scored with whole-string similarity
 WHOLE_TEXT_WEIGHT = 0.3
+WHOLE_TEXT_WEIGHT_LONG = 0.1
 LONG_QUERY_TOKENS = 6  # beyond this many content tokens a message is treated as a story
 BETA_GROWTH = 0.7
+STORY_ANSWER_THRESHOLD = 48.0
+STORY_MARGIN = 10.0
 BOTH_NAMED_BOOST = 1.12  # comparison entries, when a question names both visas
 
-_H1B_RE = re.compile(r"\bh1b\b|\bh4\b|\buscis\b|\b100k\b")
+# Names of the US side: the H-1B itself and the US terms that only H-1B entries cover.
+_H1B_RE = re.compile(r"\b(h1b|h4|uscis|100k|o1|l1|tn|niw|lca|opt|ead|eb2|i140|i129|cap gap|green card)\b")
 _K_VISA_RE = re.compile(r"\bk visa\b")
 _CHINA_RE = re.compile(r"\b(china|chinese|chinas)\b|中国")
 _COMPARING_RE = re.compile(r"\b(vs|versus|compare|compared|comparison|difference|better|easier|cheaper|or)\b|比")
@@ -55,6 +59,7 @@ _OTHER_COUNTRIES_RE = re.compile(
 )
 # US visas the knowledge base does not cover (L-1, O-1, TN, NIW are covered as H-1B alternatives).
 _OTHER_US_VISAS_RE = re.compile(r"\b(b1|b2|b1b2|j1|h2b|h2a|h1b1|eb5|e2|dv lottery|esta|i94|i 94|f1 visa interview)\b")
+_OTHER_VISA_NAMED_RE = re.compile(r"\b(f1|o1|l1|tn|j1|b1|b2|dv|eb5|[lmfxsq][12]?) visa\b|\b(f1|o1|l1|j1|b1|b2|dv)\b")
 _OUR_VISAS_RE = re.compile(r"\b(h1b|k visa|h4)\b")
 _OUR_SCOPE_RE = re.compile(
     r"\b(h1b|k visa|china|chinese|us|usa|america|american|h4|uscis|100k|tn|o1|l1|eb2|niw|opt|ead|f1)\b"
@@ -106,6 +111,10 @@ class Matcher:
                     phrasing_tokens.append(toks)
                     self._phrasing_text.append(self.normalizer.canonical(text))
         self._phrasing_entry = np.asarray(phrasing_entry, dtype=np.int32)
+        self._one_word_owners: dict[str, set[int]] = {}
+        for toks, eidx in zip(phrasing_tokens, phrasing_entry):
+            if len(toks) == 1:
+                self._one_word_owners.setdefault(toks[0], set()).add(eidx)
         self._topics = [e.topic for e in self._entries]
 
         # Document frequency per entry, so an entry with many alternates does not skew weights.
@@ -187,9 +196,11 @@ class Matcher:
         k = min(REFINE_TOP, n_phr)
         top = np.argpartition(-phrasing_scores, k - 1)[:k] if k < n_phr else np.arange(n_phr)
         top = top[phrasing_scores[top] > 0]
+        # A story never resembles a phrasing as a whole, so there the refinement weighs less.
+        whole = WHOLE_TEXT_WEIGHT if len(tokens) <= LONG_QUERY_TOKENS else WHOLE_TEXT_WEIGHT_LONG
         for pidx in top:
             similarity = fuzz.ratio(canonical, self._phrasing_text[pidx], processor=None)
-            phrasing_scores[pidx] = (1 - WHOLE_TEXT_WEIGHT) * phrasing_scores[pidx] + WHOLE_TEXT_WEIGHT * similarity
+            phrasing_scores[pidx] = (1 - whole) * phrasing_scores[pidx] + whole * similarity
         scores = np.zeros(len(self._entries))
         np.maximum.at(scores, self._phrasing_entry, phrasing_scores)
         return scores
@@ -202,7 +213,9 @@ class Matcher:
         weights = dict.fromkeys(Topic, 1.0)
         if names_h1b and names_k:
             weights[Topic.COMPARE] = BOTH_NAMED_BOOST
-        elif names_h1b or names_k:
+        elif _OTHER_VISA_NAMED_RE.search(canonical) and not names_k:
+            weights[Topic.K_VISA] = 0.0  # "F1 documents", "China L visa": not K-visa questions
+        if names_h1b != names_k:
             weights[Topic.K_VISA if names_h1b else Topic.H1B] = 0.0
             # "China's H-1B" compares without saying "K visa".
             if not (_COMPARING_RE.search(canonical) or (names_h1b and _CHINA_RE.search(canonical))):
@@ -224,7 +237,11 @@ class Matcher:
         weights = self._topic_weights(canonical)
         if any(w != 1.0 for w in weights.values()):
             scores = np.minimum(scores * np.array([weights[t] for t in self._topics]), 100.0)
-        return self._decide(query, scores, limit, single_token=len(tokens) == 1)
+        # One plain word ("already", "visa") is too little to answer on. A curated term from the
+        # synonyms file ("niw", "lca") that exactly one entry lists on its own is a real question.
+        owners = self._one_word_owners.get(tokens[0], set()) if len(tokens) == 1 else set()
+        vague = len(tokens) == 1 and not (tokens[0] in self.normalizer.terms and len(owners) == 1)
+        return self._decide(query, scores, limit, vague=vague, story=len(tokens) > LONG_QUERY_TOKENS)
 
     def ranked(self, query: str, limit: int = 10) -> list[Candidate]:
         """Top entries by score regardless of outcome (inline mode, `kb search`)."""
@@ -233,7 +250,9 @@ class Matcher:
             return [Candidate(result.entry, result.score), *result.alternatives][:limit]
         return result.alternatives[:limit]
 
-    def _decide(self, query: str, scores: np.ndarray, limit: int, single_token: bool = False) -> MatchResult:
+    def _decide(
+        self, query: str, scores: np.ndarray, limit: int, *, vague: bool = False, story: bool = False
+    ) -> MatchResult:
         k = min(max(limit, MAX_CHOICES) + 1, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -242,8 +261,10 @@ class Matcher:
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         best = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        # One word ("lottery", "already") is too little to answer on; it can only be clarified.
-        if not single_token and best.score >= ANSWER_THRESHOLD and best.score - runner_up >= CLEAR_MARGIN:
+        clear = best.score >= ANSWER_THRESHOLD and best.score - runner_up >= CLEAR_MARGIN
+        # A long story scores lower overall; one entry far ahead of the rest is still clear.
+        clear_story = story and best.score >= STORY_ANSWER_THRESHOLD and best.score - runner_up >= STORY_MARGIN
+        if not vague and (clear or clear_story):
             return MatchResult(query, Outcome.ANSWER, best.entry, best.score, ranked[1 : limit + 1])
         if best.score >= CLARIFY_THRESHOLD:
             # Close rivals, or alone at the top but below the answer bar: asking is safer.

@@ -26,7 +26,7 @@ STOPWORDS = frozenset(
     """a an the is are was were be been am do does did doing i me my we our you your he she it its
     they them their this that these those of to in on at for from by with as or and but if so than
     then there here what which whom whose can could would should will shall
-    may might must has have had having not no yes any some all about into over under up down out
+    may might must has have had having yes any some all about into over under up down out
     just also too very please pls plz tell know want need get got give s t m ll ve re d hi hello
     hey sir madam ok okay thanks thank bro guys u ur im ive id dont doesnt cant cannot wont isnt
     arent didnt ppl people still only now really actually even like something anything someone
@@ -34,7 +34,9 @@ STOPWORDS = frozenset(
     kya hai hain ka ki ke ko se me mein mera meri mere mujhe hum aap tum yeh ye woh wo
     koi bhi nahi nahin na ho hoga hogi tha thi kar karna karo liye wala wali
     haan ji bhai yaar hoon hu karte kare karta karti lagi laga jaa raha rahi rahe sakta sakti sakte
-    chahta chahti""".split()
+    chahta chahti don won isn doesn didn wasn aren couldn wouldn shouldn her his him hers wat whats
+    wht
+    的 是 吗 呢 了 么 什 啊 吧 我 你 他 她 们 这 那 个 在 和 与 或 会 能 可 以 请 问""".split()
 )
 # Kept as tokens because they carry meaning next to other words ("who pays", "how long"), but
 # a message made of nothing else has nothing to match on.
@@ -66,6 +68,8 @@ class Normalizer:
         # Longest first so "h 1 b visa" wins over "h 1 b".
         pairs.sort(key=lambda p: len(p[0]), reverse=True)
         self._replacements = dict(pairs)
+        # Curated one-word domain terms ("niw", "lca"): enough on their own to answer.
+        self.terms = frozenset(stem(fold(c)) for c in synonyms if " " not in fold(c))
         latin = [re.escape(v) for v, _ in pairs if not _CJK_RE.search(v)]
         cjk = [re.escape(v) for v, _ in pairs if _CJK_RE.search(v)]
         self._latin_re = re.compile(r"(?<![0-9a-z])(?:" + "|".join(latin) + r")(?![0-9a-z])") if latin else None
@@ -99,7 +103,7 @@ def stem(token: str) -> str:
     "launched" meets "launch". Anything subtler is left to fuzzy token matching."""
     if not token.isascii() or not token.isalpha() or len(token) < 4:
         return token
-    if token.endswith("ies") and len(token) > 4:
+    if token.endswith(("ies", "ied")) and len(token) > 4:
         return token[:-3] + "y"
     if len(token) >= 6 and token.endswith("ing"):
         return token[:-3]
