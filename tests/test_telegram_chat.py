@@ -191,7 +191,7 @@ async def test_long_answer_is_split_with_caveats_whole(fake_telegram: FakeTelegr
 
 async def test_clarify_offers_choices_and_a_choice_answers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
-        (reply,) = await ask(fake_telegram, "k visa")
+        (reply,) = await ask(fake_telegram, "visa")
         choices = buttons(reply)
         assert "Did you mean" in reply.text and 1 <= len(choices) <= 3
         assert all(b["callback_data"].startswith("a:") for b in choices)
