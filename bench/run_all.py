@@ -20,10 +20,10 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 def _git() -> str:
     def git(*args: str) -> str:
         proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
-        return proc.stdout.strip()
+        return proc.stdout.rstrip()
 
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "knowledge", "bot").splitlines()]
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "knowledge", "bot").splitlines() if line.strip()]
     if not dirty:
         return f"`{head}` (knowledge/ and bot/ clean)"
     shown = ", ".join(f"`{p}`" for p in dirty[:6]) + (f" and {len(dirty) - 6} more" if len(dirty) > 6 else "")

@@ -7,22 +7,58 @@ voted. One vote per user per answer message is enforced with a receipt — a key
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import secrets
 import sqlite3
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
 
 from knowledge.normalize import fold
 
-SCHEMA_VERSION = 1
+
+
+def _v1_answers(db: sqlite_utils.Database) -> None:
+    db["entry_votes"].create({"entry_id": str, "up": int, "down": int}, pk="entry_id")  # type: ignore[union-attr]
+    db["vote_receipts"].create({"receipt": str, "created_at": str}, pk="receipt")  # type: ignore[union-attr]
+    db["unanswered"].create(  # type: ignore[union-attr]
+        {"key": str, "text": str, "count": int, "first_seen": str, "last_seen": str}, pk="key"
+    )
+    db["asked"].create({"entry_id": str, "count": int}, pk="entry_id")  # type: ignore[union-attr]
+    db["meta"].insert({"key": "receipt_key", "value": secrets.token_hex(32)})  # type: ignore[union-attr]
+
+
+def _v2_broadcasts(db: sqlite_utils.Database) -> None:
+    # Only the chat id is kept: it is the address a broadcast is sent to.
+    db.execute(
+        "CREATE TABLE subscriptions (chat_id INTEGER NOT NULL, topic TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " PRIMARY KEY (chat_id, topic))"
+    )
+    db.execute(
+        "CREATE TABLE broadcasts (id INTEGER PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE,"
+        " topics TEXT NOT NULL, html TEXT NOT NULL, entry_ids TEXT NOT NULL, paid INTEGER NOT NULL,"
+        " status TEXT NOT NULL, created_by INTEGER, created_at TEXT NOT NULL, started_at TEXT,"
+        " finished_at TEXT, progress_chat_id INTEGER, progress_message_id INTEGER,"
+        " resumed_in_flight INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_until REAL)"
+    )
+    db.execute(
+        "CREATE TABLE outbox (broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id), chat_id INTEGER NOT NULL,"
+        " state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, updated_at TEXT NOT NULL,"
+        " PRIMARY KEY (broadcast_id, chat_id))"
+    )
+    db.execute("CREATE INDEX outbox_state ON outbox (broadcast_id, state)")
+
+
+MIGRATIONS = (_v1_answers, _v2_broadcasts)
 MAX_LOGGED_QUESTION_CHARS = 500
 
 
-def _now() -> str:
+def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -32,6 +68,7 @@ class Storage:
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()  # one connection, shared by the bot's threads
         if str(path) != ":memory:":
             self.db.enable_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -41,26 +78,35 @@ class Storage:
 
     # ---- schema ----
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: BEGIN IMMEDIATE takes the write lock up front, so two processes
+        (bot and CLI) serialise instead of failing halfway."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
     def _meta(self, key: str) -> str:
         return self.db["meta"].get(key)["value"]  # type: ignore[no-any-return]
 
     def _migrate(self) -> None:
-        """Create or upgrade the schema in one transaction; versions only move forward."""
-        with self.db.conn:
-            meta = self.db["meta"]
-            if not meta.exists():
-                meta.create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
-            version_row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(version_row[0]) if version_row else 0
-            if version < 1:
-                self.db["entry_votes"].create({"entry_id": str, "up": int, "down": int}, pk="entry_id")  # type: ignore[union-attr]
-                self.db["vote_receipts"].create({"receipt": str, "created_at": str}, pk="receipt")  # type: ignore[union-attr]
-                self.db["unanswered"].create(  # type: ignore[union-attr]
-                    {"key": str, "text": str, "count": int, "first_seen": str, "last_seen": str}, pk="key"
+        """Bring the schema up to date; each step runs once, in its own transaction."""
+        if not self.db["meta"].exists():
+            self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)  # type: ignore[union-attr]
+        for version, step in enumerate(MIGRATIONS, 1):
+            with self.transaction():
+                row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if row and int(row[0]) >= version:
+                    continue
+                step(self.db)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", [str(version)]
                 )
-                self.db["asked"].create({"entry_id": str, "count": int}, pk="entry_id")  # type: ignore[union-attr]
-                meta.insert({"key": "receipt_key", "value": secrets.token_hex(32)})  # type: ignore[union-attr]
-            meta.upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")  # type: ignore[union-attr]
 
     # ---- votes ----
 
@@ -71,10 +117,10 @@ class Storage:
     def record_vote(self, entry_id: str, up: bool, *, user_id: int, chat_id: int, message_id: int) -> bool:
         """Count one vote; False when this user already voted on this answer message."""
         column = "up" if up else "down"
-        with self.db.conn:
+        with self.transaction():
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO vote_receipts (receipt, created_at) VALUES (?, ?)",
-                [self._receipt(user_id, chat_id, message_id), _now()],
+                [self._receipt(user_id, chat_id, message_id), now()],
             )
             if cursor.rowcount == 0:
                 return False
@@ -97,13 +143,13 @@ class Storage:
         key = fold(text)
         if not key:
             return
-        now = _now()
-        with self.db.conn:
+        stamp = now()
+        with self.transaction():
             self.db.execute(
                 "INSERT INTO unanswered (key, text, count, first_seen, last_seen) VALUES (?, ?, 1, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET count = count + 1, last_seen = excluded.last_seen, "
                 "text = excluded.text",
-                [key, text, now, now],
+                [key, text, stamp, stamp],
             )
 
     def unanswered(self, limit: int = 20) -> list[dict[str, object]]:
@@ -116,7 +162,7 @@ class Storage:
         )
 
     def count_asked(self, entry_id: str) -> None:
-        with self.db.conn:
+        with self.transaction():
             self.db.execute(
                 "INSERT INTO asked (entry_id, count) VALUES (?, 1) "
                 "ON CONFLICT(entry_id) DO UPDATE SET count = count + 1",

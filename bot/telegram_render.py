@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.telegram_html import visible_length
 from bot.render import CLARIFY_TEXT, NOT_ADVICE, source_date, stale_note
 from knowledge.matcher import Candidate, MatchResult
 from knowledge.model import Entry, Status
@@ -31,17 +31,11 @@ DECLINE_HTML = (
     "🤷 I don't have a sourced answer to that.\n\n"
     "I cover China's <b>K visa</b> and the US <b>H-1B</b>. Try other words, or browse /topics."
 )
-_TAG_RE = re.compile(r"<[^>]+>")
 
 
 def esc(text: str) -> str:
     return html.escape(text, quote=True)
 
-
-def visible_units(html_text: str) -> int:
-    """Length as Telegram counts it: tags removed, entities decoded, UTF-16 code units."""
-    plain = html.unescape(_TAG_RE.sub("", html_text))
-    return len(plain.encode("utf-16-le")) // 2
 
 
 def shorten(text: str, limit: int = BUTTON_LABEL_CHARS) -> str:
@@ -75,7 +69,7 @@ def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
 def _safe_cut(line: str, limit: int) -> int:
     """An index to cut `line` so the head fits `limit` and no entity (&amp;) is torn apart."""
     cut = len(line)
-    while (over := visible_units(line[:cut]) - limit) > 0:
+    while (over := visible_length(line[:cut]) - limit) > 0:
         cut -= over
     amp = line.rfind("&", 0, cut)
     if amp != -1 and line.find(";", amp, cut) == -1:
@@ -89,12 +83,12 @@ def _split_long_block(block: Block, limit: int) -> list[str]:
     current = ""
     for line in block.html.split("\n"):
         candidate = f"{current}\n{line}" if current else line
-        if visible_units(candidate) <= limit:
+        if visible_length(candidate) <= limit:
             current = candidate
             continue
         if current:
             pieces.append(current)
-        while visible_units(line) > limit:
+        while visible_length(line) > limit:
             cut = _safe_cut(line, limit)
             pieces.append(line[:cut])
             line = line[cut:]
@@ -110,13 +104,13 @@ def pack(blocks: list[Block], limit: int = MAX_MESSAGE_UNITS) -> list[str]:
     current = ""
     for block in blocks:
         candidate = f"{current}\n\n{block.html}" if current else block.html
-        if visible_units(candidate) <= limit:
+        if visible_length(candidate) <= limit:
             current = candidate
             continue
         if current:
             messages.append(current)
             current = ""
-        if visible_units(block.html) <= limit:
+        if visible_length(block.html) <= limit:
             current = block.html
         else:
             *full, current = _split_long_block(block, limit)

@@ -14,7 +14,7 @@ from bot.app import build_application
 from bot.config import BotSettings, load_settings
 from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_html import validate_telegram_html, visible_length
+from bot.telegram_html import validate_telegram_html, visible_length
 
 TOKEN = "123456:TEST-token_for-the-fake-server"
 

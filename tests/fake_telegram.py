@@ -39,12 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-try:  # imported as tests.fake_telegram (normal case) or as a top-level module
-    from .telegram_html import utf16_len, validate_telegram_html, visible_length, visible_text
-except ImportError:  # pragma: no cover
-    from telegram_html import (  # type: ignore[no-redef]
-        utf16_len, validate_telegram_html, visible_length, visible_text,
-    )
+from bot.telegram_html import utf16_len, validate_telegram_html, visible_length, visible_text
 
 __all__ = [
     "BOT_ID",

@@ -44,7 +44,7 @@ from tests.fake_telegram import (
     make_sticker,
     make_voice,
 )
-from tests.telegram_html import validate_telegram_html, visible_length, visible_text
+from bot.telegram_html import validate_telegram_html, visible_length, visible_text
 
 TOKEN = "123:ABC"
 

@@ -1,4 +1,5 @@
-"""A strict checker for Telegram's HTML parse mode, for tests.
+"""A strict checker for Telegram's HTML parse mode: refuses bad broadcast markup before sending,
+and lets the tests check every reply the bot sends.
 
 Telegram's rules (https://core.telegram.org/bots/api#html-style and #formatting-options):
 
