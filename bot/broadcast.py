@@ -24,7 +24,9 @@ from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.request import HTTPXRequest
 
+from bot.config import BotSettings
 from bot.outbox import BLOCKED, DONE, FAILED, PENDING, RUNNING, SENDING, SENT, Broadcast, Outbox, Progress
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
@@ -71,6 +73,16 @@ class Limits:
     @classmethod
     def for_mode(cls, paid: bool) -> Limits:
         return cls(PAID_RATE, 100) if paid else cls(FREE_RATE, 30)
+
+
+def bot_from_settings(settings: BotSettings) -> Bot:
+    """A Bot for standalone delivery (the CLI), with the same endpoints as the application."""
+    return Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_api_file_url,
+        request=HTTPXRequest(connection_pool_size=128, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]),
+    )
 
 
 def broadcast_markup(kb: KnowledgeBase | None, entry_ids: list[str]) -> InlineKeyboardMarkup | None:

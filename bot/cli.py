@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli_broadcast import broadcast, subscribers
 from bot.config import BotSettings, Settings, SettingsError, load_settings
 from bot.render import result_as_dict, result_as_text
 from knowledge.evaluation import evaluate, load_eval_items
@@ -117,6 +118,10 @@ def eval_command(file: Path) -> None:
     click.echo(f"in-scope accuracy: {report.in_scope_passed}/{report.in_scope} = {report.accuracy:.3f}")
     click.echo(f"out-of-scope declined: {report.declined}/{report.out_of_scope} = {report.decline_rate:.3f}")
     click.echo(f"combined score: {report.combined:.3f}")
+
+
+main.add_command(broadcast)
+main.add_command(subscribers)
 
 
 @main.group()

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, alias="VISABOT_WEBHOOK_SECRET")
     listen: str = Field(default="127.0.0.1", alias="VISABOT_LISTEN")
     port: int = Field(default=8443, ge=1, le=65535, alias="VISABOT_PORT")
+    paid_broadcast: bool = Field(default=False, alias="VISABOT_PAID_BROADCAST")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -1,0 +1,150 @@
+"""The delivery engine against the fake Bot API: topics, 429, 403/400, timeouts, idempotency."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from bot.broadcast import Broadcaster
+from bot.outbox import BLOCKED, DONE, FAILED, SENT, Outbox
+from bot.storage import Storage
+from bot.subscriptions import Subscriptions
+from tests.bot_harness import TOKEN
+from tests.fake_telegram import FakeTelegram
+
+HTML = "<b>Policy update</b>: USCIS published new guidance &amp; FAQs."
+
+
+@pytest.fixture(autouse=True)
+def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Storage:
+    return Storage(tmp_path / "db.sqlite3")
+
+
+def make_bot(fake: FakeTelegram, read_timeout: float = 5.0) -> Bot:
+    return Bot(TOKEN, base_url=fake.base_url, request=HTTPXRequest(connection_pool_size=64, read_timeout=read_timeout))
+
+
+def create(storage: Storage, topics: list[str], key: str = "k1", entry_ids: list[str] | None = None) -> int:
+    recipients = Subscriptions(storage).recipients(topics)
+    broadcast, _ = Outbox(storage).create(key, topics=topics, html=HTML, recipients=recipients, entry_ids=entry_ids)
+    return broadcast.id
+
+
+async def test_delivers_once_to_each_subscriber_of_the_topic(fake_telegram: FakeTelegram, storage: Storage) -> None:
+    subs = Subscriptions(storage)
+    for chat in range(1, 41):
+        subs.subscribe(chat, ["h1b"])
+    for chat in range(41, 51):
+        subs.subscribe(chat, ["k-visa"])
+    subs.subscribe(51, ["all"])
+    subs.subscribe(1, ["k-visa"])  # two topics, still one message
+    broadcast_id = create(storage, ["h1b"], entry_ids=["h1b-100k-one-time"])
+    async with make_bot(fake_telegram) as bot:
+        progress = await Broadcaster(bot, storage).run(broadcast_id)
+    sends = fake_telegram.calls("sendMessage")
+    assert sorted(int(c.chat_id) for c in sends) == [*range(1, 41), 51]
+    assert progress[SENT] == 41 and progress.remaining == 0
+    assert all(c.params["text"] == HTML and c.params["parse_mode"] == "HTML" for c in sends)
+    assert all(c.params["link_preview_options"] == {"is_disabled": True} for c in sends)
+    assert Outbox(storage).get(broadcast_id).status == DONE  # type: ignore[union-attr]
+
+
+async def test_entry_buttons_travel_with_the_message(fake_telegram: FakeTelegram, storage: Storage, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+    Subscriptions(storage).subscribe(7, ["h1b"])
+    broadcast_id = create(storage, ["h1b"], entry_ids=["h1b-100k-one-time"])
+    async with make_bot(fake_telegram) as bot:
+        await Broadcaster(bot, storage, shipped_kb).run(broadcast_id)
+    (call,) = fake_telegram.calls("sendMessage")
+    (button,) = [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert button["callback_data"] == "a:h1b-100k-one-time"
+
+
+async def test_429_is_waited_out_then_retried(fake_telegram: FakeTelegram, storage: Storage) -> None:
+    Subscriptions(storage).subscribe(5, ["h1b"])
+    fake_telegram.fail_next("sendMessage", 429, retry_after=2)
+    async with make_bot(fake_telegram) as bot:
+        broadcaster = Broadcaster(bot, storage)
+        progress = await broadcaster.run(create(storage, ["h1b"]))
+    first, second = fake_telegram.calls("sendMessage")
+    assert first.http_status == 429 and second.ok
+    waited = second.timestamp - first.answered_at  # type: ignore[operator]
+    assert waited >= 2.0, waited
+    assert progress[SENT] == 1 and broadcaster.flood_waits == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "description"),
+    [(403, "Forbidden: bot was blocked by the user"), (403, "Forbidden: user is deactivated"), (400, "Bad Request: chat not found")],
+)
+async def test_blocked_and_missing_chats_are_unsubscribed_without_retry(
+    fake_telegram: FakeTelegram, storage: Storage, status: int, description: str
+) -> None:
+    subs = Subscriptions(storage)
+    subs.subscribe(9, ["h1b", "k-visa"])
+    subs.subscribe(10, ["h1b"])
+    fake_telegram.fail_next("sendMessage", status, description)
+    async with make_bot(fake_telegram) as bot:
+        progress = await Broadcaster(bot, storage).run(create(storage, ["h1b"]))
+    calls = fake_telegram.calls("sendMessage")
+    assert [int(c.chat_id) for c in calls] == [9, 10]
+    assert progress[BLOCKED] == 1 and progress[SENT] == 1
+    assert subs.topics_of(9) == [] and subs.topics_of(10) == ["h1b"]
+    failures = Outbox(storage).failures(1)
+    assert failures[0][0] == 9 and str(status) in failures[0][2]
+
+
+async def test_server_errors_and_timeouts_are_retried_with_backoff(fake_telegram: FakeTelegram, storage: Storage) -> None:
+    Subscriptions(storage).subscribe(11, ["h1b"])
+    Subscriptions(storage).subscribe(12, ["h1b"])
+    fake_telegram.fail_next("sendMessage", 500, "Internal Server Error")
+    fake_telegram.hang_next("sendMessage", 1.5)
+    async with make_bot(fake_telegram, read_timeout=0.5) as bot:
+        progress = await Broadcaster(bot, storage, backoff=0.05).run(create(storage, ["h1b"]))
+    assert progress[SENT] == 2
+    assert len(fake_telegram.calls("sendMessage")) >= 4  # each of the two failures was retried
+
+
+async def test_gives_up_after_bounded_retries_with_the_reason(fake_telegram: FakeTelegram, storage: Storage) -> None:
+    Subscriptions(storage).subscribe(13, ["h1b"])
+    fake_telegram.fail_next("sendMessage", 502, "Bad Gateway", times=10)
+    async with make_bot(fake_telegram) as bot:
+        started = time.monotonic()
+        progress = await Broadcaster(bot, storage, backoff=0.01).run(create(storage, ["h1b"]))
+    assert progress[FAILED] == 1
+    assert len(fake_telegram.calls("sendMessage")) == 4
+    assert "Bad Gateway" in Outbox(storage).failures(1)[0][2]
+    assert time.monotonic() - started < 5
+
+
+async def test_same_idempotency_key_creates_one_broadcast(storage: Storage) -> None:
+    Subscriptions(storage).subscribe(1, ["h1b"])
+    first = create(storage, ["h1b"], key="tap")
+    second = create(storage, ["h1b"], key="tap")
+    assert first == second
+    assert Outbox(storage).progress(first).total == 1
+
+
+async def test_a_finished_broadcast_is_not_sent_again(fake_telegram: FakeTelegram, storage: Storage) -> None:
+    Subscriptions(storage).subscribe(1, ["h1b"])
+    broadcast_id = create(storage, ["h1b"])
+    async with make_bot(fake_telegram) as bot:
+        await Broadcaster(bot, storage).run(broadcast_id)
+        await Broadcaster(bot, storage).run(broadcast_id)
+    assert len(fake_telegram.calls("sendMessage")) == 1
+
+
+async def test_subscribing_is_idempotent(storage: Storage) -> None:
+    subs = Subscriptions(storage)
+    assert subs.subscribe(1, ["h1b", "h1b"]) == ["h1b"]
+    assert subs.subscribe(1, ["h1b"]) == []
+    assert subs.counts() == {"h1b": 1}
+    assert subs.unsubscribe(1) == 1 and subs.topics_of(1) == []
