@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
@@ -10,6 +11,7 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
 
+from bot.broadcast_jobs import BroadcastJobs
 from bot.commands import Scope, commands_for
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
@@ -17,7 +19,18 @@ from bot.storage import Storage
 from knowledge.loader import load_knowledge_base
 from knowledge.matcher import Matcher
 
+log = logging.getLogger(__name__)
 POOL_TIMEOUT_SECONDS = 10.0
+
+
+async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
+    """After the bot is initialised: publish the command menus, resume interrupted broadcasts."""
+    await _set_commands(application)
+    data: BotData = application.bot_data
+    data.jobs = BroadcastJobs(application.bot, data.db, data.kb.base)
+    resumed = data.jobs.resume_unfinished()
+    if resumed:
+        log.info("resuming interrupted broadcast(s) %s", resumed)
 
 
 async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
@@ -26,9 +39,17 @@ async def _set_commands(application: Application) -> None:  # type: ignore[type-
         await application.bot.set_my_commands(commands, scope=tg_scope)
 
 
+async def _stop_broadcasts(application: Application) -> None:  # type: ignore[type-arg]
+    """Before the HTTP client closes; a stopped broadcast resumes at the next start."""
+    data: BotData = application.bot_data
+    if data.jobs is not None:
+        await data.jobs.stop()
+
+
 async def _close_storage(application: Application) -> None:  # type: ignore[type-arg]
-    if application.bot_data.storage is not None:
-        application.bot_data.storage.close()
+    data: BotData = application.bot_data
+    if data.storage is not None:
+        data.storage.close()
 
 
 def build_application(settings: Settings, matcher: Matcher | None = None) -> Application:  # type: ignore[type-arg]
@@ -50,7 +71,8 @@ def build_application(settings: Settings, matcher: Matcher | None = None) -> App
         .socket_options([(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
         # In a burst every connection may be busy; waiting a while beats failing the reply.
         .pool_timeout(POOL_TIMEOUT_SECONDS)
-        .post_init(_set_commands)
+        .post_init(_start_up)
+        .post_stop(_stop_broadcasts)
         .post_shutdown(_close_storage)
         .build()
     )

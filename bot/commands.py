@@ -26,6 +26,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("topics", "Browse all questions by topic", Scope.BOTH),
     Command("help", "How to use visabot", Scope.BOTH),
     Command("about", "What the answers rest on and how to report an error", Scope.BOTH),
+    Command("subscribe", "Get policy updates on the topics you choose", Scope.BOTH),
+    Command("unsubscribe", "Stop policy updates", Scope.BOTH),
+    Command("subscriptions", "Show your policy-update subscriptions", Scope.BOTH),
+    Command("broadcast", "Send a policy update to subscribers", Scope.ADMIN),
+    Command("broadcasts", "Recent broadcasts and their delivery status", Scope.ADMIN),
+    Command("stats", "Subscribers per topic", Scope.ADMIN),
+    Command("skip", "Skip linking entries in a broadcast draft", Scope.ADMIN),
+    Command("cancel", "Cancel the broadcast draft", Scope.ADMIN),
 )
 
 
@@ -33,9 +41,13 @@ def commands_for(scope: Scope) -> list[Command]:
     return [c for c in COMMANDS if scope & c.scope and not c.scope & Scope.ADMIN]
 
 
-def help_text() -> str:
-    """Plain-text command list for /help (HTML-safe: no markup characters)."""
-    return "\n".join(f"/{c.name} — {c.description}" for c in COMMANDS if not c.scope & Scope.ADMIN)
+def help_text(admin: bool = False) -> str:
+    """Plain-text command list for /help (HTML-safe: no markup characters); admins see theirs too."""
+    public = [f"/{c.name} — {c.description}" for c in COMMANDS if not c.scope & Scope.ADMIN]
+    if not admin:
+        return "\n".join(public)
+    private = [f"/{c.name} — {c.description}" for c in COMMANDS if c.scope & Scope.ADMIN]
+    return "\n".join([*public, "", "Maintainers:", *private])
 
 
 def readme_table() -> str:

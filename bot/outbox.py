@@ -88,10 +88,8 @@ class Outbox:
         Returns (broadcast, created); a second call with the same key returns the first one.
         """
         with self.storage.transaction():
-            row = self.db.execute("SELECT id FROM broadcasts WHERE idempotency_key = ?", [key]).fetchone()
-            if row:
-                existing = self.get(row[0])
-                assert existing is not None
+            existing = self.by_key(key)
+            if existing is not None:
                 return existing, False
             cursor = self.db.execute(
                 "INSERT INTO broadcasts (idempotency_key, topics, html, entry_ids, paid, status, created_by,"
@@ -107,6 +105,10 @@ class Outbox:
         created = self.get(broadcast_id)
         assert created is not None
         return created, True
+
+    def by_key(self, key: str) -> Broadcast | None:
+        rows = list(self.db.query("SELECT * FROM broadcasts WHERE idempotency_key = ?", [key]))
+        return _row_to_broadcast(rows[0]) if rows else None
 
     def get(self, broadcast_id: int) -> Broadcast | None:
         rows = list(self.db.query("SELECT * FROM broadcasts WHERE id = ?", [broadcast_id]))

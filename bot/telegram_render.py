@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram_html import visible_length
 from bot.render import CLARIFY_TEXT, NOT_ADVICE, source_date, stale_note
 from knowledge.matcher import Candidate, MatchResult
-from knowledge.model import Entry, Status
+from knowledge.model import Entry, Status, Topic
 
 MAX_MESSAGE_UNITS = 4096
 BUTTON_LABEL_CHARS = 60
@@ -26,6 +26,12 @@ STATUS_BADGES = {
     Status.REPORTED: "📰 Reported, not confirmed officially",
     Status.UNCLEAR: "⚖️ Unclear: sources conflict",
     Status.PENDING: "⏳ Pending: not yet published by the authority",
+}
+TOPIC_LABELS = {
+    Topic.K_VISA: "🇨🇳 China's K visa",
+    Topic.H1B: "🇺🇸 US H-1B",
+    Topic.COMPARE: "⚖️ K visa vs H-1B",
+    Topic.CONTEXT: "🌐 Background",
 }
 DECLINE_HTML = (
     "🤷 I don't have a sourced answer to that.\n\n"
@@ -142,6 +148,10 @@ def _entry_button(entry: Entry) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(shorten(entry.question), callback_data=show_data(entry.id))]
 
 
+def subscribe_data(topic: str) -> str:
+    return f"sub:{topic}"
+
+
 def answer_keyboard(entry: Entry, related: list[Entry]) -> InlineKeyboardMarkup:
     rows = [_entry_button(r) for r in related[:3]]
     rows.append(
@@ -150,6 +160,8 @@ def answer_keyboard(entry: Entry, related: list[Entry]) -> InlineKeyboardMarkup:
             InlineKeyboardButton("👎 Not helpful", callback_data=vote_data(entry.id, False)),
         ]
     )
+    label = TOPIC_LABELS[entry.topic].split(" ", 1)[1]
+    rows.append([InlineKeyboardButton(f"🔔 Updates on {label}", callback_data=subscribe_data(entry.topic.value))])
     return InlineKeyboardMarkup(rows)
 
 

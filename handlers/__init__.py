@@ -7,6 +7,7 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
@@ -14,7 +15,8 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import ask, browse, errors, inline, media, start
+from bot.context import Context
+from handlers import admin, ask, browse, errors, inline, media, start, subscriptions
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are ignored everywhere
 
@@ -22,6 +24,14 @@ NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are ignored everywhe
 async def _drop_edits(update: Update, context: object) -> None:
     if update.edited_message is not None or update.edited_channel_post is not None:
         raise ApplicationHandlerStop
+
+
+async def on_private_text(update: Update, context: Context) -> None:
+    """A maintainer in the middle of a broadcast draft is answering it; everyone else is asking."""
+    if admin.has_open_draft(context) and context.bot_data.is_admin(update.effective_user.id if update.effective_user else None):
+        await admin.on_draft_input(update, context)
+    else:
+        await ask.on_private_text(update, context)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -35,11 +45,30 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("about", start.on_about, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("topics", browse.on_topics, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("ask", ask.on_ask_command, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("subscribe", subscriptions.on_subscribe, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("unsubscribe", subscriptions.on_unsubscribe, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("subscriptions", subscriptions.on_subscriptions, filters=NEW_MESSAGE))
+
+    # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS.
+    application.add_handler(CommandHandler("broadcast", admin.on_broadcast, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("broadcasts", admin.on_broadcasts, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("stats", admin.on_stats, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("skip", admin.on_skip, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("cancel", admin.on_cancel, filters=NEW_MESSAGE))
 
     # Buttons.
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))
     application.add_handler(CallbackQueryHandler(browse.on_show_entry, pattern=r"^a:"))
     application.add_handler(CallbackQueryHandler(browse.on_vote, pattern=r"^v:[a-z0-9-]+:[01]$"))
+    application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$"))
+    application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_button, pattern=r"^sub:"))
+    application.add_handler(CallbackQueryHandler(subscriptions.on_unsubscribe_button, pattern=r"^unsub:"))
+    application.add_handler(CallbackQueryHandler(admin.on_topic_button, pattern=r"^bt:"))
+    application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))
+    application.add_handler(CallbackQueryHandler(admin.on_cancel, pattern=r"^bx$"))
+
+    # Blocking the bot (my_chat_member → kicked) unsubscribes at once.
+    application.add_handler(ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
 
     # Inline mode.
     application.add_handler(InlineQueryHandler(inline.on_inline_query))
@@ -47,7 +76,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Private chat: any other text is a question; unknown commands get a pointer to /help.
     private = filters.ChatType.PRIVATE & NEW_MESSAGE
     application.add_handler(MessageHandler(private & filters.COMMAND, start.on_unknown_command))
-    application.add_handler(MessageHandler(private & filters.TEXT, ask.on_private_text))
+    application.add_handler(MessageHandler(private & filters.TEXT, on_private_text))
     application.add_handler(
         MessageHandler(
             private & (filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.Document.ALL | filters.VIDEO | filters.VIDEO_NOTE),

@@ -12,18 +12,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.context import Context
-from bot.telegram_render import esc, show_data, shorten, topics_data
+from bot.telegram_render import TOPIC_LABELS, esc, show_data, shorten, topics_data
 from handlers.ask import send_entry
 from knowledge.model import Topic
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 8
-TOPIC_LABELS = {
-    Topic.K_VISA: "🇨🇳 China's K visa",
-    Topic.H1B: "🇺🇸 US H-1B",
-    Topic.COMPARE: "⚖️ K visa vs H-1B",
-    Topic.CONTEXT: "🌐 Background",
-}
 
 
 def topic_menu(context: Context) -> tuple[str, InlineKeyboardMarkup]:

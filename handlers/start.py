@@ -8,6 +8,7 @@ from bot.commands import help_text
 from bot.context import Context
 from bot.telegram_render import esc, topics_data
 from handlers.ask import send_entry
+from handlers.subscriptions import start_subscription
 
 WELCOME = (
     "👋 <b>Hi, I'm visabot.</b>\n\n"
@@ -25,13 +26,21 @@ HELP_INTRO = (
 
 
 def welcome_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("📂 Browse topics", callback_data=topics_data())]])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("📂 Browse topics", callback_data=topics_data())],
+            [InlineKeyboardButton("🔔 Get policy updates", callback_data="subscribe-menu")],
+        ]
+    )
 
 
 async def on_start(update: Update, context: Context) -> None:
     message = update.message
     assert message is not None
     payload = context.args[0] if context.args else ""
+    if payload.startswith("sub-"):
+        await start_subscription(message, context, payload.removeprefix("sub-"))
+        return
     entry = context.bot_data.kb.base.get(payload) if payload else None
     if entry is not None:
         await send_entry(message, context, entry)
@@ -42,7 +51,8 @@ async def on_start(update: Update, context: Context) -> None:
 async def on_help(update: Update, context: Context) -> None:
     assert update.message is not None
     intro = HELP_INTRO.format(username=esc(context.bot.username))
-    await update.message.reply_text(intro + esc(help_text()))
+    user = update.effective_user
+    await update.message.reply_text(intro + esc(help_text(context.bot_data.is_admin(user.id if user else None))))
 
 
 async def on_about(update: Update, context: Context) -> None:

@@ -81,10 +81,10 @@ async def test_welcome_help_and_about(fake_telegram: FakeTelegram, tmp_path: Pat
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=3)
     assert welcome.params["parse_mode"] == "HTML"
     assert "K visa" in welcome.text and "H-1B" in welcome.text and "not legal advice" in welcome.text
-    assert [b["callback_data"] for b in buttons(welcome)] == ["t"]
+    assert [b["callback_data"] for b in buttons(welcome)] == ["t", "subscribe-menu"]
     help_text = next(c.text for c in calls if "How to use" in c.text)
     for command in COMMANDS:
-        assert f"/{command.name}" in help_text
+        assert (f"/{command.name} " in help_text) is not bool(command.scope & Scope.ADMIN)
     about = next(c.text for c in calls if "About visabot" in c.text)
     entries = app.bot_data.kb.base.entries
     assert f"{len(entries)} curated entries" in about
@@ -119,8 +119,8 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     assert "not legal advice" in text
     assert_valid_reply(text)
     data = [b["callback_data"] for b in buttons(reply)]
-    assert data[-2:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0"]
-    assert data[:-2] == [f"a:{r}" for r in entry.related[:3]]
+    assert data[-3:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0", "sub:h1b"]
+    assert data[:-3] == [f"a:{r}" for r in entry.related[:3]]
     assert all(len(d.encode()) <= 64 for d in data)
 
 
@@ -336,3 +336,11 @@ async def test_user_text_is_escaped_in_usage_replies(fake_telegram: FakeTelegram
         (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
     assert_valid_reply(reply.text)
     assert re.search(r"<code>/ask .*</code>", reply.text)
+
+
+def test_readme_lists_exactly_the_commands_table() -> None:
+    from bot.commands import readme_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- commands:start", 1)[1].split("\n", 1)[1].split("<!-- commands:end -->", 1)[0]
+    assert block.strip() == readme_table()

@@ -1,0 +1,232 @@
+"""Maintainers' broadcast flow in Telegram: /broadcast, /broadcasts, /stats.
+
+/broadcast → pick topic(s) → send the text (Telegram HTML, checked before anything is sent) →
+link entries or /skip → a preview exactly as subscribers will see it, with the recipient count
+→ Send / Cancel. The draft lives in user_data; Send's callback carries the preview's id, which
+is the broadcast's idempotency key, so a double tap sends once.
+
+callback_data: "bt:<topic>" toggle · "bt:next" · "bs:<preview-message-id>" send · "bx" cancel.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.broadcast import broadcast_markup
+from bot.broadcast_jobs import progress_text
+from bot.context import Context
+from bot.telegram_html import validate_telegram_html, visible_length
+from bot.telegram_render import esc
+from handlers.subscriptions import subscribable_topics, topic_label
+
+log = logging.getLogger(__name__)
+NOT_ALLOWED = "⛔ Not allowed: only the bot's maintainers can do that."
+DRAFT_KEY = "broadcast_draft"
+
+
+@dataclass
+class Draft:
+    stage: str = "topics"  # topics → text → entries → preview
+    topics: list[str] = field(default_factory=list)
+    html: str = ""
+    entry_ids: list[str] = field(default_factory=list)
+
+
+async def refuse(update: Update, context: Context, what: str) -> bool:
+    """True (and a short refusal, and a log line) when the user is not an admin."""
+    user = update.effective_user
+    if context.bot_data.is_admin(user.id if user else None):
+        return False
+    log.warning("non-admin user %s tried %s", user.id if user else "?", what)
+    if update.callback_query:
+        await update.callback_query.answer(NOT_ALLOWED, show_alert=True)
+    elif update.effective_message:
+        await update.effective_message.reply_text(NOT_ALLOWED)
+    return True
+
+
+def _draft(context: Context) -> Draft | None:
+    draft = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
+    return draft if isinstance(draft, Draft) else None
+
+
+def has_open_draft(context: Context) -> bool:
+    draft = _draft(context)
+    return draft is not None and draft.stage in ("text", "entries")
+
+
+def _topics_keyboard(context: Context, chosen: list[str]) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton(("✅ " if t in chosen else "▫️ ") + topic_label(t), callback_data=f"bt:{t}")]
+        for t in subscribable_topics(context)
+    ]
+    rows.append([InlineKeyboardButton("Next ➡", callback_data="bt:next"), InlineKeyboardButton("Cancel", callback_data="bx")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def on_broadcast(update: Update, context: Context) -> None:
+    if await refuse(update, context, "/broadcast"):
+        return
+    assert update.message is not None and context.user_data is not None
+    context.user_data[DRAFT_KEY] = Draft()
+    await update.message.reply_text(
+        "📣 <b>New broadcast</b>\nStep 1 of 3: who should get it?", reply_markup=_topics_keyboard(context, [])
+    )
+
+
+async def on_topic_button(update: Update, context: Context) -> None:
+    if await refuse(update, context, "broadcast topics"):
+        return
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    draft = _draft(context)
+    if draft is None or draft.stage != "topics":
+        await query.answer("This draft is closed. Start again with /broadcast.")
+        return
+    choice = query.data.removeprefix("bt:")
+    if choice == "next":
+        if not draft.topics:
+            await query.answer("Pick at least one topic.", show_alert=True)
+            return
+        draft.stage = "text"
+        await query.answer()
+        await query.edit_message_text(
+            "Step 2 of 3: send the message text. Telegram HTML is allowed "
+            "(&lt;b&gt;, &lt;i&gt;, &lt;a href&gt;…). /cancel stops."
+        )
+        return
+    if choice in subscribable_topics(context):
+        draft.topics = [t for t in draft.topics if t != choice] if choice in draft.topics else [*draft.topics, choice]
+    await query.answer()
+    await query.edit_message_reply_markup(_topics_keyboard(context, draft.topics))
+
+
+async def on_draft_input(update: Update, context: Context) -> None:
+    """Text from an admin while a draft waits for its message or its entry ids."""
+    message = update.message
+    draft = _draft(context)
+    assert message is not None and message.text is not None and draft is not None
+    if draft.stage == "text":
+        html = message.text.strip()
+        problems = validate_telegram_html(html)
+        if visible_length(html) > 4096:
+            problems.append("longer than 4,096 characters")
+        if problems:
+            reasons = "\n".join(f"• {esc(p)}" for p in problems[:5])
+            await message.reply_text(f"❌ I can't send that, nothing was sent:\n{reasons}\nPlease send a corrected text.")
+            return
+        draft.html, draft.stage = html, "entries"
+        await message.reply_text(
+            "Step 3 of 3: link knowledge-base entries under the message? Send their ids separated by "
+            "spaces (e.g. <code>h1b-100k-one-time</code>), or /skip."
+        )
+        return
+    ids = message.text.split()
+    unknown = [i for i in ids if context.bot_data.kb.base.get(i) is None]
+    if unknown:
+        await message.reply_text(f"Unknown entry id(s): {esc(', '.join(unknown))}. Send ids again, or /skip.")
+        return
+    draft.entry_ids = ids
+    await _preview(message, context, draft)
+
+
+async def on_skip(update: Update, context: Context) -> None:
+    draft = _draft(context)
+    if draft is None or draft.stage != "entries" or await refuse(update, context, "/skip"):
+        return
+    assert update.message is not None
+    await _preview(update.message, context, draft)
+
+
+async def _preview(message: Message, context: Context, draft: Draft) -> None:
+    draft.stage = "preview"
+    recipients = context.bot_data.subscriptions.recipients(draft.topics)
+    try:
+        preview = await message.reply_text(
+            draft.html,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=broadcast_markup(context.bot_data.kb.base, draft.entry_ids),
+        )
+    except BadRequest as exc:  # Telegram's own parser has the last word on the markup
+        draft.stage = "text"
+        await message.reply_text(f"❌ Telegram refused the text: {esc(exc.message)}\nPlease send a corrected text.")
+        return
+    names = ", ".join(topic_label(t) for t in draft.topics)
+    buttons = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(f"✅ Send to {len(recipients)}", callback_data=f"bs:{preview.message_id}"),
+          InlineKeyboardButton("Cancel", callback_data="bx")]]
+    )
+    await message.reply_text(
+        f"☝️ This is the preview. Topics: {esc(names)}. Recipients now: <b>{len(recipients)}</b>.", reply_markup=buttons
+    )
+
+
+async def on_send(update: Update, context: Context) -> None:
+    if await refuse(update, context, "broadcast send"):
+        return
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    key = f"tg:{query.message.chat.id}:{query.data.removeprefix('bs:')}"
+    draft = _draft(context)
+    data = context.bot_data
+    if draft is not None and draft.stage == "preview":
+        recipients = data.subscriptions.recipients(draft.topics)
+        broadcast, created = data.outbox.create(
+            key, topics=draft.topics, html=draft.html, recipients=recipients, entry_ids=draft.entry_ids,
+            paid=bool(data.settings and data.settings.paid_broadcast), created_by=query.from_user.id,
+        )
+        context.user_data.pop(DRAFT_KEY, None)  # type: ignore[union-attr]
+    else:  # a second tap after the draft was sent: the key finds the same broadcast
+        broadcast, created = data.outbox.by_key(key), False
+    if broadcast is None:
+        await query.answer("This draft is closed. Start again with /broadcast.")
+        return
+    await query.answer("Sending…" if created else "Already sent: this broadcast exists.")
+    if not created:
+        return
+    await query.edit_message_reply_markup(None)
+    status = await query.message.reply_text(progress_text(broadcast, data.outbox.progress(broadcast.id), None, False))  # type: ignore[union-attr]
+    data.outbox.set_progress_message(broadcast.id, status.chat.id, status.message_id)
+    assert data.jobs is not None
+    data.jobs.start(broadcast.id)
+
+
+async def on_cancel(update: Update, context: Context) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT_KEY, None)
+    if update.callback_query:
+        await update.callback_query.answer("Cancelled.")
+        await update.callback_query.edit_message_text("Broadcast cancelled; nothing was sent.")
+    elif update.message:
+        await update.message.reply_text("Cancelled; nothing was sent.")
+
+
+async def on_broadcasts(update: Update, context: Context) -> None:
+    if await refuse(update, context, "/broadcasts"):
+        return
+    assert update.message is not None
+    outbox = context.bot_data.outbox
+    recent = outbox.recent(10)
+    if not recent:
+        await update.message.reply_text("No broadcasts yet.")
+        return
+    lines = [progress_text(b, outbox.progress(b.id), None, b.status == "done") for b in recent]
+    await update.message.reply_text("\n\n".join(lines))
+
+
+async def on_stats(update: Update, context: Context) -> None:
+    if await refuse(update, context, "/stats"):
+        return
+    assert update.message is not None
+    subs = context.bot_data.subscriptions
+    counts = subs.counts()
+    lines = [f"{esc(topic_label(t))}: {n}" for t, n in counts.items()] or ["no subscribers yet"]
+    await update.message.reply_text(
+        "<b>Subscribers per topic</b>\n" + "\n".join(lines) + f"\nChats with any subscription: {subs.total_chats()}"
+    )

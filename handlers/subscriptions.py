@@ -1,0 +1,130 @@
+"""Policy-update subscriptions: /subscribe, /unsubscribe, /subscriptions, 🔔 buttons, deep links,
+and unsubscribing users who block the bot.
+
+callback_data: "sub:<topic|all>" subscribes, "unsub:<topic|all>" unsubscribes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot.context import Context
+from bot.subscriptions import ALL_TOPICS
+from bot.telegram_render import TOPIC_LABELS, subscribe_data
+from knowledge.model import Topic
+
+log = logging.getLogger(__name__)
+ALL_LABEL = "📬 Everything"
+
+
+def topic_label(topic: str) -> str:
+    return ALL_LABEL if topic == ALL_TOPICS else TOPIC_LABELS[Topic(topic)]
+
+
+def subscribable_topics(context: Context) -> list[str]:
+    """The topics the knowledge base has entries for, plus "all"."""
+    present = {e.topic for e in context.bot_data.kb.base.entries}
+    return [t.value for t in Topic if t in present] + [ALL_TOPICS]
+
+
+def subscribe_keyboard(context: Context, current: list[str]) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton(("✅ " if t in current else "") + topic_label(t), callback_data=subscribe_data(t))]
+        for t in subscribable_topics(context)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def current_text(topics: list[str]) -> str:
+    if not topics:
+        return "You have no subscriptions. Use /subscribe to get policy updates."
+    names = ", ".join(topic_label(t) for t in topics)
+    return f"🔔 You get policy updates on: {names}.\nUse /unsubscribe to stop."
+
+
+async def _subscribe(message: Message, context: Context, topic: str) -> str:
+    added = context.bot_data.subscriptions.subscribe(message.chat.id, [topic])
+    what = topic_label(topic)
+    if added:
+        return f"🔔 Subscribed to {what}. You will get a message when the official position changes."
+    return f"You are already subscribed to {what}."
+
+
+CHOOSE_TOPICS = "Choose the topics you want policy updates on (one message per change, never spam):"
+
+
+async def on_subscribe(update: Update, context: Context) -> None:
+    message = update.message
+    assert message is not None
+    current = context.bot_data.subscriptions.topics_of(message.chat.id)
+    await message.reply_text(CHOOSE_TOPICS, reply_markup=subscribe_keyboard(context, current))
+
+
+async def on_subscribe_menu_button(update: Update, context: Context) -> None:
+    """The welcome message's "Get policy updates" button opens the same topic choice."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    if query.message is not None and query.message.is_accessible:
+        current = context.bot_data.subscriptions.topics_of(query.message.chat.id)
+        await query.message.reply_text(CHOOSE_TOPICS, reply_markup=subscribe_keyboard(context, current))  # type: ignore[union-attr]
+
+
+async def on_subscribe_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    topic = query.data.removeprefix("sub:")
+    if topic not in subscribable_topics(context) or query.message is None:
+        await query.answer()
+        return
+    text = await _subscribe(query.message, context, topic)  # type: ignore[arg-type]
+    await query.answer(text[:200])
+
+
+async def start_subscription(message: Message, context: Context, topic: str) -> None:
+    """Deep link /start sub-<topic>."""
+    if topic not in subscribable_topics(context):
+        await message.reply_text("That subscription link is not valid. Use /subscribe to choose topics.")
+        return
+    await message.reply_text(await _subscribe(message, context, topic))
+
+
+async def on_unsubscribe(update: Update, context: Context) -> None:
+    message = update.message
+    assert message is not None
+    current = context.bot_data.subscriptions.topics_of(message.chat.id)
+    if not current:
+        await message.reply_text(current_text(current))
+        return
+    rows = [[InlineKeyboardButton(f"🔕 {topic_label(t)}", callback_data=f"unsub:{t}")] for t in current]
+    rows.append([InlineKeyboardButton("🔕 Stop all updates", callback_data=f"unsub:{ALL_TOPICS}*")])
+    await message.reply_text("Which updates should stop?", reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def on_unsubscribe_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    choice = query.data.removeprefix("unsub:")
+    chat_id = query.message.chat.id
+    subscriptions = context.bot_data.subscriptions
+    subscriptions.unsubscribe(chat_id, None if choice == f"{ALL_TOPICS}*" else choice)
+    await query.answer("Unsubscribed.")
+    await query.edit_message_text(current_text(subscriptions.topics_of(chat_id)))
+
+
+async def on_subscriptions(update: Update, context: Context) -> None:
+    message = update.message
+    assert message is not None
+    await message.reply_text(current_text(context.bot_data.subscriptions.topics_of(message.chat.id)))
+
+
+async def on_my_chat_member(update: Update, context: Context) -> None:
+    """A user who blocks the bot is unsubscribed at once; unblocking does not resubscribe."""
+    change = update.my_chat_member
+    assert change is not None
+    if change.new_chat_member.status in (ChatMember.BANNED, ChatMember.LEFT):
+        removed = context.bot_data.subscriptions.unsubscribe(change.chat.id)
+        if removed:
+            log.info("chat left or blocked the bot; %d subscription(s) removed", removed)

@@ -1,0 +1,198 @@
+"""End to end: subscriptions and the maintainers' broadcast flow in Telegram."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+
+import pytest
+
+from bot.outbox import Outbox
+from bot.storage import Storage
+from bot.subscriptions import Subscriptions
+from tests.bot_harness import running_bot
+from tests.fake_telegram import (
+    DEFAULT_USER_ID,
+    Call,
+    FakeTelegram,
+    make_callback_query,
+    make_command,
+    make_my_chat_member,
+    make_private_text,
+)
+
+USER = DEFAULT_USER_ID
+ADMIN = 4242  # VISABOT_ADMIN_IDS in tests.bot_harness
+
+
+@pytest.fixture(autouse=True)
+def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+def buttons(call: Call) -> list[dict]:  # type: ignore[type-arg]
+    markup = call.params.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def command(fake: FakeTelegram, text: str, user: int = USER) -> Call:
+    before = len(fake.calls("sendMessage", chat_id=user))
+    fake.push_update(make_command(text, user_id=user))
+    return (await fake.wait_for("sendMessage", chat_id=user, count=before + 1))[-1]
+
+
+async def press(fake: FakeTelegram, data: str, on: Call, user: int = USER) -> Call:
+    before = len(fake.calls("answerCallbackQuery"))
+    fake.push_update(make_callback_query(data, user_id=user, message=on.result))
+    return (await fake.wait_for("answerCallbackQuery", count=before + 1))[-1]
+
+
+# ---------------------------------------------------------------- subscriptions
+
+
+async def test_subscribe_buttons_are_idempotent_and_listed(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        menu = await command(fake_telegram, "/subscribe")
+        choices = [b["callback_data"] for b in buttons(menu)]
+        first = await press(fake_telegram, "sub:h1b", menu)
+        second = await press(fake_telegram, "sub:h1b", menu)
+        listing = await command(fake_telegram, "/subscriptions")
+        assert app.bot_data.subscriptions.topics_of(USER) == ["h1b"]
+    assert choices == ["sub:k-visa", "sub:h1b", "sub:compare", "sub:context", "sub:all"]
+    assert first.params["text"].startswith("🔔 Subscribed") and "already" in second.params["text"]
+    assert "US H-1B" in listing.text
+
+
+async def test_unsubscribe_per_topic_and_all(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        app.bot_data.subscriptions.subscribe(USER, ["h1b", "k-visa"])
+        menu = await command(fake_telegram, "/unsubscribe")
+        assert [b["callback_data"] for b in buttons(menu)] == ["unsub:h1b", "unsub:k-visa", "unsub:all*"]
+        await press(fake_telegram, "unsub:h1b", menu)
+        assert app.bot_data.subscriptions.topics_of(USER) == ["k-visa"]
+        await press(fake_telegram, "unsub:all*", menu)
+        (edit, *_) = await fake_telegram.wait_for("editMessageText", count=2)
+        assert app.bot_data.subscriptions.topics_of(USER) == []
+    assert "no subscriptions" in fake_telegram.calls("editMessageText")[-1].text
+
+
+async def test_bell_under_answer_and_deep_link_subscribe(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        fake_telegram.push_update(make_private_text("What is the H-1B master's cap?"))
+        (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
+        assert buttons(answer)[-1]["callback_data"] == "sub:h1b"
+        await press(fake_telegram, "sub:h1b", answer)
+        reply = await command(fake_telegram, "/start sub-k-visa")
+        assert app.bot_data.subscriptions.topics_of(USER) == ["h1b", "k-visa"]
+        bad = await command(fake_telegram, "/start sub-schengen")
+    assert "Subscribed" in reply.text and "not valid" in bad.text
+
+
+async def test_blocking_unsubscribes_and_unblocking_does_not_resubscribe(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        app.bot_data.subscriptions.subscribe(USER, ["h1b", "all"])
+        fake_telegram.push_update(make_my_chat_member(USER, "member", "kicked"))
+        fake_telegram.push_update(make_my_chat_member(USER, "kicked", "member"))
+        await fake_telegram.wait_for_updates_delivered()
+        await command(fake_telegram, "/help")  # a later update: the member updates are handled
+        assert app.bot_data.subscriptions.topics_of(USER) == []
+
+
+# ---------------------------------------------------------------- broadcasting
+
+
+async def test_non_admins_are_refused_and_logged(
+    fake_telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with running_bot(fake_telegram, tmp_path) as app:
+        replies = [await command(fake_telegram, c) for c in ("/broadcast", "/broadcasts", "/stats")]
+        fake_telegram.push_update(make_callback_query("bs:123", user_id=USER))
+        refusal = (await fake_telegram.wait_for("answerCallbackQuery"))[-1]
+        assert app.bot_data.outbox.recent() == []
+    assert all(r.text.startswith("⛔ Not allowed") for r in replies)
+    assert "Not allowed" in refusal.params["text"]
+    assert sum("non-admin user 1001 tried" in r.getMessage() for r in caplog.records) == 4
+
+
+async def admin_draft_to_preview(fake: FakeTelegram, html: str) -> Call:
+    start = await command(fake, "/broadcast", ADMIN)
+    await press(fake, "bt:h1b", start, ADMIN)
+    await press(fake, "bt:next", start, ADMIN)
+    before = len(fake.calls("sendMessage", chat_id=ADMIN))
+    fake.push_update(make_private_text(html, user_id=ADMIN))
+    await fake.wait_for("sendMessage", chat_id=ADMIN, count=before + 1)
+    await command(fake, "/skip", ADMIN)
+    return (await fake.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "preview" in (c.text or "")))[-1]
+
+
+async def test_admin_broadcast_flow_sends_once_with_progress(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    html = "<b>H-1B update</b>: the court stayed its ruling. <a href=\"https://example.org/a?b=1&amp;c=2\">Details</a>"
+    async with running_bot(fake_telegram, tmp_path) as app:
+        subs = app.bot_data.subscriptions
+        for chat in range(500, 505):
+            subs.subscribe(chat, ["h1b"])
+        subs.subscribe(600, ["k-visa"])
+        # Invalid markup is refused with the reason before anything is sent.
+        start = await command(fake_telegram, "/broadcast", ADMIN)
+        await press(fake_telegram, "bt:h1b", start, ADMIN)
+        await press(fake_telegram, "bt:next", start, ADMIN)
+        fake_telegram.push_update(make_private_text("<b>unclosed", user_id=ADMIN))
+        refused = (await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "can't send" in (c.text or "")))[-1]
+        await command(fake_telegram, "/cancel", ADMIN)
+        summary = await admin_draft_to_preview(fake_telegram, html)
+        preview = fake_telegram.calls("sendMessage", chat_id=ADMIN)[-2]
+        send = buttons(summary)[0]["callback_data"]
+        await press(fake_telegram, send, summary, ADMIN)
+        second_tap = await press(fake_telegram, send, summary, ADMIN)
+        await fake_telegram.wait_for("sendMessage", predicate=lambda c: int(c.chat_id) in range(500, 505), count=5)
+        final = await fake_telegram.wait_for("editMessageText", predicate=lambda c: "finished" in (c.text or ""), timeout=15)
+        listing = await command(fake_telegram, "/broadcasts", ADMIN)
+        stats = await command(fake_telegram, "/stats", ADMIN)
+        assert len(app.bot_data.outbox.recent()) == 1
+    assert "unclosed tag &lt;b&gt;" in refused.text
+    assert preview.text == html and "Recipients now: <b>5</b>" in summary.text
+    delivered = [c for c in fake_telegram.calls("sendMessage") if c.text == html and int(c.chat_id) != ADMIN]
+    assert sorted(int(c.chat_id) for c in delivered) == list(range(500, 505))
+    assert "Already sent" in second_tap.params["text"]
+    assert "sent 5" in final[-1].text
+    assert "Broadcast #1" in listing.text and "US H-1B: 5" in stats.text
+
+
+async def test_answers_keep_flowing_during_a_broadcast(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        subs = app.bot_data.subscriptions
+        for chat in range(1000, 1090):
+            subs.subscribe(chat, ["h1b"])
+        summary = await admin_draft_to_preview(fake_telegram, "<b>Update</b>")
+        await press(fake_telegram, buttons(summary)[0]["callback_data"], summary, ADMIN)
+        await fake_telegram.wait_for("sendMessage", predicate=lambda c: c.text == "<b>Update</b>" and int(c.chat_id) >= 1000, count=10)
+        fake_telegram.push_update(make_private_text("What is the H-1B master's cap?", user_id=77))
+        (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=77)
+        broadcast_sends = [c for c in fake_telegram.calls("sendMessage") if int(c.chat_id) >= 1000]
+        await app.bot_data.jobs.wait(1)  # type: ignore[union-attr]
+    assert "20,000" in answer.text
+    assert len(broadcast_sends) < 90, "the answer came while the broadcast was still running"
+    assert answer.answered_at - answer.timestamp < 1.0  # type: ignore[operator]
+
+
+async def test_interrupted_broadcast_resumes_at_start_up(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "visabot.sqlite3")
+    for chat in range(1, 11):
+        Subscriptions(storage).subscribe(chat, ["h1b"])
+    outbox = Outbox(storage)
+    broadcast, _ = outbox.create("crashed", topics=["h1b"], html="<b>Resumed</b>", recipients=list(range(1, 11)))
+    for chat in range(1, 4):
+        outbox.mark(broadcast.id, chat, "sent")
+    outbox.mark(broadcast.id, 4, "sending")  # in flight when the previous process died
+    outbox.set_status(broadcast.id, "running")
+    # Its lease is held by a process of this host that no longer exists (killed).
+    storage.db.execute("UPDATE broadcasts SET lease_owner = ?, lease_until = 9e18", [f"{socket.gethostname()}:999999999"])
+    storage.close()
+    async with running_bot(fake_telegram, tmp_path) as app:
+        await fake_telegram.wait_for("sendMessage", count=7, timeout=15)
+        await app.bot_data.jobs.wait(broadcast.id)  # type: ignore[union-attr]
+        done = app.bot_data.outbox.get(broadcast.id)
+    assert sorted(int(c.chat_id) for c in fake_telegram.calls("sendMessage")) == list(range(4, 11))
+    assert done is not None and done.status == "done" and done.resumed_in_flight == 1
