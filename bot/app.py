@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import socket
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
@@ -31,6 +34,9 @@ async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
     resumed = data.jobs.resume_unfinished()
     if resumed:
         log.info("resuming interrupted broadcast(s) %s", resumed)
+    # SIGHUP (sent by `visabot kb reload`) reloads the knowledge base without a restart.
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals outside the main thread
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, data.reload)
 
 
 async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]

@@ -8,15 +8,18 @@ X-Telegram-Bot-Api-Secret-Token header.
 from __future__ import annotations
 
 import logging
+import os
 from urllib.parse import urlparse
 
 from telegram import Update
+from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
 from bot.logs import configure_logging
 
 log = logging.getLogger(__name__)
+PID_FILE_NAME = "visabot.pid"
 
 
 def run_bot(settings: Settings) -> None:
@@ -24,6 +27,16 @@ def run_bot(settings: Settings) -> None:
     configure_logging(settings.telegram_bot_token.get_secret_value())
     application = build_application(settings)
     entries = len(application.bot_data.kb)
+    pid_file = settings.db_path.parent / PID_FILE_NAME
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(os.getpid()))  # lets `visabot kb reload` find the running bot
+    try:
+        _run(application, settings, entries)
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+def _run(application: Application, settings: Settings, entries: int) -> None:  # type: ignore[type-arg]
     if settings.webhook_url:
         assert settings.webhook_secret is not None
         path = urlparse(settings.webhook_url).path.lstrip("/")

@@ -24,8 +24,15 @@ from knowledge.normalize import fold
 
 
 def _v1_answers(db: sqlite_utils.Database) -> None:
-    db["entry_votes"].create({"entry_id": str, "up": int, "down": int}, pk="entry_id")  # type: ignore[union-attr]
-    db["vote_receipts"].create({"receipt": str, "created_at": str}, pk="receipt")  # type: ignore[union-attr]
+    # A vote is keyed by a keyed hash of the voter (one vote per user per answer message, and
+    # /forget can find them) — never by the Telegram user id itself.
+    db.execute(
+        "CREATE TABLE votes (voter TEXT NOT NULL, message_key TEXT NOT NULL, entry_id TEXT NOT NULL,"
+        " up INTEGER NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (voter, message_key))"
+    )
+    db.execute("CREATE INDEX votes_entry ON votes (entry_id)")
+    # The question that led to a 👎, for maintainers; no user is linked to it.
+    db["downvoted_questions"].create({"entry_id": str, "question": str, "created_at": str})  # type: ignore[union-attr]
     db["unanswered"].create(  # type: ignore[union-attr]
         {"key": str, "text": str, "count": int, "first_seen": str, "last_seen": str}, pk="key"
     )
@@ -110,30 +117,63 @@ class Storage:
 
     # ---- votes ----
 
-    def _receipt(self, user_id: int, chat_id: int, message_id: int) -> str:
-        msg = f"{user_id}:{chat_id}:{message_id}".encode()
-        return hmac.new(self._receipt_key, msg, hashlib.sha256).hexdigest()
+    def _keyed(self, text: str) -> str:
+        return hmac.new(self._receipt_key, text.encode(), hashlib.sha256).hexdigest()
 
-    def record_vote(self, entry_id: str, up: bool, *, user_id: int, chat_id: int, message_id: int) -> bool:
-        """Count one vote; False when this user already voted on this answer message."""
-        column = "up" if up else "down"
+    def voter(self, user_id: int) -> str:
+        return self._keyed(f"user:{user_id}")
+
+    def record_vote(
+        self, entry_id: str, up: bool, *, user_id: int, chat_id: int, message_id: int, question: str | None = None
+    ) -> bool:
+        """Count one vote; False when this user already voted on this answer message. A 👎 keeps
+        the question that led to the answer (when known), unlinked from the user."""
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT OR IGNORE INTO vote_receipts (receipt, created_at) VALUES (?, ?)",
-                [self._receipt(user_id, chat_id, message_id), now()],
+                "INSERT OR IGNORE INTO votes (voter, message_key, entry_id, up, created_at) VALUES (?, ?, ?, ?, ?)",
+                # In a private chat the chat id is the user id: the message is keyed by a hash too.
+                [self.voter(user_id), self._keyed(f"message:{chat_id}:{message_id}"), entry_id, int(up), now()],
             )
             if cursor.rowcount == 0:
                 return False
-            self.db.execute(
-                f"INSERT INTO entry_votes (entry_id, up, down) VALUES (?, ?, ?) "
-                f"ON CONFLICT(entry_id) DO UPDATE SET {column} = {column} + 1",
-                [entry_id, int(up), int(not up)],
-            )
+            if not up and question:
+                self.db.execute(
+                    "INSERT INTO downvoted_questions (entry_id, question, created_at) VALUES (?, ?, ?)",
+                    [entry_id, question[:MAX_LOGGED_QUESTION_CHARS], now()],
+                )
         return True
 
     def votes(self, entry_id: str) -> tuple[int, int]:
-        row = self.db.execute("SELECT up, down FROM entry_votes WHERE entry_id = ?", [entry_id]).fetchone()
-        return (row[0], row[1]) if row else (0, 0)
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(up), 0), COALESCE(SUM(1 - up), 0) FROM votes WHERE entry_id = ?", [entry_id]
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def most_downvoted(self, limit: int = 10) -> list[tuple[str, int, int, list[str]]]:
+        """(entry id, 👎, 👍, recent questions that led to a 👎), most 👎 first."""
+        rows = self.db.execute(
+            "SELECT entry_id, SUM(1 - up) AS down, SUM(up) AS up FROM votes GROUP BY entry_id"
+            " HAVING down > 0 ORDER BY down DESC, entry_id LIMIT ?",
+            [limit],
+        ).fetchall()
+        result = []
+        for entry_id, down, up in rows:
+            questions = self.db.execute(
+                "SELECT question FROM downvoted_questions WHERE entry_id = ? ORDER BY created_at DESC LIMIT 5",
+                [entry_id],
+            ).fetchall()
+            result.append((entry_id, int(down), int(up), [q[0] for q in questions]))
+        return result
+
+    def forget_user(self, user_id: int, chat_id: int) -> dict[str, int]:
+        """/forget: delete everything stored about this user; returns what was deleted."""
+        with self.transaction():
+            counts = {
+                "votes": self.db.execute("DELETE FROM votes WHERE voter = ?", [self.voter(user_id)]).rowcount,
+                "subscriptions": self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id]).rowcount,
+                "broadcast deliveries": self.db.execute("DELETE FROM outbox WHERE chat_id = ?", [chat_id]).rowcount,
+            }
+        return counts
 
     # ---- unanswered questions and ask counts ----
 

@@ -25,13 +25,15 @@ SLOW_DOWN = "⏳ You're sending questions very fast. Please wait a few seconds, 
 ASK_USAGE = "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>"
 
 
-async def send_entry(message: Message, context: Context, entry: Entry) -> None:
+async def send_entry(message: Message, context: Context, entry: Entry, question: str | None = None) -> None:
     """Send an entry as one or more messages; the keyboard goes under the last one."""
     parts = entry_messages(entry)
     related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
     for n, text in enumerate(parts, 1):
         markup = answer_keyboard(entry, related) if n == len(parts) else None
-        await message.reply_text(text, reply_markup=markup)
+        sent = await message.reply_text(text, reply_markup=markup)
+    if question:
+        context.bot_data.remember_question(sent.chat.id, sent.message_id, question)
     context.bot_data.db.count_asked(entry.id)
 
 
@@ -46,7 +48,7 @@ async def answer_question(message: Message, context: Context, text: str) -> None
             return
     result = context.bot_data.kb.match(text)
     if result.outcome is Outcome.ANSWER and result.entry is not None:
-        await send_entry(message, context, result.entry)
+        await send_entry(message, context, result.entry, question=text)
     elif result.outcome is Outcome.CLARIFY:
         await message.reply_text(clarify_html(result), reply_markup=choices_keyboard(result.alternatives))
     else:

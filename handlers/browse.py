@@ -90,7 +90,9 @@ async def on_vote(update: Update, context: Context) -> None:
     if context.bot_data.kb.base.get(entry_id) is None or message is None:
         await query.answer()
         return
+    question = context.bot_data.recent_questions.get((message.chat.id, message.message_id))
     counted = context.bot_data.db.record_vote(
-        entry_id, direction == "1", user_id=query.from_user.id, chat_id=message.chat.id, message_id=message.message_id
+        entry_id, direction == "1", user_id=query.from_user.id, chat_id=message.chat.id,
+        message_id=message.message_id, question=question,
     )
     await query.answer("Thanks for the feedback!" if counted else "You already rated this answer.")

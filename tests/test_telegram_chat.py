@@ -147,7 +147,7 @@ async def test_votes_once_per_user_per_message_without_user_id(fake_telegram: Fa
         dump = "\n".join(str(row) for table in storage.db.table_names() for row in storage.db[table].rows)
     assert answers[0].params["text"].startswith("Thanks")
     assert "already" in answers[1].params["text"]
-    assert str(USER) not in dump
+    assert str(USER) not in dump and storage.voter(USER) in dump
 
 
 async def test_stale_entry_shows_review_note(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
