@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
 from telegram import Message, MessageEntity, Update
-from telegram.constants import ChatType
 
 from bot.context import Context
 from bot.flood import Verdict
@@ -20,7 +18,6 @@ from bot.telegram_render import (
 from knowledge.matcher import Outcome
 from knowledge.model import Entry
 
-log = logging.getLogger(__name__)
 SLOW_DOWN = "⏳ You're sending questions very fast. Please wait a few seconds, then ask again."
 ASK_USAGE = "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>"
 
@@ -97,7 +94,3 @@ async def on_group_reply(update: Update, context: Context) -> None:
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
         return
     await answer_question(message, context, message.text)
-
-
-def is_group(message: Message) -> bool:
-    return message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
