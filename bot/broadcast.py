@@ -47,6 +47,10 @@ BATCH = 500
 ProgressCallback = Callable[[Broadcast, Progress, float | None, bool], Awaitable[None]]
 
 
+class LeaseHeld(RuntimeError):
+    """Another live process is delivering this broadcast."""
+
+
 def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -129,7 +133,7 @@ class Broadcaster:
         if broadcast.status == DONE:
             return self.outbox.progress(broadcast_id)
         if not self.outbox.claim(broadcast_id, self.owner, LEASE_SECONDS, owner_alive):
-            raise RuntimeError(f"broadcast {broadcast_id} is being delivered by {broadcast.lease_owner}")
+            raise LeaseHeld(f"broadcast {broadcast_id} is being delivered by {broadcast.lease_owner}")
         try:
             recovered = self.outbox.recover_in_flight(broadcast_id)
             if recovered:

@@ -12,7 +12,7 @@ import logging
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.broadcast import PROGRESS_INTERVAL, Broadcaster
+from bot.broadcast import PROGRESS_INTERVAL, Broadcaster, LeaseHeld
 from bot.outbox import BLOCKED, FAILED, SENT, Broadcast, Outbox, Progress
 from bot.storage import Storage
 from knowledge.loader import KnowledgeBase
@@ -79,7 +79,7 @@ class BroadcastJobs:
             try:
                 await broadcaster.run(broadcast_id)
                 return
-            except RuntimeError:  # another process holds the lease: try again when it may be free
+            except LeaseHeld:  # another process holds the lease: try again when it may be free
                 log.info("broadcast %s is leased elsewhere; retrying later", broadcast_id)
                 await asyncio.sleep(PROGRESS_INTERVAL)
             except Exception:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.cli_broadcast import broadcast, subscribers
+from bot.cli_kb import gaps, kb
 from bot.config import BotSettings, Settings, SettingsError, load_settings
 from bot.render import result_as_dict, result_as_text
 from knowledge.evaluation import evaluate, load_eval_items
@@ -122,24 +123,5 @@ def eval_command(file: Path) -> None:
 
 main.add_command(broadcast)
 main.add_command(subscribers)
-
-
-@main.group()
-def kb() -> None:
-    """Inspect and check the knowledge base."""
-
-
-@kb.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
-def validate(path: Path | None) -> None:
-    """Validate every entry under PATH (default: the configured knowledge folder)."""
-    base = _knowledge(path)
-    click.echo(f"OK: {len(base.entries)} entries valid.")
-
-
-@kb.command()
-@click.option("--json", "as_json", is_flag=True, required=True, help="Export as one JSON array.")
-def export(as_json: bool) -> None:
-    """Print every entry as one JSON array."""
-    base = _knowledge()
-    click.echo(json.dumps([e.model_dump(mode="json") for e in base.entries], ensure_ascii=False, indent=1))
+main.add_command(kb)
+main.add_command(gaps)

@@ -137,9 +137,11 @@ def _run(settings: Settings, storage: Storage, broadcast_id: int) -> None:
     from bot.outbox import Outbox
 
     assert isinstance(settings, BotSettings)
+    from bot.broadcast import LeaseHeld
+
     try:
         progress = asyncio.run(_deliver(settings, storage, broadcast_id))
-    except RuntimeError as exc:  # another process holds the lease
+    except LeaseHeld as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
     final = Outbox(storage).get(broadcast_id)

@@ -29,11 +29,18 @@ COMMANDS: tuple[Command, ...] = (
     Command("subscribe", "Get policy updates on the topics you choose", Scope.BOTH),
     Command("unsubscribe", "Stop policy updates", Scope.BOTH),
     Command("subscriptions", "Show your policy-update subscriptions", Scope.BOTH),
+    Command("privacy", "What visabot stores about you, and why", Scope.BOTH),
+    Command("forget", "Delete everything visabot stores about you", Scope.PRIVATE),
     Command("broadcast", "Send a policy update to subscribers", Scope.ADMIN),
     Command("broadcasts", "Recent broadcasts and their delivery status", Scope.ADMIN),
     Command("stats", "Subscribers per topic", Scope.ADMIN),
     Command("skip", "Skip linking entries in a broadcast draft", Scope.ADMIN),
-    Command("cancel", "Cancel the broadcast draft", Scope.ADMIN),
+    Command("add", "Add a knowledge-base entry, step by step, with a preview", Scope.ADMIN),
+    Command("edit", "Change an entry: /edit ID", Scope.ADMIN),
+    Command("gaps", "Most frequent unanswered questions: add, attach or dismiss", Scope.ADMIN),
+    Command("feedback", "Answers with the most 👎 and the questions behind them", Scope.ADMIN),
+    Command("reload", "Reload the knowledge base from disk", Scope.ADMIN),
+    Command("cancel", "Cancel the open draft (broadcast or entry)", Scope.ADMIN),
 )
 
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     listen: str = Field(default="127.0.0.1", alias="VISABOT_LISTEN")
     port: int = Field(default=8443, ge=1, le=65535, alias="VISABOT_PORT")
     paid_broadcast: bool = Field(default=False, alias="VISABOT_PAID_BROADCAST")
+    # Off: log lines never quote what users typed (only lengths and ids). On: lines a maintainer
+    # reads to follow up (e.g. /gaps actions) quote the question. The token is never logged.
+    log_user_text: bool = Field(default=False, alias="VISABOT_LOG_USER_TEXT")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -36,3 +36,14 @@ def configure_logging(token: str | None, level: int = logging.INFO) -> None:
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+MAX_LOGGED_USER_TEXT = 200
+
+
+def user_text(text: str, enabled: bool) -> str:
+    """What a log line may say about something a user typed: the text itself (shortened) only when
+    VISABOT_LOG_USER_TEXT is on, otherwise just its length."""
+    if enabled:
+        return repr(text if len(text) <= MAX_LOGGED_USER_TEXT else text[:MAX_LOGGED_USER_TEXT] + "…")
+    return f"<{len(text)} chars, not logged>"

@@ -166,13 +166,25 @@ class Storage:
         return result
 
     def forget_user(self, user_id: int, chat_id: int) -> dict[str, int]:
-        """/forget: delete everything stored about this user; returns what was deleted."""
+        """/forget: delete everything stored about this user; returns what was deleted.
+
+        `chat_id` is the user's private chat (in Telegram its id equals the user id): a group's
+        subscriptions belong to the group, not to whoever typed /forget there. A maintainer's
+        broadcasts stay (subscribers received them) but lose the link to their author."""
+        execute = self.db.execute
         with self.transaction():
             counts = {
-                "votes": self.db.execute("DELETE FROM votes WHERE voter = ?", [self.voter(user_id)]).rowcount,
-                "subscriptions": self.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id]).rowcount,
-                "broadcast deliveries": self.db.execute("DELETE FROM outbox WHERE chat_id = ?", [chat_id]).rowcount,
+                "votes": execute("DELETE FROM votes WHERE voter = ?", [self.voter(user_id)]).rowcount,
+                "subscriptions": execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id]).rowcount,
+                "broadcast deliveries": execute("DELETE FROM outbox WHERE chat_id = ?", [chat_id]).rowcount,
+                "broadcast authorships": execute(
+                    "UPDATE broadcasts SET created_by = NULL WHERE created_by = ?", [user_id]
+                ).rowcount,
             }
+            execute(
+                "UPDATE broadcasts SET progress_chat_id = NULL, progress_message_id = NULL WHERE progress_chat_id = ?",
+                [chat_id],
+            )
         return counts
 
     # ---- unanswered questions and ask counts ----
@@ -200,6 +212,32 @@ class Storage:
                 [limit],
             )
         )
+
+    def gaps(self, limit: int = 20) -> list[dict[str, object]]:
+        """Like `unanswered`, with each row's id and key: maintainers' buttons point at a row by
+        its id and check the key (ids of deleted rows can be reused), never by the text."""
+        return list(
+            self.db.query(
+                "SELECT rowid AS id, key, text, count, first_seen, last_seen FROM unanswered "
+                "ORDER BY count DESC, last_seen DESC LIMIT ?",
+                [limit],
+            )
+        )
+
+    def gap(self, row_id: int) -> dict[str, object] | None:
+        rows = list(
+            self.db.query(
+                "SELECT rowid AS id, key, text, count, first_seen, last_seen FROM unanswered WHERE rowid = ?", [row_id]
+            )
+        )
+        return rows[0] if rows else None
+
+    def remove_gap(self, row_id: int, key: str) -> bool:
+        """Drop one unanswered question from the list (dismissed, attached or answered by a new
+        entry); False when it was already gone. Asked again later, it comes back with count 1."""
+        with self.transaction():
+            cursor = self.db.execute("DELETE FROM unanswered WHERE rowid = ? AND key = ?", [row_id, key])
+        return cursor.rowcount > 0
 
     def count_asked(self, entry_id: str) -> None:
         with self.transaction():
