@@ -16,6 +16,7 @@ Limits (only when given): ``--free-limit`` messages in any sliding one-second wi
 (``--paid-limit`` for messages sent with allow_paid_broadcast=true), and ``--per-chat-interval``
 seconds between two messages to one chat; a message over a limit answers 429 with
 ``parameters.retry_after`` (whole seconds, at least 1) and is not counted as delivered.
+``--inject-429-at T`` answers one message 429 at T seconds, to see how the sender recovers.
 
 Control (benchmark side, JSON over plain HTTP, outside ``/bot``):
 
@@ -42,7 +43,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 BOT_ID = 777
@@ -67,7 +68,8 @@ def _truthy(value: str | None) -> bool:
 
 class FastFake:
     def __init__(self, *, free_limit: int | None, paid_limit: int | None, per_chat_interval: float | None,
-                 delay: float = 0.0):
+                 delay: float = 0.0, inject_429_at: float | None = None):
+        self.inject_429_at = inject_429_at
         self.free_limit = free_limit
         self.paid_limit = paid_limit
         self.per_chat_interval = per_chat_interval
@@ -167,6 +169,10 @@ class FastFake:
         chat_id = int(params["chat_id"])
         paid = _truthy(params.get("allow_paid_broadcast"))
         over = self._limit_check(chat_id, paid, now)
+        if (over is None and self.inject_429_at is not None and self.first_accept is not None
+                and now - self.first_accept >= self.inject_429_at):
+            self.inject_429_at = None  # once: as if Telegram had a hiccup
+            over = ("injected", 1)
         if over is not None:
             reason, retry_after = over
             self.rejected.append((now, reason, chat_id))
@@ -307,7 +313,8 @@ class FastFake:
 
 async def serve(args: argparse.Namespace) -> None:
     fake = FastFake(free_limit=args.free_limit, paid_limit=args.paid_limit,
-                    per_chat_interval=args.per_chat_interval, delay=args.delay)
+                    per_chat_interval=args.per_chat_interval, delay=args.delay,
+                    inject_429_at=args.inject_429_at)
     server = await asyncio.start_server(fake.handle, args.host, args.port, backlog=1024)
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
@@ -366,7 +373,7 @@ class FakeProcess:
                 self.proc.terminate()
                 self.proc.wait(5)
 
-    def __enter__(self) -> FakeProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -381,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--paid-limit", type=int, default=None, help="messages/s overall with allow_paid_broadcast")
     parser.add_argument("--per-chat-interval", type=float, default=None, help="seconds between two messages to a chat")
     parser.add_argument("--delay", type=float, default=0.0, help="answer every request after this many seconds")
+    parser.add_argument("--inject-429-at", type=float, default=None,
+                        help="answer one message 429 (retry_after 1) this many seconds after the first delivery")
     args = parser.parse_args(argv)
     try:
         asyncio.run(serve(args))

@@ -97,10 +97,12 @@ def validate(path: Path | None) -> None:
 def export(as_json: bool) -> None:
     """Print every entry as one JSON array."""
     base = _load()
-    click.echo(json.dumps([e.model_dump(mode="json") for e in base.entries], ensure_ascii=False, indent=1))
+    click.echo(
+        json.dumps([e.model_dump(mode="json") for e in base.entries], ensure_ascii=False, indent=1)
+    )
 
 
-# ---------------------------------------------------------------------------------------- list/show
+# ---- list/show
 
 
 @kb.command("list")
@@ -113,8 +115,17 @@ def list_command(topic: str | None) -> None:
     width = max((len(e.id) for e in chosen), default=2)
     for entry in chosen:
         due = entry.review_due.isoformat() + ("!" if entry.is_stale(today) else " ")
-        click.echo(f"{entry.id:<{width}}  {entry.topic.value:<7}  {entry.status.value:<8}  {due}  {entry.question}")
-    click.echo(f"{len(chosen)} entries" + (" (! = past its review date: visabot kb stale)" if any(e.is_stale(today) for e in chosen) else ""))
+        click.echo(
+            f"{entry.id:<{width}}  {entry.topic.value:<7}  {entry.status.value:<8}  {due}  {entry.question}"
+        )
+    click.echo(
+        f"{len(chosen)} entries"
+        + (
+            " (! = past its review date: visabot kb stale)"
+            if any(e.is_stale(today) for e in chosen)
+            else ""
+        )
+    )
 
 
 def _review_text(entry: Entry, today: dt.date) -> str:
@@ -136,14 +147,18 @@ def show(entry_id: str) -> None:
     entry = base.get(entry_id)
     if entry is None:
         close = difflib.get_close_matches(entry_id, list(base.by_id), n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else " `visabot kb list` shows every id."
+        hint = (
+            f" Did you mean: {', '.join(close)}?" if close else " `visabot kb list` shows every id."
+        )
         _fail(f"No entry {entry_id!r}.{hint}")
     today = dt.date.today()
     click.echo(entry_as_text(entry))
     click.echo("\n" + "-" * 40)
     click.echo(f"id: {entry.id}   topic: {entry.topic.value}   status: {entry.status.value}")
     click.echo(f"file: {base.paths[entry.id]}")
-    click.echo(f"as of {entry.as_of.isoformat()}, verified on {entry.verified_on.isoformat()}, {_review_text(entry, today)}")
+    click.echo(
+        f"as of {entry.as_of.isoformat()}, verified on {entry.verified_on.isoformat()}, {_review_text(entry, today)}"
+    )
     click.echo(f"alternates ({len(entry.alternates)}):")
     for alternate in entry.alternates:
         click.echo(f"  - {alternate}")
@@ -151,12 +166,20 @@ def show(entry_id: str) -> None:
         click.echo(f"keywords: {', '.join(entry.keywords)}")
     click.echo(f"related: {', '.join(entry.related) or 'none'}")
     for event in entry.history:
-        click.echo(f"history {event.date.isoformat()}: {event.change} ({event.source.publisher}, {source_date(event.source)})")
+        click.echo(
+            f"history {event.date.isoformat()}: {event.change} ({event.source.publisher}, {source_date(event.source)})"
+        )
 
 
 @kb.command()
 @click.argument("text")
-@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 50), help="How many matches to list.")
+@click.option(
+    "--limit",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="How many matches to list.",
+)
 def search(text: str, limit: int) -> None:
     """How the bot would handle the question TEXT: the outcome and the top matches with scores."""
     from knowledge.matcher import ANSWER_THRESHOLD, CLARIFY_THRESHOLD, CLEAR_MARGIN, Outcome
@@ -167,16 +190,21 @@ def search(text: str, limit: int) -> None:
         click.echo(f"Outcome: answer with {result.entry.id} (score {result.score})")
     elif result.outcome is Outcome.CLARIFY:
         offered = ", ".join(c.entry.id for c in result.alternatives)
-        click.echo(f"Outcome: clarify, asking \"Did you mean…\" with: {offered}")
+        click.echo(f'Outcome: clarify, asking "Did you mean…" with: {offered}')
     else:
         offered = ", ".join(c.entry.id for c in result.alternatives)
-        click.echo("Outcome: decline (no sourced answer)" + (f"; offers as closest: {offered}" if offered else ""))
+        click.echo(
+            "Outcome: decline (no sourced answer)"
+            + (f"; offers as closest: {offered}" if offered else "")
+        )
     ranked = matcher.ranked(text, limit=limit)
     if ranked:
         click.echo("Top matches:")
         width = max(len(c.entry.id) for c in ranked)
         for candidate in ranked:
-            click.echo(f"  {candidate.score:5.1f}  {candidate.entry.id:<{width}}  {candidate.entry.question}")
+            click.echo(
+                f"  {candidate.score:5.1f}  {candidate.entry.id:<{width}}  {candidate.entry.question}"
+            )
     else:
         click.echo("No entry matches at all (out of scope, or no content words).")
     click.echo(
@@ -185,12 +213,14 @@ def search(text: str, limit: int) -> None:
     )
 
 
-# ---------------------------------------------------------------------------------------- lint/stale
+# ---- lint/stale
 
 
 @kb.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--today", type=DATE, help="Check review dates as of this day (YYYY-MM-DD) instead of today.")
+@click.option(
+    "--today", type=DATE, help="Check review dates as of this day (YYYY-MM-DD) instead of today."
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors too.")
 def lint(path: Path | None, today: dt.datetime | None, strict: bool) -> None:
     """Check the knowledge base beyond the schema; exit status 1 when something needs fixing.
@@ -228,13 +258,22 @@ def lint(path: Path | None, today: dt.datetime | None, strict: bool) -> None:
 
 @kb.command()
 @click.option("--today", type=DATE, help="Count as of this day (YYYY-MM-DD) instead of today.")
-@click.option("--within", default=0, show_default=True, type=click.IntRange(0), help="Also list entries due within this many days.")
+@click.option(
+    "--within",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Also list entries due within this many days.",
+)
 def stale(today: dt.datetime | None, within: int) -> None:
     """Entries due for re-verification, oldest first, with due date and days overdue."""
     base = _load()
     day = _today(today)
     horizon = day + dt.timedelta(days=within)
-    due = sorted((e for e in base.entries if e.review_due < horizon or e.is_stale(day)), key=lambda e: (e.review_due, e.id))
+    due = sorted(
+        (e for e in base.entries if e.review_due < horizon or e.is_stale(day)),
+        key=lambda e: (e.review_due, e.id),
+    )
     if not due:
         upcoming = min(base.entries, key=lambda e: (e.review_due, e.id))
         click.echo(
@@ -246,14 +285,17 @@ def stale(today: dt.datetime | None, within: int) -> None:
     for entry in due:
         overdue = (day - entry.review_due).days
         late = f"{overdue}d" if overdue > 0 else "-"
-        click.echo(f"{entry.review_due.isoformat()}  {late:>7}  {entry.id:<{width}}  {entry.question}")
+        click.echo(
+            f"{entry.review_due.isoformat()}  {late:>7}  {entry.id:<{width}}  {entry.question}"
+        )
+    overdue_count = sum(e.is_stale(day) for e in due)
     click.echo(
-        f"{sum(e.is_stale(day) for e in due)} entr(ies) past their review date. Re-check the sources, then "
-        "update verified_on (and as_of if the facts changed)."
+        f"{overdue_count} of {len(base.entries)} entries past their review date. Re-check the sources, "
+        "then update verified_on (and as_of if the facts changed)."
     )
 
 
-# -------------------------------------------------------------------------------------------- reload
+# ---- reload
 
 
 def _running_bot(pid_file: Path) -> tuple[int | None, str]:
@@ -267,17 +309,25 @@ def _running_bot(pid_file: Path) -> tuple[int | None, str]:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None, f"no bot is running (pid file {pid_file} names process {pid}, which has exited)"
+        return (
+            None,
+            f"no bot is running (pid file {pid_file} names process {pid}, which has exited)",
+        )
     except PermissionError:
         pass  # it exists; the real signal below reports the permission problem
+    # A pid file left by a killed bot may name a reused pid: SIGHUP would end most programs. On
+    # Linux, signal only a process whose command line names visabot.
     cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.parent.is_dir():  # Linux: never send SIGHUP (which ends most programs) to a reused pid
+    if cmdline.parent.is_dir():
         try:
             is_visabot = b"visabot" in cmdline.read_bytes()
         except OSError:
             is_visabot = True
         if not is_visabot:
-            return None, f"no bot is running (pid file {pid_file} names process {pid}, which is not visabot)"
+            return (
+                None,
+                f"no bot is running (pid file {pid_file} names process {pid}, which is not visabot)",
+            )
     return pid, ""
 
 
@@ -309,11 +359,13 @@ def reload() -> None:
     try:
         os.kill(pid, signal.SIGHUP)
     except PermissionError:
-        _fail(f"{valid}\nCannot signal the bot (pid {pid}): permission denied. Run this as the bot's user.")
+        _fail(
+            f"{valid}\nCannot signal the bot (pid {pid}): permission denied. Run this as the bot's user."
+        )
     click.echo(f"{valid}\nSent SIGHUP to the running bot (pid {pid}): it reloads now.")
 
 
-# ----------------------------------------------------------------------------------------------- add
+# ---- add
 
 
 def _message(exc: ValueError) -> str:
@@ -334,7 +386,13 @@ def _entry_adapter(name: str, item: bool = False) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
-_SOURCE_TEMPLATE = {"title": "t", "publisher": "p", "url": "https://example.org", "date": "n.d.", "tier": "news"}
+_SOURCE_TEMPLATE = {
+    "title": "t",
+    "publisher": "p",
+    "url": "https://example.org",
+    "date": "n.d.",
+    "tier": "news",
+}
 
 
 def _source_field(name: str) -> Callable[[str], Any]:
@@ -344,7 +402,7 @@ def _source_field(name: str) -> Callable[[str], Any]:
         try:
             return getattr(Source.model_validate({**_SOURCE_TEMPLATE, name: text}), name)
         except ValidationError as exc:
-            raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+            raise ValueError(_message(exc)) from None
 
     return check
 
@@ -400,9 +458,18 @@ def _prompt_source(number: int) -> dict[str, Any] | None:
     source: dict[str, Any] = {"title": _source_field("title")(title)}
     source["publisher"] = _ask(f"Source {number} publisher", _source_field("publisher"))
     source["url"] = _ask(f"Source {number} URL (http:// or https://)", _source_field("url"))
-    date = _ask(f"Source {number} date (YYYY-MM-DD, or n.d. when the page has none)", _source_field("date"))
+
+    def date_check(text: str) -> Any:
+        try:
+            return _source_field("date")(text)
+        except ValueError as exc:
+            raise ValueError(f"not YYYY-MM-DD or n.d. ({exc})") from None
+
+    date = _ask(f"Source {number} date (YYYY-MM-DD, or n.d. when the page has none)", date_check)
     source["date"] = date if date == "n.d." else date.isoformat()
-    if date != "n.d." and click.confirm(f"Source {number}: is that date approximate (inferred from the page)?", default=False):
+    if date != "n.d." and click.confirm(
+        f"Source {number}: is that date approximate (inferred from the page)?", default=False
+    ):
         source["approximate"] = True
     click.echo(f"  tiers: {TIER_HELP}")
     source["tier"] = _choice(f"Source {number} tier", Tier)
@@ -411,15 +478,18 @@ def _prompt_source(number: int) -> dict[str, Any] | None:
 
 def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
     def new_id(text: str) -> str:
-        slug = str(_field("id")(text)) if text else ""
-        if not slug or slug != text:
-            raise ValueError(f"not a valid id: use {SLUG_HELP}")
+        try:
+            slug = str(_field("id")(text))
+        except ValueError:
+            raise ValueError(f"not a valid id: use {SLUG_HELP}") from None
         if base.get(slug) is not None:
             raise ValueError(f"an entry {slug!r} already exists ({base.paths[slug]})")
         return slug
 
     data: dict[str, Any] = {}
-    click.echo("New knowledge-base entry (see docs/maintainers.md). Ctrl-C cancels; nothing is written until you confirm.")
+    click.echo(
+        "New knowledge-base entry (see docs/maintainers.md). Ctrl-C cancels; nothing is written until you confirm."
+    )
     data["id"] = _ask(f"Id ({SLUG_HELP})", new_id)
     data["topic"] = _choice("Topic", Topic)
     data["question"] = _ask("Question (the canonical wording)", _field("question"))
@@ -430,7 +500,9 @@ def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
             raise ValueError("already given")
         return value
 
-    click.echo(f"Alternates: at least {MIN_ALTERNATES} other ways users ask it (keywords, typos, Hinglish, Chinese…).")
+    click.echo(
+        f"Alternates: at least {MIN_ALTERNATES} other ways users ask it (keywords, typos, Hinglish, Chinese…)."
+    )
     data["alternates"] = _ask_list("Alternate", alternate, minimum=MIN_ALTERNATES)
     data["answer"] = _ask_answer()
     data["caveats"] = _ask_list("Caveat", lambda text, _: str(_field("caveats", item=True)(text)))
@@ -447,7 +519,11 @@ def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
             click.echo("  ✗ at least one source is needed", err=True)
     data["sources"] = sources
     dated = [s["date"] for s in sources if s["date"] != "n.d."]
-    as_of = _ask("As of (YYYY-MM-DD: the date the answer is true as of)", _field("as_of"), default=max(dated) if dated else None)
+    as_of = _ask(
+        "As of (YYYY-MM-DD: the date the answer is true as of)",
+        _field("as_of"),
+        default=max(dated) if dated else None,
+    )
     data["as_of"] = as_of.isoformat()
 
     def verified(text: str) -> dt.date:
@@ -456,9 +532,13 @@ def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
             raise ValueError(f"verified_on cannot be earlier than as_of ({as_of.isoformat()})")
         return day
 
-    data["verified_on"] = _ask("Verified on (YYYY-MM-DD)", verified, default=dt.date.today().isoformat()).isoformat()
+    data["verified_on"] = _ask(
+        "Verified on (YYYY-MM-DD)", verified, default=dt.date.today().isoformat()
+    ).isoformat()
     data["review_after_days"] = _ask(
-        "Re-check after how many days (30 for fast-moving rules)", _field("review_after_days"), default=str(DEFAULT_REVIEW_AFTER_DAYS)
+        "Re-check after how many days (30 for fast-moving rules)",
+        _field("review_after_days"),
+        default=str(DEFAULT_REVIEW_AFTER_DAYS),
     )
 
     def related(text: str, given: list[str]) -> str:
@@ -478,12 +558,17 @@ def _ask_answer() -> str:
     """The answer: one or more lines (joined with spaces), an empty line ends it."""
     check = _field("answer")
     while True:
-        lines = [_ask("Answer (plain text; more lines may follow, an empty line ends)", lambda t: t)]
+        lines = [
+            _ask("Answer (plain text; more lines may follow, an empty line ends)", lambda t: t)
+        ]
         while line := _ask_optional("Answer, continued"):
             lines.append(line)
         text = " ".join(lines)
         if len(text) > MAX_ANSWER_CHARS:
-            click.echo(f"  ✗ {len(text)} characters; an answer has at most {MAX_ANSWER_CHARS}. Type it again, shorter.", err=True)
+            click.echo(
+                f"  ✗ {len(text)} characters; an answer has at most {MAX_ANSWER_CHARS}. Type it again, shorter.",
+                err=True,
+            )
             continue
         try:
             return str(check(text))
@@ -501,13 +586,20 @@ def _write(root: Path, entry: Entry) -> None:
         base = add_entry(root, entry)
     except EntryExists:
         existing = next((root / "entries").glob(f"*/{entry.id}.yaml"), None)
-        _fail(f"Refused: an entry with id {entry.id!r} already exists ({existing}). Nothing was written.")
+        _fail(
+            f"Refused: an entry with id {entry.id!r} already exists ({existing}). Nothing was written."
+        )
     except KnowledgeError as exc:
-        _fail("Refused: the knowledge base would be invalid with this entry. Nothing was written.", exc.problems)
+        _fail(
+            "Refused: the knowledge base would be invalid with this entry. Nothing was written.",
+            exc.problems,
+        )
     click.echo(f"Added {entry.id}: {entry_path(root, entry)} ({len(base.entries)} entries).")
     found = conflicts_of(_matcher(base), entry)
     if found:
-        click.echo("Check the wording: these phrasings do not lead to the new entry (`visabot kb lint` fails until fixed):")
+        click.echo(
+            "Check the wording: these phrasings do not lead to the new entry (`visabot kb lint` fails until fixed):"
+        )
         for finding in found:
             click.echo(f"  {finding.detail}")
     click.echo("A running bot serves it after `visabot kb reload` (or /reload in Telegram).")
@@ -515,7 +607,9 @@ def _write(root: Path, entry: Entry) -> None:
 
 @kb.command()
 @click.option(
-    "--from-file", "from_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Add the entry in this YAML file (the standard entry format) instead of asking.",
 )
 def add(from_file: Path | None) -> None:
@@ -536,7 +630,10 @@ def add(from_file: Path | None) -> None:
             _fail(f"Cannot read {from_file}: {exc}")
         entry, problems = parse_entry_text(text, from_file)
         if entry is None:
-            _fail(f"Refused: {from_file} has {len(problems)} problem(s). Nothing was written.", problems)
+            _fail(
+                f"Refused: {from_file} has {len(problems)} problem(s). Nothing was written.",
+                problems,
+            )
         _write(root, entry)
         return
     data = _prompt_entry(_load(root))
@@ -551,7 +648,7 @@ def add(from_file: Path | None) -> None:
     _write(root, entry)
 
 
-# ------------------------------------------------------------------------------------------------ gaps
+# ---- gaps
 
 
 def _stamp(value: object) -> str:
@@ -559,7 +656,13 @@ def _stamp(value: object) -> str:
 
 
 @click.command()
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many questions.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many questions.",
+)
 def gaps(limit: int) -> None:
     """The most frequent questions the bot could not answer, with counts, first and last seen."""
     from bot.storage import Storage
@@ -585,12 +688,16 @@ def gaps(limit: int) -> None:
     click.echo(f"{'count':>5}  {'first seen':<16}  {'last seen':<16}  question")
     for row in rows:
         text = str(row["text"])
-        click.echo(f"{row['count']:>5}  {_stamp(row['first_seen']):<16}  {_stamp(row['last_seen']):<16}  {text}")
+        click.echo(
+            f"{row['count']:>5}  {_stamp(row['first_seen']):<16}  {_stamp(row['last_seen']):<16}  {text}"
+        )
         result = matcher.match(text) if matcher is not None else None
         if result is not None and result.outcome is Outcome.ANSWER and result.entry is not None:
             click.echo(f"{'':>43}→ now answered by {result.entry.id}")
         elif result is not None and result.outcome is Outcome.CLARIFY:
-            click.echo(f"{'':>43}→ now asks to clarify: {', '.join(c.entry.id for c in result.alternatives)}")
+            click.echo(
+                f"{'':>43}→ now asks to clarify: {', '.join(c.entry.id for c in result.alternatives)}"
+            )
     click.echo(
         "Add an entry for a gap (`visabot kb add`, or /add in Telegram), or attach the question as an "
         "alternate of an existing entry (/gaps in Telegram); then run `visabot kb lint`."

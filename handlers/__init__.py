@@ -16,7 +16,18 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from handlers import admin, ask, browse, errors, inline, media, start, subscriptions
+from handlers import (
+    admin,
+    ask,
+    browse,
+    errors,
+    inline,
+    maintainers,
+    media,
+    privacy,
+    start,
+    subscriptions,
+)
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are ignored everywhere
 
@@ -27,11 +38,32 @@ async def _drop_edits(update: Update, context: object) -> None:
 
 
 async def on_private_text(update: Update, context: Context) -> None:
-    """A maintainer in the middle of a broadcast draft is answering it; everyone else is asking."""
-    if admin.has_open_draft(context) and context.bot_data.is_admin(update.effective_user.id if update.effective_user else None):
+    """A maintainer in the middle of a draft (a broadcast, or an entry for /add or /edit) that waits
+    for text is answering it; everyone else is asking. At most one draft is open: starting one
+    discards the other."""
+    is_admin = context.bot_data.is_admin(update.effective_user.id if update.effective_user else None)
+    if is_admin and admin.has_open_draft(context):
         await admin.on_draft_input(update, context)
+    elif is_admin and maintainers.has_open_draft(context):
+        await maintainers.on_draft_input(update, context)
     else:
         await ask.on_private_text(update, context)
+
+
+async def on_broadcast(update: Update, context: Context) -> None:
+    """/broadcast: an open entry draft is discarded first (one draft at a time; /add does the same
+    to a broadcast draft). Non-admins have no drafts, so nothing changes for them."""
+    if context.bot_data.is_admin(update.effective_user.id if update.effective_user else None):
+        maintainers.drop_draft(context)
+    await admin.on_broadcast(update, context)
+
+
+async def on_cancel(update: Update, context: Context) -> None:
+    """/cancel ends whichever draft is open: an entry draft, else the broadcast draft."""
+    if maintainers.has_draft(context):
+        await maintainers.on_cancel(update, context)
+    else:
+        await admin.on_cancel(update, context)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -48,13 +80,22 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("subscribe", subscriptions.on_subscribe, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("unsubscribe", subscriptions.on_unsubscribe, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("subscriptions", subscriptions.on_subscriptions, filters=NEW_MESSAGE))
+    # Privacy: anyone. /forget deletes only in a private chat (a group's subscriptions are the group's).
+    application.add_handler(CommandHandler("privacy", privacy.on_privacy, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("forget", privacy.on_forget, filters=NEW_MESSAGE))
 
     # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS.
-    application.add_handler(CommandHandler("broadcast", admin.on_broadcast, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("broadcast", on_broadcast, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("broadcasts", admin.on_broadcasts, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("stats", admin.on_stats, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("skip", admin.on_skip, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("cancel", admin.on_cancel, filters=NEW_MESSAGE))
+    # Knowledge-base upkeep (handlers/maintainers.py): entry drafts, unanswered questions, 👎, reload.
+    application.add_handler(CommandHandler("add", maintainers.on_add, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("edit", maintainers.on_edit, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("gaps", maintainers.on_gaps, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("feedback", maintainers.on_feedback, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("reload", maintainers.on_reload, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("cancel", on_cancel, filters=NEW_MESSAGE))
 
     # Buttons.
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))
@@ -66,6 +107,14 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(admin.on_topic_button, pattern=r"^bt:"))
     application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))
     application.add_handler(CallbackQueryHandler(admin.on_cancel, pattern=r"^bx$"))
+    # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
+    application.add_handler(CallbackQueryHandler(maintainers.on_topic_button, pattern=r"^et:"))
+    application.add_handler(CallbackQueryHandler(maintainers.on_status_button, pattern=r"^es:"))
+    application.add_handler(CallbackQueryHandler(maintainers.on_save, pattern=r"^ev:"))
+    application.add_handler(CallbackQueryHandler(maintainers.on_cancel_button, pattern=r"^ex:"))
+    # /gaps: "gn:" add entry, "ga:" attach (pick), "gt:" attach to, "gx:" dismiss, "gb:" back; /feedback: "fe:" edit.
+    application.add_handler(CallbackQueryHandler(maintainers.on_gap_button, pattern=r"^g[nagtxb]:"))
+    application.add_handler(CallbackQueryHandler(maintainers.on_feedback_edit, pattern=r"^fe:[a-z0-9-]+$"))
 
     # Blocking the bot (my_chat_member → kicked) unsubscribes at once.
     application.add_handler(ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -1,43 +1,68 @@
 """Checks that keep the knowledge base healthy beyond what the schema can see.
 
 Used by `visabot kb lint` (and the tests): conflicting alternates, near-duplicate questions,
-entries without an official-tier source, entries past their review date.
+entries without an official-tier source, entries past their review date, broken related ids.
+
+Severity: a missing official-tier source is a warning, everything else is an error. Many shipped
+entries rest on law firms or news because the official pages could not be retrieved; their status
+field already tells users how firm the answer is, so they are listed for follow-up, not refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from knowledge.loader import (
+    ENTRIES_DIRNAME,
+    SYNONYMS_FILENAME,
+    KnowledgeBase,
+    KnowledgeError,
+    Problem,
+    load_knowledge_base,
+    load_synonyms,
+    parse_entry_text,
+)
 from knowledge.matcher import Matcher, Outcome
+from knowledge.model import Entry
 
 DUPLICATE_QUESTION_SIMILARITY = 92.0
+WARNING_KINDS = frozenset({"no-official-source"})
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # conflict | duplicate | no-official-source | stale
+    kind: str  # conflict | duplicate | no-official-source | stale | broken-related
     entry_id: str
     detail: str
 
     def __str__(self) -> str:
         return f"[{self.kind}] {self.entry_id}: {self.detail}"
 
+    @property
+    def is_error(self) -> bool:
+        return self.kind not in WARNING_KINDS
+
+
+def conflicts_of(matcher: Matcher, entry: Entry) -> list[Finding]:
+    """Phrasings of one entry that the matcher does not answer with that same entry."""
+    findings = []
+    for text in (entry.question, *entry.alternates):
+        result = matcher.match(text)
+        if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id == entry.id:
+            continue
+        rivals = ", ".join(f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id)
+        got = result.entry.id if result.entry else result.outcome.value
+        findings.append(Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}"))
+    return findings
+
 
 def conflicts(matcher: Matcher) -> list[Finding]:
     """Phrasings of an entry that the matcher does not answer with that same entry."""
-    findings = []
-    for entry in matcher.base.entries:
-        for text in (entry.question, *entry.alternates):
-            result = matcher.match(text)
-            if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id == entry.id:
-                continue
-            rivals = ", ".join(f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id)
-            got = result.entry.id if result.entry else result.outcome.value
-            findings.append(Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}"))
-    return findings
+    return [f for entry in matcher.base.entries for f in conflicts_of(matcher, entry)]
 
 
 def duplicates(matcher: Matcher) -> list[Finding]:
@@ -62,5 +87,66 @@ def sourcing(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     return findings
 
 
+def broken_related(entries: list[Entry]) -> list[Finding]:
+    """Related ids that name no entry. The loader refuses these too; lint reports them among the
+    other findings (see lint_folder) so one run shows everything to fix."""
+    ids = {e.id for e in entries}
+    return [
+        Finding("broken-related", e.id, f"related id {rel!r} does not exist")
+        for e in entries
+        for rel in e.related
+        if rel not in ids
+    ]
+
+
 def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
-    return conflicts(matcher) + duplicates(matcher) + sourcing(matcher, today)
+    return (
+        conflicts(matcher)
+        + duplicates(matcher)
+        + broken_related(matcher.base.entries)
+        + sourcing(matcher, today)
+    )
+
+
+def _lenient_base(root: Path) -> KnowledgeBase | None:
+    """Every entry file that is valid on its own (first of each id), for linting a folder the
+    loader refuses; None when not one entry parses."""
+    entries: list[Entry] = []
+    paths: dict[str, Path] = {}
+    for path in sorted((root / ENTRIES_DIRNAME).glob("*/*.yaml")):
+        try:
+            entry, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if entry is not None and entry.id not in paths:
+            entries.append(entry)
+            paths[entry.id] = path
+    if not entries:
+        return None
+    synonyms, _ = load_synonyms(root / SYNONYMS_FILENAME)
+    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths)
+
+
+def lint_folder(root: Path, today: dt.date | None = None) -> tuple[list[Finding], list[Problem]]:
+    """Lint the knowledge folder at ``root``.
+
+    Returns the findings, and the loader's problems other than broken related ids (those are
+    findings). When the loader refuses the folder, the checks still run on every entry that is
+    valid on its own, so a broken related id or a bad file does not hide a conflict elsewhere.
+    """
+    try:
+        return lint(Matcher(load_knowledge_base(root)), today), []
+    except KnowledgeError as exc:
+        problems = exc.problems
+    base = _lenient_base(root)
+    if base is None:
+        return [], problems
+    findings = lint(Matcher(base), today)
+    # The loader's wording for the same fact (tests keep the two in step).
+    broken = {
+        (str(base.paths[e.id]), f"related id {rel!r} does not exist")
+        for e in base.entries
+        for rel in e.related
+        if rel not in base.by_id
+    }
+    return findings, [p for p in problems if (str(p.path), p.message) not in broken]

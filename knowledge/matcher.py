@@ -16,8 +16,12 @@ decline when nothing is good enough — wrongly declining is cheaper than wrongl
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import threading
+from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,7 +31,7 @@ from rapidfuzz import fuzz, process
 
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
-from knowledge.normalize import QUESTION_WORDS, Normalizer
+from knowledge.normalize import QUESTION_WORDS, Normalizer, content_of, split_canonical
 
 ANSWER_THRESHOLD = 55.0
 CLARIFY_THRESHOLD = 48.0
@@ -44,6 +48,19 @@ BETA_GROWTH = 0.7
 STORY_ANSWER_THRESHOLD = 48.0
 STORY_MARGIN = 10.0
 BOTH_NAMED_BOOST = 1.12  # comparison entries, when a question names both visas
+# Implementation limits (no effect on answers):
+DENSE_RATIO = 4  # score every phrasing when the query's postings exceed 1/DENSE_RATIO of them
+KEEP_TEXTS_UP_TO = 50_000  # phrasing texts kept for the refinement up to this many; recomputed beyond
+TEXT_CACHE_SIZE = 32_768  # recomputed phrasing texts remembered
+BUILD_CHUNK = 1 << 16  # phrasings processed at a time by the array stages of the build
+FUZZY_CACHE_SIZE = 4096  # unknown tokens whose typo expansions are remembered
+MAX_FILTERED_FUZZY_LEN = 150  # longer unknown tokens skip the character-count prefilter
+_FUZZY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_FUZZY_COLUMN = {ch: i for i, ch in enumerate(_FUZZY_CHARS)}
+_CHAR_COLUMN_LUT = np.full(129, -1, dtype=np.int8)
+_CHAR_COLUMN_LUT[[ord(ch) for ch in _FUZZY_CHARS]] = np.arange(len(_FUZZY_CHARS))
+_TOPICS = list(Topic)
+_TOPIC_CODE = {t: i for i, t in enumerate(_TOPICS)}
 
 # Names of the US side: the H-1B itself and the US terms that only H-1B entries cover.
 _H1B_RE = re.compile(r"\b(h1b|h4|uscis|100k|o1|l1|tn|niw|lca|opt|ead|eb2|i140|i129|cap gap|green card)\b")
@@ -94,76 +111,239 @@ class MatchResult:
 
 
 class Matcher:
-    """An index over one knowledge base. Build once; `match` is read-only and thread-safe."""
+    """An index over one knowledge base. Build once; `match` is read-only and thread-safe.
+
+    Layout: tokens are interned to ids (`_vocab[id]`); phrasings are numbered in entry order, so an
+    entry's phrasings are contiguous; posting lists are one CSR array (`_postings`, sliced by
+    `_posting_ptr`), each list in ascending phrasing order. No per-phrasing Python objects are
+    kept: a phrasing's text is recomputed from its entry when needed (large bases only).
+
+    A query scatters its tokens' weights into per-thread scratch arrays, then scores only the
+    phrasings it touched, or, when it touched most of them, all phrasings in place. Every score
+    is computed with the same floating-point operations in the same order as the plain dense
+    formula, and ties are broken by the same partitions, so results do not depend on the path.
+    """
 
     def __init__(self, base: KnowledgeBase):
         self.base = base
         self.normalizer = Normalizer(base.synonyms)
         self._entries: list[Entry] = list(base.entries)
-        phrasing_entry: list[int] = []
-        phrasing_tokens: list[list[str]] = []
-        self._phrasing_text: list[str] = []
+        self._scratch = threading.local()
+        self._fuzzy_cache: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._recomputed_text = functools.lru_cache(maxsize=TEXT_CACHE_SIZE)(self._recompute_text)
+        self._build()
+        self._build_fuzzy_index()
+
+    # ------------------------------------------------------------------ build
+
+    def _build(self) -> None:
+        canonical = self.normalizer.canonical
+        token_ids: dict[str, int] = {}
+        flat = array("i")  # token ids of every phrasing, one phrasing after the other
+        ends = array("i")  # where each phrasing's tokens end in `flat`
+        phrasing_entry = array("i")
+        phrasing_slot = array("i")  # 0 = question, then alternates, then keywords
+        entry_token_flat = array("i")  # each entry's distinct token ids, for document frequency
+        one_word: dict[str, int] = {}  # token -> the entry listing it alone, or -1 when several do
+        n_texts = sum(1 + len(e.alternates) + len(e.keywords) for e in self._entries)
+        texts: list[str] | None = [] if n_texts <= KEEP_TEXTS_UP_TO else None
         for idx, entry in enumerate(self._entries):
-            for text in (entry.question, *entry.alternates, *entry.keywords):
-                toks = self.normalizer.content_tokens(text)
-                if toks:
-                    phrasing_entry.append(idx)
-                    phrasing_tokens.append(toks)
-                    self._phrasing_text.append(self.normalizer.canonical(text))
-        self._phrasing_entry = np.asarray(phrasing_entry, dtype=np.int32)
-        self._one_word_owners: dict[str, set[int]] = {}
-        for toks, eidx in zip(phrasing_tokens, phrasing_entry):
-            if len(toks) == 1:
-                self._one_word_owners.setdefault(toks[0], set()).add(eidx)
-        self._topics = [e.topic for e in self._entries]
+            entry_seen: set[int] = set()
+            for slot, text in enumerate((entry.question, *entry.alternates, *entry.keywords)):
+                canon = canonical(text)
+                toks = content_of(split_canonical(canon))
+                if not toks:
+                    continue
+                ids = [token_ids.setdefault(tok, len(token_ids)) for tok in toks]
+                flat.extend(ids)
+                ends.append(len(flat))
+                phrasing_entry.append(idx)
+                phrasing_slot.append(slot)
+                entry_seen.update(ids)
+                if len(toks) == 1:
+                    owner = one_word.get(toks[0])
+                    one_word[toks[0]] = idx if owner is None or owner == idx else -1
+                if texts is not None:
+                    texts.append(canon)
+            entry_token_flat.extend(entry_seen)
+        self._one_word_owner = one_word
+        self._phrasing_text = texts
+        self._vocab: list[str] = list(token_ids)
+        self._token_ids = token_ids
+        self._phrasing_entry = np.frombuffer(phrasing_entry, dtype=np.int32).copy()
+        slots = np.frombuffer(phrasing_slot, dtype=np.int32)
+        small = not len(slots) or slots.max() < 2**15
+        self._phrasing_slot = slots.astype(np.int16) if small else slots.copy()
+        del slots
+        self._topic_codes = np.array([_TOPIC_CODE[e.topic] for e in self._entries], dtype=np.int8)
+        n_phr, n_vocab = len(phrasing_entry), len(token_ids)
+        flat_np = np.frombuffer(flat, dtype=np.int32)
+        ends_np = np.frombuffer(ends, dtype=np.int32)
+        del flat, ends, phrasing_entry, phrasing_slot
 
         # Document frequency per entry, so an entry with many alternates does not skew weights.
-        df: dict[str, int] = {}
-        entry_tokens: dict[int, set[str]] = {}
-        for toks, eidx in zip(phrasing_tokens, phrasing_entry):
-            entry_tokens.setdefault(eidx, set()).update(toks)
-        for toks in entry_tokens.values():
-            for tok in toks:
-                df[tok] = df.get(tok, 0) + 1
+        df = np.bincount(np.frombuffer(entry_token_flat, dtype=np.int32), minlength=n_vocab)
         n = max(len(self._entries), 1)
-        self._idf = {tok: math.log((n + 1) / (count + 0.5)) for tok, count in df.items()}
+        # math.log, not np.log, so the weights are exactly the scalar formula's.
+        self._idf = [math.log((n + 1) / (count + 0.5)) for count in df.tolist()]
         self._unknown_weight = math.log((n + 1) / 0.5)
-        self._vocab = list(self._idf)
+        idf = np.asarray(self._idf, dtype=np.float64)
 
-        postings: dict[str, list[int]] = {}
-        totals = np.zeros(len(phrasing_tokens), dtype=np.float64)
-        for pidx, toks in enumerate(phrasing_tokens):
-            for tok in toks:
-                postings.setdefault(tok, []).append(pidx)
-                totals[pidx] += self._idf[tok]
-        self._postings = {tok: np.asarray(ids, dtype=np.int32) for tok, ids in postings.items()}
-        self._phrasing_weight = totals
+        # Postings: phrasing ids grouped by token, each list ascending. A counting sort done in
+        # chunks of phrasings (in order), so no temporary is as large as all postings.
+        lengths = np.diff(ends_np, prepend=np.int32(0))
+        counts = np.bincount(flat_np, minlength=n_vocab)
+        self._posting_ptr = np.zeros(n_vocab + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._posting_ptr[1:])
+        self._postings = np.empty(len(flat_np), dtype=np.int32)
+        filled = self._posting_ptr[:-1].copy()  # next free slot per token
+        for lo in range(0, n_phr, BUILD_CHUNK):
+            hi = min(lo + BUILD_CHUNK, n_phr)
+            first, last = int(ends_np[lo] - lengths[lo]), int(ends_np[hi - 1])
+            chunk = flat_np[first:last]
+            order = np.argsort(chunk, kind="stable")
+            sorted_toks = chunk[order]
+            chunk_counts = np.bincount(chunk, minlength=n_vocab)
+            group_start = np.cumsum(chunk_counts) - chunk_counts  # in this chunk's sorted order
+            rank = np.arange(len(chunk)) - group_start[sorted_toks]
+            phrasing = np.repeat(np.arange(lo, hi, dtype=np.int32), lengths[lo:hi])
+            self._postings[filled[sorted_toks] + rank] = phrasing[order]
+            filled += chunk_counts
+        del filled, counts
+
+        # Each phrasing's total weight, summed token by token in phrasing order (the same
+        # floating-point sums as adding one token at a time).
+        totals = np.zeros(n_phr, dtype=np.float64)
+        for lo in range(0, n_phr, BUILD_CHUNK):  # in chunks, to keep temporaries small
+            chunk_len = lengths[lo : lo + BUILD_CHUNK]
+            live = np.arange(lo, lo + len(chunk_len), dtype=np.int32)
+            for j in range(int(chunk_len.max())):
+                live = live[lengths[live] > j]
+                totals[live] += idf[flat_np[ends_np[live] - lengths[live] + j]]
+        self._phrasing_norm = np.maximum(totals, 1e-9, out=totals)  # a phrasing's weight, as a divisor
+        # Where each entry's phrasings start (entries without phrasings have none).
+        owners = self._phrasing_entry
+        self._entry_first = np.flatnonzero(np.concatenate(([n_phr > 0], owners[1:] != owners[:-1])))
+        self._entry_with_phrasings = owners[self._entry_first]
+
+    def _build_fuzzy_index(self) -> None:
+        """Vocabulary ordered by length, with per-character counts, to find typo candidates
+        without scoring the whole vocabulary."""
+        vocab = self._vocab
+        lengths = np.fromiter(map(len, vocab), dtype=np.int32, count=len(vocab))
+        order = np.argsort(lengths, kind="stable").astype(np.int32)  # by length, then by id
+        sorted_len = lengths[order]
+        max_len = int(sorted_len[-1]) if len(vocab) else 0
+        self._fz_order = order
+        self._fz_len = sorted_len
+        # _fz_start[L] = first position (in length order) of a token of length >= L
+        self._fz_start = np.searchsorted(sorted_len, np.arange(max_len + 2), side="left")
+        # Counts of 0-9 and a-z per token (saturated at 255; only tokens far longer than any
+        # fuzzy-matchable one could exceed that), one row per character.
+        joined = "".join(vocab[i] for i in order.tolist())
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        cols = _CHAR_COLUMN_LUT[np.minimum(codes, 128)]
+        owner = np.repeat(np.arange(len(vocab), dtype=np.int32), sorted_len)
+        del codes
+        known = cols >= 0
+        counts = np.zeros((len(_FUZZY_CHARS), len(vocab)), dtype=np.uint16)  # tokens are < 65536 chars
+        np.add.at(counts, (cols[known], owner[known]), 1)
+        self._fz_counts = np.minimum(counts, 255).astype(np.uint8)
+
+    # ------------------------------------------------------------------ query
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _expand(self, token: str) -> list[tuple[str, float]]:
-        """The token itself if known, else known tokens within a typo of it."""
-        if token in self._idf:
-            return [(token, 1.0)]
+    def _expand(self, token: str) -> tuple[tuple[int, float], ...]:
+        """The token itself if known, else known tokens within a typo of it: (token id, strength)."""
+        tid = self._token_ids.get(token)
+        if tid is not None:
+            return ((tid, 1.0),)
         if len(token) < MIN_FUZZY_TOKEN_LEN or not token.isascii():
-            return []
-        hits = process.extract(
-            token,
-            self._vocab,
-            scorer=fuzz.ratio,
-            processor=None,
-            score_cutoff=FUZZY_TOKEN_CUTOFF,
-            limit=3,
-        )
-        return [(tok, score / 100.0) for tok, score, _ in hits if len(tok) >= MIN_FUZZY_TOKEN_LEN]
+            return ()
+        hits = self._fuzzy_cache.get(token)
+        if hits is None:
+            hits = self._fuzzy(token)
+            if len(self._fuzzy_cache) >= FUZZY_CACHE_SIZE:
+                self._fuzzy_cache.clear()
+            self._fuzzy_cache[token] = hits
+        return hits
 
-    def _entry_scores(self, tokens: Sequence[str], canonical: str) -> np.ndarray:
-        """Best phrasing score per entry, 0–100."""
-        n_phr = len(self._phrasing_entry)
-        query_hit = np.zeros(n_phr)  # weight of query tokens found in the phrasing
-        phrasing_hit = np.zeros(n_phr)  # weight of phrasing tokens found in the query
+    def _fuzzy(self, token: str) -> tuple[tuple[int, float], ...]:
+        """The best three known tokens with fuzz.ratio >= the cutoff, ties in vocabulary order:
+        exactly what scoring the whole vocabulary gives, but only tokens that can reach the cutoff
+        are scored. ratio = 100 * (1 - indel / (a + b)), indel = a + b - 2 * LCS >= |a - b|, and
+        LCS <= the characters the two share (as multisets)."""
+        a = len(token)
+        lo, hi = (2 * a) // 3, (3 * a) // 2 + 1  # |a - b| <= (a + b) / 5, with a margin
+        start = int(self._fz_start[min(lo, len(self._fz_start) - 1)])
+        stop = int(self._fz_start[min(hi + 1, len(self._fz_start) - 1)])
+        if start >= stop:
+            return ()
+        counts = Counter(token)
+        if a <= MAX_FILTERED_FUZZY_LEN and all(ch in _FUZZY_COLUMN for ch in counts):
+            shared = np.zeros(stop - start, dtype=np.int32)
+            for ch, k in counts.items():
+                shared += np.minimum(self._fz_counts[_FUZZY_COLUMN[ch], start:stop], k)
+            # ratio >= 80  <=>  indel <= (a + b) / 5; indel >= a + b - 2 * shared; one unit of slack
+            keep = 10 * shared >= 4 * (a + self._fz_len[start:stop]) - 1
+            candidates = np.sort(self._fz_order[start:stop][keep])
+        else:
+            candidates = np.sort(self._fz_order[start:stop])
+        if not len(candidates):
+            return ()
+        choices = [self._vocab[i] for i in candidates.tolist()]
+        hits = process.extract(
+            token, choices, scorer=fuzz.ratio, processor=None, score_cutoff=FUZZY_TOKEN_CUTOFF, limit=3
+        )
+        return tuple(
+            (int(candidates[j]), score / 100.0) for tok, score, j in hits if len(tok) >= MIN_FUZZY_TOKEN_LEN
+        )
+
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's scratch arrays over all phrasings: query hit, phrasing hit (zeros between
+        queries), selection (negated scores: -0.0 between queries, as an untouched phrasing's
+        negated score is) and seen (False between queries)."""
+        bufs = getattr(self._scratch, "bufs", None)
+        if bufs is None:
+            n_phr = len(self._phrasing_entry)
+            bufs = (np.zeros(n_phr), np.zeros(n_phr), np.full(n_phr, -0.0), np.zeros(n_phr, dtype=bool))
+            self._scratch.bufs = bufs
+        return bufs
+
+    def _text(self, pidx: int) -> str:
+        """A phrasing's canonical text: kept for small bases, recomputed from the entry otherwise."""
+        if self._phrasing_text is not None:
+            return self._phrasing_text[pidx]
+        return self._recomputed_text(pidx)
+
+    def _recompute_text(self, pidx: int) -> str:
+        entry = self._entries[self._phrasing_entry[pidx]]
+        slot = int(self._phrasing_slot[pidx])
+        if slot == 0:
+            text = entry.question
+        elif slot <= len(entry.alternates):
+            text = entry.alternates[slot - 1]
+        else:
+            text = entry.keywords[slot - 1 - len(entry.alternates)]
+        return self.normalizer.canonical(text)
+
+    def _accumulate(
+        self,
+        tokens: Sequence[str],
+        query_hit: np.ndarray,
+        phrasing_hit: np.ndarray | None,
+        seen: np.ndarray,
+        touched: list[np.ndarray],
+    ) -> float:
+        """Scatter the query's tokens into the buffers, per phrasing: the weight of the query tokens
+        it contains (query_hit) and the weight of its tokens found in the query (phrasing_hit; None
+        when no token has several spellings, as then the two sums are the same). Lists the posting
+        lists touched and returns the query's weight. Each phrasing receives the same additions in
+        the same order as in a dense computation over every phrasing: the sums are bit-identical."""
         query_weight = 0.0
+        postings, ptr, idf = self._postings, self._posting_ptr, self._idf
         # In a long story, unknown words are mostly narrative ("sister", "wedding"), not a sign
         # that the question is off-topic, so each counts for less.
         unknown_weight = self._unknown_weight * min(1.0, LONG_QUERY_TOKENS / len(tokens))
@@ -174,36 +354,143 @@ class Matcher:
                 if not tok.isdigit():
                     query_weight += unknown_weight
                 continue
-            weight = self._idf[expansions[0][0]]  # the token itself, or its nearest known spelling
+            weight = idf[expansions[0][0]]  # the token itself, or its nearest known spelling
             query_weight += weight
-            best = np.zeros(n_phr)
-            for known, strength in expansions:
-                ids = self._postings[known]
-                best[ids] = np.maximum(best[ids], strength)
-                phrasing_hit[ids] += self._idf[known] * strength
-            query_hit += best * weight
-        if query_weight == 0:
-            return np.zeros(len(self._entries))
-        query_cover = query_hit / query_weight
-        phrasing_cover = np.minimum(phrasing_hit / np.maximum(self._phrasing_weight, 1e-9), 1.0)
-        # An F-score of the two coverages: a phrasing must explain the query AND be covered by it.
-        # Short questions weigh both equally; long stories only need to contain the phrasing.
-        beta2 = 1.0 if len(tokens) <= LONG_QUERY_TOKENS else min(6.0, 1.0 + BETA_GROWTH * (len(tokens) - LONG_QUERY_TOKENS))
-        denom = beta2 * query_cover + phrasing_cover
-        phrasing_scores = 100.0 * (1 + beta2) * query_cover * phrasing_cover / np.maximum(denom, 1e-9)
-        # Refine the leading phrasings with whole-string similarity, stopwords included: it tells
-        # "what is the K visa" from "what can I do on a K visa" when their content words tie.
-        k = min(REFINE_TOP, n_phr)
-        top = np.argpartition(-phrasing_scores, k - 1)[:k] if k < n_phr else np.arange(n_phr)
-        top = top[phrasing_scores[top] > 0]
+            lists = [postings[ptr[known] : ptr[known + 1]].astype(np.intp) for known, _ in expansions]
+            touched.extend(lists)
+            if phrasing_hit is not None:
+                for (known, strength), ids in zip(expansions, lists):
+                    np.add.at(phrasing_hit, ids, idf[known] * strength)
+            if len(lists) == 1:
+                # strength * weight == idf[known] * strength: one sum serves both (phrasing_hit None)
+                np.add.at(query_hit, lists[0], expansions[0][1] * weight)
+                continue
+            # Several spellings: a phrasing counts the strongest one it contains.
+            try:
+                for k in sorted(range(len(lists)), key=lambda k: -expansions[k][1]):
+                    ids = lists[k][~seen[lists[k]]]
+                    seen[ids] = True
+                    np.add.at(query_hit, ids, expansions[k][1] * weight)
+            finally:
+                for ids in lists:
+                    seen[ids] = False
+        return query_weight
+
+    @staticmethod
+    def _f_scores(
+        query_hit: np.ndarray, phrasing_hit: np.ndarray, norm: np.ndarray, cover_out: np.ndarray,
+        denom_out: np.ndarray, query_weight: float, beta2: float,
+    ) -> np.ndarray:
+        """Per phrasing, an F-score of the two coverages: a phrasing must explain the query AND
+        be covered by it. Works in place: the scores replace query_hit (which phrasing_hit may
+        be), cover_out and denom_out are overwritten. The same operations in the same order as
+        100 * (1 + beta2) * query_cover * phrasing_cover
+        / max(beta2 * query_cover + phrasing_cover, 1e-9)."""
+        phrasing_cover = np.minimum(np.divide(phrasing_hit, norm, out=cover_out), 1.0, out=cover_out)
+        query_cover = np.divide(query_hit, query_weight, out=query_hit)
+        # (x * 1.0 is x: short questions skip that pass)
+        weighted = query_cover if beta2 == 1.0 else np.multiply(query_cover, beta2, out=denom_out)
+        denom = np.add(weighted, phrasing_cover, out=denom_out)
+        np.maximum(denom, 1e-9, out=denom)
+        scores = np.multiply(query_cover, 100.0 * (1 + beta2), out=query_cover)
+        np.multiply(scores, phrasing_cover, out=scores)
+        return np.divide(scores, denom, out=scores)
+
+    def _entry_scores(self, tokens: Sequence[str], canonical: str) -> np.ndarray:
+        """Best phrasing score per entry, 0–100."""
+        scores = np.zeros(len(self._entries))
+        query_hit, phrasing_hit, selection, seen = self._buffers()
+        n_phr = len(query_hit)
+        # Short questions weigh both coverages equally; long stories only need to contain the
+        # phrasing.
+        long_by = len(tokens) - LONG_QUERY_TOKENS
+        beta2 = 1.0 if long_by <= 0 else min(6.0, 1.0 + BETA_GROWTH * long_by)
         # A story never resembles a phrasing as a whole, so there the refinement weighs less.
         whole = WHOLE_TEXT_WEIGHT if len(tokens) <= LONG_QUERY_TOKENS else WHOLE_TEXT_WEIGHT_LONG
-        for pidx in top:
-            similarity = fuzz.ratio(canonical, self._phrasing_text[pidx], processor=None)
-            phrasing_scores[pidx] = (1 - whole) * phrasing_scores[pidx] + whole * similarity
-        scores = np.zeros(len(self._entries))
-        np.maximum.at(scores, self._phrasing_entry, phrasing_scores)
+        separate = any(len(self._expand(tok)) > 1 for tok in tokens)  # a token with several spellings
+        touched: list[np.ndarray] = []
+        dense = False
+        try:
+            query_weight = self._accumulate(
+                tokens, query_hit, phrasing_hit if separate else None, seen, touched
+            )
+            if not touched:
+                return scores
+            total = sum(map(len, touched))
+            dense = total * DENSE_RATIO > n_phr
+            if dense:
+                # Most phrasings are touched: score them all in place; untouched ones score 0.
+                phrasing_scores = self._f_scores(
+                    query_hit, phrasing_hit if separate else query_hit, self._phrasing_norm,
+                    selection, phrasing_hit, query_weight, beta2,
+                )
+                top = self._leading(np.negative(phrasing_scores, out=phrasing_hit))
+                self._refine(phrasing_scores, top, top, canonical, whole)
+                best = np.maximum.reduceat(phrasing_scores, self._entry_first)
+                scores[self._entry_with_phrasings] = best
+                return scores
+            if len(touched) == 1:
+                hit = touched[0]
+            elif total * 16 < n_phr:
+                hit = np.sort(np.concatenate(touched))
+                hit = hit[np.concatenate(([True], hit[1:] != hit[:-1]))]
+            else:
+                hit = np.flatnonzero(query_hit > 0)  # touched phrasings have a positive weight
+            q_hit = query_hit[hit]
+            p_hit = phrasing_hit[hit] if separate else q_hit
+        finally:
+            if dense:
+                query_hit.fill(0.0)
+                phrasing_hit.fill(0.0)
+                selection.fill(-0.0)
+            else:
+                for ids in touched:
+                    query_hit[ids] = 0.0
+                    if separate:
+                        phrasing_hit[ids] = 0.0
+        phrasing_scores = self._f_scores(
+            q_hit, p_hit, self._phrasing_norm[hit], np.empty(len(hit)), np.empty(len(hit)),
+            query_weight, beta2,
+        )
+        if len(hit) <= REFINE_TOP:
+            top = np.arange(len(hit))
+        else:
+            # Pick the leading phrasings from every phrasing's negated score, untouched ones as
+            # -0.0, as the dense branch does.
+            selection[hit] = -phrasing_scores
+            try:
+                top = np.searchsorted(hit, self._leading(selection))
+            finally:
+                selection[hit] = -0.0
+        self._refine(phrasing_scores, top, hit[top], canonical, whole)
+        # Best phrasing per entry: an entry's phrasings are contiguous and `hit` ascends.
+        owner = self._phrasing_entry[hit]
+        first = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+        scores[owner[first]] = np.maximum.reduceat(phrasing_scores, first)
         return scores
+
+    @staticmethod
+    def _leading(negated: np.ndarray) -> np.ndarray:
+        """The phrasings to refine, given every phrasing's negated score (untouched ones -0.0): the
+        REFINE_TOP best with a positive score, picked by the same partition as always, so the
+        pick among phrasings tied at the cut does not depend on which ones a query touched."""
+        if REFINE_TOP >= len(negated):
+            top = np.arange(len(negated))
+        else:
+            top = np.argpartition(negated, REFINE_TOP - 1)[:REFINE_TOP]
+        return top[negated[top] < 0]
+
+    def _refine(
+        self, phrasing_scores: np.ndarray, at: np.ndarray, phrasings: np.ndarray, canonical: str,
+        whole: float,
+    ) -> None:
+        """Refine the leading phrasings with whole-string similarity, stopwords included: it tells
+        "what is the K visa" from "what can I do on a K visa" when their content words tie."""
+        if not len(at):
+            return
+        texts = [self._text(p) for p in phrasings.tolist()]
+        similarity = np.array([fuzz.ratio(canonical, text, processor=None) for text in texts])
+        phrasing_scores[at] = (1 - whole) * phrasing_scores[at] + whole * similarity
 
     def _topic_weights(self, canonical: str) -> dict[Topic, float]:
         """Topic guard: a question naming only one visa never gets the other visa's entries;
@@ -224,23 +511,25 @@ class Matcher:
 
     def match(self, query: str, limit: int = MAX_CHOICES) -> MatchResult:
         # Guards read the token text: Chinese split from Latin, so "K签证和H1B" shows both names.
-        canonical = " ".join(self.normalizer.tokens(query))
+        split = self.normalizer.tokens(query)
+        canonical = " ".join(split)
         other_country = _OTHER_COUNTRIES_RE.search(canonical) and not _OUR_SCOPE_RE.search(canonical)
         other_us_visa = _OTHER_US_VISAS_RE.search(canonical) and not _OUR_VISAS_RE.search(canonical)
         if other_country or other_us_visa:
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
-        tokens = self.normalizer.content_tokens(query)
+        tokens = content_of(split)
         if all(t in QUESTION_WORDS or (len(t) == 1 and t.isascii()) for t in tokens):
             # "who are you", "<b>", "how?": nothing to match on.
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         scores = self._entry_scores(tokens, canonical)
         weights = self._topic_weights(canonical)
         if any(w != 1.0 for w in weights.values()):
-            scores = np.minimum(scores * np.array([weights[t] for t in self._topics]), 100.0)
+            by_topic = np.array([weights[t] for t in _TOPICS])
+            scores = np.minimum(scores * by_topic[self._topic_codes], 100.0)
         # One plain word ("already", "visa") is too little to answer on. A curated term from the
         # synonyms file ("niw", "lca") that exactly one entry lists on its own is a real question.
-        owners = self._one_word_owners.get(tokens[0], set()) if len(tokens) == 1 else set()
-        vague = len(tokens) == 1 and not (tokens[0] in self.normalizer.terms and len(owners) == 1)
+        sole_owner = len(tokens) == 1 and self._one_word_owner.get(tokens[0], -1) >= 0
+        vague = len(tokens) == 1 and not (tokens[0] in self.normalizer.terms and sole_owner)
         return self._decide(query, scores, limit, vague=vague, story=len(tokens) > LONG_QUERY_TOKENS)
 
     def ranked(self, query: str, limit: int = 10) -> list[Candidate]:

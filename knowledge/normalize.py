@@ -7,6 +7,7 @@ Chinese characters split into one token each (Chinese has no spaces between word
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ _CJK_RE = re.compile(f"[{_CJK}]")
 _NON_WORD_RE = re.compile(rf"[^0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f{_CJK}]+")
 _SPACES_RE = re.compile(r"\s+")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")  # pasted HTML: "<b>H1B</b>" means "H1B"
+_ASCII_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # the only category-C characters in ASCII
 
 # Words that carry no meaning for matching, in English and the Hindi/Urdu fillers users mix in.
 # Question words that do carry meaning stay in ("who" pays, "where" to apply, "when", "how long").
@@ -45,8 +47,15 @@ QUESTION_WORDS = frozenset("who where when why how much many long kab kitna kitn
 
 def fold(text: str) -> str:
     """NFKC, lowercase, HTML tags, punctuation and controls to single spaces; CJK kept as-is."""
-    text = _TAG_RE.sub(" ", unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS])).lower()
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS])
+    if "<" in text:
+        text = _TAG_RE.sub(" ", text)
+    text = text.lower()
+    if text.isascii():  # fast path, same result: ASCII's category-C characters are its controls
+        if not text.isprintable():
+            text = _ASCII_CONTROL_RE.sub("", text)
+    else:
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     return _SPACES_RE.sub(" ", _NON_WORD_RE.sub(" ", text)).strip()
 
 
@@ -70,34 +79,74 @@ class Normalizer:
         self._replacements = dict(pairs)
         # Curated one-word domain terms ("niw", "lca"): enough on their own to answer.
         self.terms = frozenset(stem(fold(c)) for c in synonyms if " " not in fold(c))
-        latin = [re.escape(v) for v, _ in pairs if not _CJK_RE.search(v)]
+        latin = [v for v in self._replacements if not _CJK_RE.search(v)]
         cjk = [re.escape(v) for v, _ in pairs if _CJK_RE.search(v)]
-        self._latin_re = re.compile(r"(?<![0-9a-z])(?:" + "|".join(latin) + r")(?![0-9a-z])") if latin else None
+        # The longest variant that fits at a position wins (as with an alternation ordered longest
+        # first); as a trie, so matching does not try every variant at every position.
+        self._latin_re = (
+            re.compile(r"(?<![0-9a-z])" + _trie_pattern(latin, r"(?![0-9a-z])")) if latin else None
+        )
         self._cjk_re = re.compile("|".join(cjk)) if cjk else None
 
     def canonical(self, text: str) -> str:
         """Folded text with variants replaced by canonical terms (before CJK splitting)."""
         text = fold(text)
-        if self._cjk_re:
+        if self._cjk_re and not text.isascii():  # every CJK variant has a CJK character
             text = self._cjk_re.sub(lambda m: f" {self._replacements[m.group(0)]} ", text)
         if self._latin_re:
             text = self._latin_re.sub(lambda m: self._replacements[m.group(0)], text)
-        return _SPACES_RE.sub(" ", text).strip()
+        # fold leaves single spaces only, and so do folded replacements unless one is empty
+        # or a CJK one was padded: tidy only then (the result is the same).
+        if "  " in text or text[:1] == " " or text[-1:] == " ":
+            text = _SPACES_RE.sub(" ", text).strip()
+        return text
 
     def tokens(self, text: str) -> list[str]:
         """Canonical tokens; Chinese characters become one token each."""
-        return _split_cjk(self.canonical(text)).split()
+        return split_canonical(self.canonical(text))
 
     def content_tokens(self, text: str) -> list[str]:
         """Stemmed tokens without stopwords, deduplicated in order."""
-        seen: dict[str, None] = {}
-        for tok in self.tokens(text):
-            stemmed = stem(tok)
-            if tok not in STOPWORDS and stemmed not in STOPWORDS:
-                seen.setdefault(stemmed, None)
-        return list(seen)
+        return content_of(self.tokens(text))
 
 
+def _trie_pattern(words: Sequence[str], end: str) -> str:
+    """A regex matching the longest of `words` (followed by `end`) that fits where it is tried:
+    at each trie node a longer continuation is tried before stopping there."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def build(node: dict) -> str:
+        alts = [re.escape(ch) + build(child) for ch, child in node.items() if ch]
+        if "" in node:
+            alts.append(end)
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return build(trie)
+
+
+def split_canonical(canonical: str) -> list[str]:
+    """The tokens of an already canonical text (what `Normalizer.tokens` returns for its source)."""
+    return _split_cjk(canonical).split() if _CJK_RE.search(canonical) else canonical.split()
+
+
+def content_of(tokens: Sequence[str]) -> list[str]:
+    """Stemmed tokens without stopwords, deduplicated in order (`content_tokens` from `tokens`)."""
+    seen: dict[str, None] = {}
+    for tok in tokens:
+        if tok in STOPWORDS:
+            continue
+        stemmed = stem(tok)
+        if stemmed not in STOPWORDS:
+            seen.setdefault(stemmed, None)
+    return list(seen)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def stem(token: str) -> str:
     """A deliberately light English stemmer: plurals and -ing/-ed, so "visas" meets "visa" and
     "launched" meets "launch". Anything subtler is left to fuzzy token matching."""

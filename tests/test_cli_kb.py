@@ -1,0 +1,633 @@
+"""The maintainers' commands (`visabot kb ...`, `visabot gaps`) through the real console script.
+
+Each test works on a temporary copy of the shipped knowledge folder (VISABOT_KNOWLEDGE_DIR) and a
+temporary database (VISABOT_DB_PATH). Review dates are checked with `--today` pinned to the day
+the shipped entries were verified, so the suite does not start failing when they come due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from bot.cli import main
+from bot.runner import PID_FILE_NAME
+from bot.storage import Storage
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.loader import KnowledgeBase, load_knowledge_base, parse_entry_text
+from knowledge.model import Entry
+from knowledge.writer import entry_to_yaml
+from tests.bot_harness import TOKEN
+from tests.fake_telegram import FakeTelegram, make_private_text
+
+VISABOT = str(Path(sys.executable).parent / "visabot")
+README = Path(__file__).resolve().parents[1] / "README.md"
+NEW_QUESTION = "Can a K visa holder bring a pet panda to China?"
+NEW_ANSWER = "No sourced rule covers pandas; this entry exists only for the tests."
+
+
+# ---- helpers
+
+
+class Env:
+    """A knowledge-folder copy and a database path, and a way to run `visabot` against them."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.kb = root / "kb"
+        self.db = root / "data" / "visabot.sqlite3"
+        shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", self.kb / "entries")
+        shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", self.kb / "synonyms.yaml")
+
+    def run(
+        self, *args: str, stdin: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+        env.update(VISABOT_KNOWLEDGE_DIR=str(self.kb), VISABOT_DB_PATH=str(self.db))
+        with tempfile.TemporaryDirectory() as cwd:  # no developer's .env leaks in
+            out = subprocess.run(
+                [VISABOT, *args],
+                check=False,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                cwd=cwd,
+            )
+        assert "Traceback" not in out.stderr, out.stderr
+        return out
+
+    def path(self, entry_id: str) -> Path:
+        (found,) = (self.kb / "entries").glob(f"*/{entry_id}.yaml")
+        return found
+
+    def entry(self, entry_id: str) -> Entry:
+        base = load_knowledge_base(self.kb)
+        found = base.get(entry_id)
+        assert found is not None
+        return found
+
+    def change(self, entry_id: str, **update: object) -> None:
+        """Rewrite one entry with some fields changed (validated by the model, standard format)."""
+        changed = Entry.model_validate({**self.entry(entry_id).model_dump(), **update})
+        self.path(entry_id).write_text(entry_to_yaml(changed), encoding="utf-8")
+
+    def count(self) -> int:
+        return len(list((self.kb / "entries").glob("*/*.yaml")))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return Env(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def verified_day(shipped_kb: KnowledgeBase) -> str:
+    """A day on which no shipped entry is past its review date."""
+    return min(e.verified_on for e in shipped_kb.entries).isoformat()
+
+
+def new_entry(entry_id: str = "k-visa-panda", **update: object) -> Entry:
+    data: dict[str, object] = {
+        "id": entry_id,
+        "topic": "k-visa",
+        "question": NEW_QUESTION,
+        "alternates": ["k visa panda", "bring panda on k visa", "K签证 熊猫"],
+        "answer": NEW_ANSWER,
+        "caveats": ["Test data."],
+        "status": "pending",
+        "sources": [
+            {
+                "title": "Test page",
+                "publisher": "Tests",
+                "url": "https://example.org/panda",
+                "date": "2025-10-01",
+                "tier": "news",
+            }
+        ],
+        "as_of": "2025-10-01",
+        "verified_on": "2025-10-02",
+        "review_after_days": 90,
+        "related": ["k-visa-what-is-it"],
+    }
+    return Entry.model_validate({**data, **update})
+
+
+def lines(*items: str) -> str:
+    return "\n".join(items) + "\n"
+
+
+# ---- kb add
+
+
+def test_add_from_file_writes_standard_file_answerable_at_once(env: Env, tmp_path: Path) -> None:
+    source = tmp_path / "panda.yaml"
+    source.write_text(entry_to_yaml(new_entry()), encoding="utf-8")
+    before = env.count()
+    out = env.run("kb", "add", "--from-file", str(source))
+    assert out.returncode == 0, out.stderr
+    written = env.kb / "entries" / "k-visa" / "k-visa-panda.yaml"
+    assert f"Added k-visa-panda: {written}" in out.stdout
+    assert env.count() == before + 1
+    assert env.entry("k-visa-panda") == new_entry()
+    assert env.run("kb", "validate").returncode == 0
+    asked = env.run("ask", NEW_QUESTION)
+    assert NEW_ANSWER in asked.stdout
+
+
+def test_add_from_file_refuses_duplicate_id(env: Env, tmp_path: Path) -> None:
+    existing = env.path("h1b-100k-one-time")
+    original = existing.read_bytes()
+    source = tmp_path / "dup.yaml"
+    source.write_text(entry_to_yaml(new_entry("h1b-100k-one-time", topic="h1b")), encoding="utf-8")
+    out = env.run("kb", "add", "--from-file", str(source))
+    assert out.returncode == 1
+    assert "already exists" in out.stderr and "h1b-100k-one-time" in out.stderr
+    assert "Nothing was written" in out.stderr
+    assert existing.read_bytes() == original
+
+
+def test_add_from_file_refuses_invalid_file_with_its_problems(env: Env, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = entry_to_yaml(new_entry()).replace(
+        "https://example.org/panda", "ftp://example.org/panda"
+    )
+    text = text.replace(f"answer: {NEW_ANSWER}", "answer: " + "x" * 901)
+    bad.write_text(text, encoding="utf-8")
+    before = env.count()
+    out = env.run("kb", "add", "--from-file", str(bad))
+    assert out.returncode == 1
+    url_line = text.splitlines().index("    url: ftp://example.org/panda") + 1
+    assert (
+        f"bad.yaml:{url_line}: sources.0.url:" in out.stderr and "not an http(s) URL" in out.stderr
+    )
+    assert re.search(
+        r"bad\.yaml:\d+: answer: String should have at most 900 characters", out.stderr
+    )
+    assert "Refused" in out.stderr and "2 problem(s)" in out.stderr
+    assert env.count() == before
+
+
+def test_add_from_file_refuses_unsafe_or_malformed_yaml(env: Env, tmp_path: Path) -> None:
+    before = env.count()
+    for name, text in [
+        ("tag.yaml", "!!python/object/apply:os.system ['true']\n"),
+        ("bad.yaml", "id: [oops\n"),
+    ]:
+        source = tmp_path / name
+        source.write_text(text, encoding="utf-8")
+        out = env.run("kb", "add", "--from-file", str(source))
+        assert out.returncode == 1
+        assert re.search(rf"{name}:\d+: malformed YAML", out.stderr), out.stderr
+    assert env.count() == before
+
+
+def test_add_from_file_refuses_broken_related_id(env: Env, tmp_path: Path) -> None:
+    source = tmp_path / "panda.yaml"
+    source.write_text(entry_to_yaml(new_entry(related=["no-such-entry"])), encoding="utf-8")
+    out = env.run("kb", "add", "--from-file", str(source))
+    assert out.returncode == 1
+    assert "related id 'no-such-entry' does not exist" in out.stderr
+    assert not (env.kb / "entries" / "k-visa" / "k-visa-panda.yaml").exists()
+
+
+INTERACTIVE = [
+    "Bad Id!",  # not a slug
+    "h1b-100k-one-time",  # exists
+    "k-visa-panda",
+    "moon",  # not a topic (click re-asks)
+    "k-visa",
+    NEW_QUESTION,
+    "k visa panda",
+    "",  # too few alternates
+    "K VISA PANDA",  # already given
+    "bring panda on k visa",
+    "K签证 熊猫",
+    "",
+    "x" * 901,  # too long
+    "",
+    "No sourced rule covers pandas;",
+    "this entry exists only for the tests.",
+    "",
+    "Test data.",
+    "",
+    "pending",
+    "",  # no source yet
+    "Test page",
+    "Tests",
+    "ftp://example.org/panda",  # not http(s)
+    "https://example.org/panda",
+    "2025-13-01",  # no such month
+    "2025-10-01",
+    "n",  # not approximate
+    "blog",  # not a tier
+    "news",
+    "",  # sources end
+    "",  # as_of: the newest source date
+    "2025-09-01",  # verified before as_of
+    "2025-10-02",
+    "0",  # review_after_days below 1
+    "90",
+    "k-visa-panda",  # itself
+    "no-such-entry",
+    "k-visa-what-is-it",
+    "k-visa-what-is-it",  # twice
+    "",
+]
+
+
+def test_add_interactive_checks_each_step_then_writes(env: Env) -> None:
+    out = env.run("kb", "add", stdin=lines(*INTERACTIVE, "y"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert env.entry("k-visa-panda") == new_entry()
+    for problem in [
+        "not a valid id",
+        "an entry 'h1b-100k-one-time' already exists",
+        "at least 3 needed, 1 so far",
+        "already given",
+        "901 characters; an answer has at most 900",
+        "at least one source is needed",
+        "not an http(s) URL: 'ftp://example.org/panda'",
+        "not YYYY-MM-DD or n.d.",
+        "verified_on cannot be earlier than as_of (2025-10-01)",
+        "greater than or equal to 1",
+        "an entry cannot be related to itself",
+        "no entry 'no-such-entry'",
+        "already listed",
+    ]:
+        assert problem in out.stderr, problem
+    assert "'moon' is not one of" in out.stdout + out.stderr
+    # The YAML is shown before the confirmation, exactly as it is written.
+    written = (env.kb / "entries" / "k-visa" / "k-visa-panda.yaml").read_text(encoding="utf-8")
+    assert written in out.stdout
+    assert out.stdout.index(written) < out.stdout.index("Write this entry?")
+    assert "Added k-visa-panda" in out.stdout
+
+
+def test_add_interactive_cancel_writes_nothing(env: Env) -> None:
+    before = env.count()
+    out = env.run("kb", "add", stdin=lines(*INTERACTIVE, "n"))
+    assert out.returncode == 0
+    assert "Cancelled: nothing was written." in out.stdout
+    assert env.count() == before
+
+
+def test_add_interactive_end_of_input_writes_nothing(env: Env) -> None:
+    before = env.count()
+    out = env.run("kb", "add", stdin=lines("k-visa-panda", "k-visa"))
+    assert out.returncode == 1
+    assert env.count() == before
+
+
+def test_add_refuses_when_knowledge_base_is_invalid(env: Env, tmp_path: Path) -> None:
+    (env.kb / "entries" / "h1b" / "broken.yaml").write_text("id: broken\n", encoding="utf-8")
+    source = tmp_path / "panda.yaml"
+    source.write_text(entry_to_yaml(new_entry()), encoding="utf-8")
+    out = env.run("kb", "add", "--from-file", str(source))
+    assert out.returncode == 1 and "broken.yaml" in out.stderr
+    assert not (env.kb / "entries" / "k-visa" / "k-visa-panda.yaml").exists()
+    interactive = env.run("kb", "add", stdin=lines(*INTERACTIVE, "y"))
+    assert interactive.returncode == 1 and "broken.yaml" in interactive.stderr
+
+
+# ---- list, show, search
+
+
+def test_list_all_and_by_topic(env: Env, shipped_kb: KnowledgeBase) -> None:
+    out = env.run("kb", "list")
+    assert out.returncode == 0, out.stderr
+    assert f"{len(shipped_kb.entries)} entries" in out.stdout
+    compare = env.run("kb", "list", "--topic", "compare")
+    rows = compare.stdout.splitlines()[:-1]
+    expected = sorted(e.id for e in shipped_kb.entries if e.topic.value == "compare")
+    assert [row.split()[0] for row in rows] == expected
+    assert all(" compare " in row for row in rows)
+    assert env.run("kb", "list", "--topic", "moon").returncode == 2
+
+
+def test_show_renders_like_ask_plus_file_status_review(env: Env) -> None:
+    out = env.run("kb", "show", "h1b-100k-one-time")
+    assert out.returncode == 0, out.stderr
+    asked = env.run("ask", "Is the $100,000 H-1B payment charged every year?")
+    assert out.stdout.startswith(asked.stdout.rstrip("\n"))
+    entry = env.entry("h1b-100k-one-time")
+    assert f"file: {env.path('h1b-100k-one-time')}" in out.stdout
+    assert "status: official" in out.stdout
+    assert f"review due {entry.review_due.isoformat()}" in out.stdout
+    assert "related: h1b-100k-fee-amount, h1b-100k-exemptions, h1b-100k-lawsuits" in out.stdout
+
+
+def test_show_unknown_id_suggests_close_ones(env: Env) -> None:
+    out = env.run("kb", "show", "h1b-100k-one-tim")
+    assert out.returncode == 1
+    assert "No entry 'h1b-100k-one-tim'" in out.stderr and "h1b-100k-one-time" in out.stderr
+
+
+def test_search_answer_and_decline(env: Env) -> None:
+    out = env.run("kb", "search", "h1b 100k fee anual or one time??")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Outcome: answer with h1b-100k-one-time (score ")
+    first = out.stdout.splitlines()[2]
+    assert re.match(r"^\s+\d+\.\d\s+h1b-100k-one-time\s", first)
+    declined = env.run("kb", "search", "bitcoin price today")
+    assert declined.stdout.startswith("Outcome: decline")
+
+
+def plant_conflict(env: Env) -> None:
+    """h1b-cap gains, as an alternate, the very question of h1b-100k-one-time."""
+    cap = env.entry("h1b-cap")
+    env.change("h1b-cap", alternates=[*cap.alternates, env.entry("h1b-100k-one-time").question])
+
+
+def test_search_shows_clarify_when_two_entries_tie(env: Env) -> None:
+    plant_conflict(env)
+    out = env.run("kb", "search", "Is the $100,000 H-1B payment charged every year?")
+    assert out.stdout.startswith("Outcome: clarify")
+    assert (
+        "h1b-cap" in out.stdout.splitlines()[0]
+        and "h1b-100k-one-time" in out.stdout.splitlines()[0]
+    )
+
+
+# ---- lint, stale
+
+
+def test_lint_clean_copy_passes_with_sourcing_warnings(
+    env: Env, verified_day: str, shipped_kb: KnowledgeBase
+) -> None:
+    unofficial = [e.id for e in shipped_kb.entries if not e.has_official_source]
+    out = env.run("kb", "lint", "--today", verified_day)
+    assert out.returncode == 0, out.stdout
+    assert out.stdout.rstrip().endswith(f"0 error(s), {len(unofficial)} warning(s).")
+    for entry_id in unofficial:
+        assert f"[no-official-source] {entry_id}:" in out.stdout
+    strict = env.run("kb", "lint", "--today", verified_day, "--strict")
+    assert strict.returncode == (1 if unofficial else 0)
+
+
+def plant_duplicate(env: Env) -> None:
+    source = env.entry("h1b-cap")
+    copy = source.model_copy(
+        update={"id": "h1b-cap-again", "question": source.question + "!", "related": []}
+    )
+    (env.kb / "entries" / "h1b" / "h1b-cap-again.yaml").write_text(
+        entry_to_yaml(copy), encoding="utf-8"
+    )
+
+
+def plant_stale(env: Env) -> None:
+    env.change("k-visa-fees", as_of="2020-01-01", verified_on="2020-01-02", review_after_days=30)
+
+
+def plant_broken_related(env: Env) -> None:
+    env.change("h1b-cap", related=["no-such-entry"])
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (
+            plant_conflict,
+            ["[conflict] h1b-cap: 'Is the $100,000 H-1B payment charged every year?' → clarify"],
+        ),
+        (plant_duplicate, ["[duplicate] h1b-cap-again: question is 100% like h1b-cap's"]),
+        (plant_stale, ["[stale] k-visa-fees: review was due 2020-02-01"]),
+        (
+            plant_broken_related,
+            ["[broken-related] h1b-cap: related id 'no-such-entry' does not exist"],
+        ),
+    ],
+    ids=["conflict", "duplicate", "stale", "broken-related"],
+)
+def test_lint_fails_on_planted_problem(
+    env: Env, verified_day: str, plant: Callable[[Env], None], expected: list[str]
+) -> None:
+    plant(env)
+    out = env.run("kb", "lint", "--today", verified_day)
+    assert out.returncode == 1, out.stdout
+    errors = out.stdout.split("Errors (", 1)[1]
+    for finding in expected:
+        assert finding in errors
+    assert "[invalid]" not in out.stdout  # a broken related id is reported once, as a finding
+
+
+def test_lint_reports_everything_even_when_the_loader_refuses(env: Env, verified_day: str) -> None:
+    plant_conflict(env)
+    plant_broken_related(env)
+    (env.kb / "entries" / "h1b" / "broken.yaml").write_text(
+        "id: broken\ntopic: h1b\n", encoding="utf-8"
+    )
+    out = env.run("kb", "lint", "--today", verified_day)
+    assert out.returncode == 1
+    assert "[broken-related] h1b-cap" in out.stdout
+    assert "[conflict] h1b-cap" in out.stdout
+    assert re.search(r"\[invalid\] \S+broken\.yaml:1: question: Field required", out.stdout)
+
+
+def test_lint_help_explains_what_fails() -> None:
+    out = subprocess.run(
+        [VISABOT, "kb", "lint", "--help"], check=False, capture_output=True, text=True, timeout=30
+    )
+    assert "Errors (exit 1)" in out.stdout and "Warnings (listed, exit 0)" in out.stdout
+
+
+def test_stale_lists_oldest_first_with_days_overdue(env: Env, verified_day: str) -> None:
+    assert "No entry is due" in env.run("kb", "stale", "--today", verified_day).stdout
+    plant_stale(env)
+    env.change("h1b-cap", as_of="2020-01-01", verified_on="2020-03-01", review_after_days=30)
+    out = env.run("kb", "stale", "--today", verified_day)
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.splitlines()[1:3]
+    day = dt.date.fromisoformat(verified_day)
+    assert rows[0].split()[:3] == [
+        "2020-02-01",
+        f"{(day - dt.date(2020, 2, 1)).days}d",
+        "k-visa-fees",
+    ]
+    assert rows[1].split()[:3] == ["2020-03-31", f"{(day - dt.date(2020, 3, 31)).days}d", "h1b-cap"]
+
+
+# ---- reload
+
+
+def test_reload_refuses_invalid_folder(env: Env) -> None:
+    env.db.parent.mkdir(parents=True)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        (env.db.parent / PID_FILE_NAME).write_text(str(sleeper.pid))
+        (env.kb / "entries" / "h1b" / "broken.yaml").write_text("id: broken\n", encoding="utf-8")
+        out = env.run("kb", "reload")
+        assert out.returncode == 1
+        assert "broken.yaml:1: topic: Field required" in out.stderr
+        assert "keeps serving its last good knowledge base" in out.stderr
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_reload_without_a_running_bot(env: Env) -> None:
+    out = env.run("kb", "reload")
+    assert out.returncode == 0, out.stderr
+    assert "Knowledge base valid" in out.stdout and "the next start will load it" in out.stdout
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="the check reads /proc (Linux)")
+def test_reload_never_signals_a_process_that_is_not_visabot(env: Env) -> None:
+    env.db.parent.mkdir(parents=True)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        (env.db.parent / PID_FILE_NAME).write_text(str(sleeper.pid))
+        out = env.run("kb", "reload")
+        assert out.returncode == 0, out.stderr
+        assert "not visabot" in out.stdout
+        time.sleep(0.2)
+        assert sleeper.poll() is None  # SIGHUP would have ended it
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+@pytest.fixture
+def bot(env: Env, fake_telegram: FakeTelegram) -> Iterator[subprocess.Popen[str]]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake_telegram.base_url,
+        TELEGRAM_API_FILE_URL=fake_telegram.base_file_url,
+        VISABOT_DB_PATH=str(env.db),
+        VISABOT_KNOWLEDGE_DIR=str(env.kb),
+    )
+    proc = subprocess.Popen(
+        [VISABOT, "run"],
+        cwd=env.root,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+        assert "Traceback" not in output, output
+
+
+def ask_bot(fake: FakeTelegram, text: str) -> str:
+    fake.clear_calls()
+    fake.push_update(make_private_text(text))
+    (reply,) = fake.wait_for_sync("sendMessage", timeout=30)
+    return reply.text or ""
+
+
+def test_reload_signals_the_running_bot_which_serves_the_new_entry(
+    env: Env, bot: subprocess.Popen[str], fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    assert NEW_ANSWER not in ask_bot(
+        fake_telegram, NEW_QUESTION
+    )  # running, signal handler installed
+    source = tmp_path / "panda.yaml"
+    source.write_text(entry_to_yaml(new_entry()), encoding="utf-8")
+    assert env.run("kb", "add", "--from-file", str(source)).returncode == 0
+    out = env.run("kb", "reload")
+    assert out.returncode == 0, out.stderr
+    assert f"Sent SIGHUP to the running bot (pid {bot.pid})" in out.stdout
+    deadline = time.monotonic() + 20
+    while NEW_ANSWER not in ask_bot(fake_telegram, NEW_QUESTION):
+        assert time.monotonic() < deadline, "the bot did not reload"
+        time.sleep(0.3)
+    # An invalid folder: the CLI refuses, and even a direct SIGHUP leaves the last good one serving.
+    (env.kb / "entries" / "h1b" / "broken.yaml").write_text("id: broken\n", encoding="utf-8")
+    assert env.run("kb", "reload").returncode == 1
+    bot.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    assert bot.poll() is None
+    assert NEW_ANSWER in ask_bot(fake_telegram, NEW_QUESTION)
+
+
+# ---- gaps
+
+
+def test_gaps_lists_most_frequent_unanswered_with_dates(env: Env) -> None:
+    storage = Storage(env.db)
+    try:
+        for text in [
+            "pizza visa for cats",
+            "pizza visa for cats",
+            "pizza visa for cats",
+            "moon work permit",
+        ]:
+            storage.log_unanswered(text)
+        storage.log_unanswered("Is the $100,000 H-1B payment charged every year?")
+    finally:
+        storage.close()
+    out = env.run("gaps")
+    assert out.returncode == 0, out.stderr
+    rows = [
+        line
+        for line in out.stdout.splitlines()
+        if re.match(r"^\s+\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d\s", line)
+    ]
+    assert [row.split()[0] for row in rows] == ["3", "1", "1"]
+    assert rows[0].endswith("pizza visa for cats")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert rows[0].split()[1] == today and rows[0].split()[3] == today
+    assert "→ now answered by h1b-100k-one-time" in out.stdout
+    limited = env.run("gaps", "--limit", "1")
+    assert "pizza visa for cats" in limited.stdout and "moon work permit" not in limited.stdout
+
+
+def test_gaps_without_database_creates_none(env: Env) -> None:
+    out = env.run("gaps")
+    assert out.returncode == 0
+    assert "No unanswered questions recorded yet" in out.stdout
+    assert not env.db.exists()
+
+
+# ---- README
+
+
+def _leaf_commands(group: click.Group, prefix: str = "visabot") -> Iterator[str]:
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command, f"{prefix} {name}")
+        else:
+            yield f"{prefix} {name}"
+
+
+def test_every_cli_command_is_in_the_readme_table() -> None:
+    text = README.read_text(encoding="utf-8")
+    table = text.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        m.group(1) for m in re.finditer(r"^\| `(visabot(?: [a-z-]+)+)", table, re.MULTILINE)
+    }
+    missing = [
+        c
+        for c in _leaf_commands(main)
+        if not any(d == c or d.startswith(c + " ") for d in documented)
+    ]
+    assert not missing, f"add to README's Command line table: {missing}"
+
+
+def test_maintainers_guide_example_is_a_valid_entry() -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "maintainers.md").read_text(
+        encoding="utf-8"
+    )
+    example = guide.split("```yaml\n", 1)[1].split("```", 1)[0]
+    entry, problems = parse_entry_text(example, Path("docs/maintainers.md"))
+    assert entry is not None, problems
+    assert len(entry.history) >= 1 and entry.related

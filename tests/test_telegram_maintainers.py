@@ -1,0 +1,561 @@
+"""End to end: maintainers' knowledge-base work (/add, /edit, /gaps, /feedback, /reload) and the
+privacy commands (/forget, /privacy), through the real PTB Application and the fake Bot API.
+
+Every test works on a temporary copy of the knowledge folder, never on the shipped one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.telegram_render import entry_messages
+from handlers.maintainers import gap_token, slug_for
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.loader import load_knowledge_base, parse_entry_text
+from knowledge.model import Topic
+from knowledge.writer import entry_to_yaml, update_entry
+from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
+from tests.fake_telegram import (
+    DEFAULT_GROUP_ID,
+    DEFAULT_USER_ID,
+    Call,
+    FakeTelegram,
+    make_callback_query,
+    make_command,
+    make_private_text,
+)
+
+USER = DEFAULT_USER_ID
+ADMIN = 4242  # VISABOT_ADMIN_IDS in tests.bot_harness
+ADMIN2 = 4343
+ZEBRA = "Can a K visa holder bring a pet zebra to China?"
+ZEBRA_ALTERNATES = ["k visa zebra", "bringing my zebra on a k visa", "is a pet zebra allowed with the k visa"]
+ZEBRA_ANSWER = "No. The K visa covers the holder only; zebras need a separate import permit.\n\nAsk the zoo."
+ZEBRA_SOURCE = "Import of exotic animals | Example Customs | https://example.org/zebra?a=1&b=2 | c. 2026-11-01 | news"
+MASTERS = "What is the H-1B master's cap?"
+
+
+@pytest.fixture(autouse=True)
+def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
+    shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every entry file and a hash of its content."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "entries").glob("*/*.yaml"))
+    }
+
+
+def buttons(call: Call) -> list[dict]:  # type: ignore[type-arg]
+    markup = call.params.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def seen(fake: FakeTelegram) -> set[int]:
+    return {id(c) for c in fake.calls()}
+
+
+async def new_call(
+    fake: FakeTelegram, before: set[int], method: str, chat: int, expect: str | Callable[[str], bool]
+) -> Call:
+    test = expect if callable(expect) else (lambda t: expect in t)
+    calls = await fake.wait_for(
+        method, predicate=lambda c: id(c) not in before and test(c.text or ""), chat_id=chat
+    )
+    return calls[-1]
+
+
+async def send(fake: FakeTelegram, text: str, user: int = ADMIN, expect: str = "") -> Call:
+    """Send a command or text from `user`; the next bot message to them that contains `expect`."""
+    before = seen(fake)
+    fake.push_update(make_command(text, user_id=user) if text.startswith("/") else make_private_text(text, user_id=user))
+    return await new_call(fake, before, "sendMessage", user, expect)
+
+
+async def press(
+    fake: FakeTelegram, data: str, on: Call | None, user: int = ADMIN, expect: str | None = None,
+    method: str = "sendMessage",
+) -> Call:
+    """Press a button; the callback answer, or (with `expect`) the next message or edit."""
+    before = seen(fake)
+    message = on.result if on is not None else None
+    fake.push_update(make_callback_query(data, user_id=user, message=message))
+    answer = (await fake.wait_for("answerCallbackQuery", predicate=lambda c: id(c) not in before))[-1]
+    if expect is None:
+        return answer
+    return await new_call(fake, before, method, user, expect)
+
+
+def nonce_of(call: Call) -> str:
+    return str(buttons(call)[0]["callback_data"]).split(":")[1]
+
+
+async def draft_to_preview(
+    fake: FakeTelegram, user: int = ADMIN, question: str = ZEBRA, answer: str = ZEBRA_ANSWER,
+    topic: str = "k-visa", status: str = "reported",
+) -> Call:
+    """/add through every step with valid input; returns the preview's summary (Save / Cancel)."""
+    await send(fake, "/add", user, "step 1 of 7")
+    await send(fake, question, user, "step 2 of 7")
+    await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), user, "step 3 of 7")
+    await send(fake, answer, user, "step 4 of 7")
+    await send(fake, "none", user, "step 5 of 7")
+    topics = await send(fake, ZEBRA_SOURCE + "\ndone", user, "step 6 of 7")
+    statuses = await press(fake, f"et:{nonce_of(topics)}:{topic}", topics, user, expect="step 7 of 7")
+    return await press(fake, f"es:{nonce_of(statuses)}:{status}", statuses, user, expect="Preview")
+
+
+def assert_all_payloads_valid(fake: FakeTelegram) -> None:
+    """Every text the bot sent or edited is valid Telegram HTML; every button's data ≤ 64 bytes."""
+    for call in fake.calls():
+        if call.method in ("sendMessage", "editMessageText"):
+            assert_valid_reply(call.text or "")
+        for button in buttons(call):
+            if "callback_data" in button:
+                assert len(str(button["callback_data"]).encode()) <= 64, button
+
+
+# ---------------------------------------------------------------- /add
+
+
+async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        before = len(app.bot_data.kb.base.entries)
+        (declined,) = [await send(fake, "Can I bring my pet zebra on a K visa?", USER)]
+        await send(fake, "/add", ADMIN, "step 1 of 7")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
+        # Alternates: too few, a duplicate, one per message, then done.
+        few = await send(fake, "k visa zebra\nbringing my zebra on a k visa\ndone", ADMIN, "Got")
+        dup = await send(fake, "K visa zebra", ADMIN, "Got")
+        await send(fake, "- is a pet zebra allowed with the k visa", ADMIN, "Got")
+        await send(fake, "done", ADMIN, "step 3 of 7")
+        # Answer: over 900 characters is refused.
+        too_long = await send(fake, "z" * 901, ADMIN, "901 characters")
+        await send(fake, ZEBRA_ANSWER, ADMIN, "step 4 of 7")
+        await send(fake, "Zoos may have their own rules.\ndone", ADMIN, "step 5 of 7")
+        # Sources: malformed lines and URLs are refused with the reason; done needs one.
+        parts = await send(fake, "just a title", ADMIN, "Not added")
+        bad_url = await send(fake, "T | P | htp://example.org | 2026-11-01 | news", ADMIN, "Not added")
+        spaced = await send(fake, "T | P | https://exa mple.org | 2026-11-01 | news", ADMIN, "Not added")
+        bad_tier = await send(fake, "T | P | https://example.org | 2026-11-01 | blog", ADMIN, "Not added")
+        none_yet = await send(fake, "done", ADMIN, "at least one")
+        await send(fake, ZEBRA_SOURCE, ADMIN, "Got 1")
+        topics = await send(fake, "done", ADMIN, "step 6 of 7")
+        assert [b["callback_data"] for b in buttons(topics)][:4] == [
+            f"et:{nonce_of(topics)}:{t.value}" for t in Topic
+        ]
+        stale = await press(fake, "et:00000000:k-visa", topics, ADMIN)
+        statuses = await press(fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 7")
+        summary = await press(fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview")
+        sent = [c.text for c in fake.calls("sendMessage", chat_id=ADMIN)]
+        assert [b["callback_data"] for b in buttons(summary)] == [f"ev:{nonce_of(summary)}", f"ex:{nonce_of(summary)}"]
+        saved = await press(fake, buttons(summary)[0]["callback_data"], summary, ADMIN, expect="Saved")
+        # Answerable at once, without a restart.
+        (answer,) = [await send(fake, "Can I bring my pet zebra on a K visa?", USER)]
+        entry = app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china")
+        assert entry is not None and len(app.bot_data.kb.base.entries) == before + 1
+    assert "zebra" not in declined.text.lower()  # not answered before the entry exists
+    assert "2 in all" in few.text and "at least 3" in few.text
+    assert "already there" in dup.text
+    assert "at most 900" in too_long.text
+    assert "expected 5 parts" in parts.text
+    assert "http:// or https://" in bad_url.text and "spaces" in spaced.text and "tier" in bad_tier.text
+    assert "at least one is needed" in none_yet.text
+    assert "closed" in stale.params["text"]
+    # The preview is exactly what users now get.
+    parts = entry_messages(entry)
+    end = sent.index(summary.text)
+    assert sent[end - len(parts) : end] == parts and answer.text == parts[0]
+    assert "k-visa-holder-bring-pet-zebra-china" in summary.text and "Alternates (3)" in summary.text
+    path = kb_dir / "entries" / "k-visa" / "k-visa-holder-bring-pet-zebra-china.yaml"
+    assert "entries/k-visa/k-visa-holder-bring-pet-zebra-china.yaml" in saved.text
+    on_disk, problems = parse_entry_text(path.read_text(encoding="utf-8"), path)
+    assert not problems and on_disk == entry
+    assert entry.status.value == "reported" and entry.review_after_days == 30
+    assert entry.caveats == ["Zoos may have their own rules."] and entry.sources[0].approximate
+    assert entry.as_of == entry.verified_on
+    assert len(load_knowledge_base(kb_dir).entries) == before + 1
+    assert not (DEFAULT_KNOWLEDGE_DIR / "entries" / "k-visa" / path.name).exists()
+    assert_all_payloads_valid(fake)
+
+
+async def test_cancel_and_closed_drafts_write_nothing(fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path) -> None:
+    fake = fake_telegram
+    files = snapshot(kb_dir)
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):
+        await send(fake, "/add", ADMIN, "step 1 of 7")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
+        cancelled = await send(fake, "/cancel", ADMIN, "Cancelled")
+        # The draft is gone: the maintainer's text is a question again.
+        answer = await send(fake, MASTERS, ADMIN)
+        summary = await draft_to_preview(fake)
+        edit = await press(fake, f"ex:{nonce_of(summary)}", summary, ADMIN, expect="cancelled", method="editMessageText")
+        late_save = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN)
+        # A double tap on Save saves once.
+        summary = await draft_to_preview(fake)
+        save = f"ev:{nonce_of(summary)}"
+        before = seen(fake)
+        fake.push_update(make_callback_query(save, user_id=ADMIN, message=summary.result))
+        fake.push_update(make_callback_query(save, user_id=ADMIN, message=summary.result))
+        answers = await fake.wait_for("answerCallbackQuery", predicate=lambda c: id(c) not in before, count=2)
+        await new_call(fake, before, "sendMessage", ADMIN, "Saved")
+    assert "nothing was saved" in cancelled.text and "20,000" in answer.text
+    assert "cancelled" in edit.text and "closed" in late_save.params["text"]
+    assert min(a.params.get("text") or "" for a in answers).startswith("Saving")
+    assert any("closed" in (a.params.get("text") or "") for a in answers)
+    added = set(snapshot(kb_dir)) - set(files)
+    assert added == {"entries/k-visa/k-visa-holder-bring-pet-zebra-china.yaml"}
+    assert_all_payloads_valid(fake)
+
+
+async def test_an_invalid_knowledge_base_refuses_the_save_and_writes_nothing(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        summary = await draft_to_preview(fake)
+        broken = kb_dir / "entries" / "h1b" / "broken.yaml"
+        broken.write_text("id: broken\ntopic: h1b\nquestion: [unclosed\n", encoding="utf-8")
+        files = snapshot(kb_dir)
+        refused = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved")
+        assert snapshot(kb_dir) == files and app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china") is None
+        # The draft is kept: fix the files, press Save again.
+        broken.unlink()
+        saved = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Saved")
+        assert app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china") is not None
+    assert "nothing was written" in refused.text and "broken.yaml" in refused.text
+    assert "k-visa-holder-bring-pet-zebra-china" in saved.text
+    assert_all_payloads_valid(fake)
+
+
+async def test_two_maintainers_saving_the_same_question_get_distinct_ids(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    files = snapshot(kb_dir)
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir, VISABOT_ADMIN_IDS=f"{ADMIN},{ADMIN2}") as app:
+        first = await draft_to_preview(fake, ADMIN, answer="First maintainer's answer.")
+        second = await draft_to_preview(fake, ADMIN2, answer="Second maintainer's answer.")
+        base_id = slug_for(ZEBRA, Topic.K_VISA)
+        assert base_id in first.text and base_id in second.text  # both previews expect the same id
+        before = seen(fake)
+        fake.push_update(make_callback_query(f"ev:{nonce_of(first)}", user_id=ADMIN, message=first.result))
+        fake.push_update(make_callback_query(f"ev:{nonce_of(second)}", user_id=ADMIN2, message=second.result))
+        await new_call(fake, before, "sendMessage", ADMIN, "Saved")
+        await new_call(fake, before, "sendMessage", ADMIN2, "Saved")
+        served = {e.id: e for e in app.bot_data.kb.base.entries}
+        # A third one whose id was meanwhile taken on disk by someone else (e.g. `visabot kb add`).
+        third = await draft_to_preview(fake, ADMIN, answer="Third answer.")
+        cli_file = kb_dir / "entries" / "k-visa" / f"{base_id}-3.yaml"
+        cli_entry = served[base_id].model_copy(update={"id": f"{base_id}-3", "answer": "Written by the CLI."})
+        cli_file.write_text(entry_to_yaml(cli_entry), encoding="utf-8")
+        await press(fake, f"ev:{nonce_of(third)}", third, ADMIN, expect="Saved")
+    added = sorted(set(snapshot(kb_dir)) - set(files))
+    assert added == sorted(f"entries/k-visa/{base_id}{suffix}.yaml" for suffix in ("", "-2", "-3", "-4"))
+    answers = {e.id: e.answer for e in load_knowledge_base(kb_dir).entries if e.id.startswith(base_id)}
+    assert sorted(answers.values()) == sorted(
+        ["First maintainer's answer.", "Second maintainer's answer.", "Written by the CLI.", "Third answer."]
+    )
+    assert {served[base_id].answer, served[f"{base_id}-2"].answer} == {
+        "First maintainer's answer.", "Second maintainer's answer."
+    }
+    assert_all_payloads_valid(fake)
+
+
+# ---------------------------------------------------------------- /edit
+
+
+async def test_edit_shows_current_values_keeps_and_changes(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    original, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
+    assert original is not None
+    new_answer = "EDITED: the master's cap adds 20,000 registrations each year."
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        usage = await send(fake, "/edit", ADMIN, "Usage")
+        unknown = await send(fake, "/edit h1b-masters-kap", ADMIN, "No valid entry")
+        first = await send(fake, "/edit h1b-masters-cap", ADMIN, "step 1 of 7")
+        await send(fake, "keep", ADMIN, "step 2 of 7")
+        await send(fake, "keep", ADMIN, "step 3 of 7")
+        await send(fake, new_answer, ADMIN, "step 4 of 7")
+        await send(fake, "keep", ADMIN, "step 5 of 7")
+        topics = await send(fake, "done", ADMIN, "step 6 of 7")  # done with no new source keeps them
+        statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
+        summary = await press(fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="Preview")
+        saved = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Updated")
+        answer = await send(fake, MASTERS, USER)
+        served = app.bot_data.kb.base.get("h1b-masters-cap")
+    assert "/edit ENTRY-ID" in usage.text and "h1b-masters-cap" in unknown.text
+    assert "<b>Now:</b>" in first.text and "keep" in first.text
+    assert "Changes to <code>h1b-masters-cap</code>" in summary.text and ": answer" in summary.text
+    assert "EDITED" in answer.text and "h1b-masters-cap" in saved.text
+    edited, problems = parse_entry_text(path.read_text(encoding="utf-8"), path)
+    assert not problems and edited == served and edited is not None
+    assert edited.answer == new_answer and edited.alternates == original.alternates
+    assert (edited.sources, edited.related, edited.keywords, edited.history) == (
+        original.sources, original.related, original.keywords, original.history
+    )
+    assert edited.as_of == edited.verified_on and edited.review_after_days == original.review_after_days
+    assert_all_payloads_valid(fake)
+
+
+async def test_edit_refuses_to_overwrite_a_change_made_meanwhile(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):
+        await send(fake, "/edit h1b-masters-cap", ADMIN, "step 1 of 7")
+        for _ in range(2):
+            await send(fake, "keep", ADMIN, "step")
+        await send(fake, "My edit.", ADMIN, "step 4 of 7")
+        await send(fake, "keep", ADMIN, "step 5 of 7")
+        topics = await send(fake, "keep", ADMIN, "step 6 of 7")
+        statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
+        summary = await press(fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="Preview")
+        current, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
+        assert current is not None
+        theirs = current.model_copy(update={"alternates": [*current.alternates, "another maintainer was here"]})
+        update_entry(kb_dir, theirs)
+        refused = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved")
+    assert "changed on disk" in refused.text
+    assert parse_entry_text(path.read_text(encoding="utf-8"), path)[0] == theirs
+    assert_all_payloads_valid(fake)
+
+
+# ---------------------------------------------------------------- /gaps
+
+
+async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path) -> None:
+    fake = fake_telegram
+    goldfish = "can my goldfish come along on an h1b"
+    long_question = "zebra " * 83  # ~500 characters: buttons still carry only short keys
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        db = app.bot_data.db
+        for _ in range(3):
+            db.log_unanswered("what is the weather in beijing")
+        db.log_unanswered(long_question)
+        await send(fake, goldfish, USER, "don't have a sourced answer")  # a real decline is logged
+        empty_before = len(db.gaps())
+        await send(fake, "/gaps", ADMIN, "Unanswered questions")
+        listed = await fake.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: bool(buttons(c)), count=3)
+        weather, *others = listed
+        gold = next(c for c in others if goldfish in c.text)
+        long_gap = next(c for c in others if c is not gold)
+        # Dismiss.
+        token = str(buttons(weather)[2]["callback_data"]).removeprefix("gx:")
+        dismissed = await press(fake, f"gx:{token}", weather, ADMIN, expect="Dismissed", method="editMessageText")
+        again = await press(fake, f"gx:{token}", weather, ADMIN)
+        # Attach: the top matches as buttons, then one of them.
+        picks = await press(fake, buttons(gold)[1]["callback_data"], gold, ADMIN, expect="Attach it", method="editMessageText")
+        choices = [b["callback_data"] for b in buttons(picks)]
+        back = await press(fake, choices[-1], gold, ADMIN, expect=goldfish, method="editMessageText")
+        target = str(choices[0]).rsplit(":", 1)[1]
+        attached = await press(fake, choices[0], gold, ADMIN, expect="Attached", method="editMessageText")
+        served = app.bot_data.kb.base.get(target)
+        # Add entry: the question is the first alternate; saving removes it from the list.
+        first = await press(fake, buttons(long_gap)[0]["callback_data"], long_gap, ADMIN, expect="step 1 of 7")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
+        await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), ADMIN, "step 3 of 7")
+        await send(fake, ZEBRA_ANSWER, ADMIN, "step 4 of 7")
+        await send(fake, "none", ADMIN, "step 5 of 7")
+        topics = await send(fake, ZEBRA_SOURCE + "\ndone", ADMIN, "step 6 of 7")
+        statuses = await press(fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 7")
+        summary = await press(fake, f"es:{nonce_of(statuses)}:pending", statuses, ADMIN, expect="Preview")
+        await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Saved")
+        remaining = db.gaps()
+        entry = app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china")
+        none_left = await send(fake, "/gaps", ADMIN, "No unanswered")
+    assert empty_before == 3
+    assert weather.text.startswith("<b>3×</b> · last asked ") and "weather in beijing" in weather.text
+    assert [b["text"] for b in buttons(weather)] == ["➕ Add entry", "📎 Attach", "✖ Dismiss"]
+    assert "Dismissed" in dismissed.text and not buttons(dismissed)
+    assert "no longer in the list" in again.params["text"]
+    assert len(choices) >= 2 and all(str(c).startswith("gt:") for c in choices[:-1]) and str(choices[-1]).startswith("gb:")
+    assert [b["text"] for b in buttons(back)] == ["➕ Add entry", "📎 Attach", "✖ Dismiss"]
+    assert served is not None and served.alternates[-1] == goldfish
+    on_disk = next((kb_dir / "entries").glob(f"*/{target}.yaml"))
+    assert goldfish in yaml.safe_load(on_disk.read_text(encoding="utf-8"))["alternates"]
+    assert f"<code>{target}</code>" in attached.text
+    assert "already its first alternate" in first.text
+    assert entry is not None and entry.alternates[0] == long_question.strip() and entry.review_after_days == 14
+    assert remaining == [] and "No unanswered" in none_left.text
+    assert_all_payloads_valid(fake)
+
+
+# ---------------------------------------------------------------- /feedback and /reload
+
+
+async def test_feedback_lists_downvoted_answers_with_their_questions(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        nothing = await send(fake, "/feedback", ADMIN, "No 👎")
+        answer = await send(fake, "how many extra h1b for a master's <degree>?", USER, "20,000")
+        # The bot notes which question led to an answer right after sending it: wait for that.
+        key = (USER, answer.result["message_id"])
+        while key not in app.bot_data.recent_questions:
+            await asyncio.sleep(0.01)
+        await press(fake, "v:h1b-masters-cap:0", answer, USER)
+        await send(fake, "/feedback", ADMIN, "most 👎")
+        (report,) = await fake.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: bool(buttons(c)))
+        edit = await press(fake, buttons(report)[0]["callback_data"], report, ADMIN, expect="Editing h1b-masters-cap")
+    assert "No 👎" in nothing.text
+    assert report.text.startswith("👎 1 · 👍 0 · <code>h1b-masters-cap</code>")
+    assert html.escape("how many extra h1b for a master's <degree>?") in report.text
+    assert buttons(report)[0]["callback_data"] == "fe:h1b-masters-cap" and "step 1 of 7" in edit.text
+    assert_all_payloads_valid(fake)
+
+
+async def test_reload_reports_count_or_refuses_an_invalid_knowledge_base(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    count = len(snapshot(kb_dir))
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):
+        ok = await send(fake, "/reload", ADMIN, "Reloaded")
+        broken = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
+        good_text = broken.read_text(encoding="utf-8")
+        broken.write_text(good_text.replace("status: official", "status: rumoured"), encoding="utf-8")
+        (kb_dir / "entries" / "h1b" / "junk.yaml").write_text("- not a mapping\n", encoding="utf-8")
+        refused = await send(fake, "/reload", ADMIN, "Reload refused")
+        still = await send(fake, MASTERS, USER)  # the last good knowledge base keeps serving
+        broken.write_text(good_text, encoding="utf-8")
+        (kb_dir / "entries" / "h1b" / "junk.yaml").unlink()
+        data = yaml.safe_load(good_text)
+        data.update(id="h1b-zebra-cap", question="Is there an H-1B cap for zebra keepers?", related=[],
+                    alternates=["zebra keeper h1b cap", "h1b cap zebra keepers", "zebra keepers h1b quota"])
+        (kb_dir / "entries" / "h1b" / "h1b-zebra-cap.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+        again = await send(fake, "/reload", ADMIN, "Reloaded")
+        new = await send(fake, "Is there an H-1B cap for zebra keepers?", USER)
+    assert f"Reloaded: {count} entries" in ok.text
+    assert "problem(s) on disk" in refused.text and "h1b-masters-cap.yaml" in refused.text and "junk.yaml" in refused.text
+    assert f"previous knowledge base ({count} entries) keeps serving" in refused.text
+    assert "20,000" in still.text
+    assert f"Reloaded: {count + 1} entries" in again.text and "zebra keepers" in new.text
+    assert_all_payloads_valid(fake)
+
+
+# ---------------------------------------------------------------- refusals
+
+
+async def test_non_admins_are_refused_logged_and_nothing_changes(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    fake = fake_telegram
+    files = snapshot(kb_dir)
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        app.bot_data.db.log_unanswered("what is the weather in beijing")
+        (gap,) = app.bot_data.db.gaps()
+        token = gap_token(gap)
+        commands = ["/add", "/edit h1b-masters-cap", "/gaps", "/feedback", "/reload"]
+        replies = [await send(fake, c, USER) for c in commands]
+        buttons_pressed = [
+            "et:abcd:h1b", "es:abcd:official", "ev:abcd", "ex:abcd", f"gn:{token}", f"ga:{token}",
+            f"gt:{token}:h1b-masters-cap", f"gx:{token}", f"gb:{token}", "fe:h1b-masters-cap",
+        ]
+        alerts = [await press(fake, data, None, USER) for data in buttons_pressed]
+        # Text from a non-admin is always a question, never draft input.
+        answer = await send(fake, MASTERS, USER)
+        gaps_after = app.bot_data.db.gaps()
+    assert all(r.text.startswith("⛔ Not allowed") for r in replies)
+    assert all("Not allowed" in a.params["text"] and a.params.get("show_alert") for a in alerts)
+    refusals = [r.getMessage() for r in caplog.records if "non-admin user 1001 tried" in r.getMessage()]
+    assert len(refusals) == len(commands) + len(buttons_pressed)
+    assert "20,000" in answer.text
+    assert snapshot(kb_dir) == files and [g["text"] for g in gaps_after] == ["what is the weather in beijing"]
+    assert_all_payloads_valid(fake)
+
+
+# ---------------------------------------------------------------- privacy
+
+
+async def test_forget_deletes_votes_subscriptions_and_drafts(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        data = app.bot_data
+        data.subscriptions.subscribe(USER, ["h1b", "k-visa"])
+        data.subscriptions.subscribe(DEFAULT_GROUP_ID, ["h1b"])
+        answer = await send(fake, MASTERS, USER, "20,000")
+        await press(fake, "v:h1b-masters-cap:0", answer, USER)
+        assert data.db.votes("h1b-masters-cap") == (0, 1)
+        # In a group /forget deletes nothing (the group's subscriptions are the group's).
+        before = seen(fake)
+        fake.push_update(make_command("/forget", user_id=USER, chat_id=DEFAULT_GROUP_ID))
+        in_group = await new_call(fake, before, "sendMessage", DEFAULT_GROUP_ID, "private chat")
+        forgot = await send(fake, "/forget", USER, "Done")
+        voted_again = await press(fake, "v:h1b-masters-cap:1", answer, USER)
+        # A maintainer's unfinished draft goes too.
+        await send(fake, "/add", ADMIN, "step 1 of 7")
+        admin_forgot = await send(fake, "/forget", ADMIN, "Done")
+        question = await send(fake, MASTERS, ADMIN)
+        nothing = await send(fake, "/forget", ADMIN, "Done")
+        votes = data.db.votes("h1b-masters-cap")
+        mine, group = data.subscriptions.topics_of(USER), data.subscriptions.topics_of(DEFAULT_GROUP_ID)
+        voters = [r[0] for r in data.db.db.execute("SELECT voter FROM votes").fetchall()]
+    assert "deleted everything" in forgot.text and "• 1 vote" in forgot.text and "• 2 subscriptions" in forgot.text
+    assert mine == [] and group == ["h1b"] and "/forget" in in_group.text
+    # The old vote is gone, so the same answer message can be rated again.
+    assert "Thanks" in voted_again.params["text"] and votes == (1, 0) and voters == [data.db.voter(USER)]
+    assert "1 unfinished draft" in admin_forgot.text and "20,000" in question.text
+    assert "nothing stored" in nothing.text
+    assert_all_payloads_valid(fake)
+
+
+async def test_privacy_says_what_is_stored(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path, VISABOT_LOG_USER_TEXT="true"):
+        private = await send(fake_telegram, "/privacy", USER, "What visabot stores")
+        before = seen(fake_telegram)
+        fake_telegram.push_update(make_command("/privacy", user_id=USER, chat_id=DEFAULT_GROUP_ID))
+        group = await new_call(fake_telegram, before, "sendMessage", DEFAULT_GROUP_ID, "What visabot stores")
+    for needle in ("chat id", "keyed hash", "without any user or chat id", "never hold the bot token",
+                   "VISABOT_LOG_USER_TEXT", "here: <b>on</b>", "/forget"):
+        assert needle in private.text
+    assert group.text == private.text
+    assert_all_payloads_valid(fake_telegram)
+
+
+@pytest.mark.parametrize("log_user_text", [False, True])
+async def test_user_text_reaches_logs_only_when_configured(
+    fake_telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture, log_user_text: bool
+) -> None:
+    caplog.set_level(logging.WARNING, logger="httpx")  # as bot.logs.configure_logging: URLs hold the token
+    caplog.set_level(logging.INFO)  # after: this also lowers the capture handler's level again
+    secret = "what is the weather in beijing for my secret-project"
+    async with running_bot(fake_telegram, tmp_path, VISABOT_LOG_USER_TEXT=str(log_user_text).lower()) as app:
+        await send(fake_telegram, secret, USER)
+        (gap,) = app.bot_data.db.gaps()
+        listed = await send(fake_telegram, "/gaps", ADMIN, "secret-project")
+        await press(fake_telegram, buttons(listed)[2]["callback_data"], listed, ADMIN, expect="Dismissed", method="editMessageText")
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "dismissed unanswered question" in logged and TOKEN not in logged
+    assert ("secret-project" in logged) is log_user_text
+    assert gap["count"] == 1
