@@ -183,10 +183,14 @@ class Broadcaster:
         attempts = floods = 0
         last_error = ""
         while attempts < MAX_ATTEMPTS and floods < MAX_FLOOD_WAITS:
-            await self._not_paused.wait()
             await self._space_chat(chat_id)
-            await limiter.acquire()
-            await self._not_paused.wait()
+            # Take a pace slot only while not paused: slots taken during a 429 pause would all be
+            # spent at once when it ends, and that burst would draw the next 429.
+            while True:
+                await limiter.acquire()
+                if self._not_paused.is_set():
+                    break
+                await self._not_paused.wait()
             self._last_sent[chat_id] = time.monotonic()
             self.outbox.mark(broadcast.id, chat_id, SENDING)  # in flight: the only rows in doubt after a crash
             try:
