@@ -10,10 +10,10 @@ import click
 
 from bot.cli_broadcast import broadcast, subscribers
 from bot.cli_kb import gaps, kb
-from bot.config import BotSettings, Settings, SettingsError, load_settings
+from bot.cli_common import knowledge_or_exit, settings_or_exit
+from bot.config import BotSettings
 from bot.render import result_as_dict, result_as_text
 from knowledge.evaluation import evaluate, load_eval_items
-from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base
 from knowledge.matcher import Matcher
 
 GET_TOKEN_HINT = (
@@ -22,26 +22,8 @@ GET_TOKEN_HINT = (
 )
 
 
-def _settings(settings_class: type[Settings] = Settings) -> Settings:
-    try:
-        return load_settings(settings_class)
-    except SettingsError as exc:
-        click.echo(f"Invalid settings:\n{exc}", err=True)
-        sys.exit(2)
-
-
-def _knowledge(root: Path | None = None) -> KnowledgeBase:
-    try:
-        return load_knowledge_base(root or _settings().knowledge_dir)
-    except KnowledgeError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"The knowledge base has {len(exc.problems)} problem(s).", err=True)
-        sys.exit(1)
-
-
 def _matcher() -> Matcher:
-    return Matcher(_knowledge())
+    return Matcher(knowledge_or_exit())
 
 
 @click.group()
@@ -87,7 +69,7 @@ def chat() -> None:
 @main.command()
 def start() -> None:
     """The main job: the Telegram bot when a token is configured, else the terminal chat."""
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.telegram_bot_token is None:
         click.echo(GET_TOKEN_HINT)
         chat.main(args=[], standalone_mode=False)
@@ -98,7 +80,7 @@ def start() -> None:
 @main.command()
 def run() -> None:
     """Run the Telegram bot (long polling, or a webhook when VISABOT_WEBHOOK_URL is set)."""
-    settings = _settings(BotSettings)
+    settings = settings_or_exit(BotSettings)
     from bot.runner import run_bot  # imported here so the CLI's other commands start fast
 
     run_bot(settings)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.config import BotSettings, Settings, SettingsError, load_settings
+from bot.cli_common import settings_or_exit
+from bot.config import BotSettings, Settings
 from knowledge.model import Topic
 
 if TYPE_CHECKING:
@@ -24,14 +25,6 @@ if TYPE_CHECKING:
 # Telegram, SQLite and the engine are imported inside the commands: `visabot ask` must start fast.
 ALL_TOPICS = "all"
 TOPIC_CHOICES = click.Choice([t.value for t in Topic] + [ALL_TOPICS])
-
-
-def _settings(settings_class: type[Settings]) -> Settings:
-    try:
-        return load_settings(settings_class)
-    except SettingsError as exc:
-        click.echo(f"Invalid settings:\n{exc}", err=True)
-        sys.exit(2)
 
 
 def report_lines(broadcast: Broadcast, progress: Progress) -> list[str]:
@@ -92,7 +85,7 @@ def send(topics: tuple[str, ...], html_file: Path, entry_ids: tuple[str, ...], d
     from bot.telegram_html import validate_telegram_html, visible_text
     from knowledge.loader import load_knowledge_base
 
-    settings = _settings(Settings if dry_run else BotSettings)
+    settings = settings_or_exit(Settings if dry_run else BotSettings)
     html = html_file.read_text(encoding="utf-8").strip()
     problems = validate_telegram_html(html) or ([] if html else ["the message is empty"])
     if len(visible_text(html)) > 4096:
@@ -125,7 +118,7 @@ def resume(broadcast_id: int) -> None:
     from bot.outbox import Outbox
     from bot.storage import Storage
 
-    settings = _settings(BotSettings)
+    settings = settings_or_exit(BotSettings)
     storage = Storage(settings.db_path)
     if Outbox(storage).get(broadcast_id) is None:
         click.echo(f"No broadcast {broadcast_id}.", err=True)
@@ -156,7 +149,7 @@ def status(broadcast_id: int | None) -> None:
     from bot.outbox import Outbox
     from bot.storage import Storage
 
-    storage = Storage(_settings(Settings).db_path)
+    storage = Storage(settings_or_exit(Settings).db_path)
     outbox = Outbox(storage)
     chosen = [outbox.get(broadcast_id)] if broadcast_id is not None else outbox.recent()
     if broadcast_id is not None and chosen[0] is None:
@@ -179,7 +172,7 @@ def subscribers(topic: str | None) -> None:
     from bot.storage import Storage
     from bot.subscriptions import Subscriptions
 
-    subs = Subscriptions(Storage(_settings(Settings).db_path))
+    subs = Subscriptions(Storage(settings_or_exit(Settings).db_path))
     counts = subs.counts()
     for name, count in counts.items():
         if topic is None or name == topic:

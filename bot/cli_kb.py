@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, get_args
 import click
 from pydantic import TypeAdapter, ValidationError
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.cli_common import knowledge_or_exit, settings_or_exit
 from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
 
 if TYPE_CHECKING:
@@ -42,31 +42,11 @@ TIER_HELP = (
 SLUG_HELP = "lowercase letters, digits and single hyphens, at most 48 characters, e.g. h1b-new-rule"
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings(Settings)
-    except SettingsError as exc:
-        click.echo(f"Invalid settings:\n{exc}", err=True)
-        sys.exit(2)
-
-
 def _fail(message: str, problems: Iterable[object] = ()) -> NoReturn:
     for problem in problems:
         click.echo(f"  {problem}", err=True)
     click.echo(message, err=True)
     sys.exit(1)
-
-
-def _load(root: Path | None = None) -> KnowledgeBase:
-    from knowledge.loader import KnowledgeError, load_knowledge_base
-
-    try:
-        return load_knowledge_base(root or _settings().knowledge_dir)
-    except KnowledgeError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"The knowledge base has {len(exc.problems)} problem(s).", err=True)
-        sys.exit(1)
 
 
 def _matcher(base: KnowledgeBase) -> Matcher:
@@ -88,7 +68,7 @@ def kb() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate(path: Path | None) -> None:
     """Validate every entry under PATH (default: the configured knowledge folder)."""
-    base = _load(path)
+    base = knowledge_or_exit(path)
     click.echo(f"OK: {len(base.entries)} entries valid.")
 
 
@@ -96,7 +76,7 @@ def validate(path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, required=True, help="Export as one JSON array.")
 def export(as_json: bool) -> None:
     """Print every entry as one JSON array."""
-    base = _load()
+    base = knowledge_or_exit()
     click.echo(
         json.dumps([e.model_dump(mode="json") for e in base.entries], ensure_ascii=False, indent=1)
     )
@@ -109,7 +89,7 @@ def export(as_json: bool) -> None:
 @click.option("--topic", type=click.Choice([t.value for t in Topic]), help="Only this topic.")
 def list_command(topic: str | None) -> None:
     """One line per entry: id, topic, status, review due date, question."""
-    base = _load()
+    base = knowledge_or_exit()
     today = dt.date.today()
     chosen = [e for e in base.entries if topic is None or e.topic.value == topic]
     width = max((len(e.id) for e in chosen), default=2)
@@ -143,7 +123,7 @@ def show(entry_id: str) -> None:
 
     from bot.render import entry_as_text, source_date
 
-    base = _load()
+    base = knowledge_or_exit()
     entry = base.get(entry_id)
     if entry is None:
         close = difflib.get_close_matches(entry_id, list(base.by_id), n=3, cutoff=0.5)
@@ -184,7 +164,7 @@ def search(text: str, limit: int) -> None:
     """How the bot would handle the question TEXT: the outcome and the top matches with scores."""
     from knowledge.matcher import ANSWER_THRESHOLD, CLARIFY_THRESHOLD, CLEAR_MARGIN, Outcome
 
-    matcher = _matcher(_load())
+    matcher = _matcher(knowledge_or_exit())
     result = matcher.match(text)
     if result.outcome is Outcome.ANSWER and result.entry is not None:
         click.echo(f"Outcome: answer with {result.entry.id} (score {result.score})")
@@ -236,7 +216,7 @@ def lint(path: Path | None, today: dt.datetime | None, strict: bool) -> None:
     """
     from knowledge.lint import lint_folder
 
-    root = path or _settings().knowledge_dir
+    root = path or settings_or_exit().knowledge_dir
     findings, problems = lint_folder(root, _today(today))
     warnings = [f for f in findings if not f.is_error]
     errors = [f"[invalid] {p}" for p in problems] + [str(f) for f in findings if f.is_error]
@@ -267,7 +247,7 @@ def lint(path: Path | None, today: dt.datetime | None, strict: bool) -> None:
 )
 def stale(today: dt.datetime | None, within: int) -> None:
     """Entries due for re-verification, oldest first, with due date and days overdue."""
-    base = _load()
+    base = knowledge_or_exit()
     day = _today(today)
     horizon = day + dt.timedelta(days=within)
     due = sorted(
@@ -342,7 +322,7 @@ def reload() -> None:
     from bot.runner import PID_FILE_NAME
     from knowledge.loader import KnowledgeError, load_knowledge_base
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         base = load_knowledge_base(settings.knowledge_dir)
     except KnowledgeError as exc:
@@ -622,7 +602,7 @@ def add(from_file: Path | None) -> None:
     from knowledge.loader import parse_entry_text
     from knowledge.writer import entry_path, entry_to_yaml
 
-    root = _settings().knowledge_dir
+    root = settings_or_exit().knowledge_dir
     if from_file is not None:
         try:
             text = from_file.read_text(encoding="utf-8")
@@ -636,7 +616,7 @@ def add(from_file: Path | None) -> None:
             )
         _write(root, entry)
         return
-    data = _prompt_entry(_load(root))
+    data = _prompt_entry(knowledge_or_exit(root))
     try:
         entry = Entry.model_validate(data)
     except ValidationError as exc:  # the steps check each field; this catches what spans fields
@@ -669,7 +649,7 @@ def gaps(limit: int) -> None:
     from knowledge.loader import KnowledgeError, load_knowledge_base
     from knowledge.matcher import Outcome
 
-    settings = _settings()
+    settings = settings_or_exit()
     if not settings.db_path.exists():
         click.echo(f"No unanswered questions recorded yet (no database at {settings.db_path}).")
         return
