@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -19,11 +18,13 @@ from bot.commands import Scope, commands_for
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
 from bot.storage import Storage
+from bot.telegram_request import AiohttpRequest
 from knowledge.loader import load_knowledge_base
 from knowledge.matcher import Matcher
 
 log = logging.getLogger(__name__)
-POOL_TIMEOUT_SECONDS = 10.0
+# Connections for replies and broadcasts; with concurrent updates each update may hold one.
+CONNECTION_POOL_SIZE = 256
 
 
 async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
@@ -72,11 +73,10 @@ def build_application(settings: Settings, matcher: Matcher | None = None) -> App
         .base_file_url(settings.telegram_api_file_url)
         .context_types(CONTEXT_TYPES)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(True)
-        # Bot API requests are small: without TCP_NODELAY, Nagle's algorithm stalls them ~40 ms.
-        .socket_options([(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-        # In a burst every connection may be busy; waiting a while beats failing the reply.
-        .pool_timeout(POOL_TIMEOUT_SECONDS)
+        .concurrent_updates(CONNECTION_POOL_SIZE)
+        # aiohttp instead of PTB's httpx default: the difference between 42 and 300+ answers/s.
+        .request(AiohttpRequest(CONNECTION_POOL_SIZE))
+        .get_updates_request(AiohttpRequest(1))
         .post_init(_start_up)
         .post_stop(_stop_broadcasts)
         .post_shutdown(_close_storage)

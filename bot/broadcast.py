@@ -24,12 +24,12 @@ from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
-from telegram.request import HTTPXRequest
 
 from bot.config import BotSettings
 from bot.outbox import BLOCKED, DONE, FAILED, PENDING, RUNNING, SENDING, SENT, Broadcast, Outbox, Progress
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
+from bot.telegram_request import AiohttpRequest
 from bot.telegram_render import shorten, show_data
 from knowledge.loader import KnowledgeBase
 
@@ -85,7 +85,7 @@ def bot_from_settings(settings: BotSettings) -> Bot:
         settings.telegram_bot_token.get_secret_value(),
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.telegram_api_file_url,
-        request=HTTPXRequest(connection_pool_size=128, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]),
+        request=AiohttpRequest(128),
     )
 
 

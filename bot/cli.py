@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def _matcher() -> Matcher:
 @click.group()
 def main() -> None:
     """visabot: sourced answers about China's K visa and the US H-1B."""
+    # PTB 22 warns on every 429 unless durations are timedeltas (its future default); we read
+    # retry_after either way (bot/broadcast.py), so opt in and keep the logs quiet.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
 @main.command()

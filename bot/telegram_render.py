@@ -126,8 +126,28 @@ def pack(blocks: list[Block], limit: int = MAX_MESSAGE_UNITS) -> list[str]:
     return messages
 
 
+# Rendering and measuring an answer costs more than matching it (bench/RESULTS-bot.md), and the
+# same few entries are asked all day: keep each entry's messages for the day they were made on.
+_RENDER_CACHE_LIMIT = 4096
+_rendered: dict[tuple[str, dt.date], tuple[Entry, tuple[str, ...]]] = {}
+
+
 def entry_messages(entry: Entry, today: dt.date | None = None) -> list[str]:
-    return pack(entry_blocks(entry, today))
+    """The answer's HTML messages; cached per entry object and day (entries are immutable).
+
+    The cache holds the entry object itself and compares identity, so an edited or reloaded
+    entry with the same id is rendered afresh; the day is in the key for the stale-entry note.
+    """
+    day = today or dt.date.today()
+    key = (entry.id, day)
+    hit = _rendered.get(key)
+    if hit is not None and hit[0] is entry:
+        return list(hit[1])
+    messages = pack(entry_blocks(entry, day))
+    if len(_rendered) >= _RENDER_CACHE_LIMIT:
+        _rendered.clear()  # crude but bounded; a day's working set is far smaller
+    _rendered[key] = (entry, tuple(messages))
+    return messages
 
 
 # ---- keyboards: callback_data carries ids only (≤ 64 bytes) ----

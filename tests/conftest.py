@@ -12,6 +12,12 @@ from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
 
 
+@pytest.fixture(autouse=True)
+def _timedelta_durations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `visabot` sets it: PTB 22 otherwise warns (an error here) whenever a 429 is parsed."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
 @pytest.fixture(scope="session")
 def shipped_kb() -> KnowledgeBase:
     """The knowledge base shipped in the package, loaded once per session."""

@@ -19,11 +19,6 @@ from tests.fake_telegram import FakeTelegram
 HTML = "<b>Policy update</b>: USCIS published new guidance &amp; FAQs."
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 def storage(tmp_path: Path) -> Storage:
     return Storage(tmp_path / "db.sqlite3")

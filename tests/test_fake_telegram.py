@@ -49,13 +49,6 @@ from bot.telegram_html import validate_telegram_html, visible_length, visible_te
 TOKEN = "123:ABC"
 
 
-@pytest.fixture
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns (PTBDeprecationWarning -> error under filterwarnings=error) whenever
-    # RetryAfter.retry_after is read as an int, including inside RetryAfter.__init__.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 def make_bot(fake: FakeTelegram) -> Bot:
     return Bot(token=TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url)
 
@@ -196,7 +189,7 @@ async def test_wrong_token_is_unauthorized() -> None:
                 pass
 
 
-async def test_fail_next(fake_telegram: FakeTelegram, ptb_timedelta: None) -> None:
+async def test_fail_next(fake_telegram: FakeTelegram) -> None:
     async with make_bot(fake_telegram) as bot:
         fake_telegram.fail_next("sendMessage", 429, retry_after=1)
         with pytest.raises(RetryAfter) as info:
@@ -221,7 +214,7 @@ async def test_fail_next(fake_telegram: FakeTelegram, ptb_timedelta: None) -> No
     }
 
 
-async def test_hang_next_and_rate_policy(fake_telegram: FakeTelegram, ptb_timedelta: None) -> None:
+async def test_hang_next_and_rate_policy(fake_telegram: FakeTelegram) -> None:
     seen: list[str] = []
 
     def policy(method: str, params: dict, now: float):  # type: ignore[no-untyped-def]
@@ -401,7 +394,7 @@ async def test_application_polling_receives_updates_and_replies(
          lambda u: u.my_chat_member.new_chat_member.status == "administrator"),
     ],
 )
-def test_factories_parse_as_ptb_updates(update: dict, check, ptb_timedelta: None) -> None:  # type: ignore[no-untyped-def]
+def test_factories_parse_as_ptb_updates(update: dict, check) -> None:  # type: ignore[no-untyped-def]
     parsed = Update.de_json({"update_id": 1, **update}, None)
     assert parsed is not None and check(parsed)
 

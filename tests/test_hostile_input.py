@@ -45,11 +45,6 @@ def hostile_message(rng: random.Random) -> str:
     return text or "?"
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 async def test_hostile_messages(fake_telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rng = random.Random(20251001)
     messages = [hostile_message(rng) for _ in range(MESSAGES)]

@@ -26,11 +26,6 @@ USER = DEFAULT_USER_ID
 ADMIN = 4242  # VISABOT_ADMIN_IDS in tests.bot_harness
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 def buttons(call: Call) -> list[dict]:  # type: ignore[type-arg]
     markup = call.params.get("reply_markup") or {}
     return [b for row in markup.get("inline_keyboard", []) for b in row]

@@ -44,11 +44,6 @@ ZEBRA_SOURCE = "Import of exotic animals | Example Customs | https://example.org
 MASTERS = "What is the H-1B master's cap?"
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
     root = tmp_path / "kb"
@@ -296,6 +291,7 @@ async def test_edit_shows_current_values_keeps_and_changes(
     assert original is not None
     new_answer = "EDITED: the master's cap adds 20,000 registrations each year."
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        before = await send(fake, MASTERS, USER)  # rendered (and cached) before the edit
         usage = await send(fake, "/edit", ADMIN, "Usage")
         unknown = await send(fake, "/edit h1b-masters-kap", ADMIN, "No valid entry")
         first = await send(fake, "/edit h1b-masters-cap", ADMIN, "step 1 of 7")
@@ -312,7 +308,7 @@ async def test_edit_shows_current_values_keeps_and_changes(
     assert "/edit ENTRY-ID" in usage.text and "h1b-masters-cap" in unknown.text
     assert "<b>Now:</b>" in first.text and "keep" in first.text
     assert "Changes to <code>h1b-masters-cap</code>" in summary.text and ": answer" in summary.text
-    assert "EDITED" in answer.text and "h1b-masters-cap" in saved.text
+    assert "EDITED" not in before.text and "EDITED" in answer.text and "h1b-masters-cap" in saved.text
     edited, problems = parse_entry_text(path.read_text(encoding="utf-8"), path)
     assert not problems and edited == served and edited is not None
     assert edited.answer == new_answer and edited.alternates == original.alternates
