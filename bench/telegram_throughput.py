@@ -221,10 +221,9 @@ CATEGORIES = [  # (label, substrings of the profiler's file name or built-in's n
     ("matching (knowledge/, rapidfuzz, numpy)", ("/knowledge/", "rapidfuzz", "numpy")),
     ("rendering (bot/telegram_render, telegram_html, render)", ("/bot/telegram_render", "/bot/telegram_html", "/bot/render")),
     ("SQLite (bot/storage, sqlite_utils, sqlite3)", ("/bot/storage", "sqlite_utils", "sqlite3")),
+    ("HTTP client (aiohttp, yarl, multidict; bot/telegram_request)", ("/aiohttp/", "/yarl/", "/multidict/", "/aiohappyeyeballs/", "/bot/telegram_request")),
     ("handlers/ and other bot/ code", ("/handlers/", "/bot/")),
     ("PTB (telegram/, telegram.ext)", ("/telegram/",)),
-    ("HTTP client (httpx, httpcore, h11, anyio, sniffio; aiohttp in what-ifs)", ("/httpx/", "/httpcore/", "/h11/", "/anyio/", "sniffio", "/aiohttp/", "/yarl/", "/multidict/", "/aiohappyeyeballs/")),
-    ("failed imports (importlib: `import sniffio` in httpcore)", ("importlib", "<frozen", "posix.stat")),
     ("JSON (json)", ("/json/", "_json")),
     ("URL encoding (urllib.parse)", ("urllib/parse",)),
     ("event loop and sockets (asyncio, selectors, socket)", ("/asyncio/", "selectors", "socket", "select.", "_asyncio")),
@@ -237,10 +236,7 @@ KEY_FUNCTIONS = [  # (label, file suffix, function name) for cumulative times
     ("Storage.log_unanswered", "bot/storage.py", "log_unanswered"),
     ("Update.de_json (incoming updates)", "telegram/_update.py", "de_json"),
     ("Message.de_json (all messages)", "telegram/_message.py", "de_json"),
-    ("HTTPXRequest.do_request", "telegram/request/_httpxrequest.py", "do_request"),
-    ("httpcore ConnectionPool.handle_async_request", "httpcore/_async/connection_pool.py", "handle_async_request"),
-    ("httpcore _assign_requests_to_connections", "httpcore/_async/connection_pool.py", "_assign_requests_to_connections"),
-    ("httpcore current_async_library", "httpcore/_synchronization.py", "current_async_library"),
+    ("AiohttpRequest.do_request", "bot/telegram_request.py", "do_request"),
 ]
 
 
@@ -300,131 +296,6 @@ def profile_summary(profiler: cProfile.Profile, units: int, unit: str, headline:
 # ---------------------------------------------------------------- main
 
 
-def environment_notes() -> list[str]:
-    notes = []
-    try:
-        import sniffio  # noqa: F401
-
-        notes.append("sniffio importable: yes")
-    except ImportError:
-        notes.append("sniffio importable: **no** (httpcore retries `import sniffio` on every lock it makes)")
-    try:
-        import uvloop  # noqa: F401
-
-        notes.append("uvloop installed (used only with --uvloop)")
-    except ImportError:
-        pass
-    return notes
-
-
-def aiohttp_request_class() -> type:
-    """A PTB BaseRequest on aiohttp: what-if for replacing PTB's default HTTPXRequest.
-
-    Sketch for the experiment (no file uploads); the bot would need its own, tested version.
-    """
-    import aiohttp
-    from telegram._utils.defaultvalue import DefaultValue
-    from telegram.error import NetworkError, TimedOut
-    from telegram.request import BaseRequest
-
-    class AiohttpRequest(BaseRequest):
-        def __init__(self, connection_pool_size: int = 256, read_timeout: float = 5.0, connect_timeout: float = 5.0):
-            self._limit = connection_pool_size
-            self._read_timeout = read_timeout
-            self._connect_timeout = connect_timeout
-            self._session: aiohttp.ClientSession | None = None
-
-        @property
-        def read_timeout(self) -> float:
-            return self._read_timeout
-
-        async def initialize(self) -> None:
-            if self._session is None or self._session.closed:
-                # aiohttp sets TCP_NODELAY itself; keep-alive connections are pooled per host.
-                self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._limit))
-
-        async def shutdown(self) -> None:
-            if self._session is not None:
-                await self._session.close()
-
-        async def do_request(self, url: str, method: str, request_data: Any = None,
-                             read_timeout: Any = BaseRequest.DEFAULT_NONE, write_timeout: Any = BaseRequest.DEFAULT_NONE,
-                             connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-                             pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
-            if request_data is not None and request_data.multipart_data:
-                raise NotImplementedError("file uploads are not part of this experiment")
-            read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-            connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-            assert self._session is not None, "initialize() first"
-            try:
-                async with self._session.request(
-                    method, url, data=request_data.json_parameters if request_data else None,
-                    timeout=timeout, headers={"User-Agent": self.USER_AGENT},
-                ) as response:
-                    return response.status, await response.read()
-            except TimeoutError as err:
-                raise TimedOut from err
-            except aiohttp.ClientError as err:
-                raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
-
-    return AiohttpRequest
-
-
-def apply_what_ifs(args: argparse.Namespace) -> list[str]:
-    """Experiments that size a proposed fix without editing the bot; none is on by default."""
-    applied = []
-    if args.client == "aiohttp":
-        from telegram.ext import ApplicationBuilder
-
-        request_class = aiohttp_request_class()
-
-        def _build_request(self: ApplicationBuilder, get_updates: bool) -> Any:  # type: ignore[type-arg]
-            return request_class(connection_pool_size=1 if get_updates else (args.pool or 256))
-
-        ApplicationBuilder._build_request = _build_request  # type: ignore[method-assign]
-        applied.append("HTTP client aiohttp (a BaseRequest on aiohttp instead of HTTPXRequest)")
-    if args.uvloop:
-        import uvloop
-
-        uvloop.install()
-        applied.append("uvloop event loop")
-    if args.concurrency is not None or args.pool is not None:
-        from telegram.ext import ApplicationBuilder
-
-        original_build = ApplicationBuilder.build
-
-        def build(self: ApplicationBuilder) -> Any:  # type: ignore[type-arg]
-            if args.concurrency is not None:
-                self.concurrent_updates(args.concurrency)
-            if args.pool is not None:
-                self.connection_pool_size(args.pool)
-            return original_build(self)
-
-        ApplicationBuilder.build = build  # type: ignore[method-assign]
-        if args.concurrency is not None:
-            applied.append(f"concurrent_updates({args.concurrency})")
-        if args.pool is not None:
-            applied.append(f"connection_pool_size({args.pool})")
-    if args.cache_render:
-        import datetime as dt
-
-        import handlers.ask
-        from bot import telegram_render
-
-        rendered: dict[tuple[str, dt.date], list[str]] = {}
-
-        def entry_messages(entry: Any, today: dt.date | None = None) -> list[str]:
-            key = (entry.id, today or dt.date.today())  # entries are static while the bot runs
-            if key not in rendered:
-                rendered[key] = telegram_render.entry_messages(entry, today)
-            return rendered[key]
-
-        handlers.ask.entry_messages = entry_messages  # type: ignore[assignment]
-        applied.append("entry_messages cached per (entry id, date)")
-    return applied
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--updates", type=int, default=3000, help="updates in the saturation phase")
@@ -432,16 +303,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced phase")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--profile", type=Path, help="cProfile the saturation phase; write a summary here")
-    what_if = parser.add_argument_group("what-if experiments (patch the bot in this process only)")
-    what_if.add_argument("--concurrency", type=int, help="ApplicationBuilder.concurrent_updates(N) instead of True (256)")
-    what_if.add_argument("--pool", type=int, help="ApplicationBuilder.connection_pool_size(N) instead of 256")
-    what_if.add_argument("--client", choices=["httpx", "aiohttp"], default="httpx",
-                         help="aiohttp: replace PTB's HTTPXRequest by a BaseRequest on aiohttp (needs aiohttp)")
-    what_if.add_argument("--uvloop", action="store_true", help="run on uvloop (needs uvloop)")
-    what_if.add_argument("--cache-render", action="store_true", help="cache entry_messages per entry and day")
     args = parser.parse_args(argv)
 
-    applied = apply_what_ifs(args)
     load_before = os.getloadavg()
     started = time.monotonic()
     results, profile_text = asyncio.run(bench(args))
@@ -452,9 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(["", ""], [[k, v] for k, v in info.items()]))
     print()
     print(f"Load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1 min); "
-          f"run took {time.monotonic() - started:.0f}s. " + "; ".join(environment_notes()))
-    print()
-    print("What-if patches applied: " + (", ".join(applied) if applied else "none (the bot as shipped)"))
+          f"run took {time.monotonic() - started:.0f}s.")
     print()
     print(table(HEADERS, [r.row() for r in results]))
     print()

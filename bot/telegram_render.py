@@ -126,7 +126,7 @@ def pack(blocks: list[Block], limit: int = MAX_MESSAGE_UNITS) -> list[str]:
     return messages
 
 
-# Rendering and measuring an answer costs more than matching it (bench/RESULTS-bot.md), and the
+# Rendering and measuring an answer costs more than matching it (bench/RESULTS-telegram.md), and the
 # same few entries are asked all day: keep each entry's messages for the day they were made on.
 _RENDER_CACHE_LIMIT = 4096
 _rendered: dict[tuple[str, dt.date], tuple[Entry, tuple[str, ...]]] = {}

@@ -1,8 +1,8 @@
 """PTB's HTTP client on aiohttp instead of httpx.
 
 Why: with PTB's default `HTTPXRequest` the bot spent most of each update inside httpx and
-managed 42 answered messages per second; on aiohttp the same bot keeps up with 300/s and a paid
-broadcast reaches 900/s (bench/RESULTS-bot.md). PTB supports this officially: any
+managed 42 answered messages per second; on aiohttp the same bot answers 500/s
+(bench/RESULTS-telegram.md), and broadcasts need it to approach the paid 1,000/s. PTB supports this officially: any
 `telegram.request.BaseRequest` can be passed to `ApplicationBuilder.request()` or `Bot(request=…)`.
 """
 
