@@ -7,12 +7,16 @@ import contextlib
 import logging
 import signal
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    LinkPreviewOptions,
+)
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
-
 from bot.broadcast_jobs import BroadcastJobs
 from bot.commands import Scope, commands_for
 from bot.config import Settings

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from bot.cli_broadcast import broadcast, subscribers
-from bot.cli_kb import gaps, kb
 from bot.cli_common import knowledge_or_exit, settings_or_exit
+from bot.cli_kb import gaps, kb
 from bot.config import BotSettings
 from bot.render import result_as_dict, result_as_text
 from knowledge.evaluation import evaluate, load_eval_items

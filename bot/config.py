@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from typing import Annotated
 
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR

@@ -22,7 +22,6 @@ import sqlite_utils
 from knowledge.normalize import fold
 
 
-
 def _v1_answers(db: sqlite_utils.Database) -> None:
     # A vote is keyed by a keyed hash of the voter (one vote per user per answer message, and
     # /forget can find them) — never by the Telegram user id itself.
@@ -99,7 +98,7 @@ class Storage:
             self.db.execute("COMMIT")
 
     def _meta(self, key: str) -> str:
-        return self.db["meta"].get(key)["value"]  # type: ignore[no-any-return]
+        return str(self.db.table("meta").get(key)["value"])
 
     def _migrate(self) -> None:
         """Bring the schema up to date; each step runs once, in its own transaction."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.telegram_html import visible_length
 from bot.render import CLARIFY_TEXT, NOT_ADVICE, source_date, stale_note
+from bot.telegram_html import visible_length
 from knowledge.matcher import Candidate, MatchResult
 from knowledge.model import Entry, Status, Topic
 

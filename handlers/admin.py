@@ -20,6 +20,7 @@ from telegram.error import BadRequest
 from bot.broadcast import broadcast_markup
 from bot.broadcast_jobs import progress_text
 from bot.context import Context
+from bot.outbox import Broadcast
 from bot.telegram_html import validate_telegram_html, visible_length
 from bot.telegram_render import esc
 from handlers.subscriptions import subscribable_topics, topic_label
@@ -171,8 +172,9 @@ async def on_send(update: Update, context: Context) -> None:
     if await refuse(update, context, "broadcast send"):
         return
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.data is not None and isinstance(query.message, Message)
     key = f"tg:{query.message.chat.id}:{query.data.removeprefix('bs:')}"
+    broadcast: Broadcast | None
     draft = _draft(context)
     data = context.bot_data
     if draft is not None and draft.stage == "preview":
@@ -191,7 +193,7 @@ async def on_send(update: Update, context: Context) -> None:
     if not created:
         return
     await query.edit_message_reply_markup(None)
-    status = await query.message.reply_text(progress_text(broadcast, data.outbox.progress(broadcast.id), None, False))  # type: ignore[union-attr]
+    status = await query.message.reply_text(progress_text(broadcast, data.outbox.progress(broadcast.id), None, False))
     data.outbox.set_progress_message(broadcast.id, status.chat.id, status.message_id)
     assert data.jobs is not None
     data.jobs.start(broadcast.id)

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
 from bot.context import Context
-from bot.telegram_render import TOPIC_LABELS, esc, show_data, shorten, topics_data
+from bot.telegram_render import TOPIC_LABELS, esc, shorten, show_data, topics_data
 from handlers.ask import send_entry
 from knowledge.model import Topic
 

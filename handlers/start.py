@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.commands import help_text
@@ -59,9 +61,7 @@ async def on_about(update: Update, context: Context) -> None:
     assert update.message is not None
     entries = context.bot_data.kb.base.entries
     newest = max(e.verified_on for e in entries)
-    counts = {}
-    for e in entries:
-        counts[e.topic.value] = counts.get(e.topic.value, 0) + 1
+    counts = Counter(e.topic.value for e in entries)
     by_topic = ", ".join(f"{n} {esc(t)}" for t, n in sorted(counts.items()))
     text = (
         "<b>About visabot</b>\n\n"

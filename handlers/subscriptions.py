@@ -67,9 +67,9 @@ async def on_subscribe_menu_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
-    if query.message is not None and query.message.is_accessible:
+    if isinstance(query.message, Message):  # not an old, inaccessible message
         current = context.bot_data.subscriptions.topics_of(query.message.chat.id)
-        await query.message.reply_text(CHOOSE_TOPICS, reply_markup=subscribe_keyboard(context, current))  # type: ignore[union-attr]
+        await query.message.reply_text(CHOOSE_TOPICS, reply_markup=subscribe_keyboard(context, current))
 
 
 async def on_subscribe_button(update: Update, context: Context) -> None:

@@ -12,9 +12,9 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import BotSettings, load_settings
+from bot.telegram_html import validate_telegram_html, visible_length
 from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
-from bot.telegram_html import validate_telegram_html, visible_length
 
 TOKEN = "123456:TEST-token_for-the-fake-server"
 

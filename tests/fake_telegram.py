@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from bot.telegram_html import utf16_len, validate_telegram_html, visible_length, visible_text
@@ -614,7 +614,7 @@ class FakeTelegram:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> FakeTelegram:
+    def start(self) -> Self:
         if self._server is not None:
             return self
         fake = self
@@ -652,7 +652,7 @@ class FakeTelegram:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> FakeTelegram:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -1231,13 +1231,13 @@ class _Handler(BaseHTTPRequestHandler):
             with self.owner._cond:
                 self.owner._conns.discard(self.connection)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch()
 
     def _read_body(self) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:

@@ -23,7 +23,7 @@ def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None)
     # A scratch working directory, so a developer's own .env cannot leak into the test.
     with tempfile.TemporaryDirectory() as cwd:
         return subprocess.run(
-            [VISABOT, *args], input=stdin, capture_output=True, text=True, timeout=60, env=full_env, cwd=cwd
+            [VISABOT, *args], check=False, input=stdin, capture_output=True, text=True, timeout=60, env=full_env, cwd=cwd
         )
 
 

@@ -21,11 +21,25 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, InvalidToken, \
-    NetworkError, RetryAfter
-from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes, \
-    MessageHandler, filters
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
+from telegram.ext import (
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
+from bot.telegram_html import validate_telegram_html, visible_length, visible_text
 from tests.fake_telegram import (
     BOT_ID,
     DEFAULT_GROUP_ID,
@@ -44,7 +58,6 @@ from tests.fake_telegram import (
     make_sticker,
     make_voice,
 )
-from bot.telegram_html import validate_telegram_html, visible_length, visible_text
 
 TOKEN = "123:ABC"
 
@@ -406,8 +419,10 @@ def test_factories_parse_as_ptb_updates(update: dict, check) -> None:  # type: i
     "text",
     [
         "plain text",
-        "<b>bold</b> <strong>s</strong> <i>i</i> <em>e</em> <u>u</u> <ins>i</ins> <s>s</s> "
-        "<strike>s</strike> <del>d</del> <tg-spoiler>x</tg-spoiler>",
+        (
+            "<b>bold</b> <strong>s</strong> <i>i</i> <em>e</em> <u>u</u> <ins>i</ins> <s>s</s> "
+            "<strike>s</strike> <del>d</del> <tg-spoiler>x</tg-spoiler>"
+        ),
         '<span class="tg-spoiler">secret</span>',
         '<b>bold <i>italic <s>strike <span class="tg-spoiler">spoiler</span></s></i></b>',
         '<a href="https://travel.state.gov/?a=1&amp;b=2">State Dept</a>',

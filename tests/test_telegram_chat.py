@@ -17,7 +17,6 @@ from bot.commands import COMMANDS, Scope
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
 from tests.fake_telegram import (
-    BOT_ID,
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
     Call,

@@ -122,7 +122,7 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
 def test_settings_errors_name_every_problem(tmp_path: Path, env: dict[str, str], expected: list[str]) -> None:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
     full_env.update({"TELEGRAM_BOT_TOKEN": "1:abcdef_sECRET-xyz"} | env)
-    out = subprocess.run([VISABOT, "run"], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([VISABOT, "run"], check=False, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.startswith("Invalid settings:")
     for fragment in expected:
