@@ -1,13 +1,17 @@
 """The delivery engine: sends one broadcast from the persisted outbox within Telegram's limits.
 
-- Pace: one global leaky bucket (aiolimiter) just under 30 messages/s (1,000/s for paid
-  broadcasts); every recipient gets one message per broadcast, and retries to a chat wait at
-  least a second, so the per-chat limit holds.
+- Pace: one global leaky bucket (aiolimiter) that never lets more than 30 messages into any
+  one second (1,000 for paid broadcasts), see `Limits`; every recipient gets one message per
+  broadcast, and retries to a chat wait at least a second, so the per-chat limit holds.
 - 429: every worker pauses for retry_after, then the message is retried. Conversation replies do
   not go through this limiter, so users keep getting answers while a broadcast runs.
 - 403 (blocked, deactivated) and 400 "chat not found": the recipient is marked blocked and
   unsubscribed, never retried. Timeouts and 5xx: bounded retries with backoff, then failed.
-- Crash safety: see bot/outbox.py. A lease keeps two processes from delivering the same broadcast.
+- Crash safety: see bot/outbox.py (`Ledger`). A lease keeps two processes from delivering the
+  same broadcast at once.
+- CPU: at 1,000 messages a second, one message may cost at most 1 ms of a core, so the message
+  is serialised once per broadcast and sent with `Bot.do_api_request`, and outbox writes are
+  grouped (bench/RESULTS-broadcast.md).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import asyncio
 import logging
 import os
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,23 +29,38 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.config import BotSettings
-from bot.outbox import BLOCKED, DONE, FAILED, PENDING, RUNNING, SENDING, SENT, Broadcast, Outbox, Progress
+from bot.outbox import (
+    BLOCKED,
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SENT,
+    Broadcast,
+    Ledger,
+    Outbox,
+    Progress,
+)
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from bot.telegram_request import AiohttpRequest
 from bot.telegram_render import shorten, show_data
+from bot.telegram_request import AiohttpRequest
 from knowledge.loader import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-FREE_RATE = 29.5  # Telegram allows about 30/s; staying just under avoids 429s at window edges
-PAID_RATE = 980.0  # allow_paid_broadcast raises the limit to 1,000/s
+FREE_LIMIT = 30  # Telegram: about 30 messages a second overall
+PAID_LIMIT = 1000  # with allow_paid_broadcast
 PER_CHAT_INTERVAL = 1.0
 MAX_ATTEMPTS = 4  # timeouts and 5xx
 MAX_FLOOD_WAITS = 20  # 429s for one message before giving up on it
 LEASE_SECONDS = 15.0
 PROGRESS_INTERVAL = 3.0
 BATCH = 500
+
+# The Bot API's method names are case-insensitive. PTB warns about do_api_request("sendMessage")
+# because Bot has a method of that name; the engine means to bypass it (see message_parameters).
+SEND_MESSAGE = "sendmessage"
 
 ProgressCallback = Callable[[Broadcast, Progress, float | None, bool], Awaitable[None]]
 
@@ -71,12 +89,55 @@ def owner_alive(owner: str) -> bool:
 
 @dataclass(frozen=True)
 class Limits:
+    """How fast one broadcast goes, paced by aiolimiter's `AsyncLimiter(burst, burst / rate)`.
+
+    That limiter is a leaky bucket: `rate` sends a second on average and up to `burst` at once
+    when the bucket has drained, so a send the event loop wakes late is made up by the next
+    ones instead of being lost (with a capacity of 1, about 1 ms lost per send turned 29.5/s
+    into 28.7/s). In any one second it lets through fewer than `burst + rate` sends; Telegram
+    counts per second and answers any excess with 429, so that stays under its limit with room
+    for about 20 ms of jitter between our clock and Telegram's (tests/test_broadcast_pace.py).
+
+    `group` rows are paced and committed together (at most `burst`); `concurrency` requests
+    may be in flight at once.
+    """
+
     rate: float
+    burst: float
+    group: int
     concurrency: int
 
     @classmethod
     def for_mode(cls, paid: bool) -> Limits:
-        return cls(PAID_RATE, 100) if paid else cls(FREE_RATE, 30)
+        return PAID if paid else FREE
+
+    @property
+    def most_per_second(self) -> float:
+        return self.burst + self.rate
+
+
+FREE = Limits(rate=29.2, burst=1.2, group=1, concurrency=30)  # fewer than 30.4, so at most 30, a second
+PAID = Limits(rate=960.0, burst=20.0, group=10, concurrency=100)  # fewer than 980 a second
+
+
+def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None) -> dict[str, object]:
+    """sendMessage's parameters but the chat, serialised once per broadcast.
+
+    `Bot.send_message` would serialise the buttons again for every recipient and build a
+    `telegram.Message` from every answer, which delivery never reads: together about a third
+    of the CPU per message at paid rates. PTB sends a str parameter as it is.
+    """
+    parameters: dict[str, object] = {
+        "text": broadcast.html,
+        "parse_mode": ParseMode.HTML.value,
+        "link_preview_options": LinkPreviewOptions(is_disabled=True).to_json(),
+    }
+    markup = broadcast_markup(kb, broadcast.entry_ids)
+    if markup is not None:
+        parameters["reply_markup"] = markup.to_json()
+    if broadcast.paid:
+        parameters["allow_paid_broadcast"] = True
+    return parameters
 
 
 def bot_from_settings(settings: BotSettings) -> Bot:
@@ -122,7 +183,6 @@ class Broadcaster:
         self._not_paused = asyncio.Event()
         self._not_paused.set()
         self._paused_until = 0.0
-        self._last_sent: dict[int, float] = {}
         self.flood_waits = 0
 
     async def run(self, broadcast_id: int) -> Progress:
@@ -153,87 +213,109 @@ class Broadcaster:
 
     async def _deliver(self, broadcast: Broadcast) -> None:
         limits = Limits.for_mode(broadcast.paid)
-        limiter = AsyncLimiter(1, 1 / limits.rate)  # capacity 1: an even pace, no bursts
-        markup = broadcast_markup(self.kb, broadcast.entry_ids)
-        queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=limits.concurrency * 2)
+        limiter = AsyncLimiter(limits.burst, limits.burst / limits.rate)
+        message = message_parameters(broadcast, self.kb)
+        ledger = Ledger(self.outbox, broadcast.id)
+        idle = asyncio.Semaphore(limits.concurrency)
+        queue: asyncio.Queue[int | None] = asyncio.Queue()
 
         async def worker() -> None:
             while (chat_id := await queue.get()) is not None:
-                await self._send_one(broadcast, chat_id, limiter, markup)
+                try:
+                    await self._send_one(chat_id, message, limiter, ledger)
+                finally:
+                    idle.release()
 
+        feeder = asyncio.create_task(self._feed(broadcast.id, limits, limiter, ledger, idle, queue))
         workers = [asyncio.create_task(worker()) for _ in range(limits.concurrency)]
-        reporter = asyncio.create_task(self._report(broadcast))
+        reporter = asyncio.create_task(self._report(broadcast, ledger))
         try:
-            after = None
-            while batch := self.outbox.pending(broadcast.id, BATCH, after=after):
-                for chat_id in batch:
-                    await queue.put(chat_id)
-                after = batch[-1]
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
+            await asyncio.gather(feeder, *workers)
         finally:
-            reporter.cancel()
-            for task in workers:
+            for task in (feeder, *workers, reporter):
                 task.cancel()
+            ledger.flush()
 
-    async def _send_one(
-        self, broadcast: Broadcast, chat_id: int, limiter: AsyncLimiter, markup: InlineKeyboardMarkup | None
+    async def _feed(
+        self,
+        broadcast_id: int,
+        limits: Limits,
+        limiter: AsyncLimiter,
+        ledger: Ledger,
+        idle: asyncio.Semaphore,
+        queue: asyncio.Queue[int | None],
     ) -> None:
+        """Hand pending rows to the workers a group at a time: a group waits for idle workers,
+        then for its pace slots, and is committed as `sending` before any of it is sent."""
+        after = None
+        while page := self.outbox.pending(broadcast_id, BATCH, after=after):
+            for first in range(0, len(page), limits.group):
+                group = page[first : first + limits.group]
+                for _ in group:
+                    await idle.acquire()
+                await self._take_slots(limiter, len(group))
+                ledger.start(group)
+                for chat_id in group:
+                    queue.put_nowait(chat_id)
+            after = page[-1]
+        for _ in range(limits.concurrency):
+            queue.put_nowait(None)
+
+    async def _take_slots(self, limiter: AsyncLimiter, count: int) -> None:
+        """Wait for pace slots, but never keep slots taken during a 429 pause: they would all be
+        spent the moment it ends, and that burst would draw the next 429."""
+        while True:
+            await limiter.acquire(count)
+            if self._not_paused.is_set():
+                return
+            await self._not_paused.wait()
+
+    async def _send_one(self, chat_id: int, message: dict[str, object], limiter: AsyncLimiter, ledger: Ledger) -> None:
+        """Deliver to one chat whose row is `sending` and whose pace slot is taken; retry as
+        the error asks, each retry with a new slot."""
         attempts = floods = 0
-        last_error = ""
-        while attempts < MAX_ATTEMPTS and floods < MAX_FLOOD_WAITS:
-            await self._space_chat(chat_id)
-            # Take a pace slot only while not paused: slots taken during a 429 pause would all be
-            # spent at once when it ends, and that burst would draw the next 429.
-            while True:
-                await limiter.acquire()
-                if self._not_paused.is_set():
-                    break
-                await self._not_paused.wait()
-            self._last_sent[chat_id] = time.monotonic()
-            self.outbox.mark(broadcast.id, chat_id, SENDING)  # in flight: the only rows in doubt after a crash
+        while True:
+            sent_at = _now()
             try:
-                await self.bot.send_message(
-                    chat_id,
-                    broadcast.html,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    reply_markup=markup,
-                    allow_paid_broadcast=True if broadcast.paid else None,
-                )
+                await self.bot.do_api_request(SEND_MESSAGE, api_kwargs={"chat_id": chat_id, **message})
             except RetryAfter as exc:
                 floods += 1
                 self.flood_waits += 1
                 self._pause(_seconds(exc.retry_after))
-                last_error = f"429 retry after {_seconds(exc.retry_after):g}s"
-                self.outbox.mark(broadcast.id, chat_id, PENDING, last_error)  # certainly not delivered
-                continue
+                error = f"429 retry after {_seconds(exc.retry_after):g}s"
+                if floods >= MAX_FLOOD_WAITS:
+                    break
+                ledger.finish(chat_id, PENDING, error, attempt=False)  # certainly not delivered
             except Forbidden as exc:
-                self._drop(broadcast, chat_id, f"403 {exc.message}")
+                self._drop(ledger, chat_id, f"403 {exc.message}")
                 return
             except BadRequest as exc:
                 if "chat not found" in exc.message.lower() or "user not found" in exc.message.lower():
-                    self._drop(broadcast, chat_id, f"400 {exc.message}")
+                    self._drop(ledger, chat_id, f"400 {exc.message}")
                 else:  # the message itself is wrong; retrying cannot help
-                    self.outbox.mark(broadcast.id, chat_id, FAILED, f"400 {exc.message}", attempt=True)
+                    ledger.finish(chat_id, FAILED, f"400 {exc.message}")
                 return
             except NetworkError as exc:  # timeouts, 5xx, connection errors
                 attempts += 1
-                last_error = f"{type(exc).__name__}: {exc.message}"
+                error = f"{type(exc).__name__}: {exc.message}"
+                if attempts >= MAX_ATTEMPTS:
+                    break
                 await asyncio.sleep(self.backoff * 2 ** (attempts - 1))
-                continue
-            self.outbox.mark(broadcast.id, chat_id, SENT, attempt=True)
-            return
-        self.outbox.mark(broadcast.id, chat_id, FAILED, last_error or "gave up", attempt=True)
+            else:
+                ledger.finish(chat_id, SENT)
+                return
+            await asyncio.sleep(PER_CHAT_INTERVAL - (_now() - sent_at))  # none if already waited
+            await self._take_slots(limiter, 1)
+            ledger.start([chat_id])
+        ledger.finish(chat_id, FAILED, error)
 
-    def _drop(self, broadcast: Broadcast, chat_id: int, reason: str) -> None:
-        self.outbox.mark(broadcast.id, chat_id, BLOCKED, reason, attempt=True)
+    def _drop(self, ledger: Ledger, chat_id: int, reason: str) -> None:
+        ledger.finish(chat_id, BLOCKED, reason)
         self.subscriptions.unsubscribe(chat_id)
 
     def _pause(self, seconds: float) -> None:
         """A 429 is about the whole bot: every worker waits it out."""
-        until = time.monotonic() + seconds
+        until = _now() + seconds
         if until <= self._paused_until:
             return
         self._paused_until = until
@@ -244,30 +326,30 @@ class Broadcaster:
         if until >= self._paused_until:
             self._not_paused.set()
 
-    async def _space_chat(self, chat_id: int) -> None:
-        last = self._last_sent.get(chat_id)
-        if last is not None:
-            wait = PER_CHAT_INTERVAL - (time.monotonic() - last)
-            if wait > 0:
-                await asyncio.sleep(wait)
-
-    async def _report(self, broadcast: Broadcast) -> None:
+    async def _report(self, broadcast: Broadcast, ledger: Ledger) -> None:
         """Every few seconds: renew the lease and report progress (sent, remaining, time left)."""
-        started = time.monotonic()
+        started = _now()
         first = self.outbox.progress(broadcast.id)
         while True:
             await asyncio.sleep(self.progress_interval)
             self.outbox.claim(broadcast.id, self.owner, LEASE_SECONDS, owner_alive)
+            ledger.flush()
             progress = self.outbox.progress(broadcast.id)
             done_now = progress[SENT] + progress[BLOCKED] + progress[FAILED]
             done_before = first[SENT] + first[BLOCKED] + first[FAILED]
-            rate = (done_now - done_before) / max(time.monotonic() - started, 1e-6)
+            rate = (done_now - done_before) / max(_now() - started, 1e-6)
             eta = progress.remaining / rate if rate > 0 else None
             if self.on_progress:
                 try:
                     await self.on_progress(broadcast, progress, eta, False)
                 except Exception:  # a failed progress edit must never stop delivery
                     log.warning("broadcast %s: progress report failed", broadcast.id, exc_info=True)
+
+
+def _now() -> float:
+    """The event loop's clock, the one aiolimiter and every sleep here use (tests may run a
+    loop with a virtual clock)."""
+    return asyncio.get_running_loop().time()
 
 
 def _seconds(value: object) -> float:

@@ -32,8 +32,10 @@ def report_lines(broadcast: Broadcast, progress: Progress) -> list[str]:
 
     lines = [
         f"broadcast {broadcast.id} [{broadcast.status}] topics={','.join(broadcast.topics)} created {broadcast.created_at}",
-        f"  sent {progress[SENT]}, blocked {progress[BLOCKED]}, failed {progress[FAILED]}, "
-        f"remaining {progress.remaining} of {progress.total}",
+        (
+            f"  sent {progress[SENT]}, blocked {progress[BLOCKED]}, failed {progress[FAILED]}, "
+            f"remaining {progress.remaining} of {progress.total}"
+        ),
     ]
     if broadcast.resumed_in_flight:
         lines.append(

@@ -3,13 +3,15 @@
 States: pending → sending → sent | blocked | failed. A row is marked `sending` (committed) before
 its request goes out and `sent` after Telegram confirms, so after a crash only rows still in
 `sending` are in doubt; resuming re-sends them and reports how many (possible duplicates).
+During a delivery these writes go through a `Ledger`, which groups them into few commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.storage import Storage, now
@@ -54,6 +56,9 @@ class Progress:
 
     def __getitem__(self, state: str) -> int:
         return self.counts.get(state, 0)
+
+
+Mark = tuple[int, str, str | None, bool]  # chat_id, state, error, counts as an attempt
 
 
 def _row_to_broadcast(row: dict) -> Broadcast:  # type: ignore[type-arg]
@@ -136,8 +141,9 @@ class Outbox:
             )
 
     def recover_in_flight(self, broadcast_id: int) -> int:
-        """After a crash: rows left in `sending` may or may not have arrived. They go back to
-        `pending` (at-least-once) and are counted, so the report can say how many might repeat."""
+        """After a crash: rows left in `sending` may or may not have arrived (in flight, or
+        answered moments before and not yet committed, see `Ledger`). They go back to `pending`
+        (at-least-once) and are counted, so the report can say how many might repeat."""
         with self.storage.transaction():
             cursor = self.db.execute(
                 "UPDATE outbox SET state = ?, updated_at = ? WHERE broadcast_id = ? AND state = ?",
@@ -185,11 +191,16 @@ class Outbox:
         return [r[0] for r in rows]
 
     def mark(self, broadcast_id: int, chat_id: int, state: str, error: str | None = None, *, attempt: bool = False) -> None:
+        self.mark_many(broadcast_id, [(chat_id, state, error, attempt)])
+
+    def mark_many(self, broadcast_id: int, marks: Iterable[Mark]) -> None:
+        """Apply (chat_id, state, error, counts as an attempt) marks in order, in one transaction."""
+        stamp = now()
         with self.storage.transaction():
-            self.db.execute(
+            self.db.conn.executemany(
                 "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error), updated_at = ?,"
                 " attempts = attempts + ? WHERE broadcast_id = ? AND chat_id = ?",
-                [state, error, now(), int(attempt), broadcast_id, chat_id],
+                [(state, error, stamp, int(attempt), broadcast_id, chat_id) for chat_id, state, error, attempt in marks],
             )
 
     def progress(self, broadcast_id: int) -> Progress:
@@ -205,3 +216,48 @@ class Outbox:
             [broadcast_id, BLOCKED, FAILED, limit],
         ).fetchall()
         return [(r[0], r[1], r[2] or "") for r in rows]
+
+
+class Ledger:
+    """The outbox writes of one running delivery, grouped into few commits.
+
+    At hundreds of messages a second, two commits per message (`sending`, then `sent`) cost
+    more CPU than anything but the HTTP request. The rule that makes a crash safe is kept: a
+    row is committed as `sending` before its request goes out (`start`), so a row marked sent
+    is never sent again. What changes:
+    - `start` commits a whole group of rows at once;
+    - final states are buffered (`finish`) and committed with the next `start`, or within
+      `flush_delay` when nothing starts (a 429 pause, the last messages).
+    A row whose answer has arrived but is not committed yet is still `sending`: after a crash
+    it is counted with the ones in flight and re-sent, never silently.
+    """
+
+    def __init__(self, outbox: Outbox, broadcast_id: int, flush_delay: float = 0.05):
+        self.outbox = outbox
+        self.broadcast_id = broadcast_id
+        self.flush_delay = flush_delay
+        self._finished: list[Mark] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self, chat_ids: Iterable[int]) -> None:
+        """Commit these rows as `sending` (with any buffered final states); send only after."""
+        self._cancel_timer()
+        self.outbox.mark_many(self.broadcast_id, [*self._finished, *((c, SENDING, None, False) for c in chat_ids)])
+        self._finished.clear()  # only once committed: a failed commit keeps them for the next try
+
+    def finish(self, chat_id: int, state: str, error: str | None = None, *, attempt: bool = True) -> None:
+        """Record an outcome; it is committed soon, with the next group or by a timer."""
+        self._finished.append((chat_id, state, error, attempt))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.flush_delay, self.flush)
+
+    def flush(self) -> None:
+        self._cancel_timer()
+        if self._finished:
+            self.outbox.mark_many(self.broadcast_id, self._finished)
+            self._finished.clear()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

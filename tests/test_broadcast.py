@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.broadcast import Broadcaster
-from bot.outbox import BLOCKED, DONE, FAILED, SENT, Outbox
+from bot.outbox import BLOCKED, DONE, FAILED, PENDING, SENDING, SENT, Ledger, Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
 from tests.bot_harness import TOKEN
@@ -143,3 +144,28 @@ async def test_subscribing_is_idempotent(storage: Storage) -> None:
     assert subs.subscribe(1, ["h1b"]) == []
     assert subs.counts() == {"h1b": 1}
     assert subs.unsubscribe(1) == 1 and subs.topics_of(1) == []
+
+
+async def test_ledger_commits_sending_first_and_outcomes_soon_after(storage: Storage) -> None:
+    outbox = Outbox(storage)
+    broadcast, _ = outbox.create("ledger", topics=["h1b"], html=HTML, recipients=[1, 2, 3])
+    ledger = Ledger(outbox, broadcast.id, flush_delay=0.01)
+
+    def states() -> dict[int, str]:
+        rows = storage.db.execute("SELECT chat_id, state FROM outbox ORDER BY chat_id").fetchall()
+        return {chat: state for chat, state in rows}
+
+    ledger.start([1, 2])
+    assert states() == {1: SENDING, 2: SENDING, 3: PENDING}, "committed before any request goes out"
+    ledger.finish(1, SENT)
+    # Until committed, an answered row stays `sending`: a crash now re-sends it and counts it.
+    assert states()[1] == SENDING
+    ledger.start([3])
+    assert states() == {1: SENT, 2: SENDING, 3: SENDING}, "outcomes ride along with the next group"
+    ledger.finish(2, BLOCKED, "403 blocked")
+    await asyncio.sleep(0.05)
+    assert states()[2] == BLOCKED, "with nothing starting, a timer commits them"
+    ledger.finish(3, SENT)
+    ledger.flush()
+    assert states() == {1: SENT, 2: BLOCKED, 3: SENT}
+    assert outbox.recover_in_flight(broadcast.id) == 0

@@ -67,7 +67,7 @@ async def test_unsubscribe_per_topic_and_all(fake_telegram: FakeTelegram, tmp_pa
         await press(fake_telegram, "unsub:h1b", menu)
         assert app.bot_data.subscriptions.topics_of(USER) == ["k-visa"]
         await press(fake_telegram, "unsub:all*", menu)
-        (edit, *_) = await fake_telegram.wait_for("editMessageText", count=2)
+        await fake_telegram.wait_for("editMessageText", count=2)
         assert app.bot_data.subscriptions.topics_of(USER) == []
     assert "no subscriptions" in fake_telegram.calls("editMessageText")[-1].text
 
@@ -170,6 +170,36 @@ async def test_answers_keep_flowing_during_a_broadcast(fake_telegram: FakeTelegr
     assert "20,000" in answer.text
     assert len(broadcast_sends) < 90, "the answer came while the broadcast was still running"
     assert answer.answered_at - answer.timestamp < 1.0  # type: ignore[operator]
+
+
+async def test_answers_keep_flowing_during_a_429_pause(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    chats = range(5000, 5020)
+    flooded: list[int] = []
+
+    def flood_once(method: str, params: dict, now: float) -> tuple[int, str, int] | None:  # type: ignore[type-arg]
+        if method.lower() == "sendmessage" and int(params.get("chat_id", 0)) in chats and not flooded:
+            flooded.append(int(params["chat_id"]))
+            return 429, "Too Many Requests: retry after 3", 3
+        return None
+
+    fake_telegram.rate_policy = flood_once
+    async with running_bot(fake_telegram, tmp_path) as app:
+        subs = app.bot_data.subscriptions
+        for chat in chats:
+            subs.subscribe(chat, ["h1b"])
+        summary = await admin_draft_to_preview(fake_telegram, "<b>Update</b>")
+        await press(fake_telegram, buttons(summary)[0]["callback_data"], summary, ADMIN)
+        (flood,) = await fake_telegram.wait_for("sendMessage", predicate=lambda c: c.http_status == 429)
+        fake_telegram.push_update(make_private_text("What is the H-1B master's cap?", user_id=77))
+        (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=77)
+        during_pause = [c for c in fake_telegram.calls("sendMessage") if int(c.chat_id) in chats
+                        and flood.timestamp < c.timestamp < answer.timestamp]
+        await app.bot_data.jobs.wait(1)  # type: ignore[union-attr]
+    assert "20,000" in answer.text
+    assert during_pause == [], "the answer came while the broadcast waited out the 429"
+    assert answer.answered_at - answer.timestamp < 1.0  # type: ignore[operator]
+    delivered = sorted(int(c.chat_id) for c in fake_telegram.calls("sendMessage") if int(c.chat_id) in chats and c.ok)
+    assert delivered == list(chats)
 
 
 async def test_interrupted_broadcast_resumes_at_start_up(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
