@@ -6,7 +6,8 @@ each word is kept, replaced by a word drawn from the real vocabulary (by its rea
 replaced by a pseudo-word; words are sometimes reordered. The pseudo-word pool grows with the size
 of the base following Heaps' law (vocabulary ~ K * n^0.55), and pseudo-words are drawn with Zipf
 weights, so the vocabulary and the posting-list lengths grow roughly as a real corpus's would.
-Answers get a distinct string per entry so memory is not understated by sharing.
+Answers get a distinct string per entry so memory is not understated by sharing. Entries are made
+one at a time as the knowledge base stores them, as the loader reads files one at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Iterator
 
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry
@@ -68,11 +70,11 @@ def synthetic_kb(base: KnowledgeBase, size: int, seed: int = 1234) -> KnowledgeB
             rng.shuffle(out)
         return " ".join(out)
 
-    entries = list(real)
-    for i in range(len(real), size):
-        t = real[i % len(real)]
-        entries.append(
-            t.model_copy(
+    def entries() -> Iterator[Entry]:
+        yield from real
+        for i in range(len(real), size):
+            t = real[i % len(real)]
+            yield t.model_copy(
                 update={
                     "id": f"{t.id[:36]}-s{i}",
                     "question": rewrite(t.question),
@@ -82,5 +84,5 @@ def synthetic_kb(base: KnowledgeBase, size: int, seed: int = 1234) -> KnowledgeB
                     "related": [],
                 }
             )
-        )
-    return KnowledgeBase(entries=entries, synonyms=base.synonyms)
+
+    return KnowledgeBase(entries=entries(), synonyms=base.synonyms)

@@ -11,6 +11,7 @@ field already tells users how firm the answer is, so they are listed for follow-
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def sourcing(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     return findings
 
 
-def broken_related(entries: list[Entry]) -> list[Finding]:
+def broken_related(entries: Sequence[Entry]) -> list[Finding]:
     """Related ids that name no entry. The loader refuses these too; lint reports them among the
     other findings (see lint_folder) so one run shows everything to fix."""
     ids = {e.id for e in entries}

@@ -6,8 +6,8 @@ collects all problems before failing, because fixing one error at a time is slow
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.model import Entry
+from knowledge.store import EntryStore
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -51,17 +52,27 @@ class KnowledgeError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-@dataclass
 class KnowledgeBase:
-    entries: list[Entry]
-    synonyms: dict[str, list[str]] = field(default_factory=dict)
-    paths: dict[str, Path] = field(default_factory=dict)
+    """The entries (in order, looked up by id), the synonyms, and each entry's file when loaded
+    from disk. Entries are held compressed (knowledge/store.py): only the few read per question
+    are Python objects at any time, so a large base fits in memory."""
 
-    def __post_init__(self) -> None:
-        self.by_id = {e.id: e for e in self.entries}
+    def __init__(
+        self,
+        entries: Iterable[Entry],
+        synonyms: dict[str, list[str]] | None = None,
+        paths: dict[str, Path] | None = None,
+    ):
+        self.entries = entries if isinstance(entries, EntryStore) else EntryStore(entries)
+        self.synonyms = synonyms if synonyms is not None else {}
+        self.paths = paths if paths is not None else {}
+
+    @property
+    def by_id(self) -> Mapping[str, Entry]:
+        return self.entries.by_id
 
     def get(self, entry_id: str) -> Entry | None:
-        return self.by_id.get(entry_id)
+        return self.entries.get(entry_id)
 
 
 def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
@@ -134,8 +145,9 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
     problems: list[Problem] = []
     if not entries_dir.is_dir():
         raise KnowledgeError([Problem(entries_dir, None, "no entries folder here")])
-    entries: list[Entry] = []
+    entries = EntryStore()  # filled one at a time, so the whole base is never held as objects
     paths: dict[str, Path] = {}
+    related: list[tuple[str, str]] = []
     for path in sorted(entries_dir.glob("*/*.yaml")):
         try:
             text = path.read_text(encoding="utf-8")
@@ -155,10 +167,10 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
             problems.append(Problem(path, None, f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}"))
         paths[entry.id] = path
         entries.append(entry)
-    for entry in entries:
-        for rel in entry.related:
-            if rel not in paths:
-                problems.append(Problem(paths[entry.id], None, f"related id {rel!r} does not exist"))
+        related.extend((entry.id, rel) for rel in entry.related)
+    for entry_id, rel in related:
+        if rel not in paths:
+            problems.append(Problem(paths[entry_id], None, f"related id {rel!r} does not exist"))
     synonyms, syn_problems = load_synonyms(root / SYNONYMS_FILENAME)
     problems.extend(syn_problems)
     if not entries and not problems:

@@ -53,6 +53,7 @@ DENSE_RATIO = 4  # score every phrasing when the query's postings exceed 1/DENSE
 KEEP_TEXTS_UP_TO = 50_000  # phrasing texts kept for the refinement up to this many; recomputed beyond
 TEXT_CACHE_SIZE = 32_768  # recomputed phrasing texts remembered
 BUILD_CHUNK = 1 << 16  # phrasings processed at a time by the array stages of the build
+SCORE_CHUNK = 1 << 15  # phrasings scored at a time when a query scores them all
 FUZZY_CACHE_SIZE = 4096  # unknown tokens whose typo expansions are remembered
 MAX_FILTERED_FUZZY_LEN = 150  # longer unknown tokens skip the character-count prefilter
 _FUZZY_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -127,7 +128,7 @@ class Matcher:
     def __init__(self, base: KnowledgeBase):
         self.base = base
         self.normalizer = Normalizer(base.synonyms)
-        self._entries: list[Entry] = list(base.entries)
+        self._entries = base.entries
         self._scratch = threading.local()
         self._fuzzy_cache: dict[str, tuple[tuple[int, float], ...]] = {}
         self._recomputed_text = functools.lru_cache(maxsize=TEXT_CACHE_SIZE)(self._recompute_text)
@@ -140,14 +141,16 @@ class Matcher:
         canonical = self.normalizer.canonical
         token_ids: dict[str, int] = {}
         flat = array("i")  # token ids of every phrasing, one phrasing after the other
-        ends = array("i")  # where each phrasing's tokens end in `flat`
+        starts = array("i")  # where each phrasing's tokens start in `flat`
+        lengths = array("i")  # and how many there are
         phrasing_entry = array("i")
         phrasing_slot = array("i")  # 0 = question, then alternates, then keywords
-        entry_token_flat = array("i")  # each entry's distinct token ids, for document frequency
+        df: Counter[int] = Counter()  # token id -> entries using it
         one_word: dict[str, int] = {}  # token -> the entry listing it alone, or -1 when several do
-        n_texts = sum(1 + len(e.alternates) + len(e.keywords) for e in self._entries)
-        texts: list[str] | None = [] if n_texts <= KEEP_TEXTS_UP_TO else None
-        for idx, entry in enumerate(self._entries):
+        topic_codes = array("b")
+        texts: list[str] | None = []  # dropped once there are more than KEEP_TEXTS_UP_TO
+        for idx, entry in enumerate(self._entries):  # one pass: each entry is decoded once
+            topic_codes.append(_TOPIC_CODE[entry.topic])
             entry_seen: set[int] = set()
             for slot, text in enumerate((entry.question, *entry.alternates, *entry.keywords)):
                 canon = canonical(text)
@@ -155,8 +158,9 @@ class Matcher:
                 if not toks:
                     continue
                 ids = [token_ids.setdefault(tok, len(token_ids)) for tok in toks]
+                starts.append(len(flat))
+                lengths.append(len(ids))
                 flat.extend(ids)
-                ends.append(len(flat))
                 phrasing_entry.append(idx)
                 phrasing_slot.append(slot)
                 entry_seen.update(ids)
@@ -165,7 +169,9 @@ class Matcher:
                     one_word[toks[0]] = idx if owner is None or owner == idx else -1
                 if texts is not None:
                     texts.append(canon)
-            entry_token_flat.extend(entry_seen)
+                    if len(texts) > KEEP_TEXTS_UP_TO:
+                        texts = None
+            df.update(entry_seen)
         self._one_word_owner = one_word
         self._phrasing_text = texts
         self._vocab: list[str] = list(token_ids)
@@ -175,38 +181,40 @@ class Matcher:
         small = not len(slots) or slots.max() < 2**15
         self._phrasing_slot = slots.astype(np.int16) if small else slots.copy()
         del slots
-        self._topic_codes = np.array([_TOPIC_CODE[e.topic] for e in self._entries], dtype=np.int8)
+        self._topic_codes = np.frombuffer(topic_codes, dtype=np.int8).copy()
         n_phr, n_vocab = len(phrasing_entry), len(token_ids)
         flat_np = np.frombuffer(flat, dtype=np.int32)
-        ends_np = np.frombuffer(ends, dtype=np.int32)
-        del flat, ends, phrasing_entry, phrasing_slot
+        starts_np = np.frombuffer(starts, dtype=np.int32)
+        lengths_np = np.frombuffer(lengths, dtype=np.int32)
+        del phrasing_entry, phrasing_slot
 
         # Document frequency per entry, so an entry with many alternates does not skew weights.
-        df = np.bincount(np.frombuffer(entry_token_flat, dtype=np.int32), minlength=n_vocab)
         n = max(len(self._entries), 1)
         # math.log, not np.log, so the weights are exactly the scalar formula's.
-        self._idf = [math.log((n + 1) / (count + 0.5)) for count in df.tolist()]
+        self._idf = [math.log((n + 1) / (df[tid] + 0.5)) for tid in range(n_vocab)]
+        del df
         self._unknown_weight = math.log((n + 1) / 0.5)
         idf = np.asarray(self._idf, dtype=np.float64)
 
         # Postings: phrasing ids grouped by token, each list ascending. A counting sort done in
         # chunks of phrasings (in order), so no temporary is as large as all postings.
-        lengths = np.diff(ends_np, prepend=np.int32(0))
-        counts = np.bincount(flat_np, minlength=n_vocab)
+        counts = np.zeros(n_vocab, dtype=np.int64)
+        for lo in range(0, len(flat_np), BUILD_CHUNK):  # bincount widens its input to int64
+            counts += np.bincount(flat_np[lo : lo + BUILD_CHUNK], minlength=n_vocab)
         self._posting_ptr = np.zeros(n_vocab + 1, dtype=np.int64)
         np.cumsum(counts, out=self._posting_ptr[1:])
         self._postings = np.empty(len(flat_np), dtype=np.int32)
         filled = self._posting_ptr[:-1].copy()  # next free slot per token
         for lo in range(0, n_phr, BUILD_CHUNK):
             hi = min(lo + BUILD_CHUNK, n_phr)
-            first, last = int(ends_np[lo] - lengths[lo]), int(ends_np[hi - 1])
+            first, last = int(starts_np[lo]), int(starts_np[hi - 1] + lengths_np[hi - 1])
             chunk = flat_np[first:last]
             order = np.argsort(chunk, kind="stable")
             sorted_toks = chunk[order]
             chunk_counts = np.bincount(chunk, minlength=n_vocab)
             group_start = np.cumsum(chunk_counts) - chunk_counts  # in this chunk's sorted order
             rank = np.arange(len(chunk)) - group_start[sorted_toks]
-            phrasing = np.repeat(np.arange(lo, hi, dtype=np.int32), lengths[lo:hi])
+            phrasing = np.repeat(np.arange(lo, hi, dtype=np.int32), lengths_np[lo:hi])
             self._postings[filled[sorted_toks] + rank] = phrasing[order]
             filled += chunk_counts
         del filled, counts
@@ -215,11 +223,11 @@ class Matcher:
         # floating-point sums as adding one token at a time).
         totals = np.zeros(n_phr, dtype=np.float64)
         for lo in range(0, n_phr, BUILD_CHUNK):  # in chunks, to keep temporaries small
-            chunk_len = lengths[lo : lo + BUILD_CHUNK]
+            chunk_len = lengths_np[lo : lo + BUILD_CHUNK]
             live = np.arange(lo, lo + len(chunk_len), dtype=np.int32)
             for j in range(int(chunk_len.max())):
-                live = live[lengths[live] > j]
-                totals[live] += idf[flat_np[ends_np[live] - lengths[live] + j]]
+                live = live[lengths_np[live] > j]
+                totals[live] += idf[flat_np[starts_np[live] + j]]
         self._phrasing_norm = np.maximum(totals, 1e-9, out=totals)  # a phrasing's weight, as a divisor
         # Where each entry's phrasings start (entries without phrasings have none).
         owners = self._phrasing_entry
@@ -301,14 +309,14 @@ class Matcher:
             (int(candidates[j]), score / 100.0) for tok, score, j in hits if len(tok) >= MIN_FUZZY_TOKEN_LEN
         )
 
-    def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's scratch arrays over all phrasings: query hit, phrasing hit (zeros between
-        queries), selection (negated scores: -0.0 between queries, as an untouched phrasing's
-        negated score is) and seen (False between queries)."""
+        queries; phrasing hit also serves to pick the phrasings to refine) and seen (False between
+        queries). Only these three: at 2 million phrasings each float array is 16 MB."""
         bufs = getattr(self._scratch, "bufs", None)
         if bufs is None:
             n_phr = len(self._phrasing_entry)
-            bufs = (np.zeros(n_phr), np.zeros(n_phr), np.full(n_phr, -0.0), np.zeros(n_phr, dtype=bool))
+            bufs = (np.zeros(n_phr), np.zeros(n_phr), np.zeros(n_phr, dtype=bool))
             self._scratch.bufs = bufs
         return bufs
 
@@ -399,7 +407,7 @@ class Matcher:
     def _entry_scores(self, tokens: Sequence[str], canonical: str) -> np.ndarray:
         """Best phrasing score per entry, 0–100."""
         scores = np.zeros(len(self._entries))
-        query_hit, phrasing_hit, selection, seen = self._buffers()
+        query_hit, phrasing_hit, seen = self._buffers()
         n_phr = len(query_hit)
         # Short questions weigh both coverages equally; long stories only need to contain the
         # phrasing.
@@ -419,11 +427,17 @@ class Matcher:
             total = sum(map(len, touched))
             dense = total * DENSE_RATIO > n_phr
             if dense:
-                # Most phrasings are touched: score them all in place; untouched ones score 0.
-                phrasing_scores = self._f_scores(
-                    query_hit, phrasing_hit if separate else query_hit, self._phrasing_norm,
-                    selection, phrasing_hit, query_weight, beta2,
-                )
+                # Most phrasings are touched: score them all in place, a slice at a time so the
+                # temporaries stay small; untouched ones score 0.
+                phrasing_scores = query_hit
+                hits = phrasing_hit if separate else query_hit
+                cover, denom = np.empty(SCORE_CHUNK), np.empty(SCORE_CHUNK)
+                for lo in range(0, n_phr, SCORE_CHUNK):
+                    hi = min(lo + SCORE_CHUNK, n_phr)
+                    self._f_scores(
+                        query_hit[lo:hi], hits[lo:hi], self._phrasing_norm[lo:hi], cover[: hi - lo],
+                        denom[: hi - lo], query_weight, beta2,
+                    )
                 top = self._leading(np.negative(phrasing_scores, out=phrasing_hit))
                 self._refine(phrasing_scores, top, top, canonical, whole)
                 best = np.maximum.reduceat(phrasing_scores, self._entry_first)
@@ -442,7 +456,6 @@ class Matcher:
             if dense:
                 query_hit.fill(0.0)
                 phrasing_hit.fill(0.0)
-                selection.fill(-0.0)
             else:
                 for ids in touched:
                     query_hit[ids] = 0.0
@@ -455,13 +468,14 @@ class Matcher:
         if len(hit) <= REFINE_TOP:
             top = np.arange(len(hit))
         else:
-            # Pick the leading phrasings from every phrasing's negated score, untouched ones as
-            # -0.0, as the dense branch does.
-            selection[hit] = -phrasing_scores
+            # Pick the leading phrasings from every phrasing's negated score, as the dense branch
+            # does; phrasing hit is all zeros here, and an untouched phrasing's 0.0 compares as
+            # the -0.0 the dense branch gives it, so the partition picks the same phrasings.
+            phrasing_hit[hit] = -phrasing_scores
             try:
-                top = np.searchsorted(hit, self._leading(selection))
+                top = np.searchsorted(hit, self._leading(phrasing_hit))
             finally:
-                selection[hit] = -0.0
+                phrasing_hit[hit] = 0.0
         self._refine(phrasing_scores, top, hit[top], canonical, whole)
         # Best phrasing per entry: an entry's phrasings are contiguous and `hit` ascends.
         owner = self._phrasing_entry[hit]
@@ -471,7 +485,7 @@ class Matcher:
 
     @staticmethod
     def _leading(negated: np.ndarray) -> np.ndarray:
-        """The phrasings to refine, given every phrasing's negated score (untouched ones -0.0): the
+        """The phrasings to refine, given every phrasing's negated score (untouched ones ±0.0): the
         REFINE_TOP best with a positive score, picked by the same partition as always, so the
         pick among phrasings tied at the cut does not depend on which ones a query touched."""
         if REFINE_TOP >= len(negated):
