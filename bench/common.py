@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: question sets, the golden-set scorer, typos, percentiles."""
+"""Shared pieces of the benchmarks: question sets (scored by knowledge/evaluation.py), typos,
+percentiles, report tables."""
 
 from __future__ import annotations
 
@@ -13,10 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from knowledge.evaluation import EvalReport, Answerer, evaluate, load_eval_items
-from knowledge.matcher import MatchResult, Outcome
+from knowledge.evaluation import Answerer, EvalItem, EvalReport, evaluate, load_eval_items, load_golden_items
+from knowledge.matcher import MatchResult
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.yaml"
@@ -26,99 +25,24 @@ GOLDEN_SET = REPO / "tests" / "golden_questions.yaml"
 # ---------------------------------------------------------------- question sets
 
 
-@dataclass(frozen=True)
-class GoldenItem:
-    question: str
-    expect: tuple[str, ...] = ()  # entry ids any of which is a correct answer
-    expect_decline: bool = False
-
-
-def load_golden_items(path: Path = GOLDEN_SET) -> list[GoldenItem] | None:
-    """The held-out golden set, or None while the file does not exist yet."""
-    if not path.exists():
-        return None
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    items = []
-    for n, raw in enumerate(data, 1):
-        if not isinstance(raw, dict) or not isinstance(raw.get("q"), str):
-            raise ValueError(f"{path}: item {n} has no 'q' string")
-        items.append(
-            GoldenItem(
-                question=raw["q"],
-                expect=tuple(raw.get("expect") or ()),
-                expect_decline=bool(raw.get("expect_decline", False)),
-            )
-        )
-    return items
-
-
-@dataclass
-class Score:
-    """One matcher on one question set; same definition as knowledge/evaluation.py."""
-
-    in_scope: int = 0
-    in_scope_passed: int = 0
-    out_of_scope: int = 0
-    declined: int = 0
-    wrong_answers: int = 0  # confident answers that were wrong (in-scope wrong entry, or off-topic answered)
-    clarified: int = 0  # in-scope questions answered with a clarifying question (counts as a miss)
-
-    @property
-    def accuracy(self) -> float:
-        return self.in_scope_passed / self.in_scope if self.in_scope else 1.0
-
-    @property
-    def decline_rate(self) -> float:
-        return self.declined / self.out_of_scope if self.out_of_scope else 1.0
-
-    @property
-    def combined(self) -> float:
-        return (self.accuracy + self.decline_rate) / 2
-
-    @property
-    def total(self) -> int:
-        return self.in_scope + self.out_of_scope
-
-
-def score_from_report(report: EvalReport) -> Score:
-    wrong = sum(1 for f in report.failures if f.result.outcome is Outcome.ANSWER)
-    clarified = sum(1 for f in report.failures if f.result.outcome is Outcome.CLARIFY and not f.item.expect_no_match)
-    return Score(report.in_scope, report.in_scope_passed, report.out_of_scope, report.declined, wrong, clarified)
-
-
-def evaluate_golden(answerer: Answerer, items: Sequence[GoldenItem]) -> Score:
-    """In-scope passes when answered with an expected entry id; off-topic passes when not answered."""
-    score = Score()
-    for item in items:
-        result = answerer.match(item.question)
-        answered = result.outcome is Outcome.ANSWER and result.entry is not None
-        if item.expect_decline:
-            score.out_of_scope += 1
-            score.declined += not answered
-            score.wrong_answers += answered
-        else:
-            score.in_scope += 1
-            ok = answered and result.entry.id in item.expect  # type: ignore[union-attr]
-            score.in_scope_passed += ok
-            score.wrong_answers += answered and not ok
-            score.clarified += result.outcome is Outcome.CLARIFY
-    return score
-
-
 @dataclass
 class QuestionSet:
     name: str
-    questions: list[str]
-    score: Callable[[Answerer], Score]
+    items: list[EvalItem]
+
+    @property
+    def questions(self) -> list[str]:
+        return [i.question for i in self.items]
+
+    def score(self, answerer: Answerer) -> EvalReport:
+        return evaluate(answerer, self.items)
 
 
 def question_sets() -> list[QuestionSet]:
     """dev.yaml always; the golden set when it exists."""
-    dev = load_eval_items(DEV_SET)
-    sets = [QuestionSet("dev", [i.question for i in dev], lambda a, dev=dev: score_from_report(evaluate(a, dev)))]
-    golden = load_golden_items()
-    if golden:
-        sets.append(QuestionSet("golden", [i.question for i in golden], lambda a, g=golden: evaluate_golden(a, g)))
+    sets = [QuestionSet("dev", load_eval_items(DEV_SET))]
+    if GOLDEN_SET.exists():
+        sets.append(QuestionSet("golden", load_golden_items(GOLDEN_SET)))
     return sets
 
 

@@ -32,10 +32,8 @@ from rapidfuzz import fuzz, process, utils
 
 from bench.common import (
     QuestionSet,
-    Score,
     Section,
     fixed_results,
-    load_golden_items,
     ms,
     pct,
     percentile,
@@ -45,6 +43,7 @@ from bench.common import (
     verdict,
 )
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.evaluation import EvalReport
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.matcher import Matcher, MatchResult, Outcome
 from knowledge.model import Entry
@@ -155,13 +154,13 @@ class BM25Peer(Peer):
 @dataclass
 class SweepResult:
     cutoff: float
-    score: Score
-    curve: list[tuple[float, Score]]  # the grid points, for the report
+    score: EvalReport
+    curve: list[tuple[float, EvalReport]]  # the grid points, for the report
     candidates: int
     raw: dict[str, tuple[Entry | None, float]]
 
 
-def _score_at(qset: QuestionSet, raw: dict[str, tuple[Entry | None, float]], cutoff: float) -> Score:
+def _score_at(qset: QuestionSet, raw: dict[str, tuple[Entry | None, float]], cutoff: float) -> EvalReport:
     results = {
         q: _answer(q, e, s) if e is not None and s >= cutoff else _answer(q, None, 0.0) for q, (e, s) in raw.items()
     }
@@ -192,8 +191,8 @@ def _fmt_cutoff(c: float) -> str:
 class Row:
     name: str
     cutoff: str
-    score: Score
-    dev_tuned: Score | None = None
+    score: EvalReport
+    dev_tuned: EvalReport | None = None
 
 
 def run(verbose: bool = True) -> Section:
@@ -262,13 +261,12 @@ def run(verbose: bool = True) -> Section:
         "that were wrong (wrong entry or off-topic answered) — the costly failure. *In-scope clarified* = in-scope "
         "questions where our matcher asked which of 2–3 entries was meant (scored as a miss; the peers cannot clarify).",
     ]
-    golden = load_golden_items()
-    if golden:
-        unknown = [i for i in golden if not i.expect_decline and not any(base.get(x) for x in i.expect)]
+    for qset in sets:
+        unknown = [i for i in qset.items if i.expect_ids and not any(base.get(x) for x in i.expect_ids)]
         if unknown:
-            parts += ["", f"Note: {len(unknown)} golden in-scope item(s) expect only entry ids absent from the shipped "
+            parts += ["", f"Note: {len(unknown)} {qset.name} in-scope item(s) expect only entry ids absent from the shipped "
                       "knowledge base, so no matcher can pass them: "
-                      + "; ".join(f"{i.question!r} → {list(i.expect)}" for i in unknown[:10])
+                      + "; ".join(f"{i.question!r} → {list(i.expect_ids)}" for i in unknown[:10])
                       + (" …" if len(unknown) > 10 else "")]
     for qset in sets:
         has_dev_col = qset.name != "dev"

@@ -1,9 +1,12 @@
-"""Score the matcher on a question file in the format of shared/eval/dev.yaml.
+"""Score the matcher on a question file: shared/eval/dev.yaml, or our golden set.
 
-An in-scope item passes when the matcher answers (not clarify, not decline) and every `expect`
-pattern is found in the answer plus caveats. An out-of-scope item (`expect_no_match: true`) passes
-when the matcher does not answer. The combined score is the mean of the two rates, so declining
-off-topic questions weighs as much as answering on-topic ones.
+An in-scope item passes when the matcher answers (not clarify, not decline) with the right entry:
+in dev.yaml every `expect` pattern is found in the answer plus caveats; in the golden set
+(tests/golden_questions.yaml) `expect` lists entry ids, any of which is right. An out-of-scope
+item (`expect_no_match: true`, the golden set's `expect_decline: true`) passes when the matcher
+does not answer. The combined score is the mean of the two rates, so declining off-topic
+questions weighs as much as answering on-topic ones. The benchmarks score every matcher, ours and
+its peers, with this module.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ class Answerer(Protocol):
 @dataclass(frozen=True)
 class EvalItem:
     question: str
-    topic: str
-    expect: tuple[str, ...] = ()
+    topic: str = ""
+    expect: tuple[str, ...] = ()  # patterns the answer text must contain
     expect_no_match: bool = False
+    expect_ids: tuple[str, ...] = ()  # or: entry ids, any of which is a right answer
 
 
 @dataclass
@@ -57,23 +61,56 @@ class EvalReport:
     def combined(self) -> float:
         return (self.accuracy + self.decline_rate) / 2
 
+    @property
+    def wrong_answers(self) -> int:
+        """Confident answers that were wrong (wrong entry, or off-topic answered): the costly
+        failure, where a decline or a clarifying question is merely unhelpful."""
+        return sum(1 for f in self.failures if f.result.outcome is Outcome.ANSWER)
 
-def load_eval_items(path: Path) -> list[EvalItem]:
+    @property
+    def clarified(self) -> int:
+        """In-scope questions answered with a clarifying question (counted as misses)."""
+        return sum(
+            1 for f in self.failures if f.result.outcome is Outcome.CLARIFY and not f.item.expect_no_match
+        )
+
+
+def _read_items(path: Path) -> list[dict]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of question items")
-    items = []
     for n, raw in enumerate(data, 1):
         if not isinstance(raw, dict) or not isinstance(raw.get("q"), str):
             raise ValueError(f"{path}: item {n} has no 'q' string")
-        items.append(
-            EvalItem(
-                question=raw["q"],
-                topic=str(raw.get("topic", "")),
-                expect=tuple(raw.get("expect") or ()),
-                expect_no_match=bool(raw.get("expect_no_match", False)),
-            )
+    return data
+
+
+def load_eval_items(path: Path) -> list[EvalItem]:
+    """Items in the format of shared/eval/dev.yaml: `expect` holds patterns."""
+    return [
+        EvalItem(
+            question=raw["q"],
+            topic=str(raw.get("topic", "")),
+            expect=tuple(raw.get("expect") or ()),
+            expect_no_match=bool(raw.get("expect_no_match", False)),
         )
+        for raw in _read_items(path)
+    ]
+
+
+def load_golden_items(path: Path) -> list[EvalItem]:
+    """Items in the format of tests/golden_questions.yaml: `expect` holds entry ids."""
+    items = [
+        EvalItem(
+            question=raw["q"],
+            expect_ids=tuple(raw.get("expect") or ()),
+            expect_no_match=bool(raw.get("expect_decline", False)),
+        )
+        for raw in _read_items(path)
+    ]
+    for n, item in enumerate(items, 1):
+        if not item.expect_no_match and not item.expect_ids:
+            raise ValueError(f"{path}: item {n} expects neither entry ids nor a decline")
     return items
 
 
@@ -86,6 +123,10 @@ def judge(item: EvalItem, result: MatchResult) -> str | None:
     if result.outcome is not Outcome.ANSWER or result.entry is None:
         options = ", ".join(f"{c.entry.id} ({c.score})" for c in result.alternatives) or "none"
         return f"{result.outcome.value} (score {result.score}; candidates: {options})"
+    if item.expect_ids:
+        if result.entry.id not in item.expect_ids:
+            return f"answered {result.entry.id} ({result.score}), expected one of {list(item.expect_ids)}"
+        return None
     text = "\n".join([result.entry.answer, *result.entry.caveats])
     missing = [p for p in item.expect if not re.search(p, text, re.IGNORECASE)]
     if missing:
