@@ -226,6 +226,9 @@ class Broadcaster:
                 finally:
                     idle.release()
 
+        # Start with a full bucket: no burst in the first second, when opening new connections
+        # makes the arrival times at Telegram the most uneven.
+        await limiter.acquire(limits.burst)
         feeder = asyncio.create_task(self._feed(broadcast.id, limits, limiter, ledger, idle, queue))
         workers = [asyncio.create_task(worker()) for _ in range(limits.concurrency)]
         reporter = asyncio.create_task(self._report(broadcast, ledger))
