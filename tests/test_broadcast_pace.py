@@ -40,10 +40,11 @@ class _VirtualClock(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 
     def select(self, timeout: float | None = None) -> list[Any]:
         ready = super().select(0)
-        if not ready:
-            if timeout is None:
-                raise RuntimeError("the loop would wait forever")
-            self.now += timeout + self.random.uniform(0, self.lateness)
+        if ready or timeout == 0:  # work to do now: no time passes
+            return ready  # type: ignore[no-any-return]
+        if timeout is None:
+            raise RuntimeError("the loop would wait forever")
+        self.now += timeout + self.random.uniform(0, self.lateness)
         return ready  # type: ignore[no-any-return]
 
 
