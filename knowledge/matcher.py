@@ -48,6 +48,18 @@ BETA_GROWTH = 0.7
 STORY_ANSWER_THRESHOLD = 48.0
 STORY_MARGIN = 10.0
 BOTH_NAMED_BOOST = 1.12  # comparison entries, when a question names both visas
+# An entry's anchors are the words most of the ways of asking it share ("h1b", "100k", "k visa");
+# a question that lacks them loses up to this share of its score for that entry.
+ANCHOR_SHARE = 0.7  # in at least this share of the question and alternates
+ANCHOR_MIN_PHRASINGS = 3  # entries asked fewer ways have no reliable anchors
+ANCHOR_PENALTY = 0.1
+# Words that name their visa by implication, for anchors: H-4 is the H-1B's dependant visa, and
+# the $100,000 payment exists only for H-1B petitions.
+# A year says little about which entry is meant (nearly all are about 2025-2026), yet as a rare
+# token it used to decide "h1b lottery odds 2026" for the entry that lists "lottery dates 2026".
+YEAR_WEIGHT = 0.3
+_YEAR_RE = re.compile(r"(fy)?20\d\d")
+_IMPLIES = {"h4": ("h1b",), "100k": ("h1b",)}
 # Implementation limits (no effect on answers):
 DENSE_RATIO = 4  # score every phrasing when the query's postings exceed 1/DENSE_RATIO of them
 KEEP_TEXTS_UP_TO = 50_000  # phrasing texts kept for the refinement up to this many; recomputed beyond
@@ -148,10 +160,14 @@ class Matcher:
         df: Counter[int] = Counter()  # token id -> entries using it
         one_word: dict[str, int] = {}  # token -> the entry listing it alone, or -1 when several do
         topic_codes = array("b")
+        anchor_flat = array("i")  # each entry's anchor token ids, one entry after the other
+        anchor_ends = array("i")
         texts: list[str] | None = []  # dropped once there are more than KEEP_TEXTS_UP_TO
         for idx, entry in enumerate(self._entries):  # one pass: each entry is decoded once
             topic_codes.append(_TOPIC_CODE[entry.topic])
             entry_seen: set[int] = set()
+            asked = Counter[int]()  # token id -> how many ways of asking (not keywords) use it
+            n_asked = 1 + len(entry.alternates)
             for slot, text in enumerate((entry.question, *entry.alternates, *entry.keywords)):
                 canon = canonical(text)
                 toks = content_of(split_canonical(canon))
@@ -164,6 +180,8 @@ class Matcher:
                 phrasing_entry.append(idx)
                 phrasing_slot.append(slot)
                 entry_seen.update(ids)
+                if slot < n_asked:
+                    asked.update(set(ids))
                 if len(toks) == 1:
                     owner = one_word.get(toks[0])
                     one_word[toks[0]] = idx if owner is None or owner == idx else -1
@@ -172,6 +190,9 @@ class Matcher:
                     if len(texts) > KEEP_TEXTS_UP_TO:
                         texts = None
             df.update(entry_seen)
+            if n_asked >= ANCHOR_MIN_PHRASINGS:
+                anchor_flat.extend(t for t, k in asked.items() if k >= ANCHOR_SHARE * n_asked)
+            anchor_ends.append(len(anchor_flat))
         self._one_word_owner = one_word
         self._phrasing_text = texts
         self._vocab: list[str] = list(token_ids)
@@ -191,10 +212,15 @@ class Matcher:
         # Document frequency per entry, so an entry with many alternates does not skew weights.
         n = max(len(self._entries), 1)
         # math.log, not np.log, so the weights are exactly the scalar formula's.
-        self._idf = [math.log((n + 1) / (df[tid] + 0.5)) for tid in range(n_vocab)]
+        self._idf = [
+            math.log((n + 1) / (df[tid] + 0.5)) * (YEAR_WEIGHT if _YEAR_RE.fullmatch(self._vocab[tid]) else 1.0)
+            for tid in range(n_vocab)
+        ]
         del df
         self._unknown_weight = math.log((n + 1) / 0.5)
         idf = np.asarray(self._idf, dtype=np.float64)
+        self._build_anchors(anchor_flat, anchor_ends, idf)
+        del anchor_flat, anchor_ends
 
         # Postings: phrasing ids grouped by token, each list ascending. A counting sort done in
         # chunks of phrasings (in order), so no temporary is as large as all postings.
@@ -233,6 +259,32 @@ class Matcher:
         owners = self._phrasing_entry
         self._entry_first = np.flatnonzero(np.concatenate(([n_phr > 0], owners[1:] != owners[:-1])))
         self._entry_with_phrasings = owners[self._entry_first]
+
+    def _build_anchors(self, anchor_flat: array, anchor_ends: array, idf: np.ndarray) -> None:  # type: ignore[type-arg]
+        """Per entry, its anchors' total weight; per token, the entries it anchors (CSR)."""
+        anchors = np.frombuffer(anchor_flat, dtype=np.int32)
+        ends = np.frombuffer(anchor_ends, dtype=np.int32)
+        owners = np.repeat(np.arange(len(ends), dtype=np.int32), np.diff(ends, prepend=np.int32(0)))
+        self._anchor_weight = np.bincount(owners, weights=idf[anchors], minlength=len(ends))
+        order = np.argsort(anchors, kind="stable")
+        self._anchored_entries = owners[order]
+        self._anchored_ptr = np.zeros(len(idf) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(anchors, minlength=len(idf)), out=self._anchored_ptr[1:])
+
+    def _anchor_factors(self, tokens: Sequence[str]) -> np.ndarray:
+        """Per entry, 1 minus ANCHOR_PENALTY times the share of its anchors' weight the question
+        lacks. "can i bring my dog to china" shares words with "can I bring my family to China on
+        a K visa", but not "k visa": without this it was answered with the K-visa family entry."""
+        implied = [name for tok in tokens for name in _IMPLIES.get(tok, ())]
+        present = {tid for tok in (*tokens, *implied) for tid, _ in self._expand(tok)}
+        found = np.zeros(len(self._anchor_weight))
+        for tid in present:
+            entries = self._anchored_entries[self._anchored_ptr[tid] : self._anchored_ptr[tid + 1]]
+            found[entries] += self._idf[tid]
+        has_anchors = self._anchor_weight > 0
+        lacking = np.divide(self._anchor_weight - found, self._anchor_weight, out=found, where=has_anchors)
+        lacking[~has_anchors] = 0.0
+        return 1.0 - ANCHOR_PENALTY * lacking
 
     def _build_fuzzy_index(self) -> None:
         """Vocabulary ordered by length, with per-character counts, to find typo candidates
@@ -535,7 +587,7 @@ class Matcher:
         if all(t in QUESTION_WORDS or (len(t) == 1 and t.isascii()) for t in tokens):
             # "who are you", "<b>", "how?": nothing to match on.
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
-        scores = self._entry_scores(tokens, canonical)
+        scores = self._entry_scores(tokens, canonical) * self._anchor_factors(tokens)
         weights = self._topic_weights(canonical)
         if any(w != 1.0 for w in weights.values()):
             by_topic = np.array([weights[t] for t in _TOPICS])

@@ -19,6 +19,9 @@ _CJK_RE = re.compile(f"[{_CJK}]")
 # Keep letters, digits and CJK; "$" is dropped so "$100k" and "100k" compare equal.
 _NON_WORD_RE = re.compile(rf"[^0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f{_CJK}]+")
 _SPACES_RE = re.compile(r"\s+")
+# Chinese is written without spaces; a space between two Chinese characters only separates
+# keywords ("K签证 年龄 限制"), so it is dropped before curated Chinese terms are looked up.
+_CJK_GAP_RE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")  # pasted HTML: "<b>H1B</b>" means "H1B"
 _ASCII_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # the only category-C characters in ASCII
 
@@ -56,7 +59,8 @@ def fold(text: str) -> str:
             text = _ASCII_CONTROL_RE.sub("", text)
     else:
         text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    return _SPACES_RE.sub(" ", _NON_WORD_RE.sub(" ", text)).strip()
+    text = _SPACES_RE.sub(" ", _NON_WORD_RE.sub(" ", text)).strip()
+    return text if text.isascii() else _CJK_GAP_RE.sub("", text)
 
 
 def _split_cjk(text: str) -> str:

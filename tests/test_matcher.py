@@ -26,6 +26,27 @@ def test_chinese_is_split_into_characters() -> None:
     assert Normalizer({}).tokens("学士学位 bachelor") == ["学", "士", "学", "位", "bachelor"]
 
 
+def test_spaces_between_chinese_words_do_not_hide_curated_terms(matcher: Matcher) -> None:
+    assert fold("K签证 年龄 限制 h1b 费用") == "k签证年龄限制 h1b 费用"
+    result = matcher.match("K签证 年龄 限制")
+    assert result.entry is not None and result.entry.id == "k-visa-age-limit"
+
+
+@pytest.mark.parametrize(
+    "text", ["can i bring my dog to china", "how to get green card through marriage"]
+)
+def test_sharing_words_without_an_entrys_anchors_is_not_an_answer(matcher: Matcher, text: str) -> None:
+    # Each once got a confident answer (K-visa family; H-1B dual intent) from words like "bring
+    # ... to china" and "green card", though neither names a visa the entry is about.
+    assert matcher.match(text).outcome is not Outcome.ANSWER
+
+
+def test_implied_visa_names_count_as_present(matcher: Matcher) -> None:
+    # "h4" names the H-1B side: the dependants entry keeps its full score.
+    result = matcher.match("can my wife and kid come on h4")
+    assert result.entry is not None and result.entry.id == "h1b-h4-dependents"
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "   \n\t ", "😀😀😀🎉", "\x00\x01\x02\x1b[31m", "<b>", "**__`", "?!?!", "\u202e\u200f\u200b"],
