@@ -21,7 +21,21 @@ from knowledge.store import EntryStore
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """libyaml's safe loader when available (parsing ~100 files is most of a cold start), with
     dates left as strings: pydantic then reports a bad date as a field error with its line,
-    where PyYAML would raise a bare ValueError."""
+    where PyYAML would raise a bare ValueError. A key given twice is an error: YAML would keep
+    the last one silently and drop, say, half of a synonym list."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int) and key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {first_line[key]})",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str | int):
+                first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -97,15 +111,18 @@ def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
     return line
 
 
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    reason = getattr(exc, "problem", None) or str(exc)
+    return Problem(path, mark.line + 1 if mark else None, f"malformed YAML: {reason}")
+
+
 def parse_entry_text(text: str, path: Path) -> tuple[Entry | None, list[Problem]]:
     """Parse and validate one entry's YAML text; never raises for bad content."""
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem(path, line, f"malformed YAML: {reason}")]
+        return None, [_yaml_problem(path, exc)]
     if not isinstance(data, dict):
         return None, [Problem(path, 1, "an entry must be a YAML mapping of fields")]
     try:
@@ -126,7 +143,7 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[Problem]]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
     except yaml.YAMLError as exc:
-        return {}, [Problem(path, None, f"malformed YAML: {exc}")]
+        return {}, [_yaml_problem(path, exc)]
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
         for k, v in data.items()

@@ -41,7 +41,7 @@ STOPWORDS = frozenset(
     haan ji bhai yaar hoon hu karte kare karta karti lagi laga jaa raha rahi rahe sakta sakti sakte
     chahta chahti don won isn doesn didn wasn aren couldn wouldn shouldn her his him hers wat whats
     wht
-    的 是 吗 呢 了 么 什 啊 吧 我 你 他 她 们 这 那 个 在 和 与 或 会 能 可 以 请 问""".split()
+    的 是 吗 呢 了 么 什 啊 吧 我 你 他 她 们 这 那 个 在 和 与 或 会 能 可 以 请 问 真""".split()
 )
 # Kept as tokens because they carry meaning next to other words ("who pays", "how long"), but
 # a message made of nothing else has nothing to match on.

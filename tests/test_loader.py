@@ -44,6 +44,20 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     assert "malformed YAML" in problem.message
 
 
+def test_a_key_given_twice_is_an_error_with_both_lines(tmp_path: Path) -> None:
+    text = without_related(GOOD)
+    text += "question: A second question that YAML would silently keep\n"
+    root = make_kb(tmp_path, {"h1b/h1b-100k-one-time.yaml": text})
+    (root / "synonyms.yaml").write_text("who:\n  - kaun\nfee:\n  - fees\nwho:\n  - 谁\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge_base(root)
+    by_file = {p.path.name: p for p in info.value.problems}
+    entry, synonyms = by_file["h1b-100k-one-time.yaml"], by_file["synonyms.yaml"]
+    assert "duplicate key 'question' (first given on line 3)" in entry.message
+    assert entry.line == len(text.splitlines())
+    assert "duplicate key 'who' (first given on line 1)" in synonyms.message and synonyms.line == 5
+
+
 def test_schema_errors_point_at_the_field_line(tmp_path: Path) -> None:
     text = without_related(GOOD).replace("url: https://www.adamsandreese.com", "url: ftp://www.adamsandreese.com")
     root = make_kb(tmp_path, {"h1b/h1b-100k-one-time.yaml": text})
