@@ -124,8 +124,8 @@ def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None) -> dict[s
     """sendMessage's parameters but the chat, serialised once per broadcast.
 
     `Bot.send_message` would serialise the buttons again for every recipient and build a
-    `telegram.Message` from every answer, which delivery never reads: together about a third
-    of the CPU per message at paid rates. PTB sends a str parameter as it is.
+    `telegram.Message` from every answer, which delivery never reads: together about a quarter
+    of the CPU per message (bench/RESULTS-broadcast.md). PTB sends a str parameter as it is.
     """
     parameters: dict[str, object] = {
         "text": broadcast.html,
