@@ -30,7 +30,7 @@ import json, time
 t0 = time.perf_counter()
 import bot.cli as cli
 t1 = time.perf_counter()
-kb = cli._knowledge()
+kb = cli.knowledge_or_exit()
 t2 = time.perf_counter()
 m = cli.Matcher(kb)
 t3 = time.perf_counter()

@@ -266,7 +266,13 @@ def run(verbose: bool = True) -> Section:
         "queries, by a deep size of the matcher's attributes (numpy buffers, Python containers, this thread's scratch "
         "arrays and caches) without the knowledge base's Entry objects. tracemalloc (peak during the build / retained after it) runs in a "
         f"separate fresh process, only up to {TRACEMALLOC_MAX_SIZE:,} entries because it slows the build ~4×. "
-        "*Same outcome* = share of the real questions that get the same outcome and entry as with the shipped base.",
+        "*Same outcome* = share of the real questions that get the same outcome and entry as with the shipped base. "
+        "The knowledge base holds its entries as compressed JSON, one entry at a time (knowledge/store.py), and "
+        "the synthetic entries are made one at a time as it stores them (as the loader reads one file at a time), "
+        "so *KB RSS* is the compressed store; each entry is compressed on its own, so the sources and caveats a "
+        "synthetic entry shares with its template (Python objects shared in memory before) are now stored again "
+        "for every entry. The same-outcome check keeps each answer's outcome and entry id only (whole results "
+        "would keep decoded entries alive).",
         "",
         table(
             ["Entries", "Phrasings", "Vocabulary", "Calls", "Mean ms", "p50 ms", "p99 ms", "p99 raw ms", "Max ms", "Index build s",
