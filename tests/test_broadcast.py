@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.broadcast import Broadcaster
 from bot.outbox import BLOCKED, DONE, FAILED, PENDING, SENDING, SENT, Ledger, Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
+from bot.telegram_request import AiohttpRequest
 from tests.bot_harness import TOKEN
 from tests.fake_telegram import FakeTelegram
 
@@ -26,7 +27,7 @@ def storage(tmp_path: Path) -> Storage:
 
 
 def make_bot(fake: FakeTelegram, read_timeout: float = 5.0) -> Bot:
-    return Bot(TOKEN, base_url=fake.base_url, request=HTTPXRequest(connection_pool_size=64, read_timeout=read_timeout))
+    return Bot(TOKEN, base_url=fake.base_url, request=AiohttpRequest(64, read_timeout=read_timeout))
 
 
 def create(storage: Storage, topics: list[str], key: str = "k1", entry_ids: list[str] | None = None) -> int:
@@ -144,6 +145,32 @@ async def test_subscribing_is_idempotent(storage: Storage) -> None:
     assert subs.subscribe(1, ["h1b"]) == []
     assert subs.counts() == {"h1b": 1}
     assert subs.unsubscribe(1) == 1 and subs.topics_of(1) == []
+
+
+def test_concurrent_taps_from_separate_connections_make_one_subscription(tmp_path: Path) -> None:
+    """Eight connections (as the bot and a CLI would have) subscribe the same chat at once: the
+    primary key, not a check-then-insert, keeps it to one row, and exactly one tap reports it."""
+    path = tmp_path / "db.sqlite3"
+    Storage(path).close()
+    start = threading.Barrier(8)
+    added: list[list[str]] = []
+
+    def tap() -> None:
+        storage = Storage(path)
+        try:
+            start.wait()
+            added.append(Subscriptions(storage).subscribe(7, ["h1b", "k-visa"]))
+        finally:
+            storage.close()
+
+    threads = [threading.Thread(target=tap) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(added) == 8
+    assert sorted(t for topics in added for t in topics) == ["h1b", "k-visa"]
+    assert Subscriptions(Storage(path)).counts() == {"h1b": 1, "k-visa": 1}
 
 
 async def test_ledger_commits_sending_first_and_outcomes_soon_after(storage: Storage) -> None:
