@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml | $(BIN)/python
@@ -27,8 +27,13 @@ $(BENCH_STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/visabot start
 
-test: $(TEST_STAMP)
+# Lint first: it takes seconds, the suite about three minutes.
+test: lint
 	$(BIN)/python -m pytest -q
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run_all

@@ -104,19 +104,19 @@ def run(verbose: bool = True) -> Section:
     imports = _top_imports(python)
 
     parts = [
-        f"`{' '.join(['.venv/bin/visabot', *cmd[1:3]])} \"{QUESTION}\"` ({entries} entries; outcome "
+        (f"`{' '.join(['.venv/bin/visabot', *cmd[1:3]])} \"{QUESTION}\"` ({entries} entries; outcome "
         f"`{answer.get('outcome')}` `{answer.get('id')}`), wall time from spawn to exit, {RUNS} runs after one "
-        "untimed warm-up run (warm OS file cache, fresh interpreter each time).",
+        "untimed warm-up run (warm OS file cache, fresh interpreter each time)."),
         "",
         table(["Runs", "Median s", "Min s", "Max s"], [[RUNS, f"**{med:.3f}**", f"{min(times):.3f}", f"{max(times):.3f}"]]),
         "",
-        f"Breakdown (medians of {BREAKDOWN_RUNS} fresh processes; the stages sum to less than the total because of "
-        "process spawn and exit):",
+        (f"Breakdown (medians of {BREAKDOWN_RUNS} fresh processes; the stages sum to less than the total because of "
+        "process spawn and exit):"),
         "",
         table(["Stage", "s"], [[k, f"{v:.3f}"] for k, v in breakdown]),
         "",
-        "Import time of `import bot.cli` by top-level package (`python -X importtime`, self times summed per "
-        "package, one run):",
+        ("Import time of `import bot.cli` by top-level package (`python -X importtime`, self times summed per "
+        "package, one run):"),
         "",
         table(["Package", "s"], [[f"`{k}`", f"{v:.3f}"] for k, v in imports]),
     ]

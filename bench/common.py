@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.evaluation import Answerer, EvalItem, EvalReport, evaluate, load_eval_items, load_golden_items
+from knowledge.evaluation import (
+    Answerer,
+    EvalItem,
+    EvalReport,
+    evaluate,
+    load_eval_items,
+    load_golden_items,
+)
 from knowledge.matcher import MatchResult
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,7 +24,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, Section, all_questions, ms, percentile, table, time_calls, verdict, with_typos
+from bench.common import (
+    REPO,
+    Section,
+    all_questions,
+    ms,
+    percentile,
+    table,
+    time_calls,
+    verdict,
+    with_typos,
+)
 
 SIZES = [0, 1_000, 10_000, 100_000]  # 0 = the shipped entries
 ROUNDS = {0: 5, 1_000: 5, 10_000: 2, 100_000: 1}
@@ -78,11 +88,10 @@ def _status_mb(field: str) -> float:
 
 
 def child(size: int, profile: int, use_tracemalloc: bool) -> dict:
+    from bench.synthetic import synthetic_kb
     from knowledge import DEFAULT_KNOWLEDGE_DIR
     from knowledge.loader import load_knowledge_base
     from knowledge.matcher import Matcher
-
-    from bench.synthetic import synthetic_kb
 
     out: dict = {"size": size}
     rss_imports = _status_mb("VmRSS")
@@ -112,7 +121,7 @@ def child(size: int, profile: int, use_tracemalloc: bool) -> dict:
     t0 = time.perf_counter()
     matcher = Matcher(kb)
     out["build_s"] = time.perf_counter() - t0
-    out["phrasings"] = int(len(matcher._phrasing_entry)) if hasattr(matcher, "_phrasing_entry") else None
+    out["phrasings"] = len(matcher._phrasing_entry) if hasattr(matcher, "_phrasing_entry") else None
     out["vocab"] = len(matcher._idf) if hasattr(matcher, "_idf") else None
     gc.collect()
     rss_built = _status_mb("VmRSS")
@@ -286,11 +295,11 @@ def run(verbose: bool = True) -> Section:
         total = prof["total_s"]
         parts += [
             "",
-            f"#### Where the time goes at {PROFILE_SIZE:,} entries (cProfile, {prof['queries']} queries, "
-            f"{1000 * total / prof['queries']:.0f} ms/query under the profiler; full output in `bench/{PROFILE_FILE.name}`)",
+            (f"#### Where the time goes at {PROFILE_SIZE:,} entries (cProfile, {prof['queries']} queries, "
+            f"{1000 * total / prof['queries']:.0f} ms/query under the profiler; full output in `bench/{PROFILE_FILE.name}`)"),
             "",
-            "cProfile does not see numpy's array operators (`+`, `*`, `/`, fancy indexing, `np.maximum`), so their "
-            "time shows up as the *self* time of the Python function that runs them.",
+            ("cProfile does not see numpy's array operators (`+`, `*`, `/`, fancy indexing, `np.maximum`), so their "
+            "time shows up as the *self* time of the Python function that runs them."),
             "",
             table(["Function (self time)", "Calls", "Self s", "Share"],
                   [[f"`{w}`", n, f"{tt:.2f}", f"{100 * tt / total:.0f}%"] for w, n, tt, _ in prof["by_tottime"][:12]]),

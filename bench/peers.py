@@ -252,14 +252,14 @@ def run(verbose: bool = True) -> Section:
         + ("" if any(s.name == "golden" for s in sets) else " — `tests/golden_questions.yaml` not present at run time, dev only")
         + ".",
         "",
-        "**Fairness.** Each peer's cutoff was swept per question set over a grid plus every top score the peer "
+        ("**Fairness.** Each peer's cutoff was swept per question set over a grid plus every top score the peer "
         "produced on that set, and the table shows the *best* combined score any single cutoff reaches "
         "(an oracle cutoff, tuned on the very questions it is scored on). Our matcher runs with its shipped "
         "constants. In-scope on dev = answered and the answer text matches every `expect` pattern "
         "(knowledge/evaluation.py); in-scope on golden = answered with one of the `expect` entry ids. "
         "Combined = mean of in-scope accuracy and off-topic decline rate. *Wrong answers* = confident answers "
         "that were wrong (wrong entry or off-topic answered) — the costly failure. *In-scope clarified* = in-scope "
-        "questions where our matcher asked which of 2–3 entries was meant (scored as a miss; the peers cannot clarify).",
+        "questions where our matcher asked which of 2–3 entries was meant (scored as a miss; the peers cannot clarify)."),
     ]
     for qset in sets:
         unknown = [i for i in qset.items if i.expect_ids and not any(base.get(x) for x in i.expect_ids)]

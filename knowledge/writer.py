@@ -18,7 +18,13 @@ from typing import Any
 
 import yaml
 
-from knowledge.loader import ENTRIES_DIRNAME, KnowledgeBase, KnowledgeError, Problem, load_knowledge_base
+from knowledge.loader import (
+    ENTRIES_DIRNAME,
+    KnowledgeBase,
+    KnowledgeError,
+    Problem,
+    load_knowledge_base,
+)
 from knowledge.model import Entry
 
 LOCK_NAME = ".write.lock"
