@@ -53,6 +53,8 @@ BOTH_NAMED_BOOST = 1.12  # comparison entries, when a question names both visas
 ANCHOR_SHARE = 0.7  # in at least this share of the question and alternates
 ANCHOR_MIN_PHRASINGS = 3  # entries asked fewer ways have no reliable anchors
 ANCHOR_PENALTY = 0.1
+MARKER_PENALTY = 0.2
+MARKER_TOP = 10
 # Words that name their visa by implication, for anchors: H-4 is the H-1B's dependant visa, and
 # the $100,000 payment exists only for H-1B petitions.
 # A year says little about which entry is meant (nearly all are about 2025-2026), yet as a rare
@@ -285,6 +287,33 @@ class Matcher:
         lacking = np.divide(self._anchor_weight - found, self._anchor_weight, out=found, where=has_anchors)
         lacking[~has_anchors] = 0.0
         return 1.0 - ANCHOR_PENALTY * lacking
+
+    def _penalize_missing_markers(self, scores: np.ndarray, tokens: Sequence[str]) -> None:
+        """The other side of anchors: a question's marker words (words that anchor some entry,
+        like "100k") that a leading entry never uses lower its score by up to MARKER_PENALTY.
+        "h1b transfer to new company 100k needed?" otherwise went to the transfer entry that
+        never mentions the payment. Only the MARKER_TOP leading entries are checked: a lookup
+        per entry and marker in the marker's posting list (phrasings ascend, entries are
+        contiguous), so the cost does not grow with the knowledge base."""
+        markers = {
+            known for tok in tokens for known, _ in self._expand(tok)[:1]
+            if self._anchored_ptr[known + 1] > self._anchored_ptr[known]
+        }
+        if not markers:
+            return
+        total = sum(self._idf[t] for t in markers)
+        k = min(MARKER_TOP, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        for entry in top[scores[top] > 0].tolist():
+            first = np.searchsorted(self._phrasing_entry, entry, "left")
+            end = np.searchsorted(self._phrasing_entry, entry, "right")
+            missing = 0.0
+            for t in markers:
+                postings = self._postings[self._posting_ptr[t] : self._posting_ptr[t + 1]]
+                at = np.searchsorted(postings, first)
+                if at == len(postings) or postings[at] >= end:
+                    missing += self._idf[t]
+            scores[entry] *= 1 - MARKER_PENALTY * missing / total
 
     def _build_fuzzy_index(self) -> None:
         """Vocabulary ordered by length, with per-character counts, to find typo candidates
@@ -588,6 +617,7 @@ class Matcher:
             # "who are you", "<b>", "how?": nothing to match on.
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         scores = self._entry_scores(tokens, canonical) * self._anchor_factors(tokens)
+        self._penalize_missing_markers(scores, tokens)
         weights = self._topic_weights(canonical)
         if any(w != 1.0 for w in weights.values()):
             by_topic = np.array([weights[t] for t in _TOPICS])

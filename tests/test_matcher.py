@@ -41,6 +41,15 @@ def test_sharing_words_without_an_entrys_anchors_is_not_an_answer(matcher: Match
     assert matcher.match(text).outcome is not Outcome.ANSWER
 
 
+def test_a_marker_word_the_entry_never_uses_counts_against_it(matcher: Matcher) -> None:
+    # "100k" anchors the payment entries; the cap-exemption and transfer entries without it
+    # used to win on the other words.
+    result = matcher.match("h1b cap exempt university 100k?")
+    assert result.entry is not None and result.entry.id == "h1b-100k-cap-exempt-employers"
+    result = matcher.match("h1b transfer to new company 100k needed?")
+    assert result.entry is None or result.entry.id == "h1b-100k-transfers"
+
+
 def test_implied_visa_names_count_as_present(matcher: Matcher) -> None:
     # "h4" names the H-1B side: the dependants entry keeps its full score.
     result = matcher.match("can my wife and kid come on h4")
