@@ -304,16 +304,16 @@ class Matcher:
         total = sum(self._idf[t] for t in markers)
         k = min(MARKER_TOP, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        for entry in top[scores[top] > 0].tolist():
-            first = np.searchsorted(self._phrasing_entry, entry, "left")
-            end = np.searchsorted(self._phrasing_entry, entry, "right")
-            missing = 0.0
-            for t in markers:
-                postings = self._postings[self._posting_ptr[t] : self._posting_ptr[t + 1]]
-                at = np.searchsorted(postings, first)
-                if at == len(postings) or postings[at] >= end:
-                    missing += self._idf[t]
-            scores[entry] *= 1 - MARKER_PENALTY * missing / total
+        top = top[scores[top] > 0].astype(np.int32)  # keys of the arrays' own dtype: no copies
+        first = np.searchsorted(self._phrasing_entry, top, "left").astype(np.int32)
+        end = np.searchsorted(self._phrasing_entry, top, "right")
+        missing = np.zeros(len(top))
+        for t in markers:
+            postings = self._postings[self._posting_ptr[t] : self._posting_ptr[t + 1]]
+            at = np.searchsorted(postings, first)  # the entry's first phrasing using t, if any
+            uses = postings[np.minimum(at, len(postings) - 1)] < end
+            missing[(at == len(postings)) | ~uses] += self._idf[t]
+        scores[top] *= 1 - MARKER_PENALTY * missing / total
 
     def _build_fuzzy_index(self) -> None:
         """Vocabulary ordered by length, with per-character counts, to find typo candidates
