@@ -190,9 +190,6 @@ class Outbox:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def mark(self, broadcast_id: int, chat_id: int, state: str, error: str | None = None, *, attempt: bool = False) -> None:
-        self.mark_many(broadcast_id, [(chat_id, state, error, attempt)])
-
     def mark_many(self, broadcast_id: int, marks: Iterable[Mark]) -> None:
         """Apply (chat_id, state, error, counts as an attempt) marks in order, in one transaction."""
         stamp = now()

@@ -208,9 +208,8 @@ async def test_interrupted_broadcast_resumes_at_start_up(fake_telegram: FakeTele
         Subscriptions(storage).subscribe(chat, ["h1b"])
     outbox = Outbox(storage)
     broadcast, _ = outbox.create("crashed", topics=["h1b"], html="<b>Resumed</b>", recipients=list(range(1, 11)))
-    for chat in range(1, 4):
-        outbox.mark(broadcast.id, chat, "sent")
-    outbox.mark(broadcast.id, 4, "sending")  # in flight when the previous process died
+    sent = [(chat, "sent", None, False) for chat in range(1, 4)]
+    outbox.mark_many(broadcast.id, [*sent, (4, "sending", None, False)])  # 4: in flight at the crash
     outbox.set_status(broadcast.id, "running")
     # Its lease is held by a process of this host that no longer exists (killed).
     storage.db.execute("UPDATE broadcasts SET lease_owner = ?, lease_until = 9e18", [f"{socket.gethostname()}:999999999"])
