@@ -1,7 +1,8 @@
 """Logging set-up that can never print the bot token.
 
-httpx logs every request URL at INFO, and Bot API URLs contain the token, so httpx is kept at
-WARNING; a filter also redacts the token from any record as a second line of defence.
+Bot API URLs contain the token. The bot's client (bot/telegram_request.py) logs no URLs and
+masks them in its errors; httpx, which PTB still imports and which logs every URL at INFO, is
+kept at WARNING; and a filter redacts the token from any record as a last line of defence.
 """
 
 from __future__ import annotations

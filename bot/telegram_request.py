@@ -8,6 +8,7 @@ managed 42 answered messages per second; on aiohttp the same bot answers 500/s
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -85,8 +86,17 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as err:  # aiohttp's timeout errors are TimeoutErrors too
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            # The class name helps when the message is empty, as it often is.
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            # The class name helps when the message is empty, as it often is. Some errors quote
+            # the URL, and a Bot API URL holds the token: this message reaches logs and reports.
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {_without_token(str(err))}") from err
+
+
+_TOKEN_IN_URL_RE = re.compile(r"/bot[^/\s'\"]+")
+
+
+def _without_token(text: str) -> str:
+    """Bot API URLs are .../bot<token>/<method> (and .../file/bot<token>/<path>)."""
+    return _TOKEN_IN_URL_RE.sub("/bot[REDACTED]", text)
 
 
 def _body(request_data: RequestData | None) -> dict[str, str] | aiohttp.FormData | None:

@@ -78,6 +78,20 @@ async def test_a_dead_server_is_a_network_error(fake_telegram: FakeTelegram) -> 
         await request.shutdown()
 
 
+async def test_network_errors_never_quote_the_token() -> None:
+    # aiohttp quotes the URL in some errors, and a Bot API URL holds the token; these messages
+    # are logged and stored as a broadcast recipient's last error.
+    request = AiohttpRequest(1)
+    await request.initialize()
+    try:
+        for url in (f"http://[::1/bot{TOKEN}/sendMessage", f"ftp://example.org/file/bot{TOKEN}/doc.pdf"):
+            with pytest.raises(NetworkError) as error:
+                await request.do_request(url, "POST")
+            assert TOKEN.split(":")[1] not in str(error.value) and "/bot[REDACTED]/" in str(error.value)
+    finally:
+        await request.shutdown()
+
+
 async def test_requests_need_initialize() -> None:
     request = AiohttpRequest(1)
     with pytest.raises(RuntimeError, match="not initialized"):
