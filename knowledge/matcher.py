@@ -31,7 +31,13 @@ from rapidfuzz import fuzz, process
 
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
-from knowledge.normalize import QUESTION_WORDS, Normalizer, content_of, split_canonical
+from knowledge.normalize import (
+    MAX_QUERY_CHARS,
+    QUESTION_WORDS,
+    Normalizer,
+    content_of,
+    split_canonical,
+)
 
 ANSWER_THRESHOLD = 55.0
 CLARIFY_THRESHOLD = 48.0
@@ -92,6 +98,9 @@ _OTHER_COUNTRIES_RE = re.compile(
 # US visas the knowledge base does not cover (L-1, O-1, TN, NIW are covered as H-1B alternatives).
 _OTHER_US_VISAS_RE = re.compile(r"\b(b1|b2|b1b2|j1|h2b|h2a|h1b1|eb5|e2|dv lottery|esta|i94|i 94|f1 visa interview)\b")
 _OTHER_VISA_NAMED_RE = re.compile(r"\b(f1|o1|l1|tn|j1|b1|b2|dv|eb5|[lmfxsq][12]?) visa\b|\b(f1|o1|l1|j1|b1|b2|dv)\b")
+# The United States named in the user's own text: "US"/"U.S." only in capitals, as lower-case
+# "us" is mostly the pronoun ("can they send us to china").
+_US_NAMED_RE = re.compile(r"\bU\.?S\.?(A\.?)?(?![A-Za-z])|(?i:\b(usa|america|american|united states)\b)|美国|美國")
 _OUR_VISAS_RE = re.compile(r"\b(h1b|k visa|h4)\b")
 _OUR_SCOPE_RE = re.compile(
     r"\b(h1b|k visa|china|chinese|us|usa|america|american|h4|uscis|100k|tn|o1|l1|eb2|niw|opt|ead|f1)\b"
@@ -587,12 +596,16 @@ class Matcher:
         similarity = np.array([fuzz.ratio(canonical, text, processor=None) for text in texts])
         phrasing_scores[at] = (1 - whole) * phrasing_scores[at] + whole * similarity
 
-    def _topic_weights(self, canonical: str) -> dict[Topic, float]:
+    def _topic_weights(self, canonical: str, names_us: bool) -> dict[Topic, float]:
         """Topic guard: a question naming only one visa never gets the other visa's entries;
-        one naming both leans towards the comparison entries ("h1b" alone weighs little)."""
+        one naming both leans towards the comparison entries ("h1b" alone weighs little). A
+        question about the US that names neither China nor the K visa ("permanent residency in
+        usa") never gets K-visa entries either."""
         names_h1b = bool(_H1B_RE.search(canonical))
         names_k = bool(_K_VISA_RE.search(canonical))
         weights = dict.fromkeys(Topic, 1.0)
+        if names_us and not names_k and not _CHINA_RE.search(canonical):
+            weights[Topic.K_VISA] = 0.0
         if names_h1b and names_k:
             weights[Topic.COMPARE] = BOTH_NAMED_BOOST
         elif _OTHER_VISA_NAMED_RE.search(canonical) and not names_k:
@@ -618,7 +631,7 @@ class Matcher:
             return MatchResult(query, Outcome.DECLINE, None, 0.0)
         scores = self._entry_scores(tokens, canonical) * self._anchor_factors(tokens)
         self._penalize_missing_markers(scores, tokens)
-        weights = self._topic_weights(canonical)
+        weights = self._topic_weights(canonical, bool(_US_NAMED_RE.search(query[:MAX_QUERY_CHARS])))
         if any(w != 1.0 for w in weights.values()):
             by_topic = np.array([weights[t] for t in _TOPICS])
             scores = np.minimum(scores * by_topic[self._topic_codes], 100.0)

@@ -89,6 +89,19 @@ def test_topic_guard_keeps_h1b_questions_off_k_visa_entries(matcher: Matcher) ->
                 assert candidate.topic is not Topic.K_VISA, (text, candidate.id)
 
 
+def test_topic_guard_keeps_us_questions_off_k_visa_entries(matcher: Matcher) -> None:
+    # Naming the US (not the pronoun "us") without China or the K visa rules K-visa entries out.
+    for text in ["how to get permanent residency in usa", "permanent residence in the U.S.", "US work permit"]:
+        result = matcher.match(text)
+        for candidate in [result.entry, *(c.entry for c in result.alternatives)]:
+            if candidate is not None:
+                assert candidate.topic is not Topic.K_VISA, (text, candidate.id)
+    result = matcher.match("can they send us to china on a k visa")
+    assert any(c.entry.topic is Topic.K_VISA for c in result.alternatives) or (
+        result.entry is not None and result.entry.topic is Topic.K_VISA
+    )
+
+
 def test_topic_guard_keeps_k_visa_questions_off_h1b_entries(matcher: Matcher) -> None:
     for text in ["k visa lottery", "k visa registration fee", "K visa grace period", "k visa 60 days"]:
         result = matcher.match(text)
