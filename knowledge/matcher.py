@@ -54,6 +54,7 @@ BETA_GROWTH = 0.7
 STORY_ANSWER_THRESHOLD = 48.0
 STORY_MARGIN = 10.0
 BOTH_NAMED_BOOST = 1.12  # comparison entries, when a question names both visas
+OTHER_CHINA_VISA_WEIGHT = 0.6  # K-visa entries, for a Chinese visa question that is not about it
 # An entry's anchors are the words most of the ways of asking it share ("h1b", "100k", "k visa");
 # a question that lacks them loses up to this share of its score for that entry.
 ANCHOR_SHARE = 0.7  # in at least this share of the question and alternates
@@ -86,6 +87,9 @@ _TOPIC_CODE = {t: i for i, t in enumerate(_TOPICS)}
 # Names of the US side: the H-1B itself and the US terms that only H-1B entries cover.
 _H1B_RE = re.compile(r"\b(h1b|h4|uscis|100k|o1|l1|tn|niw|lca|opt|ead|eb2|i140|i129|cap gap|green card)\b")
 _K_VISA_RE = re.compile(r"\bk visa\b")
+_CHINA_VISA_RE = re.compile(r"(\b(china|chinese|chinas)\b|中国).*\bvisa\b|\bvisa\b.*(\b(china|chinese|chinas)\b|中国)")
+# What sets the K visa apart, for questions about it that do not use its name.
+_K_TRAITS_RE = re.compile(r"\b(young|youth|talent|talents|stem|science|scientist|scientists|technology|tech|research|researcher|researchers|814|new)\b|青年|人才|科技")
 _CHINA_RE = re.compile(r"\b(china|chinese|chinas)\b|中国")
 _COMPARING_RE = re.compile(r"\b(vs|versus|compare|compared|comparison|difference|better|easier|cheaper|or)\b|比")
 # Visa systems the knowledge base does not cover; naming one without naming ours means decline.
@@ -606,6 +610,10 @@ class Matcher:
         weights = dict.fromkeys(Topic, 1.0)
         if names_us and not names_k and not _CHINA_RE.search(canonical):
             weights[Topic.K_VISA] = 0.0
+        elif not names_k and _CHINA_VISA_RE.search(canonical) and not _K_TRAITS_RE.search(canonical):
+            # "how long does china visa take": some other Chinese visa, unless the question
+            # describes the K visa ("china's new visa for young stem talent").
+            weights[Topic.K_VISA] = OTHER_CHINA_VISA_WEIGHT
         if names_h1b and names_k:
             weights[Topic.COMPARE] = BOTH_NAMED_BOOST
         elif _OTHER_VISA_NAMED_RE.search(canonical) and not names_k:

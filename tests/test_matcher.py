@@ -102,6 +102,14 @@ def test_topic_guard_keeps_us_questions_off_k_visa_entries(matcher: Matcher) -> 
     )
 
 
+def test_other_chinese_visas_are_not_answered_with_k_visa_entries(matcher: Matcher) -> None:
+    result = matcher.match("how long does china visa take")
+    assert result.entry is None, result.entry.id if result.entry else None
+    # ...while a question that describes the K visa without naming it still reaches it.
+    result = matcher.match("china talent visa age limit")
+    assert result.entry is not None and result.entry.id == "k-visa-age-limit"
+
+
 def test_topic_guard_keeps_k_visa_questions_off_h1b_entries(matcher: Matcher) -> None:
     for text in ["k visa lottery", "k visa registration fee", "K visa grace period", "k visa 60 days"]:
         result = matcher.match(text)
