@@ -64,11 +64,11 @@ MARKER_PENALTY = 0.2
 MARKER_TOP = 10
 # Words that name their visa by implication, for anchors: H-4 is the H-1B's dependant visa, and
 # the $100,000 payment exists only for H-1B petitions.
+_IMPLIES = {"h4": ("h1b",), "100k": ("h1b",)}
 # A year says little about which entry is meant (nearly all are about 2025-2026), yet as a rare
 # token it used to decide "h1b lottery odds 2026" for the entry that lists "lottery dates 2026".
 YEAR_WEIGHT = 0.3
 _YEAR_RE = re.compile(r"(fy)?20\d\d")
-_IMPLIES = {"h4": ("h1b",), "100k": ("h1b",)}
 # Implementation limits (no effect on answers):
 DENSE_RATIO = 4  # score every phrasing when the query's postings exceed 1/DENSE_RATIO of them
 KEEP_TEXTS_UP_TO = 50_000  # phrasing texts kept for the refinement up to this many; recomputed beyond
@@ -87,7 +87,7 @@ _TOPIC_CODE = {t: i for i, t in enumerate(_TOPICS)}
 # Names of the US side: the H-1B itself and the US terms that only H-1B entries cover.
 _H1B_RE = re.compile(r"\b(h1b|h4|uscis|100k|o1|l1|tn|niw|lca|opt|ead|eb2|i140|i129|cap gap|green card)\b")
 _K_VISA_RE = re.compile(r"\bk visa\b")
-_CHINA_VISA_RE = re.compile(r"(\b(china|chinese|chinas)\b|中国).*\bvisa\b|\bvisa\b.*(\b(china|chinese|chinas)\b|中国)")
+_VISA_WORD_RE = re.compile(r"\bvisa\b")
 # What sets the K visa apart, for questions about it that do not use its name.
 _K_TRAITS_RE = re.compile(r"\b(young|youth|talent|talents|stem|science|scientist|scientists|technology|tech|research|researcher|researchers|814|new)\b|青年|人才|科技")
 _CHINA_RE = re.compile(r"\b(china|chinese|chinas)\b|中国")
@@ -610,7 +610,10 @@ class Matcher:
         weights = dict.fromkeys(Topic, 1.0)
         if names_us and not names_k and not _CHINA_RE.search(canonical):
             weights[Topic.K_VISA] = 0.0
-        elif not names_k and _CHINA_VISA_RE.search(canonical) and not _K_TRAITS_RE.search(canonical):
+        elif (
+            not names_k and _CHINA_RE.search(canonical) and _VISA_WORD_RE.search(canonical)
+            and not _K_TRAITS_RE.search(canonical)
+        ):
             # "how long does china visa take": some other Chinese visa, unless the question
             # describes the K visa ("china's new visa for young stem talent").
             weights[Topic.K_VISA] = OTHER_CHINA_VISA_WEIGHT
