@@ -162,15 +162,18 @@ def show(entry_id: str) -> None:
 )
 def search(text: str, limit: int) -> None:
     """How the bot would handle the question TEXT: the outcome and the top matches with scores."""
-    from knowledge.matcher import ANSWER_THRESHOLD, CLARIFY_THRESHOLD, CLEAR_MARGIN, Outcome
+    from knowledge.matcher import Outcome
 
     matcher = _matcher(knowledge_or_exit())
     result = matcher.match(text)
     if result.outcome is Outcome.ANSWER and result.entry is not None:
-        click.echo(f"Outcome: answer with {result.entry.id} (score {result.score})")
+        also = "".join(f" + {c.entry.id}" for c in result.also)
+        click.echo(f"Outcome: answer with {result.entry.id}{also} (probability {result.score:g}%)")
     elif result.outcome is Outcome.CLARIFY:
         offered = ", ".join(c.entry.id for c in result.alternatives)
         click.echo(f'Outcome: clarify, asking "Did you mean…" with: {offered}')
+    elif result.outcome is Outcome.SMALLTALK:
+        click.echo(f"Outcome: small talk ({result.smalltalk}), a short hello")
     else:
         offered = ", ".join(c.entry.id for c in result.alternatives)
         click.echo(
@@ -179,7 +182,7 @@ def search(text: str, limit: int) -> None:
         )
     ranked = matcher.ranked(text, limit=limit)
     if ranked:
-        click.echo("Top matches:")
+        click.echo("Top matches (probability that the entry answers, %):")
         width = max(len(c.entry.id) for c in ranked)
         for candidate in ranked:
             click.echo(
@@ -187,10 +190,66 @@ def search(text: str, limit: int) -> None:
             )
     else:
         click.echo("No entry matches at all (out of scope, or no content words).")
+    t = matcher.model.thresholds
     click.echo(
-        f"(answer: score ≥ {ANSWER_THRESHOLD:g} and {CLEAR_MARGIN:g} ahead of the runner-up; "
-        f"clarify: score ≥ {CLARIFY_THRESHOLD:g}; otherwise decline)"
+        f"(answer at ≥ {t.answer:.0%}; clarify at ≥ {t.clarify:.0%}; runners-up offered at ≥ {t.offer:.0%}; "
+        "`visabot kb why` shows the features behind each probability)"
     )
+
+
+@kb.command()
+@click.argument("text")
+@click.option("--limit", default=3, show_default=True, type=click.IntRange(1, 20), help="How many candidates.")
+def why(text: str, limit: int) -> None:
+    """Why the matcher ranks entries as it does for TEXT: each candidate's features and weights."""
+    from knowledge.features import FEATURES
+
+    matcher = _matcher(knowledge_or_exit())
+    question = matcher.question(text)
+    click.echo(f"Normalised: {question.canonical!r}")
+    named = [name for name, on in vars(question.signals).items() if on]
+    click.echo(f"Names: {', '.join(named) or 'nothing in knowledge/scope.yaml'}")
+    weights = dict(zip(FEATURES, matcher.model.weights))
+    for entry, probability, features in matcher.explain(text, limit):
+        click.echo(f"\n{probability:6.1%}  {entry.id}: {entry.question}")
+        for name, value in features.items():
+            click.echo(f"         {name:<16} {value:+.3f} × {weights[name]:+.2f} = {value * weights[name]:+.3f}")
+    click.echo(f"\n(bias {matcher.model.bias:+.2f}; probability = logistic(bias + Σ value × weight))")
+
+
+@kb.command()
+@click.option("--dry-run", is_flag=True, help="Fit and report, but do not write knowledge/decision.yaml.")
+def calibrate(dry_run: bool) -> None:
+    """Refit the decision model on eval/ (never the locked test half) and rewrite knowledge/decision.yaml."""
+    from knowledge import DEFAULT_KNOWLEDGE_DIR
+    from knowledge.calibration import TRAINING_SETS, describe, training_items
+    from knowledge.calibration import calibrate as fit
+    from knowledge.decision import DECISION_FILENAME, DecisionModel
+    from knowledge.loader import load_knowledge_base
+    from knowledge.matcher import Matcher
+
+    items = training_items()
+    if not items:
+        _fail("No training questions found under eval/ (run from a clone of the repository).")
+    # Features do not depend on the model: an untrained one lets a stale decision.yaml be refitted.
+    matcher = Matcher(load_knowledge_base(DEFAULT_KNOWLEDGE_DIR), model=DecisionModel.untrained())
+    model, fitted, validated = fit(matcher, items)
+    click.echo(f"Fitted on {len(items)} questions ({', '.join(n for n, _ in TRAINING_SETS)}).")
+    click.echo(f"On those questions:      {describe(fitted)}")
+    click.echo(f"5-fold cross-validation: {describe(validated)}")
+    t = model.thresholds
+    click.echo(f"Thresholds: answer {t.answer:.2f}, clarify {t.clarify:.2f}, offer {t.offer:.2f}")
+    if dry_run:
+        return
+    path = DEFAULT_KNOWLEDGE_DIR / DECISION_FILENAME
+    model.dump(path, DECISION_HEADER)
+    click.echo(f"Wrote {path}. Check it with `make bench` before committing.")
+
+
+DECISION_HEADER = """The matcher's decision model: written by `visabot kb calibrate`; do not edit by hand.
+A candidate entry's probability of answering the question is logistic(bias + sum of feature x weight)
+(features: knowledge/features.py). Thresholds act on the best candidate's probability: answer at or
+above `answer`, ask "did you mean" at or above `clarify`, offer runners-up at or above `offer`."""
 
 
 # ---- lint/stale

@@ -13,7 +13,6 @@ from telegram.constants import ParseMode
 
 from bot.context import Context
 from bot.telegram_render import entry_messages, shorten
-from knowledge.matcher import NEAR_THRESHOLD
 from knowledge.model import Entry
 
 MAX_RESULTS = 10
@@ -39,7 +38,8 @@ async def on_inline_query(update: Update, context: Context) -> None:
     kb = context.bot_data.kb
     text = query.query.strip()
     if text:
-        entries = [c.entry for c in kb.ranked(text, MAX_RESULTS) if c.score >= NEAR_THRESHOLD]
+        near = kb.model.thresholds.offer * 100
+        entries = [c.entry for c in kb.ranked(text, MAX_RESULTS) if c.score >= near]
     else:
         popular = [kb.base.get(i) for i in context.bot_data.db.most_asked(MAX_RESULTS)]
         entries = [e for e in popular if e is not None]

@@ -1,10 +1,9 @@
-"""Score the matcher on a question file: shared/eval/dev.yaml, or our golden set.
+"""Score the matcher on a question file: eval/dev.yaml, eval/regression.yaml or eval/real/*.yaml.
 
 An in-scope item passes when the matcher answers (not clarify, not decline) with the right entry:
-in dev.yaml every `expect` pattern is found in the answer plus caveats; in the golden set
-(tests/golden_questions.yaml) `expect` lists entry ids, any of which is right. An out-of-scope
-item (`expect_no_match: true`, the golden set's `expect_decline: true`) passes when the matcher
-does not answer. The combined score is the mean of the two rates, so declining off-topic
+in dev.yaml every `expect` pattern is found in the answer plus caveats; in the id-labelled sets
+`ids` lists entry ids, any of which is right. An item to decline (`expect_no_match: true`, or
+`decline: out-of-scope | missing`) passes when the matcher does not answer. The combined score is the mean of the two rates, so declining off-topic
 questions weighs as much as answering on-topic ones. The benchmarks score every matcher, ours and
 its peers, with this module.
 """
@@ -20,6 +19,8 @@ import yaml
 
 from knowledge.matcher import MatchResult, Outcome
 
+DECLINE_REASONS = frozenset({"out-of-scope", "missing"})
+
 
 class Answerer(Protocol):
     def match(self, query: str) -> MatchResult: ...
@@ -32,6 +33,10 @@ class EvalItem:
     expect: tuple[str, ...] = ()  # patterns the answer text must contain
     expect_no_match: bool = False
     expect_ids: tuple[str, ...] = ()  # or: entry ids, any of which is a right answer
+    decline_reason: str = ""  # for expect_no_match: "out-of-scope", or "missing" (in scope, no entry)
+    lang: str = ""
+    site: str = ""
+    url: str = ""
 
 
 @dataclass
@@ -85,33 +90,33 @@ def _read_items(path: Path) -> list[dict]:
     return data
 
 
+def _item(path: Path, n: int, raw: dict) -> EvalItem:
+    """One item in either format: dev.yaml's (`expect` patterns or `expect_no_match`) or the
+    id-labelled one of eval/regression.yaml and eval/real/ (`ids`, or `decline` with a reason)."""
+    decline = raw.get("decline")
+    if decline is not None and decline not in DECLINE_REASONS:
+        raise ValueError(f"{path}: item {n}: decline must be one of {sorted(DECLINE_REASONS)}")
+    ids = tuple(raw.get("ids") or ())
+    expect = tuple(raw.get("expect") or ())
+    no_match = bool(raw.get("expect_no_match", False)) or decline is not None
+    if sum(map(bool, (ids, expect, no_match))) != 1:
+        raise ValueError(f"{path}: item {n} needs exactly one of ids, expect, decline/expect_no_match")
+    return EvalItem(
+        question=raw["q"],
+        topic=str(raw.get("topic", "")),
+        expect=expect,
+        expect_no_match=no_match,
+        expect_ids=ids,
+        decline_reason=str(decline or ("out-of-scope" if no_match else "")),
+        lang=str(raw.get("lang", "")),
+        site=str(raw.get("site", "")),
+        url=str(raw.get("url", "")),
+    )
+
+
 def load_eval_items(path: Path) -> list[EvalItem]:
-    """Items in the format of shared/eval/dev.yaml: `expect` holds patterns."""
-    return [
-        EvalItem(
-            question=raw["q"],
-            topic=str(raw.get("topic", "")),
-            expect=tuple(raw.get("expect") or ()),
-            expect_no_match=bool(raw.get("expect_no_match", False)),
-        )
-        for raw in _read_items(path)
-    ]
-
-
-def load_golden_items(path: Path) -> list[EvalItem]:
-    """Items in the format of tests/golden_questions.yaml: `expect` holds entry ids."""
-    items = [
-        EvalItem(
-            question=raw["q"],
-            expect_ids=tuple(raw.get("expect") or ()),
-            expect_no_match=bool(raw.get("expect_decline", False)),
-        )
-        for raw in _read_items(path)
-    ]
-    for n, item in enumerate(items, 1):
-        if not item.expect_no_match and not item.expect_ids:
-            raise ValueError(f"{path}: item {n} expects neither entry ids nor a decline")
-    return items
+    """The items of a question file (see `_item` for the formats)."""
+    return [_item(path, n, raw) for n, raw in enumerate(_read_items(path), 1)]
 
 
 def judge(item: EvalItem, result: MatchResult) -> str | None:

@@ -1,8 +1,9 @@
 """Turn a user's message into comparable tokens.
 
 Steps, in order: truncate overlong input, NFKC (full-width → ASCII, compatibility forms), lowercase,
-drop control and zero-width characters, punctuation → space, curated synonyms → canonical term,
-Chinese characters split into one token each (Chinese has no spaces between words).
+traditional Chinese → simplified (OpenCC), drop control and zero-width characters, punctuation →
+space, curated synonyms → canonical term, Chinese characters split into one token each (Chinese
+has no spaces between words).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+
+import opencc
 
 MAX_QUERY_CHARS = 500  # longer messages are truncated for matching; the start carries the question
 
@@ -48,12 +51,20 @@ STOPWORDS = frozenset(
 QUESTION_WORDS = frozenset("who where when why how much many long kab kitna kitne kitni kyun".split())
 
 
+@functools.cache
+def _to_simplified() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
 def fold(text: str) -> str:
-    """NFKC, lowercase, HTML tags, punctuation and controls to single spaces; CJK kept as-is."""
+    """NFKC, lowercase, HTML tags, punctuation and controls to single spaces; traditional Chinese
+    folded to simplified (簽證 → 签证), so one set of Chinese phrasings serves both scripts."""
     text = unicodedata.normalize("NFKC", text[:MAX_QUERY_CHARS])
     if "<" in text:
         text = _TAG_RE.sub(" ", text)
     text = text.lower()
+    if _CJK_RE.search(text):
+        text = _to_simplified().convert(text)
     if text.isascii():  # fast path, same result: ASCII's category-C characters are its controls
         if not text.isprintable():
             text = _ASCII_CONTROL_RE.sub("", text)
@@ -63,8 +74,25 @@ def fold(text: str) -> str:
     return text if text.isascii() else _CJK_GAP_RE.sub("", text)
 
 
+_CJK_RUN_RE = re.compile(f"[{_CJK}]+")
+_STOP_CHARS = frozenset("的是吗呢了么什啊吧我你他她们这那个在和与或会能可以请问真")
+
+
+def _cjk_words(run: str) -> str:
+    """A run of Chinese characters as overlapping two-character words: most Chinese words are two
+    characters, and a pair ("签证", "配偶") says far more than either character alone. Function
+    characters (的, 吗...) split runs first, so they do not pair with content; a character left
+    alone is kept as a word."""
+    words = []
+    for piece in re.split(f"[{''.join(_STOP_CHARS)}]+", run):
+        if len(piece) == 1:
+            words.append(piece)
+        words.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+    return f" {' '.join(words)} "
+
+
 def _split_cjk(text: str) -> str:
-    return _CJK_RE.sub(lambda m: f" {m.group(0)} ", text)
+    return _CJK_RUN_RE.sub(lambda m: _cjk_words(m.group(0)), text)
 
 
 class Normalizer:

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 VISABOT = str(Path(sys.executable).parent / "visabot")
-DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.yaml"
+DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
     "query", "outcome", "matched", "id", "score", "question", "answer", "caveats", "sources",
     "status", "as_of", "alternatives",

@@ -1,29 +1,47 @@
-"""Answer quality must not regress: the shared dev set and our own held-out golden set."""
+"""Answer quality must not regress: the dev set, the regression set and the real questions' train
+half. The locked test half is scored by `make bench` (bench/RESULTS.md), never here: a floor on
+it would invite tuning on it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from knowledge.evaluation import evaluate, load_eval_items, load_golden_items
+import pytest
+
+from knowledge.evaluation import EvalReport, evaluate, load_eval_items
 from knowledge.matcher import Matcher
 
-DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.yaml"
-GOLDEN = Path(__file__).with_name("golden_questions.yaml")
-GOLDEN_FLOOR = 0.90
+EVAL = Path(__file__).resolve().parents[1] / "eval"
+DEV_SET = EVAL / "dev.yaml"
+REGRESSION_SET = EVAL / "regression.yaml"
+REAL_TRAIN = EVAL / "real" / "train.yaml"
+# The matcher this one replaced scored 0.913 on the regression set (bench/RESULTS.md at f094a5e).
+REGRESSION_FLOOR = 0.913
+REAL_TRAIN_FLOOR = 0.85  # in-scope answered right on the train half
+
+
+def _detail(report: EvalReport) -> str:
+    return "\n".join(f"{f.item.question!r}: {f.reason}" for f in report.failures)
 
 
 def test_dev_set_combined_score_and_every_off_topic_declined(matcher: Matcher) -> None:
     report = evaluate(matcher, load_eval_items(DEV_SET))
-    failures = "\n".join(f"{f.item.question!r}: {f.reason}" for f in report.failures)
-    assert report.combined >= 0.95, failures
-    assert report.decline_rate == 1.0, failures
+    assert report.combined >= 0.95, _detail(report)
+    assert report.decline_rate == 1.0, _detail(report)
 
 
-def test_golden_set(matcher: Matcher) -> None:
-    """Phrasings written without looking at the entries: typos, Hinglish, Chinese, long stories."""
-    items = load_golden_items(GOLDEN)
-    report = evaluate(matcher, items)
-    detail = "\n".join(f"{f.item.question!r}: {f.reason}" for f in report.failures)
-    assert report.combined >= GOLDEN_FLOOR, detail
-    # A confident wrong answer is the costly failure: keep it rarer than declines.
-    assert report.wrong_answers <= 0.05 * len(items), detail
+def test_regression_set_not_lower_than_the_previous_matcher(matcher: Matcher) -> None:
+    """Phrasings the project wrote without looking at the entries: typos, Hinglish, Chinese."""
+    report = evaluate(matcher, load_eval_items(REGRESSION_SET))
+    assert report.combined >= REGRESSION_FLOOR, _detail(report)
+    # A confident wrong answer is the costly failure.
+    assert report.wrong_answers <= 0.03 * report.in_scope, _detail(report)
+
+
+def test_real_questions_train_half(matcher: Matcher) -> None:
+    if not REAL_TRAIN.exists():
+        pytest.fail("eval/real/train.yaml is missing")
+    report = evaluate(matcher, load_eval_items(REAL_TRAIN))
+    assert report.accuracy >= REAL_TRAIN_FLOOR, _detail(report)
+    assert report.wrong_answers <= 0.03 * report.in_scope, _detail(report)
+    assert report.decline_rate >= 0.95, _detail(report)

@@ -1,0 +1,192 @@
+"""Fit the decision model (knowledge/decision.yaml) on questions whose right answers are known.
+
+What it learns from: the train half of the real questions (eval/real/train.yaml, weighted
+double: they are what users send), the regression set and the dev set. Never the locked test
+half (eval/real/test.yaml): nothing here reads it, and tests/test_eval_split.py keeps it apart.
+
+Steps: every training question's candidates and features (the matcher's own stages), labelled
+right or wrong; an L2 logistic fit; then the three thresholds, chosen on the same questions:
+- answer: the lowest probability at which confident answers stay rarely wrong (wrong answers at
+  most WRONG_SHARE of in-scope questions, off-topic questions answered at most OFF_TOPIC_SHARE),
+  which answers as many questions as the bar allows;
+- clarify: below it, where asking "did you mean" helps more often than it bothers;
+- offer: the lowest probability at which a runner-up is right often enough (OFFER_PRECISION)
+  to be worth a "did you mean" button.
+A 5-fold cross-validation of the whole procedure is printed, so a maintainer sees how well the
+fit generalises before trusting it.
+
+Run: `visabot kb calibrate` (rewrites knowledge/decision.yaml), then `make bench`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.decision import DecisionModel, Thresholds, fit_logistic
+from knowledge.evaluation import EvalItem, load_eval_items
+from knowledge.matcher import Matcher
+from knowledge.model import Entry
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
+# (file, weight): the real questions count double.
+TRAINING_SETS = (("real/train.yaml", 2.0), ("regression.yaml", 1.0), ("dev.yaml", 1.0))
+WRONG_SHARE = 0.02
+OFF_TOPIC_SHARE = 0.03
+OFFER_PRECISION = 0.25
+L2 = 1.0
+FOLDS = 5
+GRID = np.round(np.arange(0.05, 0.991, 0.01), 2)
+
+
+@dataclass
+class Example:
+    """One training question: its candidates' features and which of them are right."""
+
+    item: EvalItem
+    weight: float
+    rows: np.ndarray
+    right: np.ndarray  # bool per candidate
+
+    @property
+    def in_scope(self) -> bool:
+        return not self.item.expect_no_match
+
+
+def is_right(item: EvalItem, entry: Entry) -> bool:
+    """Would answering with this entry pass the item (knowledge/evaluation.py's rules)?"""
+    if item.expect_no_match:
+        return False
+    if item.expect_ids:
+        return entry.id in item.expect_ids
+    text = "\n".join([entry.answer, *entry.caveats])
+    return all(re.search(p, text, re.IGNORECASE) for p in item.expect)
+
+
+def training_items(eval_dir: Path = EVAL_DIR) -> list[tuple[EvalItem, float]]:
+    items: list[tuple[EvalItem, float]] = []
+    for name, weight in TRAINING_SETS:
+        path = eval_dir / name
+        if path.exists():
+            items += [(item, weight) for item in load_eval_items(path)]
+    return items
+
+
+def examples(matcher: Matcher, items: Sequence[tuple[EvalItem, float]]) -> list[Example]:
+    out = []
+    for item, weight in items:
+        ranking = matcher.rank(matcher.question(item.question))
+        right = np.array([is_right(item, matcher.base.entries[i]) for i in ranking.entries], dtype=bool)
+        out.append(Example(item, weight, ranking.rows, right))
+    return out
+
+
+def _fit(train: Sequence[Example]) -> tuple[np.ndarray, float]:
+    rows = np.vstack([e.rows for e in train if len(e.rows)])
+    labels = np.concatenate([e.right for e in train if len(e.rows)]).astype(float)
+    weights = np.concatenate([np.full(len(e.rows), e.weight) for e in train if len(e.rows)])
+    return fit_logistic(rows, labels, weights, L2)
+
+
+@dataclass
+class _Scored:
+    """Per example: its best candidate's probability and rightness, and its runners-up."""
+
+    best: np.ndarray
+    best_right: np.ndarray
+    in_scope: np.ndarray
+    runner_p: np.ndarray
+    runner_right: np.ndarray
+
+
+def _score(examples_: Sequence[Example], weights: np.ndarray, bias: float) -> _Scored:
+    best, best_right, in_scope, runner_p, runner_right = [], [], [], [], []
+    for e in examples_:
+        in_scope.append(e.in_scope)
+        if not len(e.rows):
+            best.append(0.0)
+            best_right.append(False)
+            continue
+        p = 1.0 / (1.0 + np.exp(-np.clip(e.rows @ weights + bias, -30, 30)))
+        order = np.argsort(-p, kind="stable")
+        best.append(float(p[order[0]]))
+        best_right.append(bool(e.right[order[0]]))
+        runner_p.extend(p[order[1:]].tolist())
+        runner_right.extend(e.right[order[1:]].tolist())
+    return _Scored(np.array(best), np.array(best_right), np.array(in_scope), np.array(runner_p), np.array(runner_right, dtype=bool))
+
+
+def _thresholds(s: _Scored) -> Thresholds:
+    n_in, n_off = max(int(s.in_scope.sum()), 1), max(int((~s.in_scope).sum()), 1)
+    answer = float(GRID[-1])
+    for t in GRID:  # the lowest bar that keeps answers safe
+        answered = s.best >= t
+        wrong = int((answered & ~s.best_right & s.in_scope).sum())
+        off = int((answered & ~s.in_scope).sum())
+        if wrong <= WRONG_SHARE * n_in and off <= OFF_TOPIC_SHARE * n_off:
+            answer = float(t)
+            break
+    below = s.best < answer
+    gains = [
+        int((below & (s.best >= t) & s.best_right).sum()) - int((below & (s.best >= t) & ~s.best_right).sum())
+        for t in GRID if t <= answer
+    ]
+    clarify = float(GRID[int(np.argmax(gains))]) if gains else answer
+    offer = clarify
+    for t in GRID:
+        shown = s.runner_p >= t
+        if t <= clarify and shown.any() and s.runner_right[shown].mean() >= OFFER_PRECISION:
+            offer = float(t)
+            break
+    return Thresholds(answer=answer, clarify=max(clarify, offer), offer=offer)
+
+
+def _outcomes(s: _Scored, t: Thresholds) -> dict[str, int]:
+    answered = s.best >= t.answer
+    return {
+        "in_scope": int(s.in_scope.sum()),
+        "right": int((answered & s.best_right).sum()),
+        "wrong": int((answered & ~s.best_right & s.in_scope).sum()),
+        "off_topic": int((~s.in_scope).sum()),
+        "off_topic_answered": int((answered & ~s.in_scope).sum()),
+    }
+
+
+def cross_validate(examples_: Sequence[Example], folds: int = FOLDS) -> dict[str, int]:
+    """The whole procedure (fit, then thresholds) scored on questions it did not see."""
+    total: dict[str, int] = {}
+    for k in range(folds):
+        train = [e for i, e in enumerate(examples_) if i % folds != k]
+        held = [e for i, e in enumerate(examples_) if i % folds == k]
+        weights, bias = _fit(train)
+        t = _thresholds(_score(train, weights, bias))
+        for key, value in _outcomes(_score(held, weights, bias), t).items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def calibrate(matcher: Matcher, items: Sequence[tuple[EvalItem, float]]) -> tuple[DecisionModel, dict[str, int], dict[str, int]]:
+    """The fitted model, its outcomes on the training questions, and cross-validated outcomes."""
+    found = examples(matcher, items)
+    weights, bias = _fit(found)
+    thresholds = _thresholds(_score(found, weights, bias))
+    sizes = ", ".join(f"{name} x{w:g}" for name, w in TRAINING_SETS)
+    model = DecisionModel(
+        weights=tuple(float(w) for w in weights), bias=bias, thresholds=thresholds,
+        trained_on=f"{len(found)} questions from eval/ ({sizes})",
+    )
+    return model, _outcomes(_score(found, weights, bias), thresholds), cross_validate(found)
+
+
+def describe(outcomes: dict[str, int]) -> str:
+    n_in, n_off = max(outcomes["in_scope"], 1), max(outcomes["off_topic"], 1)
+    return (
+        f"in scope right {outcomes['right']}/{outcomes['in_scope']} ({outcomes['right'] / n_in:.1%}), "
+        f"wrong {outcomes['wrong']} ({outcomes['wrong'] / n_in:.1%}); "
+        f"off-topic answered {outcomes['off_topic_answered']}/{outcomes['off_topic']} "
+        f"({outcomes['off_topic_answered'] / n_off:.1%})"
+    )
