@@ -52,22 +52,18 @@ def ask(question: str | None, as_json: bool) -> None:
                 click.echo()
 
 
+CHAT_HELP = (
+    "Type a question in your own words. When I offer numbered entries, type the number to open one.\n"
+    "Commands: /topics (every entry, by topic), /help, exit (or Ctrl-D) to quit."
+)
+
+
 @main.command()
 def chat() -> None:
     """Interactive terminal chat with the same answers as the bot. `exit` or Ctrl-D quits."""
-    matcher = _matcher()
-    click.echo(f"visabot: {len(matcher)} sourced entries on China's K visa and the US H-1B. Not legal advice.")
-    click.echo("Ask a question; type exit (or press Ctrl-D) to quit.")
-    while True:
-        try:
-            text = input("\nyou> ")
-        except (EOFError, KeyboardInterrupt):
-            click.echo()
-            return
-        if text.strip().lower() in {"exit", "quit", ":q"}:
-            return
-        if text.strip():
-            click.echo(result_as_text(matcher.match(text)))
+    from bot.terminal_chat import TerminalChat
+
+    TerminalChat(_matcher(), click.echo).run(CHAT_HELP)
 
 
 @main.command()

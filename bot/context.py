@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 
 RECENT_QUESTIONS = 5000
+FOLLOWUP_SECONDS = 600  # a private message this soon after an answer may build on it
 
 
 @dataclass
@@ -35,11 +37,40 @@ class BotData:
     # Which question led to which answer message, so a 👎 can tell maintainers what was asked.
     # Memory only, bounded, never written with a user id.
     recent_questions: OrderedDict[tuple[int, int], str] = field(default_factory=OrderedDict)
+    # Which entry each answer message showed, and each chat's latest answer with its time, so a
+    # reply or a quick follow-up ("and for the K visa?") is read in context. Memory only, bounded.
+    recent_answers: OrderedDict[tuple[int, int], str] = field(default_factory=OrderedDict)
+    last_answer: OrderedDict[int, tuple[str, float]] = field(default_factory=OrderedDict)
 
     def remember_question(self, chat_id: int, message_id: int, text: str) -> None:
         self.recent_questions[(chat_id, message_id)] = text
         while len(self.recent_questions) > RECENT_QUESTIONS:
             self.recent_questions.popitem(last=False)
+
+    def remember_answer(self, chat_id: int, message_id: int, entry_id: str) -> None:
+        self.recent_answers[(chat_id, message_id)] = entry_id
+        self.last_answer[chat_id] = (entry_id, time.monotonic())
+        self.last_answer.move_to_end(chat_id)
+        for recent in (self.recent_answers, self.last_answer):
+            while len(recent) > RECENT_QUESTIONS:
+                recent.popitem(last=False)
+
+    def context_entry_id(self, chat_id: int, replied_to: int | None, private: bool) -> str | None:
+        """The entry a message follows up on: the answer it replies to, or in a private chat the
+        latest answer if it came less than FOLLOWUP_SECONDS ago."""
+        if replied_to is not None and (chat_id, replied_to) in self.recent_answers:
+            return self.recent_answers[(chat_id, replied_to)]
+        last = self.last_answer.get(chat_id)
+        if private and last is not None and time.monotonic() - last[1] < FOLLOWUP_SECONDS:
+            return last[0]
+        return None
+
+    def forget_chat(self, chat_id: int) -> None:
+        """Drop everything held in memory about a chat (/forget)."""
+        for recent in (self.recent_questions, self.recent_answers):
+            for key in [k for k in recent if k[0] == chat_id]:
+                recent.pop(key, None)
+        self.last_answer.pop(chat_id, None)
 
     @property
     def kb(self) -> Matcher:

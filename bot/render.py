@@ -10,7 +10,8 @@ import datetime as dt
 import textwrap
 
 from knowledge.matcher import MatchResult, Outcome
-from knowledge.model import Entry, Source, Status
+from knowledge.model import Entry, Source, Status, Topic
+from knowledge.scope import SmallTalk
 
 STATUS_LABELS = {
     Status.OFFICIAL: "Official",
@@ -23,7 +24,26 @@ DECLINE_TEXT = (
     "try rephrasing, or browse the topics."
 )
 CLARIFY_TEXT = "Did you mean one of these?"
+DID_YOU_MEAN_TEXT = "Or did you mean:"
 NOT_ADVICE = "Sourced information, not legal advice."
+VISA_NAMES = {Topic.H1B: "H-1B", Topic.K_VISA: "K visa", Topic.COMPARE: "K visa / H-1B"}
+COVERS = "I answer questions about China's K visa and the US H-1B (including the $100,000 payment), with sources."
+SMALLTALK_TEXT = {
+    SmallTalk.GREETING: f"Hello! {COVERS} Ask me anything about them, e.g. \"is the H-1B $100,000 fee annual?\"",
+    SmallTalk.THANKS: "You're welcome! Ask again any time.",
+    SmallTalk.IDENTITY: f"I'm visabot. {COVERS} I answer only from sourced entries, and say so when I don't know.",
+}
+
+
+def decline_text(result: MatchResult) -> str:
+    """An honest decline: a question about our visas that we cannot answer is a gap we log for
+    the maintainers; anything else is outside what the bot covers."""
+    if result.asked_about is not None:
+        return (
+            f"I don't have a sourced answer to that {VISA_NAMES[result.asked_about]} question yet; "
+            "it has been passed to the maintainers."
+        )
+    return DECLINE_TEXT
 
 
 def source_date(source: Source) -> str:
@@ -66,15 +86,24 @@ def entry_as_text(entry: Entry) -> str:
 
 
 def result_as_text(result: MatchResult) -> str:
+    """The terminal's reply. Offered entries are numbered, so typing the number picks one."""
+    if result.outcome is Outcome.SMALLTALK and result.smalltalk is not None:
+        return SMALLTALK_TEXT[result.smalltalk]
     if result.outcome is Outcome.ANSWER and result.entry is not None:
-        return entry_as_text(result.entry)
+        parts = [entry_as_text(result.entry), *(entry_as_text(c.entry) for c in result.also)]
+        text = ("\n\n" + "-" * 40 + "\n\n").join(parts)
+        if result.alternatives:
+            text += "\n\n" + _numbered(DID_YOU_MEAN_TEXT, result)
+        return text
     if result.outcome is Outcome.CLARIFY:
-        lines = [CLARIFY_TEXT] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)]
-        return "\n".join(lines)
-    lines = [DECLINE_TEXT]
+        return _numbered(CLARIFY_TEXT, result)
     if result.alternatives:
-        lines += ["Closest entries I have:"] + [f"  - {c.entry.question}" for c in result.alternatives]
-    return "\n".join(lines)
+        return _numbered(decline_text(result) + "\nClosest entries I have:", result)
+    return decline_text(result)
+
+
+def _numbered(heading: str, result: MatchResult) -> str:
+    return "\n".join([heading] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)])
 
 
 def source_as_dict(source: Source) -> dict[str, str]:
@@ -84,6 +113,18 @@ def source_as_dict(source: Source) -> dict[str, str]:
         "publisher": source.publisher,
         "date": source_date(source),
         "tier": source.tier.value,
+    }
+
+
+def _entry_as_dict(entry: Entry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "question": entry.question,
+        "answer": entry.answer,
+        "caveats": list(entry.caveats),
+        "sources": [source_as_dict(s) for s in entry.sources],
+        "status": entry.status.value,
+        "as_of": entry.as_of.isoformat(),
     }
 
 
@@ -104,4 +145,6 @@ def result_as_dict(result: MatchResult) -> dict[str, object]:
         "alternatives": [
             {"id": c.entry.id, "question": c.entry.question, "score": c.score} for c in result.alternatives
         ],
+        "also": [{**_entry_as_dict(c.entry), "score": c.score} for c in result.also],
+        "smalltalk": result.smalltalk.value if result.smalltalk else None,
     }

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.render import CLARIFY_TEXT, NOT_ADVICE, source_date, stale_note
+from bot.render import (
+    CLARIFY_TEXT,
+    NOT_ADVICE,
+    SMALLTALK_TEXT,
+    VISA_NAMES,
+    source_date,
+    stale_note,
+)
 from bot.telegram_html import visible_length
 from knowledge.matcher import Candidate, MatchResult
 from knowledge.model import Entry, Status, Topic
@@ -172,8 +179,13 @@ def subscribe_data(topic: str) -> str:
     return f"sub:{topic}"
 
 
-def answer_keyboard(entry: Entry, related: list[Entry]) -> InlineKeyboardMarkup:
-    rows = [_entry_button(r) for r in related[:3]]
+def answer_keyboard(entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None) -> InlineKeyboardMarkup:
+    """Under an answer: runners-up the matcher found plausible ("❓ Did you mean…"), then related
+    entries, votes and the topic's updates."""
+    offered = [c.entry for c in did_you_mean or []][:2]
+    rows = [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
+    shown = {e.id for e in offered}
+    rows += [_entry_button(r) for r in related if r.id not in shown][: 3 - len(offered) // 2]
     rows.append(
         [
             InlineKeyboardButton("👍 Helpful", callback_data=vote_data(entry.id, True)),
@@ -197,6 +209,20 @@ def clarify_html(result: MatchResult) -> str:
 
 
 def decline_html(result: MatchResult) -> str:
+    """On-topic but unknown reads as a gap being filled; off-topic says what the bot covers."""
+    if result.asked_about is not None:
+        text = (
+            f"🤷 I don't have a sourced answer to that <b>{esc(VISA_NAMES[result.asked_about])}</b> question yet; "
+            "it has been passed to the maintainers."
+        )
+    else:
+        text = DECLINE_HTML
     if result.alternatives:
-        return DECLINE_HTML + "\n\nThe closest entries I have are below; they may not fit your question."
-    return DECLINE_HTML
+        return text + "\n\nThe closest entries I have are below; they may not fit your question."
+    return text
+
+
+def smalltalk_html(result: MatchResult) -> str:
+    assert result.smalltalk is not None
+    return esc(SMALLTALK_TEXT[result.smalltalk]) + "\n\nBrowse what I know: /topics"
+

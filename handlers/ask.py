@@ -14,23 +14,31 @@ from bot.telegram_render import (
     clarify_html,
     decline_html,
     entry_messages,
+    smalltalk_html,
 )
-from knowledge.matcher import Outcome
+from knowledge.matcher import Candidate, Outcome
 from knowledge.model import Entry
 
 SLOW_DOWN = "⏳ You're sending questions very fast. Please wait a few seconds, then ask again."
 ASK_USAGE = "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>"
 
 
-async def send_entry(message: Message, context: Context, entry: Entry, question: str | None = None) -> None:
+async def send_entry(
+    message: Message,
+    context: Context,
+    entry: Entry,
+    question: str | None = None,
+    did_you_mean: list[Candidate] | None = None,
+) -> None:
     """Send an entry as one or more messages; the keyboard goes under the last one."""
     parts = entry_messages(entry)
     related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
     for n, text in enumerate(parts, 1):
-        markup = answer_keyboard(entry, related) if n == len(parts) else None
+        markup = answer_keyboard(entry, related, did_you_mean) if n == len(parts) else None
         sent = await message.reply_text(text, reply_markup=markup)
     if question:
         context.bot_data.remember_question(sent.chat.id, sent.message_id, question)
+    context.bot_data.remember_answer(sent.chat.id, sent.message_id, entry.id)
     context.bot_data.db.count_asked(entry.id)
 
 
@@ -43,9 +51,19 @@ async def answer_question(message: Message, context: Context, text: str) -> None
             await message.reply_text(SLOW_DOWN)
         if verdict is not Verdict.ALLOW:
             return
-    result = context.bot_data.kb.match(text)
-    if result.outcome is Outcome.ANSWER and result.entry is not None:
-        await send_entry(message, context, result.entry, question=text)
+    data = context.bot_data
+    replied = message.reply_to_message
+    previous_id = data.context_entry_id(
+        message.chat.id, replied.message_id if replied is not None else None, message.chat.type == "private"
+    )
+    previous = data.kb.base.get(previous_id) if previous_id else None
+    result = data.kb.match(text, context=previous)
+    if result.outcome is Outcome.SMALLTALK:
+        await message.reply_text(smalltalk_html(result))
+    elif result.outcome is Outcome.ANSWER and result.entry is not None:
+        await send_entry(message, context, result.entry, question=text, did_you_mean=result.alternatives)
+        for part in result.also:  # a compound question: each part's answer in its own message
+            await send_entry(message, context, part.entry, question=text)
     elif result.outcome is Outcome.CLARIFY:
         await message.reply_text(clarify_html(result), reply_markup=choices_keyboard(result.alternatives))
     else:

@@ -65,9 +65,8 @@ async def on_forget(update: Update, context: Context) -> None:
     if context.user_data is not None:
         drafts = len(context.user_data)  # broadcast and entry drafts, anything else kept per user
         context.user_data.clear()
-    # Questions behind recent answers, kept in memory to label a 👎: drop this chat's.
-    for key in [k for k in data.recent_questions if k[0] == message.chat.id]:
-        data.recent_questions.pop(key, None)
+    # Questions and answers kept in memory (a 👎's label, follow-ups): drop this chat's.
+    data.forget_chat(message.chat.id)
     counts["unfinished drafts"] = drafts
     log.info("/forget: deleted %s", ", ".join(f"{k} {v}" for k, v in counts.items()))  # no user id: forgotten
     lines = [f"• {_plural(n, what)}" for what, n in counts.items() if n or what in ("votes", "subscriptions")]

@@ -4,6 +4,7 @@ Each feature is a plain, named quantity a maintainer can read off a question (`v
 
 - lexical, lexical_margin: the lexical score (0-1) and its lead over the best other candidate;
 - semantic, semantic_margin: the same for meaning (cosine of static embeddings);
+- both_first: the entry leads both rankings (two independent signals agree);
 - topic_agreement: +1 the question names the entry's visa, -1 it names only the other one (or only
   somewhere we do not cover), 0 neither (knowledge/scope.py);
 - elsewhere: the question names a place or visa we do not cover, and none of ours;
@@ -29,7 +30,7 @@ from knowledge.model import Topic
 from knowledge.scope import Signals
 
 FEATURES = (
-    "lexical", "lexical_margin", "semantic", "semantic_margin", "topic_agreement", "elsewhere",
+    "lexical", "lexical_margin", "semantic", "semantic_margin", "both_first", "topic_agreement", "elsewhere",
     "coverage", "anchor_lack", "marker_miss", "unknown_share", "answer_coverage", "answer_semantic",
     "length", "vague",
 )
@@ -102,6 +103,7 @@ def feature_matrix(
     length = min(len(question.tokens), LONG_QUESTION_WORDS) / LONG_QUESTION_WORDS
     rows[:, 0], rows[:, 1] = lex, _margins(lex)
     rows[:, 2], rows[:, 3] = sem, _margins(sem)
+    rows[:, 4] = (rows[:, 1] > 0) & (rows[:, 3] > 0)
     for row, (entry, topic) in enumerate(zip(entries, topics)):
         vocabulary = set(index.vocabulary(entry).tolist())
         covered = sum(w for w, ids in zip(weights, known) if ids & vocabulary)
@@ -111,14 +113,14 @@ def feature_matrix(
         missed = sum(w for w, ids in markers if not ids & vocabulary)
         in_answer = answer_words(entry)
         answered = sum(w for w, words in zip(weights, spellings) if words & in_answer)
-        rows[row, 4] = question.signals.topic_agreement(topic)
-        rows[row, 5] = elsewhere
-        rows[row, 6] = covered / total
-        rows[row, 7] = lacking / anchor_weight if anchor_weight else 0.0
-        rows[row, 8] = missed / marker_total if marker_total else 0.0
-        rows[row, 9] = unknown
-        rows[row, 10] = answered / total
-        rows[row, 11] = answer_semantic[row]
-        rows[row, 12] = length
-        rows[row, 13] = vague
+        rows[row, 5] = question.signals.topic_agreement(topic)
+        rows[row, 6] = elsewhere
+        rows[row, 7] = covered / total
+        rows[row, 8] = lacking / anchor_weight if anchor_weight else 0.0
+        rows[row, 9] = missed / marker_total if marker_total else 0.0
+        rows[row, 10] = unknown
+        rows[row, 11] = answered / total
+        rows[row, 12] = answer_semantic[row]
+        rows[row, 13] = length
+        rows[row, 14] = vague
     return rows

@@ -30,7 +30,7 @@ from knowledge.decision import DECISION_FILENAME, DecisionModel
 from knowledge.features import FEATURES, Question, candidates, feature_matrix
 from knowledge.lexical import LexicalIndex
 from knowledge.loader import KnowledgeBase
-from knowledge.model import Entry
+from knowledge.model import Entry, Topic
 from knowledge.normalize import MAX_QUERY_CHARS, QUESTION_WORDS, Normalizer, content_of
 from knowledge.scope import Scope, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import SemanticIndex, StaticEmbedder
@@ -68,7 +68,7 @@ class MatchResult:
     alternatives: list[Candidate] = field(default_factory=list)  # runners-up worth offering
     also: list[Candidate] = field(default_factory=list)  # other parts of a compound question
     smalltalk: SmallTalk | None = None
-    in_scope: bool = False  # the question names the H-1B or the K visa (for honest declines)
+    asked_about: Topic | None = None  # the visa the question names (for honest declines)
     followup: bool = False  # answered by reading the previous answer as context
 
     @property
@@ -149,18 +149,17 @@ class Matcher:
             Candidate(self._entries[i], round(float(p) * 100, 1))
             for i, p in zip(ranking.entries, ranking.probabilities)
         ]
-        signals = ranking.question.signals
-        in_scope = signals.names_ours or (signals.china and signals.k_traits)
+        in_scope = ranking.question.signals.asked_about
         query = ranking.question.raw
         if not ranked:
-            return MatchResult(query, Outcome.DECLINE, None, 0.0, in_scope=in_scope)
+            return MatchResult(query, Outcome.DECLINE, None, 0.0, asked_about=in_scope)
         best = ranking.probabilities[0]
         offered = [c for c in ranked if c.score >= t.offer * 100]
         if best >= t.answer:
-            return MatchResult(query, Outcome.ANSWER, ranked[0].entry, ranked[0].score, offered[1 : limit + 1], in_scope=in_scope)
+            return MatchResult(query, Outcome.ANSWER, ranked[0].entry, ranked[0].score, offered[1 : limit + 1], asked_about=in_scope)
         if best >= t.clarify:
-            return MatchResult(query, Outcome.CLARIFY, None, ranked[0].score, offered[:limit], in_scope=in_scope)
-        return MatchResult(query, Outcome.DECLINE, None, ranked[0].score, offered[:limit], in_scope=in_scope)
+            return MatchResult(query, Outcome.CLARIFY, None, ranked[0].score, offered[:limit], asked_about=in_scope)
+        return MatchResult(query, Outcome.DECLINE, None, ranked[0].score, offered[:limit], asked_about=in_scope)
 
     # ------------------------------------------------------------------ the whole message
 
@@ -208,7 +207,7 @@ class Matcher:
             return None
         return MatchResult(
             query, result.outcome, result.entry, result.score, result.alternatives,
-            in_scope=result.in_scope, followup=True,
+            asked_about=result.asked_about, followup=True,
         )
 
     def _with_other_parts(self, query: str, result: MatchResult, limit: int) -> MatchResult:
@@ -235,5 +234,5 @@ class Matcher:
         same_head = result.entry is not None and result.entry.id == head.entry.id
         return MatchResult(
             query, Outcome.ANSWER, head.entry, head.score, result.alternatives if same_head else [],
-            also=found[1:], in_scope=True,
+            also=found[1:], asked_about=result.asked_about,
         )

@@ -19,7 +19,7 @@ from knowledge.model import Topic
 from knowledge.normalize import STOPWORDS, Normalizer, fold
 
 SCOPE_FILENAME = "scope.yaml"
-SIGNALS = ("h1b", "k_visa", "china", "us", "k_traits", "comparing", "elsewhere")
+SIGNALS = ("h1b", "k_visa", "china", "k_traits", "comparing", "elsewhere")  # "us": us_as_written
 _MAX_TERM_WORDS = 4
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -45,6 +45,16 @@ class Signals:
     @property
     def names_ours(self) -> bool:
         return self.h1b or self.k_visa
+
+    @property
+    def asked_about(self) -> Topic | None:
+        """The visa the question is about, as far as its words say: both, one, or neither."""
+        k_side = self.k_visa or (self.china and self.k_traits and not self.h1b)
+        if k_side and self.h1b:
+            return Topic.COMPARE
+        if k_side:
+            return Topic.K_VISA
+        return Topic.H1B if self.h1b else None
 
     def topic_agreement(self, topic: Topic) -> float:
         """+1 when the question names the entry's topic, -1 when it names only the other side (or
@@ -78,8 +88,8 @@ class Scope:
                 canon = normalizer.canonical(term)
                 if canon:
                     (self._cjk if _CJK_RE.search(canon) else self._latin).setdefault(canon, set()).add(signal)
-        self._us_capitals = re.compile(
-            "|".join(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])" for t in _terms(vocabulary, "us_in_capitals"))
+        self._us_as_written = re.compile(
+            "|".join(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])" for t in _terms(vocabulary, "us_as_written"))
             or r"(?!x)x"
         )
         talk = vocabulary.get("smalltalk") or {}
@@ -105,7 +115,7 @@ class Scope:
             for term, hit in self._cjk.items():
                 if term in canonical:
                     found |= hit
-        if self._us_capitals.search(raw):
+        if self._us_as_written.search(raw):
             found.add("us")
         return Signals(**dict.fromkeys(found, True))
 
