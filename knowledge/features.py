@@ -7,7 +7,7 @@ Each feature is a plain, named quantity a maintainer can read off a question (`v
 - both_first: the entry leads both rankings (two independent signals agree);
 - topic_agreement: +1 the question names the entry's visa, -1 it names only the other one (or only
   somewhere we do not cover), 0 neither (knowledge/scope.py);
-- elsewhere: the question names a place or visa we do not cover, and none of ours;
+- elsewhere: the question names a place or visa we do not cover, and neither our visas nor China;
 - coverage: share of the question's weight in words the entry's phrasings ever use;
 - anchor_lack: share of the entry's anchors ("100k", "h4") the question lacks;
 - marker_miss: share of the question's marker words (anchors of any entry) the entry never uses;
@@ -99,7 +99,8 @@ def feature_matrix(
     marker_total = sum(w for w, _ in markers)
     sole = len(question.tokens) == 1 and index.sole_entry(question.tokens[0]) is not None
     vague = float(len(question.tokens) <= 1 and not sole)
-    elsewhere = float(question.signals.elsewhere and not question.signals.names_ours)
+    signals = question.signals
+    elsewhere = float(signals.elsewhere and not (signals.names_ours or signals.china))
     length = min(len(question.tokens), LONG_QUESTION_WORDS) / LONG_QUESTION_WORDS
     rows[:, 0], rows[:, 1] = lex, _margins(lex)
     rows[:, 2], rows[:, 3] = sem, _margins(sem)

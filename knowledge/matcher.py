@@ -37,6 +37,9 @@ from knowledge.semantic import SemanticIndex, StaticEmbedder
 
 MAX_CHOICES = 3
 ANSWER_CACHE_SIZE = 4096  # entries whose answer words are remembered
+# Two candidates this close in probability are a tie: picking one would be a coin toss, so the
+# user chooses ("did you mean"). Maintainers meet it as lint's [conflict] finding.
+TIE = 0.02
 FOLLOWUP_MAX_WORDS = 8  # a longer message stands on its own
 # Where a message splits into separate questions: question marks, semicolons, and "and also".
 _PART_SPLIT_RE = re.compile(r"[?？;；。]+|\b(?:and also|also|plus)\b|另外|还有|以及")
@@ -155,7 +158,8 @@ class Matcher:
             return MatchResult(query, Outcome.DECLINE, None, 0.0, asked_about=in_scope)
         best = ranking.probabilities[0]
         offered = [c for c in ranked if c.score >= t.offer * 100]
-        if best >= t.answer:
+        tied = len(ranked) > 1 and ranking.probabilities[1] >= best - TIE
+        if best >= t.answer and not tied:
             return MatchResult(query, Outcome.ANSWER, ranked[0].entry, ranked[0].score, offered[1 : limit + 1], asked_about=in_scope)
         if best >= t.clarify:
             return MatchResult(query, Outcome.CLARIFY, None, ranked[0].score, offered[:limit], asked_about=in_scope)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import opencc
 
 MAX_QUERY_CHARS = 500  # longer messages are truncated for matching; the start carries the question
+MAX_WORD_CHARS = 40  # "pneumonoultramicroscopic…" aside, no real word is longer
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
@@ -167,10 +168,11 @@ def split_canonical(canonical: str) -> list[str]:
 
 
 def content_of(tokens: Sequence[str]) -> list[str]:
-    """Stemmed tokens without stopwords, deduplicated in order (`content_tokens` from `tokens`)."""
+    """Stemmed tokens without stopwords, deduplicated in order (`content_tokens` from `tokens`).
+    A "word" longer than MAX_WORD_CHARS is keyboard noise ("xxxx…"), not evidence of a topic."""
     seen: dict[str, None] = {}
     for tok in tokens:
-        if tok in STOPWORDS:
+        if tok in STOPWORDS or len(tok) > MAX_WORD_CHARS:
             continue
         stemmed = stem(tok)
         if stemmed not in STOPWORDS:

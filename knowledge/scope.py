@@ -59,14 +59,12 @@ class Signals:
     def topic_agreement(self, topic: Topic) -> float:
         """+1 when the question names the entry's topic, -1 when it names only the other side (or
         only somewhere else), 0 when it names nothing either way."""
-        if self.elsewhere and not self.names_ours:
-            return -1.0
-        if topic is Topic.COMPARE:
+        if self.elsewhere and not (self.names_ours or self.china):
+            return -1.0  # "UK skilled worker visa"; but "visa-free China for Japanese" is ours
+        if topic is Topic.COMPARE:  # about both visas, so naming one rules nothing out
             if self.h1b and self.k_visa:
                 return 1.0
-            if self.names_ours and not self.comparing and not (self.h1b and self.china):
-                return -1.0
-            return 0.0
+            return 0.5 if self.comparing and (self.names_ours or self.china) else 0.0
         k_side = self.k_visa or (self.china and self.k_traits and not self.h1b)
         us_side = self.h1b or (self.us and not self.china and not self.k_visa)
         if topic is Topic.K_VISA:

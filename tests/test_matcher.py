@@ -1,4 +1,5 @@
-"""The matcher's outcomes, guards and behaviour on hostile input."""
+"""The whole matcher: outcomes, the topic rule, small talk, compound questions, follow-ups, and
+behaviour on hostile input. Each stage alone is tested in test_matching_stages.py."""
 
 from __future__ import annotations
 
@@ -20,10 +21,6 @@ def test_synonyms_map_variants_to_canonical(shipped_kb) -> None:  # type: ignore
         assert "h1b" in norm.tokens(variant), variant
     for variant in ["K visa", "K-visa", "K字签证", "K签证", "青年科技人才签证"]:
         assert norm.canonical(variant).startswith("k visa"), variant
-
-
-def test_chinese_is_split_into_characters() -> None:
-    assert Normalizer({}).tokens("学士学位 bachelor") == ["学", "士", "学", "位", "bachelor"]
 
 
 def test_spaces_between_chinese_words_do_not_hide_curated_terms(matcher: Matcher) -> None:
@@ -50,8 +47,7 @@ def test_a_marker_word_the_entry_never_uses_counts_against_it(matcher: Matcher) 
     assert result.entry is None or result.entry.id == "h1b-100k-transfers"
 
 
-def test_implied_visa_names_count_as_present(matcher: Matcher) -> None:
-    # "h4" names the H-1B side: the dependants entry keeps its full score.
+def test_h4_names_the_h1b_side(matcher: Matcher) -> None:
     result = matcher.match("can my wife and kid come on h4")
     assert result.entry is not None and result.entry.id == "h1b-h4-dependents"
 
@@ -68,9 +64,7 @@ def test_empty_or_meaningless_input_declines(matcher: Matcher, text: str) -> Non
 
 def test_huge_input_is_truncated_and_still_matches(matcher: Matcher) -> None:
     question = "Is the $100,000 H-1B fee charged every year? "
-    result = matcher.match(question + "blah " * 2000)
-    assert len(question + "blah " * 2000) > MAX_QUERY_CHARS * 10
-    assert result.outcome in (Outcome.ANSWER, Outcome.CLARIFY, Outcome.DECLINE)
+    assert len(question + "x" * 10_000) > MAX_QUERY_CHARS * 10
     result = matcher.match(question + "x" * 10_000)
     assert result.outcome is Outcome.ANSWER and result.entry is not None
     assert result.entry.id == "h1b-100k-one-time"
@@ -137,9 +131,9 @@ def test_other_countries_visas_decline(matcher: Matcher, text: str) -> None:
     assert matcher.match(text).outcome is Outcome.DECLINE
 
 
-def test_clarify_offers_at_most_three_choices(matcher: Matcher) -> None:
+def test_one_plain_word_is_not_answered(matcher: Matcher) -> None:
     result = matcher.match("visa")
-    assert result.outcome in (Outcome.CLARIFY, Outcome.DECLINE)
+    assert result.outcome is not Outcome.ANSWER
     assert len(result.alternatives) <= 3
 
 
@@ -149,3 +143,52 @@ def test_result_is_structured(matcher: Matcher) -> None:
     assert result.entry is not None and result.entry.id == "h1b-masters-cap"
     assert 0 < result.score <= 100
     assert all(c.score <= result.score for c in result.alternatives)
+
+
+@pytest.mark.parametrize("text", ["hello", "thanks!", "who are you"])
+def test_small_talk_gets_its_own_outcome(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text)
+    assert result.outcome is Outcome.SMALLTALK and result.smalltalk is not None
+    assert result.entry is None
+
+
+def test_a_compound_question_is_answered_part_by_part(matcher: Matcher) -> None:
+    result = matcher.match("is the 100k fee annual for h1b and also what is the k visa age limit?")
+    assert result.outcome is Outcome.ANSWER and result.entry is not None
+    answered = {result.entry.id, *(c.entry.id for c in result.also)}
+    assert answered == {"h1b-100k-one-time", "k-visa-age-limit"}
+
+
+def test_a_single_question_has_no_other_parts(matcher: Matcher) -> None:
+    result = matcher.match("is the 100k h1b fee annual?")
+    assert result.entry is not None and result.entry.id == "h1b-100k-one-time"
+    assert result.also == []
+
+
+def test_a_follow_up_is_read_with_the_previous_answer(matcher: Matcher, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+    previous = shipped_kb.get("k-visa-age-limit")
+    alone = matcher.match("and what documents do i need?")
+    followed = matcher.match("and what documents do i need?", context=previous)
+    assert followed.outcome is Outcome.ANSWER and followed.entry is not None
+    assert followed.entry.id == "k-visa-documents" and followed.followup
+    assert alone.entry is None or alone.entry.id != followed.entry.id or not alone.followup
+
+
+def test_a_follow_up_naming_the_other_visa_switches_topic(matcher: Matcher, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+    result = matcher.match("and for the k visa?", context=shipped_kb.get("h1b-h4-dependents"))
+    assert result.outcome is Outcome.ANSWER and result.entry is not None
+    assert result.entry.id == "k-visa-family"
+
+
+def test_a_confident_answer_offers_close_runners_up(matcher: Matcher) -> None:
+    threshold = matcher.model.thresholds.offer * 100
+    for text in ["h1b 100k who pays", "k visa age limit", "h1b transfer 100k"]:
+        result = matcher.match(text)
+        assert all(c.score >= threshold for c in result.alternatives)
+        assert all(c.entry.id != (result.entry.id if result.entry else None) for c in result.alternatives)
+
+
+def test_declines_say_which_visa_was_asked_about(matcher: Matcher) -> None:
+    assert matcher.match("h1b rules for my pet parrot").asked_about is Topic.H1B
+    assert matcher.match("what is the weather in paris").asked_about is None
+    assert matcher.match("k visa for my cat").asked_about is Topic.K_VISA

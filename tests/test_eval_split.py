@@ -1,0 +1,93 @@
+"""The locked test half of the real questions stays locked: no question of it may appear in an
+entry, in the synonyms or scope vocabulary, in the train half, or in the project's code and docs;
+and the halves share no source site. Calibration must never read it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge.calibration import TRAINING_SETS
+from knowledge.evaluation import load_eval_items
+from knowledge.loader import KnowledgeBase
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO / "eval" / "real"
+TEST_HALF = REAL / "test.yaml"
+MIN_QUOTE_CHARS = 24  # shorter strings ("what is the k visa") may coincide honestly
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+@pytest.fixture(scope="module")
+def test_keys() -> list[str]:
+    return [_key(item.question) for item in load_eval_items(TEST_HALF)]
+
+
+def test_corpus_size_and_shape() -> None:
+    train, test = load_eval_items(REAL / "train.yaml"), load_eval_items(TEST_HALF)
+    items = train + test
+    assert len(items) >= 400
+    assert sum(i.decline_reason == "out-of-scope" for i in items) >= 60
+    assert all(i.url.startswith("http") and i.site and i.lang for i in items)
+    assert all(len(i.question) <= 300 for i in items)
+    assert abs(len(train) - len(test)) <= 0.2 * len(items)
+
+
+def test_halves_share_no_site() -> None:
+    train = {i.site for i in load_eval_items(REAL / "train.yaml")}
+    test = {i.site for i in load_eval_items(TEST_HALF)}
+    assert not train & test
+
+
+def test_no_test_question_in_the_train_half(test_keys: list[str]) -> None:
+    train = {_key(i.question) for i in load_eval_items(REAL / "train.yaml")}
+    assert not set(test_keys) & train
+
+
+def test_no_test_question_in_entries(shipped_kb: KnowledgeBase, test_keys: list[str]) -> None:
+    texts = [
+        _key(text)
+        for entry in shipped_kb.entries
+        for text in (entry.question, *entry.alternates, *entry.keywords, entry.answer, *entry.caveats)
+    ]
+    leaked = [k for k in test_keys if any(k == t or (len(k) >= MIN_QUOTE_CHARS and k in t) for t in texts)]
+    assert not leaked
+
+
+def test_no_test_question_in_vocabulary_code_or_docs(test_keys: list[str]) -> None:
+    """Synonyms, scope words, the decision model, code, docs: none may quote a test question."""
+    files = [
+        p for p in REPO.rglob("*")
+        if p.is_file() and p.suffix in {".py", ".yaml", ".md", ".toml", ".txt"}
+        and ".venv" not in p.parts and ".git" not in p.parts and p != TEST_HALF
+        and p.parent != REAL  # the train half and the split script are checked above
+    ]
+    quoted = {
+        str(p.relative_to(REPO)): k
+        for p in files
+        for text in [_key(p.read_text(encoding="utf-8", errors="replace"))]
+        for k in test_keys
+        if len(k) >= MIN_QUOTE_CHARS and k in text
+    }
+    assert not quoted
+
+
+def test_no_test_question_in_commit_messages(test_keys: list[str]) -> None:
+    log = subprocess.run(["git", "log", "--format=%B"], cwd=REPO, capture_output=True, text=True, check=True)
+    messages = _key(log.stdout)
+    assert not [k for k in test_keys if len(k) >= MIN_QUOTE_CHARS and k in messages]
+
+
+def test_calibration_never_reads_the_test_half() -> None:
+    assert all("test" not in name for name, _ in TRAINING_SETS)
+    assert "real/train.yaml" in {name for name, _ in TRAINING_SETS}
+    split = yaml.safe_load((REAL / "train.yaml").read_text(encoding="utf-8"))
+    assert split, "the train half is empty"
