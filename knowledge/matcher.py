@@ -31,9 +31,9 @@ from knowledge.features import FEATURES, Question, candidates, feature_matrix
 from knowledge.lexical import LexicalIndex
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
-from knowledge.normalize import MAX_QUERY_CHARS, QUESTION_WORDS, Normalizer, content_of
+from knowledge.normalize import MAX_QUERY_CHARS, MAX_WORD_CHARS, QUESTION_WORDS, Normalizer, content_of
 from knowledge.scope import Scope, SmallTalk, load_scope_vocabulary
-from knowledge.semantic import SemanticIndex, StaticEmbedder
+from knowledge.semantic import SemanticIndex, StaticEmbedder, embed_cached
 
 MAX_CHOICES = 3
 ANSWER_CACHE_SIZE = 4096  # entries whose answer words are remembered
@@ -101,7 +101,7 @@ class Matcher:
         texts, owners = self.lexical.phrasings()
         embedder = StaticEmbedder.shipped()
         self.semantic = SemanticIndex(embedder, texts, owners, len(self._entries))
-        self._answers = embedder.embed([self.normalizer.canonical(e.answer) for e in self._entries])
+        self._answers = embed_cached(embedder, [self.normalizer.canonical(e.answer) for e in self._entries])
         self._answer_words = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._words_of_answer)
 
     def __len__(self) -> int:
@@ -129,7 +129,9 @@ class Matcher:
             # "who are you", "<b>", "how?": nothing to match on.
             return _Ranking(question, [], np.zeros(0), np.zeros((0, len(FEATURES))))
         lexical = self.lexical.scores(question.tokens, question.canonical)
-        query_vector = self.semantic.vector(question.canonical)
+        # Keyboard noise ("xxxx…") would swamp the mean of the token vectors.
+        words = [w for w in question.canonical.split() if len(w) <= MAX_WORD_CHARS]
+        query_vector = self.semantic.vector(" ".join(words))
         semantic = self.semantic.similarities(query_vector)
         picked = candidates(lexical, semantic)
         topics = [self._topics[i] for i in picked]
@@ -168,15 +170,18 @@ class Matcher:
     # ------------------------------------------------------------------ the whole message
 
     def match(self, query: str, limit: int = MAX_CHOICES, context: Entry | None = None) -> MatchResult:
-        """The reply to one message. `context` is the entry the user was just answered with, for
-        follow-ups ("and for the K visa?", "do extensions pay again?")."""
+        """The reply to one message. `context` is the entry the user was just answered with: a
+        short message is then read as a follow-up to it ("and for the K visa?", "do extensions
+        pay again?") when that reading gives a confident answer."""
         talk = self.scope.smalltalk(query)
         if talk is not None:
             return MatchResult(query, Outcome.SMALLTALK, None, 0.0, smalltalk=talk)
-        result = self._decide(self.rank(self.question(query)), limit)
-        if context is not None and result.outcome is not Outcome.ANSWER:
-            result = self._followup(query, context, limit) or result
-        return self._with_other_parts(query, result, limit)
+        question = self.question(query)
+        if context is not None and len(question.tokens) <= FOLLOWUP_MAX_WORDS:
+            followup = self._followup(question, context, limit)
+            if followup is not None:
+                return followup
+        return self._with_other_parts(query, self._decide(self.rank(question), limit), limit)
 
     def ranked(self, query: str, limit: int = 10) -> list[Candidate]:
         """Top entries by probability regardless of outcome (inline mode, `kb search`)."""
@@ -194,23 +199,26 @@ class Matcher:
             for i, p, row in zip(ranking.entries[:limit], ranking.probabilities[:limit], ranking.rows[:limit])
         ]
 
-    def _followup(self, query: str, context: Entry, limit: int) -> MatchResult | None:
-        """Read a short message together with the previous answer's question. When the message
-        names a visa of its own ("and for the K visa?"), the previous question's visa names are
-        dropped so the new one decides the topic."""
-        question = self.question(query)
-        if len(question.tokens) > FOLLOWUP_MAX_WORDS:
-            return None
-        previous = self.question(context.question)
-        words = previous.tokens
+    def _followup(self, question: Question, context: Entry, limit: int) -> MatchResult | None:
+        """Read a short message with the previous answer's question. A message that names a visa
+        keeps the previous subject and swaps the visa ("and for the K visa?" after the H-4
+        family answer: the family question, for the K visa); one that names none keeps the
+        previous visa and asks something new ("what about the fees?"). None unless that reading
+        answers confidently with another entry than the previous one."""
+        previous = self.normalizer.canonical(context.question)
+        visas = self.scope.visa_terms(previous)
         if question.signals.names_ours or question.signals.china:
-            words = tuple(w for w in words if not self.scope.signals(w, w).names_ours)
-        combined = self.question(f"{query} {' '.join(words)}")
+            for term in visas:
+                previous = f" {previous} ".replace(f" {term} ", " ")
+            added = previous
+        else:
+            added = " ".join(visas)
+        combined = self.question(f"{question.raw} {added}")
         result = self._decide(self.rank(combined), limit)
-        if result.outcome is not Outcome.ANSWER:
+        if result.outcome is not Outcome.ANSWER or result.entry is None or result.entry.id == context.id:
             return None
         return MatchResult(
-            query, result.outcome, result.entry, result.score, result.alternatives,
+            question.raw, result.outcome, result.entry, result.score, result.alternatives,
             asked_about=result.asked_about, followup=True,
         )
 

@@ -20,6 +20,7 @@ MAX_WORD_CHARS = 40  # "pneumonoultramicroscopic…" aside, no real word is long
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
+_SCRIPT_EDGE_RE = re.compile(f"(?<=[{_CJK}])(?=[^{_CJK} ])|(?<=[^{_CJK} ])(?=[{_CJK}])")
 # Keep letters, digits and CJK; "$" is dropped so "$100k" and "100k" compare equal.
 _NON_WORD_RE = re.compile(rf"[^0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f{_CJK}]+")
 _SPACES_RE = re.compile(r"\s+")
@@ -112,27 +113,35 @@ class Normalizer:
         self._replacements = dict(pairs)
         # Curated one-word domain terms ("niw", "lca"): enough on their own to answer.
         self.terms = frozenset(stem(fold(c)) for c in synonyms if " " not in fold(c))
-        latin = [v for v in self._replacements if not _CJK_RE.search(v)]
+        # Latin (and Devanagari) variants are whole-word sequences: looked up by words, the
+        # longest first, which costs a dict per length instead of compiling a regex of them all.
+        self._by_words: dict[str, str] = {v: t for v, t in self._replacements.items() if not _CJK_RE.search(v)}
+        self._longest = max((v.count(" ") + 1 for v in self._by_words), default=0)
         cjk = [re.escape(v) for v, _ in pairs if _CJK_RE.search(v)]
-        # The longest variant that fits at a position wins (as with an alternation ordered longest
-        # first); as a trie, so matching does not try every variant at every position.
-        self._latin_re = (
-            re.compile(r"(?<![0-9a-z])" + _trie_pattern(latin, r"(?![0-9a-z])")) if latin else None
-        )
         self._cjk_re = re.compile("|".join(cjk)) if cjk else None
 
     def canonical(self, text: str) -> str:
         """Folded text with variants replaced by canonical terms (before CJK splitting)."""
         text = fold(text)
-        if self._cjk_re and not text.isascii():  # every CJK variant has a CJK character
-            text = self._cjk_re.sub(lambda m: f" {self._replacements[m.group(0)]} ", text)
-        if self._latin_re:
-            text = self._latin_re.sub(lambda m: self._replacements[m.group(0)], text)
-        # fold leaves single spaces only, and so do folded replacements unless one is empty
-        # or a CJK one was padded: tidy only then (the result is the same).
-        if "  " in text or text[:1] == " " or text[-1:] == " ":
-            text = _SPACES_RE.sub(" ", text).strip()
-        return text
+        if not text.isascii():
+            if self._cjk_re:  # every CJK variant has a CJK character
+                text = self._cjk_re.sub(lambda m: f" {self._replacements[m.group(0)]} ", text)
+            text = _SCRIPT_EDGE_RE.sub(" ", text)  # "h1b工作" is two words
+        words = text.split()
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(self._longest, len(words) - i), 0, -1):
+                canonical = self._by_words.get(" ".join(words[i : i + n]))
+                if canonical is not None:
+                    if canonical:
+                        out.append(canonical)
+                    i += n
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return " ".join(out)
 
     def tokens(self, text: str) -> list[str]:
         """Canonical tokens; Chinese characters become one token each."""
@@ -141,25 +150,6 @@ class Normalizer:
     def content_tokens(self, text: str) -> list[str]:
         """Stemmed tokens without stopwords, deduplicated in order."""
         return content_of(self.tokens(text))
-
-
-def _trie_pattern(words: Sequence[str], end: str) -> str:
-    """A regex matching the longest of `words` (followed by `end`) that fits where it is tried:
-    at each trie node a longer continuation is tried before stopping there."""
-    trie: dict = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}  # a word ends here
-
-    def build(node: dict) -> str:
-        alts = [re.escape(ch) + build(child) for ch, child in node.items() if ch]
-        if "" in node:
-            alts.append(end)
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return build(trie)
 
 
 def split_canonical(canonical: str) -> list[str]:

@@ -102,20 +102,29 @@ class Scope:
 
     def signals(self, canonical: str, raw: str) -> Signals:
         """The signals in a question: its canonical text (Normalizer.canonical) and raw text."""
-        found: set[str] = set()
-        words = canonical.split()
-        for n in range(1, _MAX_TERM_WORDS + 1):
-            for i in range(len(words) - n + 1):
-                hit = self._latin.get(" ".join(words[i : i + n]))
-                if hit:
-                    found |= hit
-        if not canonical.isascii():
-            for term, hit in self._cjk.items():
-                if term in canonical:
-                    found |= hit
+        found = {signal for hit in self._hits(canonical).values() for signal in hit}
         if self._us_as_written.search(raw):
             found.add("us")
         return Signals(**dict.fromkeys(found, True))
+
+    def visa_terms(self, canonical: str) -> list[str]:
+        """The terms in a canonical text that name a visa or China ("k visa", "h1b", "100k")."""
+        return [term for term, hit in self._hits(canonical).items() if hit & {"h1b", "k_visa", "china"}]
+
+    def _hits(self, canonical: str) -> dict[str, set[str]]:
+        hits: dict[str, set[str]] = {}
+        words = canonical.split()
+        for n in range(1, _MAX_TERM_WORDS + 1):
+            for i in range(len(words) - n + 1):
+                term = " ".join(words[i : i + n])
+                hit = self._latin.get(term)
+                if hit:
+                    hits[term] = hit
+        if not canonical.isascii():
+            for term, hit in self._cjk.items():
+                if term in canonical:
+                    hits[term] = hit
+        return hits
 
     def smalltalk(self, text: str) -> SmallTalk | None:
         """The kind of small talk when the message holds nothing else ("hello", "thanks!")."""

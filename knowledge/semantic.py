@@ -16,7 +16,10 @@ among others for knowledge/decision.py.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,12 +82,43 @@ class StaticEmbedder:
         return np.divide(out, norms, out=out, where=norms > 0)
 
 
+def cache_dir() -> Path:
+    """Where embedded phrasings are kept between runs ($VISABOT_CACHE_DIR, else the user's cache)."""
+    configured = os.environ.get("VISABOT_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "visabot"
+
+
+def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
+    """`embedder.embed(texts)`, kept on disk under a hash of the texts: embedding every phrasing
+    is a third of a cold start, and the texts rarely change between runs. The cache is only an
+    optimisation: any failure to read or write it is ignored (a bad file is recomputed)."""
+    digest = hashlib.sha256("\x1f".join([str(WEIGHTS), *texts]).encode()).hexdigest()[:32]
+    path = cache_dir() / f"phrasings-{digest}.npy"
+    try:
+        cached = np.load(path, allow_pickle=False)
+        if cached.shape == (len(texts), embedder.dimensions):
+            return cached
+    except (OSError, ValueError):
+        pass
+    vectors = embedder.embed(texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as tmp:
+            np.save(tmp, vectors)
+        os.replace(tmp.name, path)
+    except OSError:
+        pass
+    return vectors
+
+
 class SemanticIndex:
     """Every phrasing's vector; an entry's closeness to a question is its best phrasing's."""
 
     def __init__(self, embedder: StaticEmbedder, phrasings: Sequence[str], owners: np.ndarray, n_entries: int):
         self._embedder = embedder
-        self._vectors = embedder.embed(phrasings)
+        self._vectors = embed_cached(embedder, phrasings)
         self._owners = owners
         self._n_entries = n_entries
         owner_change = np.flatnonzero(np.concatenate(([len(owners) > 0], owners[1:] != owners[:-1])))
