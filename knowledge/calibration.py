@@ -9,7 +9,8 @@ right or wrong; an L2 logistic fit; then the three thresholds, chosen on the sam
 - answer: the probability that best trades right answers against wrong ones, a wrong answer
   costing WRONG_COST declines, among those where wrong answers stay at most WRONG_SHARE of the
   in-scope questions and off-topic questions answered at most OFF_TOPIC_SHARE;
-- clarify: below it, where asking "did you mean" helps more often than it bothers;
+- clarify: below it, where asking "did you mean" helps more often than it bothers (a wrong
+  first choice costing CLARIFY_COST right ones);
 - offer: the lowest probability at which a runner-up is right often enough (OFFER_PRECISION)
   to be worth a "did you mean" button.
 A 5-fold cross-validation of the whole procedure is printed, so a maintainer sees how well the
@@ -38,6 +39,7 @@ TRAINING_SETS = (("real/train.yaml", 2.0), ("regression.yaml", 1.0), ("dev.yaml"
 WRONG_SHARE = 0.025
 OFF_TOPIC_SHARE = 0.03
 WRONG_COST = 3  # a confident wrong answer costs as much as three honest declines
+CLARIFY_COST = 2  # "did you mean" with a wrong first choice (say, K-visa fees for a bitcoin price)
 OFFER_PRECISION = 0.25
 L2 = 1.0
 FOLDS = 5
@@ -134,7 +136,8 @@ def _thresholds(s: _Scored) -> Thresholds:
             answer, best_utility = float(t), utility
     below = s.best < answer
     gains = [
-        int((below & (s.best >= t) & s.best_right).sum()) - int((below & (s.best >= t) & ~s.best_right).sum())
+        int((below & (s.best >= t) & s.best_right).sum())
+        - CLARIFY_COST * int((below & (s.best >= t) & ~s.best_right).sum())
         for t in GRID if t <= answer
     ]
     clarify = float(GRID[int(np.argmax(gains))]) if gains else answer

@@ -212,13 +212,14 @@ def make_private_text(
     entities: list[dict[str, Any]] | None = None,
     message_id: int | None = None,
     date: int | None = None,
+    reply_to_message: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A private-chat text message update from ``user_id``."""
+    """A private-chat text message update from ``user_id`` (a reply when ``reply_to_message``)."""
     user = make_user(user_id, first_name, username=username, language_code=language_code)
     return {
         "message": _message(
             user_id=user_id, chat_id=None, text=text, entities=entities,
-            message_id=message_id, date=date, user=user,
+            message_id=message_id, date=date, user=user, reply_to_message=reply_to_message,
         )
     }
 
