@@ -4,7 +4,8 @@ Each feature is a plain, named quantity a maintainer can read off a question (`v
 
 - lexical, lexical_margin: the lexical score (0-1) and its lead over the best other candidate;
 - semantic, semantic_margin: the same for meaning (cosine of static embeddings);
-- both_first: the entry leads both rankings (two independent signals agree);
+- lead: the smaller of its two leads (lexical_margin, semantic_margin): positive only when both
+  independent signals put the entry first, and only as large as the less clear of them;
 - topic_agreement: +1 the question names the entry's visa, -1 it names only the other one (or only
   somewhere we do not cover), 0 neither (knowledge/scope.py);
 - elsewhere: the question names a place or visa we do not cover, and neither our visas nor China;
@@ -30,7 +31,7 @@ from knowledge.model import Topic
 from knowledge.scope import Signals
 
 FEATURES = (
-    "lexical", "lexical_margin", "semantic", "semantic_margin", "both_first", "topic_agreement", "elsewhere",
+    "lexical", "lexical_margin", "semantic", "semantic_margin", "lead", "topic_agreement", "elsewhere",
     "coverage", "anchor_lack", "marker_miss", "unknown_share", "answer_coverage", "answer_semantic",
     "length", "vague",
 )
@@ -104,7 +105,7 @@ def feature_matrix(
     length = min(len(question.tokens), LONG_QUESTION_WORDS) / LONG_QUESTION_WORDS
     rows[:, 0], rows[:, 1] = lex, _margins(lex)
     rows[:, 2], rows[:, 3] = sem, _margins(sem)
-    rows[:, 4] = (rows[:, 1] > 0) & (rows[:, 3] > 0)
+    rows[:, 4] = np.minimum(rows[:, 1], rows[:, 3])
     for row, (entry, topic) in enumerate(zip(entries, topics)):
         vocabulary = set(index.vocabulary(entry).tolist())
         covered = sum(w for w, ids in zip(weights, known) if ids & vocabulary)

@@ -125,7 +125,8 @@ def test_feature_matrix_on_a_tiny_index(shipped_kb) -> None:  # type: ignore[no-
     )
     f = {name: rows[:, n] for n, name in enumerate(FEATURES)}
     assert f["lexical"][0] > f["lexical"][1]
-    assert f["both_first"].tolist() == [1.0, 0.0]
+    assert f["lead"][0] == pytest.approx(min(f["lexical_margin"][0], f["semantic_margin"][0]))
+    assert f["lead"][0] > 0 > f["lead"][1]
     assert f["topic_agreement"].tolist() == [1.0, -1.0]
     assert f["coverage"][0] == pytest.approx(1.0)
     assert f["vague"].tolist() == [0.0, 0.0]
