@@ -20,13 +20,14 @@ from knowledge.evaluation import (
     EvalReport,
     evaluate,
     load_eval_items,
-    load_golden_items,
 )
 from knowledge.matcher import MatchResult
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.yaml"
-GOLDEN_SET = REPO / "tests" / "golden_questions.yaml"
+DEV_SET = REPO / "eval" / "dev.yaml"
+REGRESSION_SET = REPO / "eval" / "regression.yaml"
+REAL_TRAIN = REPO / "eval" / "real" / "train.yaml"
+REAL_TEST = REPO / "eval" / "real" / "test.yaml"
 
 
 # ---------------------------------------------------------------- question sets
@@ -45,16 +46,25 @@ class QuestionSet:
         return evaluate(answerer, self.items)
 
 
+# (name, path) in report order. The real sets are being collected: a missing file is skipped.
+SET_FILES = (("dev", DEV_SET), ("regression", REGRESSION_SET), ("real-train", REAL_TRAIN), ("real-test", REAL_TEST))
+
+
 def question_sets() -> list[QuestionSet]:
-    """dev.yaml always; the golden set when it exists."""
-    sets = [QuestionSet("dev", load_eval_items(DEV_SET))]
-    if GOLDEN_SET.exists():
-        sets.append(QuestionSet("golden", load_golden_items(GOLDEN_SET)))
-    return sets
+    """Every question set whose file exists, in SET_FILES order (the real ones may not exist yet)."""
+    return [QuestionSet(name, load_eval_items(path)) for name, path in SET_FILES if path.exists()]
 
 
 def all_questions() -> list[str]:
     return [q for s in question_sets() for q in s.questions]
+
+
+def spread(items: Sequence[str], limit: int) -> list[str]:
+    """At most `limit` distinct items taken evenly from the whole list, so that every question set
+    (they are concatenated in order) is represented when timing needs only a sample."""
+    unique = list(dict.fromkeys(items))
+    step = max(1, -(-len(unique) // limit))
+    return unique[::step][:limit]
 
 
 # ---------------------------------------------------------------- typos
@@ -140,7 +150,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def verdict(ok: bool) -> str:
+def verdict(ok: bool | None) -> str:
+    """PASS / FAIL; None means the target could not be measured (its question set is missing)."""
+    if ok is None:
+        return "not measured"
     return "PASS" if ok else "**FAIL**"
 
 
@@ -181,7 +194,8 @@ class Section:
 
     title: str
     markdown: str
-    targets: list[tuple[str, str, bool]] = field(default_factory=list)  # (target, measured, ok)
+    targets: list[tuple[str, str, bool | None]] = field(default_factory=list)  # (target, measured, ok)
+    appendix: bool = False  # written after every other section (long listings)
 
 
 def fixed_results(results: dict[str, MatchResult]) -> Answerer:

@@ -31,7 +31,13 @@ from knowledge.features import FEATURES, Question, candidates, feature_matrix
 from knowledge.lexical import LexicalIndex
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
-from knowledge.normalize import MAX_QUERY_CHARS, MAX_WORD_CHARS, QUESTION_WORDS, Normalizer, content_of
+from knowledge.normalize import (
+    MAX_QUERY_CHARS,
+    MAX_WORD_CHARS,
+    QUESTION_WORDS,
+    Normalizer,
+    content_of,
+)
 from knowledge.scope import Scope, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import SemanticIndex, StaticEmbedder, embed_cached
 
