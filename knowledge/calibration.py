@@ -1,7 +1,7 @@
 """Fit the decision model (knowledge/decision.yaml) on questions whose right answers are known.
 
 What it learns from: the train half of the real questions (eval/real/train.yaml, weighted
-double: they are what users send), the regression set and the dev set. Never the locked test
+three times: they are what users send), the regression set and the dev set. Never the locked test
 half (eval/real/test.yaml): nothing here reads it, and tests/test_eval_split.py keeps it apart.
 
 Steps: every training question's candidates and features (the matcher's own stages), labelled
@@ -34,8 +34,8 @@ from knowledge.matcher import Matcher
 from knowledge.model import Entry
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
-# (file, weight): the real questions count double.
-TRAINING_SETS = (("real/train.yaml", 2.0), ("regression.yaml", 1.0), ("dev.yaml", 1.0))
+# (file, weight): the real questions count three times: they are what users send.
+TRAINING_SETS = (("real/train.yaml", 3.0), ("regression.yaml", 1.0), ("dev.yaml", 1.0))
 WRONG_SHARE = 0.025
 OFF_TOPIC_SHARE = 0.03
 WRONG_COST = 3  # a confident wrong answer costs as much as three honest declines
