@@ -21,6 +21,7 @@ from knowledge.normalize import STOPWORDS, Normalizer, fold
 SCOPE_FILENAME = "scope.yaml"
 SIGNALS = ("h1b", "k_visa", "china", "k_traits", "comparing", "elsewhere")  # "us": us_as_written
 _MAX_TERM_WORDS = 4
+SMALLTALK_MAX_WORDS = 8
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -129,7 +130,7 @@ class Scope:
     def smalltalk(self, text: str) -> SmallTalk | None:
         """The kind of small talk when the message holds nothing else ("hello", "thanks!")."""
         folded = fold(text)
-        if not folded:
+        if not folded or folded.count(" ") >= SMALLTALK_MAX_WORDS:  # a question, not a hello
             return None
         kinds = [kind for p, kind in self._smalltalk if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", folded)]
         if not kinds:
