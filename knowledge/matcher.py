@@ -178,16 +178,18 @@ class Matcher:
     def match(self, query: str, limit: int = MAX_CHOICES, context: Entry | None = None) -> MatchResult:
         """The reply to one message. `context` is the entry the user was just answered with: a
         short message is then read as a follow-up to it ("and for the K visa?", "do extensions
-        pay again?") when that reading gives a confident answer."""
+        pay again?") when that reading is confident, and more so than the message alone."""
         talk = self.scope.smalltalk(query)
         if talk is not None:
             return MatchResult(query, Outcome.SMALLTALK, None, 0.0, smalltalk=talk)
         question = self.question(query)
+        result = self._decide(self.rank(question), limit)
         if context is not None and len(question.tokens) <= FOLLOWUP_MAX_WORDS:
             followup = self._followup(question, context, limit)
-            if followup is not None:
+            # The reading in context wins only where it is more sure than the message alone.
+            if followup is not None and (result.outcome is not Outcome.ANSWER or followup.score > result.score):
                 return followup
-        return self._with_other_parts(query, self._decide(self.rank(question), limit), limit)
+        return self._with_other_parts(query, result, limit)
 
     def ranked(self, query: str, limit: int = 10) -> list[Candidate]:
         """Top entries by probability regardless of outcome (inline mode, `kb search`)."""

@@ -185,7 +185,7 @@ async def test_long_answer_is_split_with_caveats_whole(fake_telegram: FakeTelegr
 
 
 # Questions that name a topic but not one entry (the matcher's own verdict picks one below).
-VAGUE = ["h1b fees", "who pays the 100k", "k visa rules", "fee"]
+VAGUE = ["h1b rules", "avg h1b salary", "h1b fees", "k visa rules", "fee"]
 
 
 async def test_clarify_offers_choices_and_a_choice_answers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
