@@ -5,6 +5,7 @@ Every assertion is on an HTTP payload the bot actually sent.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import shutil
@@ -370,9 +371,21 @@ async def test_a_compound_question_gets_both_answers(fake_telegram: FakeTelegram
     }
 
 
+async def _answer_recorded(app, sent: Call) -> None:  # type: ignore[no-untyped-def]
+    """The fake logs a reply as it receives it; the bot records which entry it showed once the
+    response is back. A person types slower than that; a test must wait for it."""
+    key = (USER, sent.result["message_id"])
+    for _ in range(200):
+        if key in app.bot_data.recent_answers:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bot never recorded its answer")
+
+
 async def test_a_reply_to_an_answer_is_read_as_a_follow_up(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (first,) = await ask(fake_telegram, "is there an age limit for the k visa?")
+        await _answer_recorded(app, first)
         fake_telegram.push_update(make_private_text("what about the fees?", reply_to_message=first.result))
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
     fees = app.bot_data.kb.base.get("k-visa-fees")
@@ -381,7 +394,8 @@ async def test_a_reply_to_an_answer_is_read_as_a_follow_up(fake_telegram: FakeTe
 
 async def test_a_quick_follow_up_in_private_uses_the_last_answer(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
-        await ask(fake_telegram, "can my spouse and kids come with me on h1b?")
+        (first,) = await ask(fake_telegram, "can my spouse and kids come with me on h1b?")
+        await _answer_recorded(app, first)
         (reply,) = await ask(fake_telegram, "and for the k visa?")
     family = app.bot_data.kb.base.get("k-visa-family")
     assert reply.text.startswith(f"<b>{html.escape(family.question)}</b>")
