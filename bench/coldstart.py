@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import REPO, Section, table, verdict
+from bench.common import REPO, Section, print_section, table
 
 RUNS = 15
 BREAKDOWN_RUNS = 5
@@ -126,10 +126,7 @@ def run(verbose: bool = True) -> Section:
 
 def main() -> None:
     section = run()
-    print()
-    print(section.markdown)
-    for target, measured, ok in section.targets:
-        print(f"- {target}: {measured} — {verdict(ok)}")
+    print_section(section)
 
 
 if __name__ == "__main__":

@@ -206,3 +206,11 @@ def fixed_results(results: dict[str, MatchResult]) -> Answerer:
             return results[query]
 
     return _Replay()
+
+
+def print_section(section: Section) -> None:
+    """A benchmark run on its own (`python -m bench.X`): its report, then its targets."""
+    print()
+    print(section.markdown)
+    for target, measured, ok in section.targets:
+        print(f"- {target}: {measured} — {verdict(ok)}")

@@ -33,11 +33,11 @@ from bench.common import (
     all_questions,
     ms,
     percentile,
+    print_section,
     question_sets,
     spread,
     table,
     time_calls,
-    verdict,
     with_typos,
 )
 
@@ -333,10 +333,7 @@ def main() -> None:
         print(json.dumps(result))
         return
     section = run(sizes=[*SIZES, LARGE_SIZE] if args.with_100k else SIZES)
-    print()
-    print(section.markdown)
-    for target, measured, ok in section.targets:
-        print(f"- {target}: {measured} — {verdict(ok)}")
+    print_section(section)
 
 
 if __name__ == "__main__":

@@ -92,13 +92,10 @@ def main() -> None:
     if "--child" in sys.argv[1:]:
         print(json.dumps(child()))
         return
-    from bench.common import verdict
+    from bench.common import print_section
 
     section = run()
-    print()
-    print(section.markdown)
-    for target, measured, ok in section.targets:
-        print(f"- {target}: {measured} — {verdict(ok)}")
+    print_section(section)
 
 
 if __name__ == "__main__":
