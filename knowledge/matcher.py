@@ -140,6 +140,7 @@ class Matcher:
         query_vector = self.semantic.vector(" ".join(words))
         semantic = self.semantic.similarities(query_vector)
         picked = candidates(lexical, semantic)
+        semantic = self.semantic.refined(query_vector, picked, semantic)
         topics = [self._topics[i] for i in picked]
         answer_semantic = self._answers[picked] @ query_vector if picked else np.zeros(0)
         rows = feature_matrix(

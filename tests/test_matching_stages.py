@@ -180,3 +180,19 @@ def test_static_embeddings_load_offline_and_rank_meaning() -> None:
     assert np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5)
     assert a @ b > a @ c
     assert not embedder.embed([""]).any()
+
+
+def test_large_bases_compare_entry_means_first_then_refine_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    import knowledge.semantic as semantic
+
+    texts = ["my spouse wants to work", "can my husband get a job", "weather in beijing", "rain in beijing"]
+    owners = np.array([0, 0, 1, 1], dtype=np.int32)
+    embedder = StaticEmbedder.shipped()
+    exact = semantic.SemanticIndex(embedder, texts, owners, 2)
+    monkeypatch.setattr(semantic, "EXACT_UP_TO", 2)
+    large = semantic.SemanticIndex(embedder, texts, owners, 2)
+    query = embedder.embed(["can my wife work"])[0]
+    rough = large.similarities(query)
+    assert rough[0] > rough[1]  # the mean vectors still rank the entries
+    assert not np.allclose(rough, exact.similarities(query))
+    assert np.allclose(large.refined(query, [0, 1], rough), exact.similarities(query), atol=1e-6)
