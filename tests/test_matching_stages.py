@@ -183,7 +183,7 @@ def test_static_embeddings_load_offline_and_rank_meaning() -> None:
 
 
 def test_large_bases_compare_entry_means_first_then_refine_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
-    import knowledge.semantic as semantic
+    from knowledge import semantic
 
     texts = ["my spouse wants to work", "can my husband get a job", "weather in beijing", "rain in beijing"]
     owners = np.array([0, 0, 1, 1], dtype=np.int32)
