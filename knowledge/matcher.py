@@ -103,11 +103,15 @@ class Matcher:
         self.model = model or DecisionModel.load(knowledge_dir / DECISION_FILENAME)
         self._entries = base.entries
         self.lexical = LexicalIndex(self._entries, self.normalizer)
-        self._topics = [entry.topic for entry in self._entries]
+        self._topics: list[Topic] = []
+        answers: list[str] = []
+        for entry in self._entries:  # one pass: a large base decodes each entry once here
+            self._topics.append(entry.topic)
+            answers.append(self.normalizer.canonical(entry.answer))
         texts, owners = self.lexical.phrasings()
         embedder = StaticEmbedder.shipped()
         self.semantic = SemanticIndex(embedder, texts, owners, len(self._entries))
-        self._answers = embed_cached(embedder, [self.normalizer.canonical(e.answer) for e in self._entries])
+        self._answers = embed_cached(embedder, answers)
         self._answer_words = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._words_of_answer)
 
     def __len__(self) -> int:
@@ -157,22 +161,19 @@ class Matcher:
     def _decide(self, ranking: _Ranking, limit: int) -> MatchResult:
         """Stage 4: the outcome, from the leading probability and the calibrated thresholds."""
         t = self.model.thresholds
-        ranked = [
-            Candidate(self._entries[i], round(float(p) * 100, 1))
-            for i, p in zip(ranking.entries, ranking.probabilities)
-        ]
-        in_scope = ranking.question.signals.asked_about
+        ranked = self._candidates(ranking)
+        asked_about = ranking.question.signals.asked_about
         query = ranking.question.raw
         if not ranked:
-            return MatchResult(query, Outcome.DECLINE, None, 0.0, asked_about=in_scope)
+            return MatchResult(query, Outcome.DECLINE, None, 0.0, asked_about=asked_about)
         best = ranking.probabilities[0]
         offered = [c for c in ranked if c.score >= t.offer * 100]
         tied = len(ranked) > 1 and ranking.probabilities[1] >= best - TIE
         if best >= t.answer and not tied:
-            return MatchResult(query, Outcome.ANSWER, ranked[0].entry, ranked[0].score, offered[1 : limit + 1], asked_about=in_scope)
+            return MatchResult(query, Outcome.ANSWER, ranked[0].entry, ranked[0].score, offered[1 : limit + 1], asked_about=asked_about)
         if best >= t.clarify:
-            return MatchResult(query, Outcome.CLARIFY, None, ranked[0].score, offered[:limit], asked_about=in_scope)
-        return MatchResult(query, Outcome.DECLINE, None, ranked[0].score, offered[:limit], asked_about=in_scope)
+            return MatchResult(query, Outcome.CLARIFY, None, ranked[0].score, offered[:limit], asked_about=asked_about)
+        return MatchResult(query, Outcome.DECLINE, None, ranked[0].score, offered[:limit], asked_about=asked_about)
 
     # ------------------------------------------------------------------ the whole message
 
@@ -194,7 +195,9 @@ class Matcher:
 
     def ranked(self, query: str, limit: int = 10) -> list[Candidate]:
         """Top entries by probability regardless of outcome (inline mode, `kb search`)."""
-        ranking = self.rank(self.question(query))
+        return self._candidates(self.rank(self.question(query)), limit)
+
+    def _candidates(self, ranking: _Ranking, limit: int | None = None) -> list[Candidate]:
         return [
             Candidate(self._entries[i], round(float(p) * 100, 1))
             for i, p in zip(ranking.entries[:limit], ranking.probabilities[:limit])

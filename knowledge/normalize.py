@@ -111,8 +111,6 @@ class Normalizer:
         # Longest first so "h 1 b visa" wins over "h 1 b".
         pairs.sort(key=lambda p: len(p[0]), reverse=True)
         self._replacements = dict(pairs)
-        # Curated one-word domain terms ("niw", "lca"): enough on their own to answer.
-        self.terms = frozenset(stem(fold(c)) for c in synonyms if " " not in fold(c))
         # Latin (and Devanagari) variants are whole-word sequences: looked up by words, the
         # longest first, which costs a dict per length instead of compiling a regex of them all.
         self._by_words: dict[str, str] = {v: t for v, t in self._replacements.items() if not _CJK_RE.search(v)}

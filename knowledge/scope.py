@@ -94,11 +94,10 @@ class Scope:
         talk = vocabulary.get("smalltalk") or {}
         if not isinstance(talk, Mapping):
             raise ValueError("scope: smalltalk must map kinds to phrase lists")
-        phrases = [(fold(p), SmallTalk(kind)) for kind, items in talk.items() for p in items or ()]
-        phrases.sort(key=lambda p: len(p[0]), reverse=True)
-        self._smalltalk = phrases
+        self._smalltalk = {fold(p): SmallTalk(kind) for kind, items in talk.items() for p in items or ()}
+        longest_first = sorted(self._smalltalk, key=len, reverse=True)
         self._smalltalk_re = re.compile(
-            "|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p, _ in phrases) or r"(?!x)x"
+            "|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in longest_first) or r"(?!x)x"
         )
 
     def signals(self, canonical: str, raw: str) -> Signals:
@@ -132,7 +131,7 @@ class Scope:
         folded = fold(text)
         if not folded or folded.count(" ") >= SMALLTALK_MAX_WORDS:  # a question, not a hello
             return None
-        kinds = [kind for p, kind in self._smalltalk if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", folded)]
+        kinds = {self._smalltalk[phrase] for phrase in self._smalltalk_re.findall(folded)}
         if not kinds:
             return None
         rest = self._smalltalk_re.sub(" ", folded).split()
