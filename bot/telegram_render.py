@@ -52,7 +52,14 @@ def esc(text: str) -> str:
 
 
 def shorten(text: str, limit: int = BUTTON_LABEL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """Cut at the last whole word that fits, with "…"; a single over-long word is cut mid-word."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    at_space = head.rfind(" ")
+    if not text[limit - 1].isspace() and at_space > limit // 2:
+        head = head[:at_space]
+    return head.rstrip(" ,;:-–—") + "…"
 
 
 @dataclass(frozen=True)

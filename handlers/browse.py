@@ -14,10 +14,12 @@ from telegram.error import BadRequest
 from bot.context import Context
 from bot.telegram_render import TOPIC_LABELS, esc, shorten, show_data, topics_data
 from handlers.ask import send_entry
+from knowledge.browse_order import browse_sorted, curated_order
 from knowledge.model import Topic
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 8
+BROWSE_ASKED_LIMIT = 1000  # more than the knowledge base will hold; one cheap indexed query
 
 
 def topic_menu(context: Context) -> tuple[str, InlineKeyboardMarkup]:
@@ -31,7 +33,11 @@ def topic_menu(context: Context) -> tuple[str, InlineKeyboardMarkup]:
 
 
 def topic_page(context: Context, topic: Topic, page: int) -> tuple[str, InlineKeyboardMarkup]:
-    entries = sorted((e for e in context.bot_data.kb.base.entries if e.topic is topic), key=lambda e: e.question)
+    entries = browse_sorted(
+        (e for e in context.bot_data.kb.base.entries if e.topic is topic),
+        curated_order().get(topic.value, ()),
+        context.bot_data.db.most_asked(limit=BROWSE_ASKED_LIMIT),
+    )
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]

@@ -239,6 +239,7 @@ async def test_topics_navigation_pages_and_back(fake_telegram: FakeTelegram, tmp
         edits = await fake_telegram.wait_for("editMessageText", count=3)
     page0_data = [b["callback_data"] for b in buttons(page0)]
     assert sum(d.startswith("a:h1b-") for d in page0_data) == 8
+    assert page0_data[:2] == ["a:h1b-what-is-it", "a:h1b-100k-one-time"]  # curated, not alphabetical
     assert "t:h1b:1" in page0_data and page0_data[-1] == "t"
     page1_data = [b["callback_data"] for b in buttons(edits[1])]
     assert "t:h1b:0" in page1_data and "page 2 of" in edits[1].text
