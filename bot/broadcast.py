@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import socket
@@ -43,9 +44,10 @@ from bot.outbox import (
 )
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from bot.telegram_render import shorten, show_data
+from bot.telegram_render import MAX_MESSAGE_UNITS, TOPIC_LABELS, esc, shorten, show_data
 from bot.telegram_request import AiohttpRequest
 from knowledge.loader import KnowledgeBase
+from knowledge.model import Topic
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,23 @@ FREE = Limits(rate=29.2, burst=1.2, group=1, concurrency=30)  # fewer than 30.4,
 PAID = Limits(rate=960.0, burst=20.0, group=10, concurrency=100)  # fewer than 980 a second
 
 
+FRAME_ALLOWANCE = 300  # visible characters kept free for the header and footer around the text
+MAX_BODY_CHARS = MAX_MESSAGE_UNITS - FRAME_ALLOWANCE
+
+
+def framed_html(html: str, topics: list[str], day: dt.date) -> str:
+    """The admin's text between a header (what, which topics, when) and how to stop.
+
+    Subscribers saw only the bare text: they could not tell a policy update from spam, or
+    how to stop it.
+    """
+    names = [TOPIC_LABELS[Topic(t)].split(" ", 1)[1] for t in topics if t in Topic._value2member_map_]
+    scope = " · ".join(names) if names and len(names) < len(TOPIC_LABELS) else "all topics"
+    header = f"📣 <b>Policy update · {esc(scope)} · {day.day} {day:%b %Y}</b>"
+    footer = "<i>You get this because you subscribed to updates. To stop: /unsubscribe</i>"
+    return f"{header}\n\n{html}\n\n{footer}"
+
+
 def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None) -> dict[str, object]:
     """sendMessage's parameters but the chat, serialised once per broadcast.
 
@@ -128,7 +147,7 @@ def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None) -> dict[s
     of the CPU per message (bench/RESULTS-broadcast.md). PTB sends a str parameter as it is.
     """
     parameters: dict[str, object] = {
-        "text": broadcast.html,
+        "text": framed_html(broadcast.html, broadcast.topics, dt.date.fromisoformat(broadcast.created_at[:10])),
         "parse_mode": ParseMode.HTML.value,
         "link_preview_options": LinkPreviewOptions(is_disabled=True).to_json(),
     }

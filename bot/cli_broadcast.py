@@ -81,6 +81,7 @@ def broadcast() -> None:
 @click.option("--paid", is_flag=True, help="Use allow_paid_broadcast (up to 1,000 messages/s).")
 def send(topics: tuple[str, ...], html_file: Path, entry_ids: tuple[str, ...], dry_run: bool, paid: bool) -> None:
     """Send the Telegram-HTML message in FILE to subscribers of TOPIC(s)."""
+    from bot.broadcast import MAX_BODY_CHARS
     from bot.outbox import Outbox
     from bot.storage import Storage
     from bot.subscriptions import Subscriptions
@@ -90,8 +91,8 @@ def send(topics: tuple[str, ...], html_file: Path, entry_ids: tuple[str, ...], d
     settings = settings_or_exit(Settings if dry_run else BotSettings)
     html = html_file.read_text(encoding="utf-8").strip()
     problems = validate_telegram_html(html) or ([] if html else ["the message is empty"])
-    if len(visible_text(html)) > 4096:
-        problems.append("the message is longer than 4,096 characters")
+    if len(visible_text(html)) > MAX_BODY_CHARS:
+        problems.append(f"the message is longer than {MAX_BODY_CHARS:,} characters (the rest is kept for its header and footer)")
     kb = load_knowledge_base(settings.knowledge_dir)
     problems += [f"no entry with id {i!r}" for i in entry_ids if kb.get(i) is None]
     if problems:

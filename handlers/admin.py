@@ -10,6 +10,7 @@ callback_data: "bt:<topic>" toggle · "bt:next" · "bs:<preview-message-id>" sen
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.broadcast import broadcast_markup
+from bot.broadcast import MAX_BODY_CHARS, broadcast_markup, framed_html
 from bot.broadcast_jobs import progress_text
 from bot.context import Context
 from bot.outbox import Broadcast
@@ -115,8 +116,8 @@ async def on_draft_input(update: Update, context: Context) -> None:
     if draft.stage == "text":
         html = message.text.strip()
         problems = validate_telegram_html(html)
-        if visible_length(html) > 4096:
-            problems.append("longer than 4,096 characters")
+        if visible_length(html) > MAX_BODY_CHARS:
+            problems.append(f"longer than {MAX_BODY_CHARS:,} characters (the rest is kept for the header and footer)")
         if problems:
             reasons = "\n".join(f"• {esc(p)}" for p in problems[:5])
             await message.reply_text(f"❌ I can't send that, nothing was sent:\n{reasons}\nPlease send a corrected text.")
@@ -149,7 +150,7 @@ async def _preview(message: Message, context: Context, draft: Draft) -> None:
     recipients = context.bot_data.subscriptions.recipients(draft.topics)
     try:
         preview = await message.reply_text(
-            draft.html,
+            framed_html(draft.html, draft.topics, dt.date.today()),
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_markup=broadcast_markup(context.bot_data.kb.base, draft.entry_ids),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 from pathlib import Path
@@ -50,7 +51,11 @@ async def test_delivers_once_to_each_subscriber_of_the_topic(fake_telegram: Fake
     sends = fake_telegram.calls("sendMessage")
     assert sorted(int(c.chat_id) for c in sends) == [*range(1, 41), 51]
     assert progress[SENT] == 41 and progress.remaining == 0
-    assert all(c.params["text"] == HTML and c.params["parse_mode"] == "HTML" for c in sends)
+    assert all(c.params["text"] == sends[0].params["text"] and c.params["parse_mode"] == "HTML" for c in sends)
+    header, body, footer = sends[0].params["text"].split("\n\n")
+    today = dt.date.today()
+    assert header == f"📣 <b>Policy update · US H-1B · {today.day} {today:%b %Y}</b>"
+    assert body == HTML and "/unsubscribe" in footer
     assert all(c.params["link_preview_options"] == {"is_disabled": True} for c in sends)
     assert Outbox(storage).get(broadcast_id).status == DONE  # type: ignore[union-attr]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 from pathlib import Path
 
 import pytest
 
+from bot.broadcast import framed_html
 from bot.outbox import Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
@@ -147,8 +149,10 @@ async def test_admin_broadcast_flow_sends_once_with_progress(fake_telegram: Fake
         stats = await command(fake_telegram, "/stats", ADMIN)
         assert len(app.bot_data.outbox.recent()) == 1
     assert "unclosed tag &lt;b&gt;" in refused.text
-    assert preview.text == html and "Recipients now: <b>5</b>" in summary.text
-    delivered = [c for c in fake_telegram.calls("sendMessage") if c.text == html and int(c.chat_id) != ADMIN]
+    framed = framed_html(html, ["h1b"], dt.date.today())
+    assert framed.startswith("📣 <b>Policy update · US H-1B · ") and "/unsubscribe" in framed
+    assert preview.text == framed and "Recipients now: <b>5</b>" in summary.text
+    delivered = [c for c in fake_telegram.calls("sendMessage") if c.text == framed and int(c.chat_id) != ADMIN]
     assert sorted(int(c.chat_id) for c in delivered) == list(range(500, 505))
     assert "Already sent" in second_tap.params["text"]
     assert "sent 5" in final[-1].text
@@ -162,7 +166,7 @@ async def test_answers_keep_flowing_during_a_broadcast(fake_telegram: FakeTelegr
             subs.subscribe(chat, ["h1b"])
         summary = await admin_draft_to_preview(fake_telegram, "<b>Update</b>")
         await press(fake_telegram, buttons(summary)[0]["callback_data"], summary, ADMIN)
-        await fake_telegram.wait_for("sendMessage", predicate=lambda c: c.text == "<b>Update</b>" and int(c.chat_id) >= 1000, count=10)
+        await fake_telegram.wait_for("sendMessage", predicate=lambda c: "\n<b>Update</b>\n" in (c.text or "") and int(c.chat_id) >= 1000, count=10)
         fake_telegram.push_update(make_private_text("What is the H-1B master's cap?", user_id=77))
         (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=77)
         broadcast_sends = [c for c in fake_telegram.calls("sendMessage") if int(c.chat_id) >= 1000]
