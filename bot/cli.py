@@ -54,6 +54,7 @@ def ask(question: str | None, as_json: bool) -> None:
 
 CHAT_HELP = (
     "Type a question in your own words. When I offer numbered entries, type the number to open one.\n"
+    "After an answer: `more` shows every caveat, `sources` its sources.\n"
     "Commands: /topics (every entry, by topic), /help, exit (or Ctrl-D) to quit."
 )
 

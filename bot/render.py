@@ -69,28 +69,39 @@ def _wrap(text: str, indent: str = "", width: int = 88) -> str:
     )
 
 
-def entry_as_text(entry: Entry) -> str:
+def entry_as_text(entry: Entry, all_caveats: bool = True, sources: bool = True) -> str:
+    """The entry as plain text; the terminal chat's first screen leaves out later caveats and sources."""
     wrap = _wrap
-    parts = [entry.question, "", wrap(entry.answer)]
-    if entry.caveats:
-        parts += ["", "Caveats:"] + [wrap(c, "  - ") for c in entry.caveats]
-    parts += ["", f"Status: {STATUS_LABELS[entry.status]}", f"As of {entry.as_of.isoformat()}", "Sources:"]
-    parts += [
-        wrap(f"{s.title} — {s.publisher}, {source_date(s)} [{s.tier.value}] {s.url}", "  - ")
-        for s in entry.sources
-    ]
+    parts = [entry.question, "", wrap(entry.answer), "", f"Status: {STATUS_LABELS[entry.status]} · As of {entry.as_of.isoformat()}"]
+    caveats = entry.caveats if all_caveats else entry.caveats[:1]
+    if caveats:
+        parts += ["", "Caveats:"] + [wrap(c, "  - ") for c in caveats]
+    if sources:
+        parts += ["", "Sources:"] + [
+            wrap(f"{s.title} — {s.publisher}, {source_date(s)} [{s.tier.value}] {s.url}", "  - ")
+            for s in entry.sources
+        ]
     note = stale_note(entry)
     if note:
         parts += ["", wrap(note)]
+    more = [
+        *([f"`more` for {len(entry.caveats) - 1} more caveats"] if len(caveats) < len(entry.caveats) else []),
+        *(["`sources` for the sources"] if not sources else []),
+    ]
+    if more:
+        parts += ["", "(type " + ", ".join(more) + ")"]
     return "\n".join(parts)
 
 
-def result_as_text(result: MatchResult) -> str:
-    """The terminal's reply. Offered entries are numbered, so typing the number picks one."""
+def result_as_text(result: MatchResult, short: bool = False) -> str:
+    """The terminal's reply. Offered entries are numbered, so typing the number picks one.
+
+    `short` gives the chat's first screen (as in Telegram); `visabot ask` prints everything."""
     if result.outcome is Outcome.SMALLTALK and result.smalltalk is not None:
         return SMALLTALK_TEXT[result.smalltalk]
     if result.outcome is Outcome.ANSWER and result.entry is not None:
-        parts = [entry_as_text(result.entry), *(entry_as_text(c.entry) for c in result.also)]
+        full = not short
+        parts = [entry_as_text(e, full, full) for e in (result.entry, *(c.entry for c in result.also))]
         text = ("\n\n" + "-" * 40 + "\n\n").join(parts)
         if result.alternatives:
             text += "\n\n" + _numbered(DID_YOU_MEAN_TEXT, result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from dataclasses import dataclass
+from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -84,6 +85,47 @@ def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
         blocks.append(Block(f"⏰ <i>{esc(note)}</i>"))
     blocks.append(Block(f"<i>{esc(NOT_ADVICE)}</i>"))
     return blocks
+
+
+class View(StrEnum):
+    """How much of an entry one message shows; the expand buttons switch between them in place."""
+
+    SHORT = "s"  # question, answer, status and date, the first caveat
+    CAVEATS = "c"  # … with every caveat
+    SOURCES = "r"  # … with the sources
+    FULL = "f"  # everything
+
+
+FIRST_SCREEN_CAVEATS = 1  # entries list first the caveat that most changes what the user should do
+
+
+def entry_view_messages(entry: Entry, view: View = View.SHORT, today: dt.date | None = None) -> list[str]:
+    """An entry for a phone: the answer first, the status and date beside it, the rest on demand.
+
+    Full replies ran 1,700–2,900 characters with the status mid-message; the short view keeps to
+    the answer, one status line and the caveat that matters most, and the buttons expand it. One
+    message, unless an expanded view outgrows Telegram's limit (then split at paragraphs).
+    """
+    blocks = [Block(f"<b>{esc(entry.question)}</b>"), *(Block(esc(p)) for p in entry.answer.split("\n\n"))]
+    note = stale_note(entry, today)
+    status = f"{STATUS_BADGES[entry.status]} · As of {entry.as_of.isoformat()}"
+    blocks.append(Block(status + (f"\n⏰ <i>{esc(note)}</i>" if note else "")))
+    if view in (View.CAVEATS, View.FULL) and entry.caveats:
+        caveats = "\n".join(f"• {esc(c)}" for c in entry.caveats)
+        blocks.append(Block(f"⚠️ <b>Caveats</b>\n{caveats}", keep_whole=True))
+    else:
+        blocks += [Block(f"⚠️ {esc(c)}") for c in entry.caveats[:FIRST_SCREEN_CAVEATS]]
+    if view in (View.SOURCES, View.FULL):
+        blocks.append(Block(f"📚 <b>Sources</b>\n{_sources_html(entry)}"))
+    blocks.append(Block(f"<i>{esc(NOT_ADVICE)}</i>"))
+    return pack(blocks)
+
+
+def _sources_html(entry: Entry) -> str:
+    return "\n".join(
+        f'{n}. <a href="{esc(s.url)}">{esc(s.title)}</a> — {esc(s.publisher)}, {esc(source_date(s))}'
+        for n, s in enumerate(entry.sources, 1)
+    )
 
 
 def _safe_cut(line: str, limit: int) -> int:
@@ -182,15 +224,40 @@ def _entry_button(entry: Entry) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(shorten(entry.question), callback_data=show_data(entry.id))]
 
 
+def view_data(entry_id: str, view: View) -> str:
+    return f"x:{entry_id}:{view.value}"
+
+
+def expand_row(entry: Entry, view: View) -> list[InlineKeyboardButton]:
+    """"⚠️ N more caveats", "📚 Sources" and "Show less", as fit the view shown."""
+    more = len(entry.caveats) - FIRST_SCREEN_CAVEATS
+    row = []
+    if more > 0 and view in (View.SHORT, View.SOURCES):
+        label = f"⚠️ {more} more caveat{'s' if more > 1 else ''}"
+        row.append(InlineKeyboardButton(label, callback_data=view_data(entry.id, View.FULL if view is View.SOURCES else View.CAVEATS)))
+    if view in (View.SHORT, View.CAVEATS):
+        row.append(InlineKeyboardButton("📚 Sources", callback_data=view_data(entry.id, View.FULL if view is View.CAVEATS else View.SOURCES)))
+    if view is not View.SHORT:
+        row.append(InlineKeyboardButton("🔼 Show less", callback_data=view_data(entry.id, View.SHORT)))
+    return row
+
+
+def with_expand_row(markup: InlineKeyboardMarkup | None, entry: Entry, view: View) -> InlineKeyboardMarkup:
+    """The message's keyboard with its expand row swapped for the one `view` needs."""
+    rows = [list(r) for r in (markup.inline_keyboard if markup else ()) if not any(str(b.callback_data or "").startswith("x:") for b in r)]
+    return InlineKeyboardMarkup([expand_row(entry, view), *rows])
+
+
 def subscribe_data(topic: str) -> str:
     return f"sub:{topic}"
 
 
 def answer_keyboard(entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None) -> InlineKeyboardMarkup:
-    """Under an answer: runners-up the matcher found plausible ("❓ Did you mean…"), then related
-    entries, votes and the topic's updates."""
+    """Under an answer: the expand buttons, runners-up the matcher found plausible ("❓ Did you
+    mean…"), then related entries, votes and the topic's updates."""
     offered = [c.entry for c in did_you_mean or []][:2]
-    rows = [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
+    rows = [expand_row(entry, View.SHORT)] if expand_row(entry, View.SHORT) else []
+    rows += [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
     shown = {e.id for e in offered}
     rows += [_entry_button(r) for r in related if r.id not in shown][: 3 - len(offered) // 2]
     rows.append(
@@ -202,6 +269,12 @@ def answer_keyboard(entry: Entry, related: list[Entry], did_you_mean: list[Candi
     label = TOPIC_LABELS[entry.topic].split(" ", 1)[1]
     rows.append([InlineKeyboardButton(f"🔔 Updates on {label}", callback_data=subscribe_data(entry.topic.value))])
     return InlineKeyboardMarkup(rows)
+
+
+def group_answer_keyboard(entry: Entry, bot_username: str) -> InlineKeyboardMarkup:
+    """Groups get the short form only; caveats and sources open in a private chat (a deep link)."""
+    url = f"https://t.me/{bot_username}?start={entry.id}"
+    return InlineKeyboardMarkup([[InlineKeyboardButton("📖 Caveats and sources (private chat)", url=url)]])
 
 
 def choices_keyboard(candidates: list[Candidate], with_topics: bool = False) -> InlineKeyboardMarkup:

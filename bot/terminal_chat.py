@@ -47,11 +47,13 @@ class TerminalChat:
             return help_text
         if command in {"/topics", "topics"}:
             return self._topics()
+        if command in {"more", "/more", "sources", "/sources"}:
+            return self._expand(sources=command.endswith("sources"))
         if text.isdigit() and 1 <= int(text) <= len(self.offered):
             return self._show(self.offered[int(text) - 1])
         result = self.matcher.match(text, context=self._context())
         self._remember(result)
-        return result_as_text(result)
+        return result_as_text(result, short=True)
 
     def _context(self) -> Entry | None:
         if self.previous is None or time.monotonic() - self.previous[1] >= FOLLOWUP_SECONDS:
@@ -67,7 +69,13 @@ class TerminalChat:
     def _show(self, entry: Entry) -> str:
         self.offered = []
         self.previous = (entry, time.monotonic())
-        return entry_as_text(entry)
+        return entry_as_text(entry, all_caveats=False, sources=False)
+
+    def _expand(self, sources: bool) -> str:
+        """`more` and `sources`: the last answer with every caveat, or with its sources."""
+        if self.previous is None:
+            return "Ask a question first; `more` and `sources` then expand its answer."
+        return entry_as_text(self.previous[0], all_caveats=not sources, sources=sources)
 
     def _topics(self) -> str:
         entries = list(self.matcher.base.entries)

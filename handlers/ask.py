@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 
 from telegram import Message, MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest
 
 from bot.context import Context
 from bot.flood import Verdict
 from bot.telegram_render import (
+    View,
     answer_keyboard,
     choices_keyboard,
     clarify_html,
     decline_html,
-    entry_messages,
+    entry_view_messages,
+    group_answer_keyboard,
     smalltalk_html,
+    with_expand_row,
 )
 from knowledge.matcher import Candidate, Outcome
 from knowledge.model import Entry
@@ -29,13 +34,22 @@ async def send_entry(
     entry: Entry,
     question: str | None = None,
     did_you_mean: list[Candidate] | None = None,
+    view: View = View.SHORT,
 ) -> None:
-    """Send an entry as one or more messages; the keyboard goes under the last one."""
-    parts = entry_messages(entry)
-    related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
-    for n, text in enumerate(parts, 1):
-        markup = answer_keyboard(entry, related, did_you_mean) if n == len(parts) else None
-        sent = await message.reply_text(text, reply_markup=markup)
+    """Send an entry as one phone-sized message whose buttons expand it in place.
+
+    A group gets the short form with a link to the rest in a private chat, so a busy group is not
+    flooded with caveats and source lists.
+    """
+    if message.chat.type == ChatType.PRIVATE:
+        related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
+        markup = with_expand_row(answer_keyboard(entry, related, did_you_mean), entry, view)
+        parts = entry_view_messages(entry, view)
+    else:
+        markup = group_answer_keyboard(entry, context.bot.username)
+        parts = entry_view_messages(entry, View.SHORT)
+    for n, text in enumerate(parts, 1):  # one part, unless an expanded entry outgrows a message
+        sent = await message.reply_text(text, reply_markup=markup if n == len(parts) else None)
     if question:
         context.bot_data.remember_question(sent.chat.id, sent.message_id, question)
     context.bot_data.remember_answer(sent.chat.id, sent.message_id, entry.id)
@@ -112,3 +126,26 @@ async def on_group_reply(update: Update, context: Context) -> None:
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
         return
     await answer_question(message, context, message.text)
+
+
+async def on_expand(update: Update, context: Context) -> None:
+    """"⚠️ N more caveats", "📚 Sources", "Show less": edit the answer in place."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, entry_id, view_code = query.data.split(":")
+    entry = context.bot_data.kb.base.get(entry_id)
+    message = query.message
+    if entry is None or message is None or not message.is_accessible:
+        await query.answer("That entry no longer exists. Try /topics.", show_alert=True)
+        return
+    await query.answer()
+    view = View(view_code)
+    markup = with_expand_row(message.reply_markup, entry, view)  # type: ignore[attr-defined]
+    first, *rest = entry_view_messages(entry, view)
+    try:
+        await query.edit_message_text(first, reply_markup=markup if not rest else None)
+    except BadRequest as exc:  # "message is not modified" after a double tap is harmless
+        if "not modified" not in str(exc).lower():
+            raise
+    for n, text in enumerate(rest, 1):  # an entry too long for one message continues below
+        await message.reply_text(text, reply_markup=markup if n == len(rest) else None)  # type: ignore[attr-defined]

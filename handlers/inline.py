@@ -12,23 +12,25 @@ from telegram import (
 from telegram.constants import ParseMode
 
 from bot.context import Context
-from bot.telegram_render import entry_messages, shorten
+from bot.telegram_render import entry_view_messages, group_answer_keyboard, shorten
 from knowledge.model import Entry
 
 MAX_RESULTS = 10
 CACHE_SECONDS = 300
 
 
-def _article(entry: Entry) -> InlineQueryResultArticle:
+def _article(entry: Entry, bot_username: str) -> InlineQueryResultArticle:
+    """The short form, as in groups: the caveats and sources open in a private chat."""
     return InlineQueryResultArticle(
         id=entry.id,
         title=entry.question,
         description=shorten(entry.answer, 100),
         input_message_content=InputTextMessageContent(
-            entry_messages(entry)[0],
+            entry_view_messages(entry)[0],
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         ),
+        reply_markup=group_answer_keyboard(entry, bot_username),
     )
 
 
@@ -46,5 +48,5 @@ async def on_inline_query(update: Update, context: Context) -> None:
         entries += [e for e in kb.base.entries if e not in entries][: MAX_RESULTS - len(entries)]
     button = InlineQueryResultsButton(text="Ask me in a private chat", start_parameter="inline")
     await query.answer(
-        [_article(e) for e in entries[:MAX_RESULTS]], cache_time=CACHE_SECONDS, button=button
+        [_article(e, context.bot.username) for e in entries[:MAX_RESULTS]], cache_time=CACHE_SECONDS, button=button
     )

@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.commands import help_text
 from bot.context import Context
-from bot.telegram_render import esc, topics_data
+from bot.telegram_render import View, esc, topics_data
 from handlers.ask import send_entry
 from handlers.subscriptions import start_subscription
 
@@ -44,8 +44,8 @@ async def on_start(update: Update, context: Context) -> None:
         await start_subscription(message, context, payload.removeprefix("sub-"))
         return
     entry = context.bot_data.kb.base.get(payload) if payload else None
-    if entry is not None:
-        await send_entry(message, context, entry)
+    if entry is not None:  # a group answer's "caveats and sources" link: show it all
+        await send_entry(message, context, entry, view=View.FULL)
         return
     await message.reply_text(WELCOME, reply_markup=welcome_keyboard())
 

@@ -101,6 +101,18 @@ def test_chat_answers_then_exits() -> None:
     assert "20,000" in out.stdout
 
 
+def test_chat_answers_short_then_more_and_sources_expand(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+    entry = shipped_kb.get("h1b-100k-one-time")
+    out = run("chat", stdin="h1b 100k fee anual or one time??\nmore\nsources\nexit\n")
+    assert out.returncode == 0, out.stderr
+    answer, more, sources = out.stdout.split("you> ")[1:4]
+    last_caveat_start = entry.caveats[-1][:30]
+    assert entry.question in answer and last_caveat_start not in answer and entry.sources[0].url not in answer
+    assert f"`more` for {len(entry.caveats) - 1} more caveats" in answer
+    assert last_caveat_start in more and entry.sources[0].url not in more
+    assert entry.sources[0].url in sources
+
+
 def test_chat_quits_on_eof() -> None:
     out = run("chat", stdin="")
     assert out.returncode == 0

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from bot.commands import COMMANDS, Scope
+from bot.telegram_html import visible_length
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.matcher import Outcome
 from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
@@ -107,23 +108,46 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     assert reply.params["parse_mode"] == "HTML"
     assert reply.params["link_preview_options"] == {"is_disabled": True}
     assert text.startswith(f"<b>{html.escape(entry.question)}</b>")
-    assert "⚠️ <b>Caveats</b>" in text and "✅ Official" in text
-    assert f"As of {entry.as_of.isoformat()}" in text
-    for source in entry.sources:
-        assert f'<a href="{source.url.replace("&", "&amp;")}">' in text
-        assert source.publisher.replace("&", "&amp;") in text
+    assert f"✅ Official · As of {entry.as_of.isoformat()}" in text
+    assert f"⚠️ {html.escape(entry.caveats[0])}" in text  # the first caveat on the first screen
+    assert all(html.escape(c) not in text for c in entry.caveats[1:]) and "<a href" not in text
     assert "not legal advice" in text
+    assert visible_length(text) <= 1500  # a phone's first screen, not the 2,000+ of the full entry
     assert_valid_reply(text)
     data = [b["callback_data"] for b in buttons(reply)]
+    more = len(entry.caveats) - 1
+    assert [b["text"] for b in buttons(reply)[:2]] == [f"⚠️ {more} more caveats", "📚 Sources"]
+    assert data[:2] == ["x:h1b-100k-one-time:c", "x:h1b-100k-one-time:r"]
     assert data[-3:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0", "sub:h1b"]
-    assert data[:-3] == [f"a:{r}" for r in entry.related[:3]]
+    assert data[2:-3] == [f"a:{r}" for r in entry.related[:3]]
     assert all(len(d.encode()) <= 64 for d in data)
+
+
+async def test_expand_buttons_edit_the_answer_in_place(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        (reply,) = await ask(fake_telegram, "h1b 100k fee anual or one time??")
+        await press(fake_telegram, "x:h1b-100k-one-time:r", reply)
+        (sources,) = await fake_telegram.wait_for("editMessageText", count=1)
+        await press(fake_telegram, "x:h1b-100k-one-time:f", reply)
+        full = (await fake_telegram.wait_for("editMessageText", count=2))[-1]
+        await press(fake_telegram, "x:h1b-100k-one-time:s", reply)
+        short = (await fake_telegram.wait_for("editMessageText", count=3))[-1]
+    entry = app.bot_data.kb.base.get("h1b-100k-one-time")
+    for source in entry.sources:
+        assert f'<a href="{source.url.replace("&", "&amp;")}">' in sources.text and source.url.replace("&", "&amp;") in full.text
+    assert html.escape(entry.caveats[-1]) not in sources.text and html.escape(entry.caveats[-1]) in full.text
+    assert short.text == reply.text and "<a href" not in short.text
+    for call, expand in ((sources, ["x:h1b-100k-one-time:f", "x:h1b-100k-one-time:s"]), (full, ["x:h1b-100k-one-time:s"])):
+        data = [b["callback_data"] for b in buttons(call)]
+        assert data[: len(expand)] == expand and data[-1] == "sub:h1b"  # the rest of the keyboard kept
+        assert_valid_reply(call.text)
+    assert [b["callback_data"] for b in buttons(short)] == [b["callback_data"] for b in buttons(reply)]
 
 
 async def test_related_button_opens_that_answer(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path):
         (reply,) = await ask(fake_telegram, "What is the H-1B master's cap?")
-        first_related = buttons(reply)[0]["callback_data"]
+        first_related = next(b["callback_data"] for b in buttons(reply) if b["callback_data"].startswith("a:"))
         await press(fake_telegram, first_related, reply)
         await fake_telegram.wait_for("answerCallbackQuery")
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
@@ -265,6 +289,9 @@ async def test_group_answers_only_ask_mention_and_replies(fake_telegram: FakeTel
     assert "85,000" in calls[0].text or "65,000" in calls[0].text
     assert "20,000" in calls[1].text
     assert "one-time" in calls[2].text.lower()
+    for call in calls:  # the short form, with the caveats and sources one tap away in private
+        (link,) = buttons(call)
+        assert link["url"].startswith("https://t.me/visabot_test_bot?start=") and "<a href" not in call.text
 
 
 async def test_inline_mode(fake_telegram: FakeTelegram, tmp_path: Path) -> None:

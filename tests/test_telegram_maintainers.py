@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.telegram_render import entry_messages
+from bot.telegram_render import entry_messages, entry_view_messages
 from handlers.maintainers import gap_token, slug_for
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import load_knowledge_base, parse_entry_text
@@ -179,10 +179,10 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
     assert "http:// or https://" in bad_url.text and "spaces" in spaced.text and "tier" in bad_tier.text
     assert "at least one is needed" in none_yet.text
     assert "closed" in stale.params["text"]
-    # The preview is exactly what users now get.
+    # The preview shows the whole entry; users now get its first screen.
     parts = entry_messages(entry)
     end = sent.index(summary.text)
-    assert sent[end - len(parts) : end] == parts and answer.text == parts[0]
+    assert sent[end - len(parts) : end] == parts and answer.text == entry_view_messages(entry)[0]
     assert "k-visa-holder-bring-pet-zebra-china" in summary.text and "Alternates (3)" in summary.text
     path = kb_dir / "entries" / "k-visa" / "k-visa-holder-bring-pet-zebra-china.yaml"
     assert "entries/k-visa/k-visa-holder-bring-pet-zebra-china.yaml" in saved.text
