@@ -13,6 +13,7 @@ from bot.cli_broadcast import broadcast, subscribers
 from bot.cli_common import knowledge_or_exit, settings_or_exit
 from bot.cli_kb import gaps, kb
 from bot.config import BotSettings
+from bot.i18n import choose
 from bot.render import result_as_dict, result_as_text
 from knowledge.evaluation import evaluate, load_eval_items
 from knowledge.matcher import Matcher
@@ -21,6 +22,9 @@ GET_TOKEN_HINT = (
     "No TELEGRAM_BOT_TOKEN set: create a bot with @BotFather in Telegram and put its token in .env "
     "(see .env.example). Starting the terminal chat instead."
 )
+
+
+LANG_CHOICES = ["auto", "en", "zh"]  # /language's choices, for the command line
 
 
 def _matcher() -> Matcher:
@@ -38,16 +42,20 @@ def main() -> None:
 @main.command()
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line for stdin).")
-def ask(question: str | None, as_json: bool) -> None:
+@click.option("--lang", type=click.Choice(LANG_CHOICES), default="auto", show_default=True,
+              help="Reply language; auto follows the question's script.")
+def ask(question: str | None, as_json: bool, lang: str) -> None:
     """Answer QUESTION; without it, answer one question per line from stdin."""
     matcher = _matcher()
+    chinese = matcher.base.chinese
     questions = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
     for text in questions:
         result = matcher.match(text)
+        reply_lang = choose(None if lang == "auto" else lang, text)
         if as_json:
-            click.echo(json.dumps(result_as_dict(result), ensure_ascii=False))
+            click.echo(json.dumps(result_as_dict(result, reply_lang, chinese), ensure_ascii=False))
         else:
-            click.echo(result_as_text(result))
+            click.echo(result_as_text(result, lang=reply_lang, chinese=chinese))
             if question is None:
                 click.echo()
 
@@ -60,11 +68,13 @@ CHAT_HELP = (
 
 
 @main.command()
-def chat() -> None:
+@click.option("--lang", type=click.Choice(LANG_CHOICES), default="auto", show_default=True,
+              help="Reply language; auto follows each question's script.")
+def chat(lang: str) -> None:
     """Interactive terminal chat with the same answers as the bot. `exit` or Ctrl-D quits."""
     from bot.terminal_chat import TerminalChat
 
-    TerminalChat(_matcher(), click.echo).run(CHAT_HELP)
+    TerminalChat(_matcher(), click.echo, None if lang == "auto" else lang).run(CHAT_HELP)
 
 
 @main.command()

@@ -29,6 +29,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("subscribe", "Get policy updates on the topics you choose", Scope.BOTH),
     Command("unsubscribe", "Stop policy updates", Scope.BOTH),
     Command("subscriptions", "Show your policy-update subscriptions", Scope.BOTH),
+    Command("language", "Reply language: English, 中文 or auto", Scope.PRIVATE),
     Command("privacy", "What visabot stores about you, and why", Scope.BOTH),
     Command("forget", "Delete everything visabot stores about you", Scope.PRIVATE),
     Command("broadcast", "Send a policy update to subscribers", Scope.ADMIN),

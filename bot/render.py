@@ -8,42 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from collections.abc import Mapping
 
+from bot.i18n import Lang, entry_text, status_badge, t, visa_name
+from knowledge.bilingual import ChineseText
 from knowledge.matcher import MatchResult, Outcome
-from knowledge.model import Entry, Source, Status, Topic
-from knowledge.scope import SmallTalk
+from knowledge.model import Entry, Source, Topic
 
-STATUS_LABELS = {
-    Status.OFFICIAL: "Official",
-    Status.REPORTED: "Reported (not confirmed officially)",
-    Status.UNCLEAR: "Unclear (sources conflict)",
-    Status.PENDING: "Pending (not yet published by the authority)",
-}
-DECLINE_TEXT = (
-    "I don't have a sourced answer to that. I cover China's K visa and the US H-1B; "
-    "try rephrasing, or browse the topics."
-)
-CLARIFY_TEXT = "Did you mean one of these?"
+Translations = Mapping[str, ChineseText] | None
+
 DID_YOU_MEAN_TEXT = "Or did you mean:"
 NOT_ADVICE = "Sourced information, not legal advice."
 VISA_NAMES = {Topic.H1B: "H-1B", Topic.K_VISA: "K visa", Topic.COMPARE: "K visa / H-1B"}
-COVERS = "I answer questions about China's K visa and the US H-1B (including the $100,000 payment), with sources."
-SMALLTALK_TEXT = {
-    SmallTalk.GREETING: f"Hello! {COVERS} Ask me anything about them, e.g. \"is the H-1B $100,000 fee annual?\"",
-    SmallTalk.THANKS: "You're welcome! Ask again any time.",
-    SmallTalk.IDENTITY: f"I'm visabot. {COVERS} I answer only from sourced entries, and say so when I don't know.",
-}
 
 
-def decline_text(result: MatchResult) -> str:
+def decline_text(result: MatchResult, lang: Lang = Lang.EN) -> str:
     """An honest decline: a question about our visas that we cannot answer is a gap we log for
     the maintainers; anything else is outside what the bot covers."""
     if result.asked_about is not None:
-        return (
-            f"I don't have a sourced answer to that {VISA_NAMES[result.asked_about]} question yet; "
-            "it has been passed to the maintainers."
-        )
-    return DECLINE_TEXT
+        return t("decline_known", lang, visa=visa_name(VISA_NAMES[result.asked_about], lang))
+    return t("decline", lang)
 
 
 def source_date(source: Source) -> str:
@@ -69,15 +53,19 @@ def _wrap(text: str, indent: str = "", width: int = 88) -> str:
     )
 
 
-def entry_as_text(entry: Entry, all_caveats: bool = True, sources: bool = True) -> str:
+def entry_as_text(entry: Entry, all_caveats: bool = True, sources: bool = True, lang: Lang = Lang.EN, chinese: Translations = None) -> str:
     """The entry as plain text; the terminal chat's first screen leaves out later caveats and sources."""
     wrap = _wrap
-    parts = [entry.question, "", wrap(entry.answer), "", f"Status: {STATUS_LABELS[entry.status]} · As of {entry.as_of.isoformat()}"]
-    caveats = entry.caveats if all_caveats else entry.caveats[:1]
+    shown = entry_text(entry, lang, chinese or {})
+    status = f"{status_badge(entry.status, shown.lang)} · {t('as_of', shown.lang, date=entry.as_of.isoformat())}"
+    parts = [shown.question, "", wrap(shown.answer), "", status]
+    if shown.fallback_note:
+        parts[:0] = [shown.fallback_note, ""]
+    caveats = shown.caveats if all_caveats else shown.caveats[:1]
     if caveats:
-        parts += ["", "Caveats:"] + [wrap(c, "  - ") for c in caveats]
+        parts += ["", t("caveats", shown.lang) + ":"] + [wrap(c, "  - ") for c in caveats]
     if sources:
-        parts += ["", "Sources:"] + [
+        parts += ["", t("sources", shown.lang) + ":"] + [
             wrap(f"{s.title} — {s.publisher}, {source_date(s)} [{s.tier.value}] {s.url}", "  - ")
             for s in entry.sources
         ]
@@ -93,24 +81,24 @@ def entry_as_text(entry: Entry, all_caveats: bool = True, sources: bool = True) 
     return "\n".join(parts)
 
 
-def result_as_text(result: MatchResult, short: bool = False) -> str:
+def result_as_text(result: MatchResult, short: bool = False, lang: Lang = Lang.EN, chinese: Translations = None) -> str:
     """The terminal's reply. Offered entries are numbered, so typing the number picks one.
 
     `short` gives the chat's first screen (as in Telegram); `visabot ask` prints everything."""
     if result.outcome is Outcome.SMALLTALK and result.smalltalk is not None:
-        return SMALLTALK_TEXT[result.smalltalk]
+        return t(f"smalltalk.{result.smalltalk.value}", lang)
     if result.outcome is Outcome.ANSWER and result.entry is not None:
         full = not short
-        parts = [entry_as_text(e, full, full) for e in (result.entry, *(c.entry for c in result.also))]
+        parts = [entry_as_text(e, full, full, lang, chinese) for e in (result.entry, *(c.entry for c in result.also))]
         text = ("\n\n" + "-" * 40 + "\n\n").join(parts)
         if result.alternatives:
             text += "\n\n" + _numbered(DID_YOU_MEAN_TEXT, result)
         return text
     if result.outcome is Outcome.CLARIFY:
-        return _numbered(CLARIFY_TEXT, result)
+        return _numbered(t("clarify", lang), result)
     if result.alternatives:
-        return _numbered(decline_text(result) + "\nClosest entries I have:", result)
-    return decline_text(result)
+        return _numbered(decline_text(result, lang) + "\n" + t("closest", lang), result)
+    return decline_text(result, lang)
 
 
 def _numbered(heading: str, result: MatchResult) -> str:
@@ -127,35 +115,41 @@ def source_as_dict(source: Source) -> dict[str, str]:
     }
 
 
-def _entry_as_dict(entry: Entry) -> dict[str, object]:
+def _entry_as_dict(entry: Entry, lang: Lang = Lang.EN, chinese: Translations = None) -> dict[str, object]:
+    shown = entry_text(entry, lang, chinese or {})
     return {
         "id": entry.id,
-        "question": entry.question,
-        "answer": entry.answer,
-        "caveats": list(entry.caveats),
+        "question": shown.question,
+        "answer": shown.answer,
+        "caveats": list(shown.caveats),
+        "lang": shown.lang.value,
         "sources": [source_as_dict(s) for s in entry.sources],
         "status": entry.status.value,
         "as_of": entry.as_of.isoformat(),
     }
 
 
-def result_as_dict(result: MatchResult) -> dict[str, object]:
+def result_as_dict(result: MatchResult, lang: Lang = Lang.EN, chinese: Translations = None) -> dict[str, object]:
+    """`lang` is the reply language asked for; the dict's "lang" is the one the entry was shown in
+    (English when the entry has no Chinese text in step)."""
     entry = result.entry
+    shown = entry_text(entry, lang, chinese or {}) if entry else None
     return {
         "query": result.query,
         "outcome": result.outcome.value,
         "matched": result.matched,
         "id": entry.id if entry else None,
         "score": result.score,
-        "question": entry.question if entry else None,
-        "answer": entry.answer if entry else None,
-        "caveats": list(entry.caveats) if entry else [],
+        "question": shown.question if shown else None,
+        "answer": shown.answer if shown else None,
+        "caveats": list(shown.caveats) if shown else [],
+        "lang": shown.lang.value if shown else lang.value,
         "sources": [source_as_dict(s) for s in entry.sources] if entry else [],
         "status": entry.status.value if entry else None,
         "as_of": entry.as_of.isoformat() if entry else None,
         "alternatives": [
             {"id": c.entry.id, "question": c.entry.question, "score": c.score} for c in result.alternatives
         ],
-        "also": [{**_entry_as_dict(c.entry), "score": c.score} for c in result.also],
+        "also": [{**_entry_as_dict(c.entry, lang, chinese), "score": c.score} for c in result.also],
         "smalltalk": result.smalltalk.value if result.smalltalk else None,
     }

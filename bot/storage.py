@@ -60,7 +60,12 @@ def _v2_broadcasts(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX outbox_state ON outbox (broadcast_id, state)")
 
 
-MIGRATIONS = (_v1_answers, _v2_broadcasts)
+def _v3_languages(db: sqlite_utils.Database) -> None:
+    # /language: the one thing it needs, the user's choice; only stored when not "auto".
+    db.execute("CREATE TABLE languages (user_id INTEGER PRIMARY KEY, choice TEXT NOT NULL)")
+
+
+MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_languages)
 MAX_LOGGED_QUESTION_CHARS = 500
 
 
@@ -179,12 +184,27 @@ class Storage:
                 "broadcast authorships": execute(
                     "UPDATE broadcasts SET created_by = NULL WHERE created_by = ?", [user_id]
                 ).rowcount,
+                "language choice": execute("DELETE FROM languages WHERE user_id = ?", [user_id]).rowcount,
             }
             execute(
                 "UPDATE broadcasts SET progress_chat_id = NULL, progress_message_id = NULL WHERE progress_chat_id = ?",
                 [chat_id],
             )
         return counts
+
+    # ---- /language ----
+
+    def language(self, user_id: int) -> str | None:
+        """The user's /language choice ("en" or "zh"), None for auto."""
+        row = self.db.execute("SELECT choice FROM languages WHERE user_id = ?", [user_id]).fetchone()
+        return row[0] if row else None
+
+    def set_language(self, user_id: int, choice: str | None) -> None:
+        """Store "en" or "zh"; None (auto) deletes the row, so the default stores nothing."""
+        with self.transaction():
+            self.db.execute("DELETE FROM languages WHERE user_id = ?", [user_id])
+            if choice is not None:
+                self.db.execute("INSERT INTO languages (user_id, choice) VALUES (?, ?)", [user_id, choice])
 
     # ---- unanswered questions and ask counts ----
 

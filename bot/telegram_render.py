@@ -15,40 +15,30 @@ from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.render import (
-    CLARIFY_TEXT,
-    NOT_ADVICE,
-    SMALLTALK_TEXT,
-    VISA_NAMES,
-    source_date,
-    stale_note,
-)
+from bot.i18n import EntryText, Lang, status_badge, t, visa_name
+from bot.render import NOT_ADVICE, VISA_NAMES, source_date, stale_note
 from bot.telegram_html import visible_length
 from knowledge.matcher import Candidate, MatchResult
 from knowledge.model import Entry, Status, Topic
 
 MAX_MESSAGE_UNITS = 4096
 BUTTON_LABEL_CHARS = 60
-STATUS_BADGES = {
-    Status.OFFICIAL: "✅ Official",
-    Status.REPORTED: "📰 Reported, not confirmed officially",
-    Status.UNCLEAR: "⚖️ Unclear: sources conflict",
-    Status.PENDING: "⏳ Pending: not yet published by the authority",
-}
+STATUS_BADGES = {status: status_badge(status, Lang.EN) for status in Status}
 TOPIC_LABELS = {
     Topic.K_VISA: "🇨🇳 China's K visa",
     Topic.H1B: "🇺🇸 US H-1B",
     Topic.COMPARE: "⚖️ K visa vs H-1B",
     Topic.CONTEXT: "🌐 Background",
 }
-DECLINE_HTML = (
-    "🤷 I don't have a sourced answer to that.\n\n"
-    "I cover China's <b>K visa</b> and the US <b>H-1B</b>. Try other words, or browse /topics."
-)
 
 
 def esc(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _plain_html(text: str) -> str:
+    """Our own message text: only <, > and & need escaping outside attributes."""
+    return html.escape(text, quote=False)
 
 
 
@@ -99,25 +89,33 @@ class View(StrEnum):
 FIRST_SCREEN_CAVEATS = 1  # entries list first the caveat that most changes what the user should do
 
 
-def entry_view_messages(entry: Entry, view: View = View.SHORT, today: dt.date | None = None) -> list[str]:
+def entry_view_messages(
+    entry: Entry, view: View = View.SHORT, today: dt.date | None = None, text: EntryText | None = None
+) -> list[str]:
     """An entry for a phone: the answer first, the status and date beside it, the rest on demand.
 
     Full replies ran 1,700–2,900 characters with the status mid-message; the short view keeps to
     the answer, one status line and the caveat that matters most, and the buttons expand it. One
     message, unless an expanded view outgrows Telegram's limit (then split at paragraphs).
+    `text` is the entry in the reply's language (bot/i18n.py); English when not given.
     """
-    blocks = [Block(f"<b>{esc(entry.question)}</b>"), *(Block(esc(p)) for p in entry.answer.split("\n\n"))]
-    note = stale_note(entry, today)
-    status = f"{STATUS_BADGES[entry.status]} · As of {entry.as_of.isoformat()}"
-    blocks.append(Block(status + (f"\n⏰ <i>{esc(note)}</i>" if note else "")))
-    if view in (View.CAVEATS, View.FULL) and entry.caveats:
-        caveats = "\n".join(f"• {esc(c)}" for c in entry.caveats)
-        blocks.append(Block(f"⚠️ <b>Caveats</b>\n{caveats}", keep_whole=True))
+    text = text or EntryText(entry.question, entry.answer, tuple(entry.caveats), Lang.EN)
+    lang = text.lang
+    blocks = [Block(f"<b>{esc(text.question)}</b>"), *(Block(esc(p)) for p in text.answer.split("\n\n"))]
+    if text.fallback_note:
+        blocks.insert(0, Block(f"<i>{esc(text.fallback_note)}</i>"))
+    status = f"{status_badge(entry.status, lang)} · {t('as_of', lang, date=entry.as_of.isoformat())}"
+    if entry.is_stale(today):
+        status += f"\n⏰ <i>{esc(t('stale', lang, date=entry.review_due.isoformat()))}</i>"
+    blocks.append(Block(status))
+    if view in (View.CAVEATS, View.FULL) and text.caveats:
+        caveats = "\n".join(f"• {esc(c)}" for c in text.caveats)
+        blocks.append(Block(f"⚠️ <b>{t('caveats', lang)}</b>\n{caveats}", keep_whole=True))
     else:
-        blocks += [Block(f"⚠️ {esc(c)}") for c in entry.caveats[:FIRST_SCREEN_CAVEATS]]
+        blocks += [Block(f"⚠️ {esc(c)}") for c in text.caveats[:FIRST_SCREEN_CAVEATS]]
     if view in (View.SOURCES, View.FULL):
-        blocks.append(Block(f"📚 <b>Sources</b>\n{_sources_html(entry)}"))
-    blocks.append(Block(f"<i>{esc(NOT_ADVICE)}</i>"))
+        blocks.append(Block(f"📚 <b>{t('sources', lang)}</b>\n{_sources_html(entry)}"))
+    blocks.append(Block(f"<i>{esc(t('not_advice', lang))}</i>"))
     return pack(blocks)
 
 
@@ -228,53 +226,56 @@ def view_data(entry_id: str, view: View) -> str:
     return f"x:{entry_id}:{view.value}"
 
 
-def expand_row(entry: Entry, view: View) -> list[InlineKeyboardButton]:
+def expand_row(entry: Entry, view: View, lang: Lang = Lang.EN) -> list[InlineKeyboardButton]:
     """"⚠️ N more caveats", "📚 Sources" and "Show less", as fit the view shown."""
     more = len(entry.caveats) - FIRST_SCREEN_CAVEATS
     row = []
     if more > 0 and view in (View.SHORT, View.SOURCES):
-        label = f"⚠️ {more} more caveat{'s' if more > 1 else ''}"
+        label = t("more_caveats", lang, n=more) if more > 1 else t("more_caveat", lang)
         row.append(InlineKeyboardButton(label, callback_data=view_data(entry.id, View.FULL if view is View.SOURCES else View.CAVEATS)))
     if view in (View.SHORT, View.CAVEATS):
-        row.append(InlineKeyboardButton("📚 Sources", callback_data=view_data(entry.id, View.FULL if view is View.CAVEATS else View.SOURCES)))
+        target = View.FULL if view is View.CAVEATS else View.SOURCES
+        row.append(InlineKeyboardButton(t("sources_button", lang), callback_data=view_data(entry.id, target)))
     if view is not View.SHORT:
-        row.append(InlineKeyboardButton("🔼 Show less", callback_data=view_data(entry.id, View.SHORT)))
+        row.append(InlineKeyboardButton(t("show_less", lang), callback_data=view_data(entry.id, View.SHORT)))
     return row
 
 
-def with_expand_row(markup: InlineKeyboardMarkup | None, entry: Entry, view: View) -> InlineKeyboardMarkup:
+def with_expand_row(markup: InlineKeyboardMarkup | None, entry: Entry, view: View, lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
     """The message's keyboard with its expand row swapped for the one `view` needs."""
     rows = [list(r) for r in (markup.inline_keyboard if markup else ()) if not any(str(b.callback_data or "").startswith("x:") for b in r)]
-    return InlineKeyboardMarkup([expand_row(entry, view), *rows])
+    return InlineKeyboardMarkup([expand_row(entry, view, lang), *rows])
 
 
 def subscribe_data(topic: str) -> str:
     return f"sub:{topic}"
 
 
-def answer_keyboard(entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None) -> InlineKeyboardMarkup:
+def answer_keyboard(
+    entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None, lang: Lang = Lang.EN
+) -> InlineKeyboardMarkup:
     """Under an answer: the expand buttons, runners-up the matcher found plausible ("❓ Did you
     mean…"), then related entries, votes and the topic's updates."""
     offered = [c.entry for c in did_you_mean or []][:2]
-    rows = [expand_row(entry, View.SHORT)] if expand_row(entry, View.SHORT) else []
+    rows = [expand_row(entry, View.SHORT, lang)] if expand_row(entry, View.SHORT) else []
     rows += [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
     shown = {e.id for e in offered}
     rows += [_entry_button(r) for r in related if r.id not in shown][: 3 - len(offered) // 2]
     rows.append(
         [
-            InlineKeyboardButton("👍 Helpful", callback_data=vote_data(entry.id, True)),
-            InlineKeyboardButton("👎 Not helpful", callback_data=vote_data(entry.id, False)),
+            InlineKeyboardButton(t("helpful", lang), callback_data=vote_data(entry.id, True)),
+            InlineKeyboardButton(t("not_helpful", lang), callback_data=vote_data(entry.id, False)),
         ]
     )
     label = TOPIC_LABELS[entry.topic].split(" ", 1)[1]
-    rows.append([InlineKeyboardButton(f"🔔 Updates on {label}", callback_data=subscribe_data(entry.topic.value))])
+    rows.append([InlineKeyboardButton(t("updates_on", lang, topic=visa_name(label, lang)), callback_data=subscribe_data(entry.topic.value))])
     return InlineKeyboardMarkup(rows)
 
 
-def group_answer_keyboard(entry: Entry, bot_username: str) -> InlineKeyboardMarkup:
+def group_answer_keyboard(entry: Entry, bot_username: str, lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
     """Groups get the short form only; caveats and sources open in a private chat (a deep link)."""
     url = f"https://t.me/{bot_username}?start={entry.id}"
-    return InlineKeyboardMarkup([[InlineKeyboardButton("📖 Caveats and sources (private chat)", url=url)]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t("private_link", lang), url=url)]])
 
 
 def choices_keyboard(candidates: list[Candidate], with_topics: bool = False) -> InlineKeyboardMarkup:
@@ -284,25 +285,22 @@ def choices_keyboard(candidates: list[Candidate], with_topics: bool = False) -> 
     return InlineKeyboardMarkup(rows)
 
 
-def clarify_html(result: MatchResult) -> str:
-    return f"🤔 {esc(CLARIFY_TEXT)}"
+def clarify_html(result: MatchResult, lang: Lang = Lang.EN) -> str:
+    return f"🤔 {_plain_html(t('clarify', lang))}"
 
 
-def decline_html(result: MatchResult) -> str:
+def decline_html(result: MatchResult, lang: Lang = Lang.EN) -> str:
     """On-topic but unknown reads as a gap being filled; off-topic says what the bot covers."""
     if result.asked_about is not None:
-        text = (
-            f"🤷 I don't have a sourced answer to that <b>{esc(VISA_NAMES[result.asked_about])}</b> question yet; "
-            "it has been passed to the maintainers."
-        )
+        visa = f"<b>{esc(visa_name(VISA_NAMES[result.asked_about], lang))}</b>"
+        text = "🤷 " + _plain_html(t("decline_known", lang, visa="\0")).replace("\0", visa)
     else:
-        text = DECLINE_HTML
+        text = "🤷 " + _plain_html(t("decline", lang))
     if result.alternatives:
-        return text + "\n\nThe closest entries I have are below; they may not fit your question."
+        return text + "\n\n" + _plain_html(t("closest", lang))
     return text
 
 
-def smalltalk_html(result: MatchResult) -> str:
+def smalltalk_html(result: MatchResult, lang: Lang = Lang.EN) -> str:
     assert result.smalltalk is not None
-    return esc(SMALLTALK_TEXT[result.smalltalk]) + "\n\nBrowse what I know: /topics"
-
+    return _plain_html(t(f"smalltalk.{result.smalltalk.value}", lang)) + "\n\n" + _plain_html(t("browse", lang))

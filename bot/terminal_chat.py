@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from bot.context import FOLLOWUP_SECONDS
+from bot.i18n import Lang, choose
 from bot.render import entry_as_text, result_as_text
 from bot.telegram_render import TOPIC_LABELS
 from knowledge.matcher import Matcher, MatchResult, Outcome
@@ -20,9 +21,11 @@ QUIT = {"exit", "quit", ":q", "/exit", "/quit"}
 
 
 class TerminalChat:
-    def __init__(self, matcher: Matcher, say: Callable[[str], None]):
+    def __init__(self, matcher: Matcher, say: Callable[[str], None], language: str | None = None):
         self.matcher = matcher
         self.say = say
+        self.language = language  # "en" / "zh" from --lang; None follows each question's script
+        self.lang = Lang.EN
         self.offered: list[Entry] = []
         self.previous: tuple[Entry, float] | None = None
 
@@ -53,7 +56,8 @@ class TerminalChat:
             return self._show(self.offered[int(text) - 1])
         result = self.matcher.match(text, context=self._context())
         self._remember(result)
-        return result_as_text(result, short=True)
+        self.lang = choose(self.language, text)
+        return result_as_text(result, short=True, lang=self.lang, chinese=self.matcher.base.chinese)
 
     def _context(self) -> Entry | None:
         if self.previous is None or time.monotonic() - self.previous[1] >= FOLLOWUP_SECONDS:
@@ -69,13 +73,13 @@ class TerminalChat:
     def _show(self, entry: Entry) -> str:
         self.offered = []
         self.previous = (entry, time.monotonic())
-        return entry_as_text(entry, all_caveats=False, sources=False)
+        return entry_as_text(entry, False, False, self.lang, self.matcher.base.chinese)
 
     def _expand(self, sources: bool) -> str:
         """`more` and `sources`: the last answer with every caveat, or with its sources."""
         if self.previous is None:
             return "Ask a question first; `more` and `sources` then expand its answer."
-        return entry_as_text(self.previous[0], all_caveats=not sources, sources=sources)
+        return entry_as_text(self.previous[0], not sources, sources, self.lang, self.matcher.base.chinese)
 
     def _topics(self) -> str:
         entries = list(self.matcher.base.entries)

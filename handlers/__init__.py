@@ -22,6 +22,7 @@ from handlers import (
     browse,
     errors,
     inline,
+    language,
     maintainers,
     media,
     privacy,
@@ -83,6 +84,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Privacy: anyone. /forget deletes only in a private chat (a group's subscriptions are the group's).
     application.add_handler(CommandHandler("privacy", privacy.on_privacy, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("forget", privacy.on_forget, filters=NEW_MESSAGE))
+    # Reply language: stored per user, only in a private chat (a group is many users).
+    application.add_handler(CommandHandler("language", language.on_language, filters=NEW_MESSAGE & filters.ChatType.PRIVATE))
 
     # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS.
     application.add_handler(CommandHandler("broadcast", on_broadcast, filters=NEW_MESSAGE))
@@ -101,6 +104,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))
     application.add_handler(CallbackQueryHandler(browse.on_show_entry, pattern=r"^a:"))
     application.add_handler(CallbackQueryHandler(ask.on_expand, pattern=r"^x:[a-z0-9-]+:[scrf]$"))
+    application.add_handler(CallbackQueryHandler(language.on_language_button, pattern=r"^lang:(auto|en|zh)$"))
     application.add_handler(CallbackQueryHandler(browse.on_vote, pattern=r"^v:[a-z0-9-]+:[01]$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_button, pattern=r"^sub:"))

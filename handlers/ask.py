@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from telegram import Message, MessageEntity, Update
+from telegram import Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import Context
 from bot.flood import Verdict
+from bot.i18n import Lang, choose, detect, entry_text
 from bot.telegram_render import (
     View,
     answer_keyboard,
@@ -35,19 +36,22 @@ async def send_entry(
     question: str | None = None,
     did_you_mean: list[Candidate] | None = None,
     view: View = View.SHORT,
+    lang: Lang | None = None,
 ) -> None:
     """Send an entry as one phone-sized message whose buttons expand it in place.
 
     A group gets the short form with a link to the rest in a private chat, so a busy group is not
-    flooded with caveats and source lists.
+    flooded with caveats and source lists. `lang` defaults to the user's /language choice.
     """
+    lang = lang or reply_language(context, message.from_user, question or "")
+    shown = entry_text(entry, lang, context.bot_data.kb.base.chinese)
     if message.chat.type == ChatType.PRIVATE:
         related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
-        markup = with_expand_row(answer_keyboard(entry, related, did_you_mean), entry, view)
-        parts = entry_view_messages(entry, view)
+        markup = with_expand_row(answer_keyboard(entry, related, did_you_mean, lang), entry, view, lang)
+        parts = entry_view_messages(entry, view, text=shown)
     else:
-        markup = group_answer_keyboard(entry, context.bot.username)
-        parts = entry_view_messages(entry, View.SHORT)
+        markup = group_answer_keyboard(entry, context.bot.username, lang)
+        parts = entry_view_messages(entry, View.SHORT, text=shown)
     for n, text in enumerate(parts, 1):  # one part, unless an expanded entry outgrows a message
         sent = await message.reply_text(text, reply_markup=markup if n == len(parts) else None)
     if question:
@@ -72,18 +76,24 @@ async def answer_question(message: Message, context: Context, text: str) -> None
     )
     previous = data.kb.base.get(previous_id) if previous_id else None
     result = data.kb.match(text, context=previous)
+    lang = reply_language(context, user, text)
     if result.outcome is Outcome.SMALLTALK:
-        await message.reply_text(smalltalk_html(result))
+        await message.reply_text(smalltalk_html(result, lang))
     elif result.outcome is Outcome.ANSWER and result.entry is not None:
-        await send_entry(message, context, result.entry, question=text, did_you_mean=result.alternatives)
+        await send_entry(message, context, result.entry, question=text, did_you_mean=result.alternatives, lang=lang)
         for part in result.also:  # a compound question: each part's answer in its own message
-            await send_entry(message, context, part.entry, question=text)
+            await send_entry(message, context, part.entry, question=text, lang=lang)
     elif result.outcome is Outcome.CLARIFY:
-        await message.reply_text(clarify_html(result), reply_markup=choices_keyboard(result.alternatives))
+        await message.reply_text(clarify_html(result, lang), reply_markup=choices_keyboard(result.alternatives))
     else:
         context.bot_data.db.log_unanswered(text)
         markup = choices_keyboard(result.alternatives, with_topics=True)
-        await message.reply_text(decline_html(result), reply_markup=markup)
+        await message.reply_text(decline_html(result, lang), reply_markup=markup)
+
+
+def reply_language(context: Context, user: User | None, text: str) -> Lang:
+    """The user's /language choice, else the script of what they wrote."""
+    return choose(context.bot_data.db.language(user.id) if user is not None else None, text)
 
 
 async def on_private_text(update: Update, context: Context) -> None:
@@ -140,8 +150,9 @@ async def on_expand(update: Update, context: Context) -> None:
         return
     await query.answer()
     view = View(view_code)
-    markup = with_expand_row(message.reply_markup, entry, view)  # type: ignore[attr-defined]
-    first, *rest = entry_view_messages(entry, view)
+    lang = detect(message.text or "")  # type: ignore[attr-defined]  # the language the answer was shown in
+    markup = with_expand_row(message.reply_markup, entry, view, lang)  # type: ignore[attr-defined]
+    first, *rest = entry_view_messages(entry, view, text=entry_text(entry, lang, context.bot_data.kb.base.chinese))
     try:
         await query.edit_message_text(first, reply_markup=markup if not rest else None)
     except BadRequest as exc:  # "message is not modified" after a double tap is harmless

@@ -20,6 +20,8 @@ PRIVACY_HTML = (
     "🔒 <b>What visabot stores, and why</b>\n\n"
     "• <b>Subscriptions</b>: your chat id and the topics you chose, because that is the address "
     "policy updates are sent to. /unsubscribe or /forget removes them.\n"
+    "• <b>Language</b>: only if you choose one with /language, your user id and that choice, so "
+    "replies come in it. /language → Auto or /forget removes it.\n"
     "• <b>Votes</b> (👍/👎): stored under a keyed hash of your user id, never the id itself, so each "
     "answer counts one vote per person and /forget can find and delete yours.\n"
     "• <b>Broadcast deliveries</b>: which chats an update was sent to, so nobody gets it twice.\n"

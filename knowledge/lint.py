@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from knowledge.bilingual import check_all
 from knowledge.loader import (
     ENTRIES_DIRNAME,
     SYNONYMS_FILENAME,
@@ -31,7 +32,7 @@ from knowledge.matcher import Matcher, Outcome
 from knowledge.model import Entry
 
 DUPLICATE_QUESTION_SIMILARITY = 92.0
-WARNING_KINDS = frozenset({"no-official-source"})
+WARNING_KINDS = frozenset({"no-official-source", "chinese"})
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,13 @@ def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
         + duplicates(matcher)
         + broken_related(matcher.base.entries)
         + sourcing(matcher, today)
+        + bilingual(matcher.base)
     )
+
+
+def bilingual(base: KnowledgeBase) -> list[Finding]:
+    """Chinese text missing, out of step with the English, or stating other numbers."""
+    return [Finding("chinese", p.entry_id, p.message) for p in check_all(list(base.entries), base.chinese)]
 
 
 def _lenient_base(root: Path) -> KnowledgeBase | None:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from knowledge.bilingual import ChineseText, load_chinese
 from knowledge.model import Entry
 from knowledge.store import EntryStore
 
@@ -76,10 +77,12 @@ class KnowledgeBase:
         entries: Iterable[Entry],
         synonyms: dict[str, list[str]] | None = None,
         paths: dict[str, Path] | None = None,
+        chinese: dict[str, ChineseText] | None = None,
     ):
         self.entries = entries if isinstance(entries, EntryStore) else EntryStore(entries)
         self.synonyms = synonyms if synonyms is not None else {}
         self.paths = paths if paths is not None else {}
+        self.chinese = chinese if chinese is not None else {}  # id → Chinese text (knowledge/bilingual.py)
 
     @property
     def by_id(self) -> Mapping[str, Entry]:
@@ -194,4 +197,5 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
         problems.append(Problem(entries_dir, None, "no entries found"))
     if problems:
         raise KnowledgeError(problems)
-    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths)
+    chinese, _ = load_chinese(root)  # a bad translation never stops the bot; `kb lint` reports it
+    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, chinese=chinese)

@@ -13,7 +13,7 @@ VISABOT = str(Path(sys.executable).parent / "visabot")
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
     "query", "outcome", "matched", "id", "score", "question", "answer", "caveats", "sources",
-    "status", "as_of", "alternatives", "also", "smalltalk",
+    "status", "as_of", "alternatives", "also", "smalltalk", "lang",
 }
 
 
@@ -111,6 +111,17 @@ def test_chat_answers_short_then_more_and_sources_expand(shipped_kb) -> None:  #
     assert f"`more` for {len(entry.caveats) - 1} more caveats" in answer
     assert last_caveat_start in more and entry.sources[0].url not in more
     assert entry.sources[0].url in sources
+
+
+def test_ask_answers_in_the_questions_language_or_the_one_asked_for() -> None:
+    traditional = json.loads(run("ask", "--json", "K字簽證有年齡限制嗎").stdout)
+    assert traditional["lang"] == "zh-hant" and "簽證" in traditional["question"] and traditional["id"] == "k-visa-age-limit"
+    english = json.loads(run("ask", "--json", "--lang", "en", "K字签证有年龄限制吗").stdout)
+    assert english["lang"] == "en" and english["question"].startswith("Is there an age limit")
+    chinese = run("ask", "--lang", "zh", "is there an age limit for the k visa?").stdout
+    assert chinese.startswith("K字签证有年龄限制吗") and "截至" in chinese
+    chat = run("chat", "--lang", "zh", stdin="k visa age limit?\nexit\n").stdout
+    assert "K字签证有年龄限制吗" in chat
 
 
 def test_chat_quits_on_eof() -> None:

@@ -435,5 +435,5 @@ async def test_an_unanswerable_h1b_question_is_a_gap_not_off_topic(fake_telegram
         (off,) = await ask(fake_telegram, "best pizza in naples")
         gaps = [row["text"] for row in app.bot_data.db.unanswered()]
     assert "that <b>H-1B</b> question yet" in reply.text and "passed to the maintainers" in reply.text
-    assert "I cover China's <b>K visa</b>" in off.text
+    assert "I cover China's K visa and the US H-1B" in off.text
     assert "h1b rules for my pet parrot" in gaps

@@ -1,0 +1,171 @@
+"""The reply language: chosen from the question's script or the user's /language, and the texts.
+
+Every string the bot shows around an entry (labels, buttons, declines, small talk) lives here in
+English and simplified Chinese, so the two cannot drift apart across modules. Traditional Chinese
+is not written by hand: a question in traditional characters gets the simplified text converted
+with OpenCC, the maintained converter the matcher already uses the other way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+import opencc
+
+from knowledge.bilingual import ChineseText, fingerprint
+from knowledge.model import Entry, Status
+
+
+class Lang(StrEnum):
+    EN = "en"
+    ZH = "zh"  # simplified
+    ZH_HANT = "zh-hant"  # simplified text converted to traditional
+
+    @property
+    def chinese(self) -> bool:
+        return self is not Lang.EN
+
+
+class Preference(StrEnum):
+    """What /language stores; `auto` follows each question's script."""
+
+    AUTO = "auto"
+    EN = "en"
+    ZH = "zh"
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@cache
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
+
+
+def detect(text: str) -> Lang:
+    """Chinese when Han characters make up a real share of the letters ("h1b 10万美元每年吗"
+    counts; one Chinese name in an English sentence does not); traditional when folding to
+    simplified changes the text."""
+    han = len(_HAN.findall(text))
+    if han < 2 or han < 0.3 * (han + len(_LATIN.findall(text))):
+        return Lang.EN
+    return Lang.ZH_HANT if _converter("t2s").convert(text) != text else Lang.ZH
+
+
+def choose(preference: str | None, text: str) -> Lang:
+    """The user's /language choice, else the question's script."""
+    if preference == Preference.EN:
+        return Lang.EN
+    if preference == Preference.ZH:
+        return Lang.ZH_HANT if detect(text) is Lang.ZH_HANT else Lang.ZH
+    return detect(text)
+
+
+def script(text: str, lang: Lang) -> str:
+    """Simplified Chinese turned traditional for a question asked in traditional characters."""
+    return _converter("s2t").convert(text) if lang is Lang.ZH_HANT else text
+
+
+@dataclass(frozen=True)
+class EntryText:
+    """What a reply shows of an entry, in one language. `lang` is the language actually used."""
+
+    question: str
+    answer: str
+    caveats: tuple[str, ...]
+    lang: Lang
+    requested: Lang = Lang.EN
+
+    @property
+    def fallback_note(self) -> str | None:
+        """Said in the language asked for when the entry has no text in it yet."""
+        return t("english_only", self.requested) if self.requested.chinese and not self.lang.chinese else None
+
+
+def entry_text(entry: Entry, lang: Lang, chinese: Mapping[str, ChineseText]) -> EntryText:
+    """The entry in `lang`: the Chinese only while it is in step with the English it translates
+    (an out-of-step translation might state an old fact), else the English."""
+    zh = chinese.get(entry.id) if lang.chinese else None
+    if zh is None or zh.translates != fingerprint(entry) or len(zh.caveats) != len(entry.caveats):
+        return EntryText(entry.question, entry.answer, tuple(entry.caveats), Lang.EN, lang)
+    caveats = tuple(script(c, lang) for c in zh.caveats)
+    return EntryText(script(zh.question, lang), script(zh.answer, lang), caveats, lang, lang)
+
+
+_TEXTS: dict[str, tuple[str, str]] = {
+    # key: (English, simplified Chinese)
+    "status.official": ("✅ Official", "✅ 官方"),
+    "status.reported": ("📰 Reported, not confirmed officially", "📰 媒体报道，未经官方确认"),
+    "status.unclear": ("⚖️ Unclear: sources conflict", "⚖️ 不明确：来源互相矛盾"),
+    "status.pending": ("⏳ Pending: not yet published by the authority", "⏳ 待定：主管部门尚未公布"),
+    "as_of": ("As of {date}", "截至 {date}"),
+    "caveats": ("Caveats", "注意事项"),
+    "sources": ("Sources", "来源"),
+    "not_advice": ("Sourced information, not legal advice.", "有来源的信息，不构成法律意见。"),
+    "stale": (
+        "Note: this entry was due for re-checking on {date}; the facts may have changed.",
+        "注意：本条目应在 {date} 复核，相关事实可能已有变化。",
+    ),
+    "english_only": ("", "（本条目暂无中文版本，以下为英文原文。）"),
+    "more_caveats": ("⚠️ {n} more caveats", "⚠️ 另有 {n} 条注意事项"),
+    "more_caveat": ("⚠️ 1 more caveat", "⚠️ 另有 1 条注意事项"),
+    "sources_button": ("📚 Sources", "📚 来源"),
+    "show_less": ("🔼 Show less", "🔼 收起"),
+    "helpful": ("👍 Helpful", "👍 有帮助"),
+    "not_helpful": ("👎 Not helpful", "👎 没帮助"),
+    "updates_on": ("🔔 Updates on {topic}", "🔔 订阅{topic}更新"),
+    "private_link": ("📖 Caveats and sources (private chat)", "📖 注意事项与来源（私聊查看）"),
+    "clarify": ("Did you mean one of these?", "你是想问下面哪一个？"),
+    "decline_known": (
+        "I don't have a sourced answer to that {visa} question yet; it has been passed to the maintainers.",
+        "关于这个{visa}问题，我还没有有来源的答案；已转给维护者。",
+    ),
+    "decline": (
+        "I don't have a sourced answer to that. I cover China's K visa and the US H-1B; try other words, or browse /topics.",
+        "这个问题我没有有来源的答案。我只回答中国K字签证和美国H-1B签证的问题；请换个说法，或用 /topics 浏览。",
+    ),
+    "closest": (
+        "The closest entries I have are below; they may not fit your question.",
+        "下面是最接近的条目，可能并不完全对应你的问题。",
+    ),
+    "browse": ("Browse what I know: /topics", "浏览全部内容：/topics"),
+    "covers": (
+        "I answer questions about China's K visa and the US H-1B (including the $100,000 payment), with sources.",
+        "我回答关于中国K字签证和美国H-1B签证（包括10万美元费用）的问题，并附上来源。",
+    ),
+    "smalltalk.greeting": (
+        "Hello! {covers} Ask me anything about them, e.g. \"is the H-1B $100,000 fee annual?\"",
+        "你好！{covers}欢迎提问，例如：“H-1B的10万美元费用是每年交吗？”",
+    ),
+    "smalltalk.thanks": ("You're welcome! Ask again any time.", "不客气！随时再来提问。"),
+    "smalltalk.identity": (
+        "I'm visabot. {covers} I answer only from sourced entries, and say so when I don't know.",
+        "我是 visabot。{covers}我只根据有来源的条目作答，不知道时会直说。",
+    ),
+    "language.ask": ("Reply language:", "回复语言："),
+    "language.auto": ("🌐 Auto (follow my question)", "🌐 自动（跟随提问语言）"),
+    "language.set": ("Replies will now be in: {choice}", "回复语言已设为：{choice}"),
+}
+_VISA_NAMES_ZH = {"H-1B": "H-1B", "K visa": "K字签证", "K visa / H-1B": "K字签证 / H-1B"}
+
+
+def t(key: str, lang: Lang, **values: object) -> str:
+    """The text for `key` in `lang`, with `values` filled in."""
+    english, chinese = _TEXTS[key]
+    text = chinese if lang.chinese else english
+    if "covers" in text and "covers" not in values:
+        values["covers"] = t("covers", lang)
+    return script(text.format(**values), lang)
+
+
+def status_badge(status: Status, lang: Lang) -> str:
+    return t(f"status.{status.value}", lang)
+
+
+def visa_name(name: str, lang: Lang) -> str:
+    return _VISA_NAMES_ZH.get(name, name) if lang.chinese else name

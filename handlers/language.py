@@ -1,0 +1,44 @@
+"""/language: English, 中文, or auto (follow each question's script). Stored per user; /forget deletes it."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.context import Context
+from bot.i18n import Lang, Preference, t
+
+CHOICE_LABELS = {Preference.EN: "English", Preference.ZH: "中文（简体）"}
+
+
+def _keyboard(current: str | None, lang: Lang) -> InlineKeyboardMarkup:
+    """One button per choice, the current one ticked, so the state is visible."""
+    options = [(Preference.AUTO, t("language.auto", lang)), *CHOICE_LABELS.items()]
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(("✅ " if (current or Preference.AUTO) == choice else "") + label, callback_data=f"lang:{choice.value}")]
+            for choice, label in options
+        ]
+    )
+
+
+def _shown_in(current: str | None) -> Lang:
+    return Lang.ZH if current == Preference.ZH else Lang.EN
+
+
+async def on_language(update: Update, context: Context) -> None:
+    message, user = update.message, update.effective_user
+    assert message is not None and user is not None
+    current = context.bot_data.db.language(user.id)
+    await message.reply_text(t("language.ask", _shown_in(current)), reply_markup=_keyboard(current, _shown_in(current)))
+
+
+async def on_language_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    choice = Preference(query.data.removeprefix("lang:"))
+    stored = None if choice is Preference.AUTO else choice.value
+    context.bot_data.db.set_language(query.from_user.id, stored)  # the user asked for this write
+    lang = _shown_in(stored)
+    label = t("language.auto", lang) if choice is Preference.AUTO else CHOICE_LABELS[choice]
+    await query.answer(t("language.set", lang, choice=label))
+    await query.edit_message_text(t("language.ask", lang), reply_markup=_keyboard(stored, lang))

@@ -1,0 +1,193 @@
+"""Chinese text for the entries, and the checks that keep it in step with the English.
+
+Each entry's simplified-Chinese question, answer and caveats live in ``knowledge/zh/<id>.yaml``,
+beside rather than inside the English entry: the English stays the one place where facts and
+sources are edited, and a translation records the fingerprint of the English it was written
+from (`translates`). When the English changes, the fingerprint no longer matches and `kb lint`
+reports the translation as out of step until someone updates it.
+
+The number check compares the sets of numbers, amounts and dates in each language, with Chinese
+dates (2025年9月21日) and 万 amounts (10万美元) read as the English writes them (21 Sep 2025,
+$100,000), so a translation cannot quietly change a fee, a cap or a deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug
+
+ZH_DIRNAME = "zh"
+FINGERPRINT_CHARS = 12
+
+
+class ChineseText(BaseModel):
+    """One entry's simplified-Chinese text; the caveats pair one-to-one with the English ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    translates: str = Field(pattern=r"^[0-9a-f]{12}$")
+    question: NonEmpty
+    answer: NonEmpty = Field(max_length=MAX_ANSWER_CHARS)
+    caveats: list[NonEmpty] = Field(default_factory=list)
+
+
+def fingerprint(entry: Entry) -> str:
+    """A short hash of the English a translation must follow: question, answer and caveats."""
+    text = "\n".join([entry.question, entry.answer, *entry.caveats])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
+
+
+def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseText], list[str]]:
+    """Every ``root/zh/<id>.yaml``, and a message per file that cannot be read or is invalid."""
+    texts: dict[str, ChineseText] = {}
+    problems: list[str] = []
+    folder = root / ZH_DIRNAME
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            text = ChineseText.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
+            problems.append(f"{path.name}: {exc}".splitlines()[0])
+            continue
+        if path.stem != text.id:
+            problems.append(f"{path.name}: file name must be {text.id}.yaml")
+            continue
+        texts[text.id] = text
+    return texts, problems
+
+
+# ---- numbers, amounts and dates, as comparable strings ----
+
+MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_NAMES = re.compile(r"\b(?:[A-Z]{1,3}-\d+[A-Z]?|[A-Z]{1,2}\d{1,3}[A-Z]?|\d+(?:st|nd|rd|th))\b")  # H-1B, I-94, EB-2, 7th
+_EN_DATE = re.compile(r"\b(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?(?: (\d{4}))?\b")
+_EN_MONTH_YEAR = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? (\d{4})\b")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_ZH_DATE = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_ZH_MONTH_YEAR = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?!\s*\d)")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_WAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万|亿)")
+_EN_K = re.compile(r"\b(\d+(?:\.\d+)?)\s*[kK]\b")
+
+
+def _date(year: str | None, month: int, day: str | None) -> str:
+    parts = [year] if year else []
+    parts.append(f"{month:02d}")
+    if day:
+        parts.append(f"{int(day):02d}")
+    return "-".join(parts)
+
+
+def _plain(number: str) -> str:
+    try:
+        return format(Decimal(number.replace(",", "")).normalize(), "f")
+    except InvalidOperation:
+        return number
+
+
+def _take(pattern: re.Pattern[str], text: str, found: set[str], read: Callable[[re.Match[str]], str]) -> str:
+    """Add what each match of `pattern` reads as to `found`; return the text without the matches,
+    so a date's digits are not counted again as plain numbers."""
+
+    def collect(match: re.Match[str]) -> str:
+        found.add(read(match))
+        return " "
+
+    return pattern.sub(collect, text)
+
+
+def _dates_then_numbers(text: str, found: set[str]) -> set[str]:
+    text = _take(_ISO_DATE, text, found, lambda m: m.group(0))
+    found.update(_plain(m.group(0)) for m in _NUMBER.finditer(text))
+    return found
+
+
+def english_numbers(text: str) -> set[str]:
+    """Dates as YYYY-MM-DD (or MM-DD, YYYY-MM), other numbers plain: "$100,000" → "100000"."""
+    found: set[str] = set()
+    text = _NAMES.sub(" ", text)
+    text = _take(_EN_DATE, text, found, lambda m: _date(m.group(3), MONTHS[m.group(2).lower()], m.group(1)))
+    text = _take(_EN_MONTH_YEAR, text, found, lambda m: _date(m.group(2), MONTHS[m.group(1).lower()], None))
+    text = _take(_EN_K, text, found, lambda m: _plain(str(Decimal(m.group(1)) * 1000)))
+    return _dates_then_numbers(text, found)
+
+
+def chinese_numbers(text: str) -> set[str]:
+    """The same reading of Chinese text: 2025年9月21日 → 2025-09-21, 10万 → 100000."""
+    found: set[str] = set()
+    text = _NAMES.sub(" ", text)
+    text = _take(_ZH_DATE, text, found, lambda m: _date(m.group(1), int(m.group(2)), m.group(3)))
+    text = _take(_ZH_MONTH_YEAR, text, found, lambda m: _date(m.group(1), int(m.group(2)), None))
+    scale = {"万": 10_000, "亿": 100_000_000}
+    text = _take(_WAN, text, found, lambda m: _plain(str(Decimal(m.group(1).replace(",", "")) * scale[m.group(2)])))
+    text = re.sub(r"(\d{4})\s*年", r"\1 ", text)  # a bare year: 2026年 → 2026
+    return _dates_then_numbers(text, found)
+
+
+# ---- the lint ----
+
+
+@dataclass(frozen=True)
+class BilingualProblem:
+    entry_id: str
+    message: str
+
+
+def check_entry(entry: Entry, zh: ChineseText | None) -> list[BilingualProblem]:
+    """What keeps this entry's two languages from saying the same thing."""
+    if zh is None:
+        return [BilingualProblem(entry.id, "no Chinese text (knowledge/zh/<id>.yaml)")]
+    problems = []
+    if zh.translates != fingerprint(entry):
+        problems.append(BilingualProblem(entry.id, "the English changed since the Chinese was written; update both"))
+    if len(zh.caveats) != len(entry.caveats):
+        problems.append(BilingualProblem(entry.id, f"{len(entry.caveats)} English caveats but {len(zh.caveats)} Chinese"))
+    pairs = [(entry.question, zh.question), (entry.answer, zh.answer), *zip(entry.caveats, zh.caveats, strict=False)]
+    english = set().union(*(english_numbers(en) for en, _ in pairs))
+    chinese = set().union(*(chinese_numbers(cn) for _, cn in pairs))
+    if english != chinese:
+        only_en, only_zh = sorted(english - chinese), sorted(chinese - english)
+        problems.append(BilingualProblem(entry.id, f"numbers differ: only in English {only_en}, only in Chinese {only_zh}"))
+    return problems
+
+
+def check_all(entries: list[Entry], texts: dict[str, ChineseText]) -> list[BilingualProblem]:
+    known = {e.id for e in entries}
+    problems = [p for e in entries for p in check_entry(e, texts.get(e.id))]
+    problems += [BilingualProblem(i, "Chinese text for an entry that does not exist") for i in sorted(set(texts) - known)]
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    """`python -m knowledge.bilingual fingerprint|check [ID...]`: for translators."""
+    from knowledge.loader import load_knowledge_base
+
+    command, *ids = argv or ["check"]
+    base = load_knowledge_base(DEFAULT_KNOWLEDGE_DIR)
+    entries = [e for e in base.entries if not ids or e.id in ids]
+    if command == "fingerprint":
+        for entry in entries:
+            print(entry.id, fingerprint(entry))
+        return 0
+    texts, problems = load_chinese()
+    for problem in problems:
+        print(problem)
+    found = [p for e in entries for p in check_entry(e, texts.get(e.id))]
+    for p in found:
+        print(f"{p.entry_id}: {p.message}")
+    return 1 if problems or found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
