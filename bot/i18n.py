@@ -57,12 +57,15 @@ def detect(text: str) -> Lang:
     return Lang.ZH_HANT if _converter("t2s").convert(text) != text else Lang.ZH
 
 
-def choose(preference: str | None, text: str) -> Lang:
-    """The user's /language choice, else the question's script."""
+def choose(preference: str | None, text: str, language_code: str | None = None) -> Lang:
+    """The user's /language choice, else the question's script; with no text to go by (/start,
+    /help), the language of the user's Telegram app."""
     if preference == Preference.EN:
         return Lang.EN
     if preference == Preference.ZH:
         return Lang.ZH_HANT if detect(text) is Lang.ZH_HANT else Lang.ZH
+    if not text.strip() and language_code and language_code.lower().startswith("zh"):
+        return Lang.ZH_HANT if language_code.lower() in {"zh-hant", "zh-tw", "zh-hk", "zh-mo"} else Lang.ZH
     return detect(text)
 
 
@@ -147,6 +150,21 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "I'm visabot. {covers} I answer only from sourced entries, and say so when I don't know.",
         "我是 visabot。{covers}我只根据有来源的条目作答，不知道时会直说。",
     ),
+    "welcome_html": (
+        ("👋 <b>Hi, I'm visabot.</b>\n\n"
+        "I answer questions about <b>China's K visa</b> (for young science and technology talent) and "
+        "the <b>US H-1B</b> (including the $100,000 payment). Just type your question in your own words, "
+        "for example: <i>h1b 100k fee annual?</i> or <i>K字签证是什么</i>.\n\n"
+        "Every answer shows its caveats, sources and the date it is true as of. "
+        "It is sourced information, not legal advice."),
+        ("👋 <b>你好，我是 visabot。</b>\n\n"
+        "我回答关于<b>中国K字签证</b>（面向外国青年科技人才）和<b>美国H-1B签证</b>（包括10万美元费用）的问题。"
+        "直接用自己的话提问即可，例如：<i>K字签证有年龄限制吗</i> 或 <i>H-1B的10万美元每年都要交吗</i>。\n\n"
+        "每个回答都附有注意事项、来源和截至日期。这些是有来源的信息，不构成法律意见。"
+        "用 /language 可切换回复语言。"),
+    ),
+    "browse_button": ("📂 Browse topics", "📂 按主题浏览"),
+    "updates_button": ("🔔 Get policy updates", "🔔 订阅政策更新"),
     "language.ask": ("Reply language:", "回复语言："),
     "language.auto": ("🌐 Auto (follow my question)", "🌐 自动（跟随提问语言）"),
     "language.set": ("Replies will now be in: {choice}", "回复语言已设为：{choice}"),

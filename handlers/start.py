@@ -8,18 +8,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.commands import help_text
 from bot.context import Context
+from bot.i18n import Lang, choose, t
 from bot.telegram_render import View, esc, topics_data
 from handlers.ask import send_entry
 from handlers.subscriptions import start_subscription
 
-WELCOME = (
-    "👋 <b>Hi, I'm visabot.</b>\n\n"
-    "I answer questions about <b>China's K visa</b> (for young science and technology talent) and "
-    "the <b>US H-1B</b> (including the $100,000 payment). Just type your question in your own words, "
-    "for example: <i>h1b 100k fee annual?</i> or <i>K字签证是什么</i>.\n\n"
-    "Every answer shows its caveats, sources and the date it is true as of. "
-    "It is sourced information, not legal advice."
-)
 HELP_INTRO = (
     "<b>How to use visabot</b>\n\n"
     "Type a question in a private chat. In groups, use /ask, mention me, or reply to one of my "
@@ -27,11 +20,11 @@ HELP_INTRO = (
 )
 
 
-def welcome_keyboard() -> InlineKeyboardMarkup:
+def welcome_keyboard(lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton("📂 Browse topics", callback_data=topics_data())],
-            [InlineKeyboardButton("🔔 Get policy updates", callback_data="subscribe-menu")],
+            [InlineKeyboardButton(t("browse_button", lang), callback_data=topics_data())],
+            [InlineKeyboardButton(t("updates_button", lang), callback_data="subscribe-menu")],
         ]
     )
 
@@ -47,7 +40,10 @@ async def on_start(update: Update, context: Context) -> None:
     if entry is not None:  # a group answer's "caveats and sources" link: show it all
         await send_entry(message, context, entry, view=View.FULL)
         return
-    await message.reply_text(WELCOME, reply_markup=welcome_keyboard())
+    user = message.from_user
+    stored = context.bot_data.db.language(user.id) if user else None
+    lang = choose(stored, "", user.language_code if user else None)
+    await message.reply_text(t("welcome_html", lang), reply_markup=welcome_keyboard(lang))
 
 
 async def on_help(update: Update, context: Context) -> None:

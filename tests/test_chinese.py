@@ -39,6 +39,9 @@ def test_a_stored_choice_beats_the_script() -> None:
     assert choose("zh", "what is the k visa") is Lang.ZH
     assert choose("zh", "K字簽證是什麼") is Lang.ZH_HANT  # still in the script the user reads
     assert choose(None, "K字签证是什么") is Lang.ZH
+    # No text to go by (/start): the Telegram app's language; a typed question's script wins.
+    assert choose(None, "", "zh-hans") is Lang.ZH and choose(None, "", "zh-TW") is Lang.ZH_HANT
+    assert choose(None, "", "en") is Lang.EN and choose(None, "h1b cap?", "zh-hans") is Lang.EN
 
 
 def test_numbers_amounts_and_dates_read_alike_in_both_languages() -> None:
