@@ -12,6 +12,7 @@ import click
 from bot.cli_broadcast import broadcast, subscribers
 from bot.cli_common import knowledge_or_exit, settings_or_exit
 from bot.cli_kb import gaps, kb
+from bot.cli_sources import sources
 from bot.config import BotSettings
 from bot.i18n import choose
 from bot.render import result_as_dict, result_as_text
@@ -118,3 +119,4 @@ main.add_command(broadcast)
 main.add_command(subscribers)
 main.add_command(kb)
 main.add_command(gaps)
+main.add_command(sources)

@@ -65,7 +65,15 @@ def _v3_languages(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE languages (user_id INTEGER PRIMARY KEY, choice TEXT NOT NULL)")
 
 
-MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_languages)
+def _v4_source_checks(db: sqlite_utils.Database) -> None:
+    # Source watch (bot/source_watch.py): what each cited page looked like when last fetched.
+    db.execute(
+        "CREATE TABLE source_checks (url TEXT PRIMARY KEY, hash TEXT NOT NULL, etag TEXT, last_modified TEXT,"
+        " checked_at TEXT NOT NULL, changed_at TEXT)"
+    )
+
+
+MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_languages, _v4_source_checks)
 MAX_LOGGED_QUESTION_CHARS = 500
 
 
@@ -205,6 +213,27 @@ class Storage:
             self.db.execute("DELETE FROM languages WHERE user_id = ?", [user_id])
             if choice is not None:
                 self.db.execute("INSERT INTO languages (user_id, choice) VALUES (?, ?)", [user_id, choice])
+
+    # ---- source watch ----
+
+    def source_check(self, url: str) -> dict[str, object] | None:
+        row = self.db.execute(
+            "SELECT hash, etag, last_modified, checked_at, changed_at FROM source_checks WHERE url = ?", [url]
+        ).fetchone()
+        return dict(zip(("hash", "etag", "last_modified", "checked_at", "changed_at"), row, strict=True)) if row else None
+
+    def record_source_check(
+        self, url: str, digest: str, etag: object, last_modified: object, checked_at: str, changed: bool
+    ) -> None:
+        """Remember a fetch; `changed_at` moves only when the page's text changed."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO source_checks (url, hash, etag, last_modified, checked_at, changed_at)"
+                " VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT(url) DO UPDATE SET hash = excluded.hash,"
+                " etag = excluded.etag, last_modified = excluded.last_modified, checked_at = excluded.checked_at,"
+                " changed_at = CASE WHEN ? THEN excluded.checked_at ELSE changed_at END",
+                [url, digest, etag, last_modified, checked_at, changed],
+            )
 
     # ---- unanswered questions and ask counts ----
 

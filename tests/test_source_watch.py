@@ -1,0 +1,126 @@
+"""Source watch against a local HTTP server: states, conditional GET, politeness, the review queue, the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+from aiohttp import web
+
+from bot.source_watch import (
+    USER_AGENT,
+    SourceWatch,
+    State,
+    changed_entries,
+    page_fingerprint,
+    urls_by_entry,
+)
+from bot.storage import Storage
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.model import Entry
+
+
+class Site:
+    """Pages whose text the test changes; records each request's headers."""
+
+    def __init__(self) -> None:
+        self.pages = {"/rule": "<html><body><h1>Rule</h1><p>The fee is $100,000.</p></body></html>"}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.path, dict(request.headers)))
+        if request.path == "/slow":
+            raise web.HTTPServiceUnavailable()
+        body = self.pages.get(request.path)
+        if body is None:
+            raise web.HTTPNotFound()
+        etag = f'"{page_fingerprint(body)[:16]}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304)
+        return web.Response(text=body, content_type="text/html", headers={"ETag": etag})
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[tuple[Site, str]]:
+    state = Site()
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", state.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    server = web.TCPSite(runner, "127.0.0.1", 0)
+    await server.start()
+    port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield state, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def _entry_citing(shipped_kb, base: str, verified_on: dt.date) -> Entry:  # type: ignore[no-untyped-def]
+    entry = shipped_kb.get("h1b-100k-one-time")
+    official = entry.sources[0].model_copy(update={"url": f"{base}/rule", "tier": "official"})
+    news = entry.sources[0].model_copy(update={"url": f"{base}/missing", "tier": "news"})
+    return entry.model_copy(update={"sources": [official, news], "history": [], "verified_on": verified_on})
+
+
+async def test_states_conditional_get_and_the_review_queue(site, tmp_path: Path, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+    server, base = site
+    storage = Storage(tmp_path / "db.sqlite3")
+    entry = _entry_citing(shipped_kb, base, verified_on=dt.date.today() - dt.timedelta(days=1))
+    watch = SourceWatch(storage, timeout=5)
+    cited = urls_by_entry([entry])
+
+    first = {c.url: c.state for c in await watch.check(cited)}
+    assert first == {f"{base}/rule": State.NEW, f"{base}/missing": State.UNREACHABLE}
+    again = {c.url: c.state for c in await watch.check(cited)}
+    assert again[f"{base}/rule"] is State.UNCHANGED
+    rule_requests = [h for path, h in server.requests if path == "/rule"]
+    assert "If-None-Match" not in rule_requests[0] and rule_requests[1]["If-None-Match"]  # conditional GET
+    assert all(h["User-Agent"] == USER_AGENT for _, h in server.requests)
+    assert changed_entries([entry], storage) == []
+
+    server.pages["/rule"] = server.pages["/rule"].replace("<p>", "<p class='x'>\n  ")  # markup only
+    assert {c.url: c.state for c in await watch.check(cited)}[f"{base}/rule"] is State.UNCHANGED
+    server.pages["/rule"] = server.pages["/rule"].replace("$100,000", "$150,000")  # the fact moved
+    assert {c.url: c.state for c in await watch.check(cited)}[f"{base}/rule"] is State.CHANGED
+    assert changed_entries([entry], storage) == [(entry, [f"{base}/rule"])]
+    # Re-verified today: the change is no longer after the verification.
+    reverified = entry.model_copy(update={"verified_on": dt.date.today()})
+    assert changed_entries([reverified], storage) == []
+    storage.close()
+
+
+async def test_the_command_line_reports_one_line_per_url(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server, base = site
+    knowledge = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", knowledge / "entries")
+    path = knowledge / "entries" / "h1b" / "h1b-100k-one-time.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for n, source in enumerate(data["sources"] + [h["source"] for h in data.get("history", [])]):
+        source["url"] = f"{base}/rule" if n == 0 else f"{base}/page{n}"  # nothing leaves this machine
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {**os.environ, "VISABOT_KNOWLEDGE_DIR": str(knowledge), "VISABOT_DB_PATH": str(tmp_path / "db.sqlite3"),
+           "TELEGRAM_BOT_TOKEN": ""}
+    visabot = [str(Path(sys.executable).parent / "visabot")]
+    import asyncio
+
+    out = await asyncio.to_thread(
+        subprocess.run, [*visabot, "sources", "check", "--json", "--id", "h1b-100k-one-time"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert {r["url"]: r["state"] for r in rows}[f"{base}/rule"] == "new"
+    assert all(set(r) == {"id", "url", "state", "checked_at"} and r["id"] == ["h1b-100k-one-time"] for r in rows)
+    assert {r["url"] for r in rows} == {s["url"] for s in data["sources"] + [h["source"] for h in data.get("history", [])]}
+    assert {path for path, _ in server.requests} <= {"/rule", *(f"/page{n}" for n in range(20))}
+    bad = await asyncio.to_thread(
+        subprocess.run, [*visabot, "sources", "check", "--id", "no-such-entry"], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode == 2 and "No entry with id no-such-entry" in bad.stderr
