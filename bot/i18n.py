@@ -118,6 +118,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "more_caveats": ("⚠️ {n} more caveats", "⚠️ 另有 {n} 条注意事项"),
     "more_caveat": ("⚠️ 1 more caveat", "⚠️ 另有 1 条注意事项"),
     "sources_button": ("📚 Sources", "📚 来源"),
+    "history": ("History", "变化记录"),
+    "history_button": ("🕓 History", "🕓 变化记录"),
     "show_less": ("🔼 Show less", "🔼 收起"),
     "helpful": ("👍 Helpful", "👍 有帮助"),
     "not_helpful": ("👎 Not helpful", "👎 没帮助"),

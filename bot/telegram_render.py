@@ -84,6 +84,7 @@ class View(StrEnum):
     CAVEATS = "c"  # … with every caveat
     SOURCES = "r"  # … with the sources
     FULL = "f"  # everything
+    HISTORY = "h"  # … with the dated changes of the official position
 
 
 FIRST_SCREEN_CAVEATS = 1  # entries list first the caveat that most changes what the user should do
@@ -115,6 +116,12 @@ def entry_view_messages(
         blocks += [Block(f"⚠️ {esc(c)}") for c in text.caveats[:FIRST_SCREEN_CAVEATS]]
     if view in (View.SOURCES, View.FULL):
         blocks.append(Block(f"📚 <b>{t('sources', lang)}</b>\n{_sources_html(entry)}"))
+    if view is View.HISTORY and entry.history:
+        changes = "\n".join(
+            f'• {h.date.isoformat()}: {esc(h.change)} (<a href="{esc(h.source.url)}">{esc(h.source.publisher)}</a>)'
+            for h in sorted(entry.history, key=lambda h: h.date)
+        )
+        blocks.append(Block(f"🕓 <b>{t('history', lang)}</b>\n{changes}", keep_whole=True))
     blocks.append(Block(f"<i>{esc(t('not_advice', lang))}</i>"))
     return pack(blocks)
 
@@ -236,6 +243,8 @@ def expand_row(entry: Entry, view: View, lang: Lang = Lang.EN) -> list[InlineKey
     if view in (View.SHORT, View.CAVEATS):
         target = View.FULL if view is View.CAVEATS else View.SOURCES
         row.append(InlineKeyboardButton(t("sources_button", lang), callback_data=view_data(entry.id, target)))
+    if entry.history and view is not View.HISTORY:
+        row.append(InlineKeyboardButton(t("history_button", lang), callback_data=view_data(entry.id, View.HISTORY)))
     if view is not View.SHORT:
         row.append(InlineKeyboardButton(t("show_less", lang), callback_data=view_data(entry.id, View.SHORT)))
     return row

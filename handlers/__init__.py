@@ -103,7 +103,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Buttons.
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))
     application.add_handler(CallbackQueryHandler(browse.on_show_entry, pattern=r"^a:"))
-    application.add_handler(CallbackQueryHandler(ask.on_expand, pattern=r"^x:[a-z0-9-]+:[scrf]$"))
+    application.add_handler(CallbackQueryHandler(ask.on_expand, pattern=r"^x:[a-z0-9-]+:[scrfh]$"))
     application.add_handler(CallbackQueryHandler(language.on_language_button, pattern=r"^lang:(auto|en|zh)$"))
     application.add_handler(CallbackQueryHandler(browse.on_vote, pattern=r"^v:[a-z0-9-]+:[01]$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$"))

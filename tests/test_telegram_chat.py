@@ -116,10 +116,10 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     assert_valid_reply(text)
     data = [b["callback_data"] for b in buttons(reply)]
     more = len(entry.caveats) - 1
-    assert [b["text"] for b in buttons(reply)[:2]] == [f"⚠️ {more} more caveats", "📚 Sources"]
-    assert data[:2] == ["x:h1b-100k-one-time:c", "x:h1b-100k-one-time:r"]
+    assert [b["text"] for b in buttons(reply)[:3]] == [f"⚠️ {more} more caveats", "📚 Sources", "🕓 History"]
+    assert data[:3] == ["x:h1b-100k-one-time:c", "x:h1b-100k-one-time:r", "x:h1b-100k-one-time:h"]
     assert data[-3:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0", "sub:h1b"]
-    assert data[2:-3] == [f"a:{r}" for r in entry.related[:3]]
+    assert data[3:-3] == [f"a:{r}" for r in entry.related[:3]]
     assert all(len(d.encode()) <= 64 for d in data)
 
 
@@ -132,12 +132,17 @@ async def test_expand_buttons_edit_the_answer_in_place(fake_telegram: FakeTelegr
         full = (await fake_telegram.wait_for("editMessageText", count=2))[-1]
         await press(fake_telegram, "x:h1b-100k-one-time:s", reply)
         short = (await fake_telegram.wait_for("editMessageText", count=3))[-1]
+        await press(fake_telegram, "x:h1b-100k-one-time:h", reply)
+        history = (await fake_telegram.wait_for("editMessageText", count=4))[-1]
     entry = app.bot_data.kb.base.get("h1b-100k-one-time")
     for source in entry.sources:
         assert f'<a href="{source.url.replace("&", "&amp;")}">' in sources.text and source.url.replace("&", "&amp;") in full.text
     assert html.escape(entry.caveats[-1]) not in sources.text and html.escape(entry.caveats[-1]) in full.text
     assert short.text == reply.text and "<a href" not in short.text
-    for call, expand in ((sources, ["x:h1b-100k-one-time:f", "x:h1b-100k-one-time:s"]), (full, ["x:h1b-100k-one-time:s"])):
+    assert "🕓 <b>History</b>" in history.text and all(h.date.isoformat() in history.text for h in entry.history)
+    assert_valid_reply(history.text)
+    for call, expand in ((sources, ["x:h1b-100k-one-time:f", "x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"]),
+                         (full, ["x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"])):
         data = [b["callback_data"] for b in buttons(call)]
         assert data[: len(expand)] == expand and data[-1] == "sub:h1b"  # the rest of the keyboard kept
         assert_valid_reply(call.text)
