@@ -70,7 +70,8 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
 # ---- numbers, amounts and dates, as comparable strings ----
 
 MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-_NAMES = re.compile(r"\b(?:[A-Z]{1,3}-\d+[A-Z]?|[A-Z]{1,2}\d{1,3}[A-Z]?|\d+(?:st|nd|rd|th))\b")  # H-1B, I-94, EB-2, 7th
+# Names and ordinals carry digits that are not facts: H-1B(s), I-94, EB-2, P17, 7th.
+_NAMES = re.compile(r"\b(?:[A-Z]{1,3}-\d+[A-Z]?s?|[A-Z]{1,2}\d{1,3}[A-Z]?s?|\d+(?:st|nd|rd|th))\b")
 _EN_DATE = re.compile(r"\b(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?(?: (\d{4}))?\b")
 _EN_MONTH_YEAR = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? (\d{4})\b")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -79,6 +80,12 @@ _ZH_MONTH_YEAR = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?!\s*\d)")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _WAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万|亿)")
 _EN_K = re.compile(r"\b(\d+(?:\.\d+)?)\s*[kK]\b")
+_SCALE_WORDS = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(million|billion)\b", re.IGNORECASE)
+_SCALES = {"million": 1_000_000, "billion": 1_000_000_000, "万": 10_000, "亿": 100_000_000}
+
+
+def _scaled(match: re.Match[str]) -> str:
+    return _plain(str(Decimal(match.group(1).replace(",", "")) * _SCALES[match.group(2).lower()]))
 
 
 def _date(year: str | None, month: int, day: str | None) -> str:
@@ -120,6 +127,7 @@ def english_numbers(text: str) -> set[str]:
     text = _take(_EN_DATE, text, found, lambda m: _date(m.group(3), MONTHS[m.group(2).lower()], m.group(1)))
     text = _take(_EN_MONTH_YEAR, text, found, lambda m: _date(m.group(2), MONTHS[m.group(1).lower()], None))
     text = _take(_EN_K, text, found, lambda m: _plain(str(Decimal(m.group(1)) * 1000)))
+    text = _take(_SCALE_WORDS, text, found, _scaled)
     return _dates_then_numbers(text, found)
 
 
@@ -129,8 +137,8 @@ def chinese_numbers(text: str) -> set[str]:
     text = _NAMES.sub(" ", text)
     text = _take(_ZH_DATE, text, found, lambda m: _date(m.group(1), int(m.group(2)), m.group(3)))
     text = _take(_ZH_MONTH_YEAR, text, found, lambda m: _date(m.group(1), int(m.group(2)), None))
-    scale = {"万": 10_000, "亿": 100_000_000}
-    text = _take(_WAN, text, found, lambda m: _plain(str(Decimal(m.group(1).replace(",", "")) * scale[m.group(2)])))
+    text = _take(_WAN, text, found, _scaled)
+    text = _take(_SCALE_WORDS, text, found, _scaled)
     text = re.sub(r"(\d{4})\s*年", r"\1 ", text)  # a bare year: 2026年 → 2026
     return _dates_then_numbers(text, found)
 

@@ -49,6 +49,7 @@ def test_numbers_amounts_and_dates_read_alike_in_both_languages() -> None:
     chinese = "2025年9月19日起收取10万美元，为期12个月；到2026年5月约21.16万（38.5%）。H-1B、I-94。"
     assert english_numbers(english) == chinese_numbers(chinese) == {"2025-09-19", "100000", "12", "211600", "38.5", "2026-05"}
     assert chinese_numbers("2025年9月21日收取100,000美元") == {"2025-09-21", "100000"}
+    assert english_numbers("$74 million, CA$1.7 billion, approved H-1Bs") == chinese_numbers("7400万美元、17亿加元、H-1Bs")
 
 
 def test_the_lint_catches_a_changed_number_and_an_out_of_step_translation(shipped_kb) -> None:  # type: ignore[no-untyped-def]
