@@ -46,8 +46,9 @@ async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
 
 async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
     for scope, tg_scope in ((Scope.PRIVATE, BotCommandScopeAllPrivateChats()), (Scope.GROUP, BotCommandScopeAllGroupChats())):
-        commands = [BotCommand(c.name, c.description) for c in commands_for(scope)]
-        await application.bot.set_my_commands(commands, scope=tg_scope)
+        for language_code, chinese in ((None, False), ("zh", True)):  # a Chinese-language app shows the zh menu
+            commands = [BotCommand(c.name, c.describe(chinese)) for c in commands_for(scope)]
+            await application.bot.set_my_commands(commands, scope=tg_scope, language_code=language_code)
 
 
 async def _stop_broadcasts(application: Application) -> None:  # type: ignore[type-arg]

@@ -165,6 +165,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "每个回答都附有注意事项、来源和截至日期。这些是有来源的信息，不构成法律意见。"
         "用 /language 可切换回复语言。"),
     ),
+    "help_intro_html": (
+        (
+            "<b>How to use visabot</b>\n\n"
+            "Type a question in a private chat. In groups, use /ask, mention me, or reply to one of my "
+            "messages. In any chat, type <code>@{username} your question</code> to share an answer.\n\n"
+        ),
+        (
+            "<b>如何使用 visabot</b>\n\n"
+            "在私聊中直接输入问题即可。在群组中，请用 /ask、@我，或回复我的消息。"
+            "在任何聊天中输入 <code>@{username} 你的问题</code>，即可分享一个回答。\n\n"
+        ),
+    ),
     "browse_button": ("📂 Browse topics", "📂 按主题浏览"),
     "updates_button": ("🔔 Get policy updates", "🔔 订阅政策更新"),
     "language.ask": ("Reply language:", "回复语言："),

@@ -13,12 +13,6 @@ from bot.telegram_render import View, esc, topics_data
 from handlers.ask import send_entry
 from handlers.subscriptions import start_subscription
 
-HELP_INTRO = (
-    "<b>How to use visabot</b>\n\n"
-    "Type a question in a private chat. In groups, use /ask, mention me, or reply to one of my "
-    "messages. In any chat, type <code>@{username} your question</code> to share an answer.\n\n"
-)
-
 
 def welcome_keyboard(lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
@@ -48,9 +42,12 @@ async def on_start(update: Update, context: Context) -> None:
 
 async def on_help(update: Update, context: Context) -> None:
     assert update.message is not None
-    intro = HELP_INTRO.format(username=esc(context.bot.username))
     user = update.effective_user
-    await update.message.reply_text(intro + esc(help_text(context.bot_data.is_admin(user.id if user else None))))
+    stored = context.bot_data.db.language(user.id) if user else None
+    lang = choose(stored, "", user.language_code if user else None)
+    intro = t("help_intro_html", lang, username=esc(context.bot.username))
+    admin = context.bot_data.is_admin(user.id if user else None)
+    await update.message.reply_text(intro + esc(help_text(admin, chinese=lang.chinese)))
 
 
 async def on_about(update: Update, context: Context) -> None:

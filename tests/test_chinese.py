@@ -109,3 +109,17 @@ async def test_a_chinese_question_gets_a_chinese_reply_and_language_is_a_stored_
     assert forgotten is None
     for call in (simplified, traditional, english):
         assert_valid_reply(call.text)
+
+
+async def test_start_and_help_follow_a_chinese_language_app(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path):
+        fake_telegram.push_update(make_command("/start", language_code="zh-hans"))
+        fake_telegram.push_update(make_command("/help", language_code="zh-hans"))
+        welcome, help_reply = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
+        fake_telegram.push_update(make_command("/start", language_code="en"))
+        english = (await fake_telegram.wait_for("sendMessage", chat_id=USER, count=3))[-1]
+    assert "你好，我是 visabot" in welcome.text and [b["text"] for b in buttons(welcome)] == ["📂 按主题浏览", "🔔 订阅政策更新"]
+    assert "如何使用 visabot" in help_reply.text and "/language — 回复语言" in help_reply.text
+    assert "Hi, I'm visabot" in english.text
+    for call in (welcome, help_reply):
+        assert_valid_reply(call.text)

@@ -61,7 +61,10 @@ async def press(fake: FakeTelegram, data: str, on: Call) -> None:
 
 async def test_start_up_sets_scoped_commands_from_the_one_table(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path):
-        calls = await fake_telegram.wait_for("setMyCommands", count=2)
+        calls = await fake_telegram.wait_for("setMyCommands", count=4)
+    zh = [c for c in calls if c.params.get("language_code") == "zh"]
+    calls = [c for c in calls if "language_code" not in c.params]
+    assert len(zh) == 2 and all("订阅" in str(c.params["commands"]) for c in zh)
     by_scope = {c.params["scope"]["type"]: [cmd["command"] for cmd in c.params["commands"]] for c in calls}
     assert by_scope["all_private_chats"] == [c.name for c in COMMANDS if c.scope & Scope.PRIVATE]
     assert by_scope["all_group_chats"] == [c.name for c in COMMANDS if c.scope & Scope.GROUP]
