@@ -76,20 +76,19 @@ def test_html_and_markdown_fragments_do_not_break_matching(matcher: Matcher) -> 
 
 
 def test_topic_guard_keeps_h1b_questions_off_k_visa_entries(matcher: Matcher) -> None:
+    # The ranking itself, not only the reply: a bare decline must not pass for obeying the rule.
     for text in ["h1b age limit", "h1b fees for family", "H-1B documents needed", "h1b permanent residence"]:
-        result = matcher.match(text)
-        for candidate in [result.entry, *(c.entry for c in result.alternatives)]:
-            if candidate is not None:
-                assert candidate.topic is not Topic.K_VISA, (text, candidate.id)
+        ranked = matcher.ranked(text, 5)
+        assert ranked, text
+        assert all(c.entry.topic is not Topic.K_VISA for c in ranked), (text, [c.entry.id for c in ranked])
 
 
 def test_topic_guard_keeps_us_questions_off_k_visa_entries(matcher: Matcher) -> None:
     # Naming the US (not the pronoun "us") without China or the K visa rules K-visa entries out.
     for text in ["how to get permanent residency in usa", "permanent residence in the U.S.", "US work permit"]:
-        result = matcher.match(text)
-        for candidate in [result.entry, *(c.entry for c in result.alternatives)]:
-            if candidate is not None:
-                assert candidate.topic is not Topic.K_VISA, (text, candidate.id)
+        ranked = matcher.ranked(text, 5)
+        assert ranked, text
+        assert all(c.entry.topic is not Topic.K_VISA for c in ranked), (text, [c.entry.id for c in ranked])
     # ...but lower-case "us" is the pronoun: K-visa entries stay candidates.
     ranked = matcher.ranked("can they send us to china on a k visa")
     assert ranked and all(c.entry.topic is not Topic.H1B for c in ranked[:3])
@@ -102,10 +101,9 @@ def test_a_question_describing_the_k_visa_without_naming_it_reaches_it(matcher: 
 
 def test_topic_guard_keeps_k_visa_questions_off_h1b_entries(matcher: Matcher) -> None:
     for text in ["k visa lottery", "k visa registration fee", "K visa grace period", "k visa 60 days"]:
-        result = matcher.match(text)
-        for candidate in [result.entry, *(c.entry for c in result.alternatives)]:
-            if candidate is not None:
-                assert candidate.topic is not Topic.H1B, (text, candidate.id)
+        ranked = matcher.ranked(text, 5)
+        assert ranked, text
+        assert all(c.entry.topic is not Topic.H1B for c in ranked), (text, [c.entry.id for c in ranked])
 
 
 def test_comparison_questions_reach_compare_entries(matcher: Matcher) -> None:
