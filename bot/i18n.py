@@ -177,6 +177,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
             "在任何聊天中输入 <code>@{username} 你的问题</code>，即可分享一个回答。\n\n"
         ),
     ),
+    "inline_button": ("Ask me in a private chat", "在私聊中向我提问"),
     "browse_button": ("📂 Browse topics", "📂 按主题浏览"),
     "updates_button": ("🔔 Get policy updates", "🔔 订阅政策更新"),
     "language.ask": ("Reply language:", "回复语言："),

@@ -12,6 +12,7 @@ from telegram import (
 from telegram.constants import ParseMode
 
 from bot.context import Context
+from bot.i18n import EntryText, Lang, choose, entry_text, t
 from bot.telegram_render import entry_view_messages, group_answer_keyboard, shorten
 from knowledge.model import Entry
 
@@ -19,18 +20,18 @@ MAX_RESULTS = 10
 CACHE_SECONDS = 300
 
 
-def _article(entry: Entry, bot_username: str) -> InlineQueryResultArticle:
+def _article(entry: Entry, bot_username: str, shown: EntryText, lang: Lang) -> InlineQueryResultArticle:
     """The short form, as in groups: the caveats and sources open in a private chat."""
     return InlineQueryResultArticle(
         id=entry.id,
-        title=entry.question,
-        description=shorten(entry.answer, 100),
+        title=shown.question,
+        description=shorten(shown.answer, 100),
         input_message_content=InputTextMessageContent(
-            entry_view_messages(entry)[0],
+            entry_view_messages(entry, text=shown)[0],
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         ),
-        reply_markup=group_answer_keyboard(entry, bot_username),
+        reply_markup=group_answer_keyboard(entry, bot_username, lang),
     )
 
 
@@ -46,7 +47,9 @@ async def on_inline_query(update: Update, context: Context) -> None:
         popular = [kb.base.get(i) for i in context.bot_data.db.most_asked(MAX_RESULTS)]
         entries = [e for e in popular if e is not None]
         entries += [e for e in kb.base.entries if e not in entries][: MAX_RESULTS - len(entries)]
-    button = InlineQueryResultsButton(text="Ask me in a private chat", start_parameter="inline")
-    await query.answer(
-        [_article(e, context.bot.username) for e in entries[:MAX_RESULTS]], cache_time=CACHE_SECONDS, button=button
-    )
+    user = query.from_user
+    lang = choose(context.bot_data.db.language(user.id), text, user.language_code)
+    button = InlineQueryResultsButton(text=t("inline_button", lang), start_parameter="inline")
+    chinese = kb.base.chinese
+    articles = [_article(e, context.bot.username, entry_text(e, lang, chinese), lang) for e in entries[:MAX_RESULTS]]
+    await query.answer(articles, cache_time=CACHE_SECONDS, button=button, is_personal=True)

@@ -16,7 +16,13 @@ from knowledge.bilingual import (
     fingerprint,
 )
 from tests.bot_harness import running_bot
-from tests.fake_telegram import FakeTelegram, make_callback_query, make_command, make_private_text
+from tests.fake_telegram import (
+    FakeTelegram,
+    make_callback_query,
+    make_command,
+    make_inline_query,
+    make_private_text,
+)
 from tests.test_telegram_chat import USER, assert_valid_reply, buttons
 
 
@@ -123,3 +129,14 @@ async def test_start_and_help_follow_a_chinese_language_app(fake_telegram: FakeT
     assert "Hi, I'm visabot" in english.text
     for call in (welcome, help_reply):
         assert_valid_reply(call.text)
+
+
+async def test_inline_mode_answers_a_chinese_query_in_chinese(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    async with running_bot(fake_telegram, tmp_path) as app:
+        fake_telegram.push_update(make_inline_query("K字签证有年龄限制吗"))
+        (call,) = await fake_telegram.wait_for("answerInlineQuery", count=1)
+    zh = app.bot_data.kb.base.chinese["k-visa-age-limit"]
+    first = call.params["results"][0]
+    assert first["id"] == "k-visa-age-limit" and first["title"] == zh.question
+    assert first["input_message_content"]["message_text"].startswith(f"<b>{zh.question}</b>")
+    assert call.params["button"]["text"] == "在私聊中向我提问" and call.params["is_personal"] is True
