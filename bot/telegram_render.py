@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import EntryText, Lang, status_badge, t, visa_name
+from bot.i18n import EntryText, Lang, entry_text, status_badge, t, visa_name
 from bot.render import NOT_ADVICE, VISA_NAMES, source_date, stale_note
 from bot.telegram_html import visible_length
+from knowledge.bilingual import ChineseText
 from knowledge.matcher import Candidate, MatchResult
 from knowledge.model import Entry, Status, Topic
 
@@ -287,10 +289,16 @@ def group_answer_keyboard(entry: Entry, bot_username: str, lang: Lang = Lang.EN)
     return InlineKeyboardMarkup([[InlineKeyboardButton(t("private_link", lang), url=url)]])
 
 
-def choices_keyboard(candidates: list[Candidate], with_topics: bool = False) -> InlineKeyboardMarkup:
-    rows = [_entry_button(c.entry) for c in candidates]
+def choices_keyboard(
+    candidates: list[Candidate], with_topics: bool = False, lang: Lang = Lang.EN, chinese: Mapping[str, ChineseText] | None = None
+) -> InlineKeyboardMarkup:
+    """The entries offered, labelled with their question in the reply's language where it exists."""
+    rows = [
+        [InlineKeyboardButton(shorten(entry_text(c.entry, lang, chinese or {}).question), callback_data=show_data(c.entry.id))]
+        for c in candidates
+    ]
     if with_topics:
-        rows.append([InlineKeyboardButton("📂 Browse topics", callback_data=topics_data())])
+        rows.append([InlineKeyboardButton(t("browse_button", lang), callback_data=topics_data())])
     return InlineKeyboardMarkup(rows)
 
 

@@ -84,10 +84,11 @@ async def answer_question(message: Message, context: Context, text: str) -> None
         for part in result.also:  # a compound question: each part's answer in its own message
             await send_entry(message, context, part.entry, question=text, lang=lang)
     elif result.outcome is Outcome.CLARIFY:
-        await message.reply_text(clarify_html(result, lang), reply_markup=choices_keyboard(result.alternatives))
+        choices = choices_keyboard(result.alternatives, lang=lang, chinese=data.kb.base.chinese)
+        await message.reply_text(clarify_html(result, lang), reply_markup=choices)
     else:
         context.bot_data.db.log_unanswered(text)
-        markup = choices_keyboard(result.alternatives, with_topics=True)
+        markup = choices_keyboard(result.alternatives, with_topics=True, lang=lang, chinese=data.kb.base.chinese)
         await message.reply_text(decline_html(result, lang), reply_markup=markup)
 
 
