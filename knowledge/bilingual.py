@@ -71,7 +71,8 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
 
 MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 # Names and ordinals carry digits that are not facts: H-1B(s), I-94, EB-2, P17, 7th.
-_NAMES = re.compile(r"\b(?:[A-Z]{1,3}-\d+[A-Z]?s?|[A-Z]{1,2}\d{1,3}[A-Z]?s?|\d+(?:st|nd|rd|th))\b")
+# Bounded by any non-alphanumeric character, Chinese ones included ("和H-1B相比").
+_NAMES = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,3}-\d+[A-Z]?s?|[A-Z]{1,2}\d{1,3}[A-Z]?s?|\d+(?:st|nd|rd|th))(?![A-Za-z0-9])")
 _EN_DATE = re.compile(r"\b(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?(?: (\d{4}))?\b")
 _EN_MONTH_YEAR = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? (\d{4})\b")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")

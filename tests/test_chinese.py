@@ -56,6 +56,7 @@ def test_numbers_amounts_and_dates_read_alike_in_both_languages() -> None:
     assert english_numbers(english) == chinese_numbers(chinese) == {"2025-09-19", "100000", "12", "211600", "38.5", "2026-05"}
     assert chinese_numbers("2025年9月21日收取100,000美元") == {"2025-09-21", "100000"}
     assert english_numbers("$74 million, CA$1.7 billion, approved H-1Bs") == chinese_numbers("7400万美元、17亿加元、H-1Bs")
+    assert chinese_numbers("和H-1B相比，I-140获批后") == set()  # names touching Chinese characters are names
 
 
 def test_the_lint_catches_a_changed_number_and_an_out_of_step_translation(shipped_kb) -> None:  # type: ignore[no-untyped-def]
@@ -140,3 +141,9 @@ async def test_inline_mode_answers_a_chinese_query_in_chinese(fake_telegram: Fak
     assert first["id"] == "k-visa-age-limit" and first["title"] == zh.question
     assert first["input_message_content"]["message_text"].startswith(f"<b>{zh.question}</b>")
     assert call.params["button"]["text"] == "在私聊中向我提问" and call.params["is_personal"] is True
+
+
+def test_every_shipped_entry_has_chinese_text_in_step(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.bilingual import check_all
+
+    assert [f"{p.entry_id}: {p.message}" for p in check_all(list(shipped_kb.entries), shipped_kb.chinese)] == []
