@@ -1,11 +1,13 @@
 """Checks that keep the knowledge base healthy beyond what the schema can see.
 
 Used by `visabot kb lint` (and the tests): conflicting alternates, near-duplicate questions,
-entries without an official-tier source, entries past their review date, broken related ids.
+entries without an official-tier source, entries past their review date, broken related ids,
+sources whose publisher knowledge/publishers.yaml does not list.
 
 Severity: a missing official-tier source is a warning, everything else is an error. Many shipped
-entries rest on law firms or news because the official pages could not be retrieved; their status
-field already tells users how firm the answer is, so they are listed for follow-up, not refused.
+entries rest on law firms or news because the official pages could not be retrieved; the model
+already refuses status official for them, so they are listed for follow-up, not refused. An
+unlisted publisher is an error: its tier would be the citer's guess, not the table's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from knowledge.loader import (
 )
 from knowledge.matcher import Matcher, Outcome
 from knowledge.model import Entry
+from knowledge.publishers import tier_of_url
 
 DUPLICATE_QUESTION_SIMILARITY = 92.0
 WARNING_KINDS = frozenset({"no-official-source"})
@@ -36,7 +39,7 @@ WARNING_KINDS = frozenset({"no-official-source"})
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # conflict | duplicate | no-official-source | stale | broken-related
+    kind: str  # conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related
     entry_id: str
     detail: str
 
@@ -53,11 +56,19 @@ def conflicts_of(matcher: Matcher, entry: Entry) -> list[Finding]:
     findings = []
     for text in (entry.question, *entry.alternates):
         result = matcher.match(text)
-        if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id == entry.id:
+        if (
+            result.outcome is Outcome.ANSWER
+            and result.entry is not None
+            and result.entry.id == entry.id
+        ):
             continue
-        rivals = ", ".join(f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id)
+        rivals = ", ".join(
+            f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id
+        )
         got = result.entry.id if result.entry else result.outcome.value
-        findings.append(Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}"))
+        findings.append(
+            Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}")
+        )
     return findings
 
 
@@ -74,7 +85,9 @@ def duplicates(matcher: Matcher) -> list[Finding]:
         for j in range(i + 1, len(entries)):
             score = fuzz.token_sort_ratio(canon[i], canon[j], processor=None)
             if score >= DUPLICATE_QUESTION_SIMILARITY:
-                findings.append(Finding("duplicate", a.id, f"question is {score:.0f}% like {entries[j].id}'s"))
+                findings.append(
+                    Finding("duplicate", a.id, f"question is {score:.0f}% like {entries[j].id}'s")
+                )
     return findings
 
 
@@ -82,9 +95,25 @@ def sourcing(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     findings = []
     for entry in matcher.base.entries:
         if not entry.has_official_source:
-            findings.append(Finding("no-official-source", entry.id, "no source of tier official or copy-of-official"))
+            findings.append(
+                Finding(
+                    "no-official-source", entry.id, "no source of tier official or copy-of-official"
+                )
+            )
+        cited = [*entry.sources, *(h.source for h in entry.history)]
+        for url in dict.fromkeys(s.url for s in cited):
+            if tier_of_url(url) is None:
+                findings.append(
+                    Finding(
+                        "unlisted-publisher",
+                        entry.id,
+                        f"add its host to knowledge/publishers.yaml: {url}",
+                    )
+                )
         if entry.is_stale(today):
-            findings.append(Finding("stale", entry.id, f"review was due {entry.review_due.isoformat()}"))
+            findings.append(
+                Finding("stale", entry.id, f"review was due {entry.review_due.isoformat()}")
+            )
     return findings
 
 

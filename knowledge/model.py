@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from knowledge.publishers import tier_of_url
+
 MAX_ANSWER_CHARS = 900
 MIN_ALTERNATES = 3
 
@@ -47,6 +49,7 @@ class Status(StrEnum):
 class Tier(StrEnum):
     OFFICIAL = "official"
     COPY_OF_OFFICIAL = "copy-of-official"
+    EDUCATION = "education"  # universities and international-education associations (NAFSA)
     LAW_FIRM = "law-firm"
     NEWS = "news"
 
@@ -62,6 +65,9 @@ class Source(_Strict):
     date: dt.date | Literal["n.d."]
     approximate: bool = False  # the date was inferred from the page ("c. Oct 2025")
     tier: Tier
+    # The copy actually read when the official page (url) could not be reached; only with tier
+    # official, so the citation names the authority and the provenance stays visible.
+    via: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -69,6 +75,29 @@ class Source(_Strict):
         if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url):
             raise ValueError(f"not an http(s) URL: {url!r}")
         return url
+
+    @field_validator("via")
+    @classmethod
+    def _http_via(cls, via: str | None) -> str | None:
+        if via is not None and not re.match(r"^https?://[^\s/$.?#][^\s]*$", via):
+            raise ValueError(f"via is not an http(s) URL: {via!r}")
+        return via
+
+    @model_validator(mode="after")
+    def _tier_matches_publisher(self) -> Source:
+        """The tier is the publisher's (knowledge/publishers.yaml), never the citer's opinion."""
+        listed = tier_of_url(self.url)
+        if listed is None and self.tier in (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL):
+            raise ValueError(
+                f"tier {self.tier.value} needs a publisher listed as such in knowledge/publishers.yaml: {self.url}"
+            )
+        if listed is not None and listed != self.tier.value:
+            raise ValueError(
+                f"tier {self.tier.value} contradicts knowledge/publishers.yaml ({listed}) for {self.url}"
+            )
+        if self.via is not None and self.tier is not Tier.OFFICIAL:
+            raise ValueError("via (the copy read) is only for a source of tier official")
+        return self
 
     @field_validator("date", mode="before")
     @classmethod
@@ -93,7 +122,9 @@ class Entry(_Strict):
     question: NonEmpty
     alternates: list[NonEmpty] = Field(min_length=MIN_ALTERNATES)
     keywords: list[NonEmpty] = Field(default_factory=list)
-    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)]
+    answer: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)
+    ]
     caveats: list[NonEmpty] = Field(default_factory=list)
     status: Status
     sources: list[Source] = Field(min_length=1)
@@ -111,6 +142,8 @@ class Entry(_Strict):
             raise ValueError("related lists an id twice")
         if self.verified_on < self.as_of:
             raise ValueError("verified_on is earlier than as_of")
+        if self.status is Status.OFFICIAL and not self.has_official_source:
+            raise ValueError("status official needs a source of tier official or copy-of-official")
         return self
 
     @property
