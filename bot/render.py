@@ -29,7 +29,7 @@ NOT_ADVICE = "Sourced information, not legal advice."
 VISA_NAMES = {Topic.H1B: "H-1B", Topic.K_VISA: "K visa", Topic.COMPARE: "K visa / H-1B"}
 COVERS = "I answer questions about China's K visa and the US H-1B (including the $100,000 payment), with sources."
 SMALLTALK_TEXT = {
-    SmallTalk.GREETING: f"Hello! {COVERS} Ask me anything about them, e.g. \"is the H-1B $100,000 fee annual?\"",
+    SmallTalk.GREETING: f'Hello! {COVERS} Ask me anything about them, e.g. "is the H-1B $100,000 fee annual?"',
     SmallTalk.THANKS: "You're welcome! Ask again any time.",
     SmallTalk.IDENTITY: f"I'm visabot. {COVERS} I answer only from sourced entries, and say so when I don't know.",
 }
@@ -62,35 +62,59 @@ def stale_note(entry: Entry, today: dt.date | None = None) -> str | None:
     return None
 
 
-def _wrap(text: str, indent: str = "", width: int = 88) -> str:
-    return textwrap.fill(
-        text, width, initial_indent=indent, subsequent_indent=" " * len(indent),
-        break_long_words=False, break_on_hyphens=False,  # URLs must stay whole to be clickable
+def lapse_note(entry: Entry, today: dt.date | None = None) -> str | None:
+    """The line every reply opens with once a dated rule's end has passed."""
+    if not entry.lapsed(today) or entry.in_force_until is None:
+        return None
+    end = entry.in_force_until
+    return (
+        f"⏳ This rule was set to end on {end.day} {end:%b %Y} unless extended; our sources do not "
+        f"show what happened since — check {entry.in_force_check}"
     )
 
 
-def entry_as_text(entry: Entry) -> str:
+def _wrap(text: str, indent: str = "", width: int = 88) -> str:
+    return textwrap.fill(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent),
+        break_long_words=False,
+        break_on_hyphens=False,  # URLs must stay whole to be clickable
+    )
+
+
+def entry_as_text(entry: Entry, today: dt.date | None = None) -> str:
     wrap = _wrap
-    parts = [entry.question, "", wrap(entry.answer)]
+    lapsed = lapse_note(entry, today)
+    parts = ([wrap(lapsed), ""] if lapsed else []) + [entry.question, "", wrap(entry.answer)]
     if entry.caveats:
         parts += ["", "Caveats:"] + [wrap(c, "  - ") for c in entry.caveats]
-    parts += ["", f"Status: {STATUS_LABELS[entry.status]}", f"As of {entry.as_of.isoformat()}", "Sources:"]
+    parts += [
+        "",
+        f"Status: {STATUS_LABELS[entry.shown_status(today)]}",
+        f"As of {entry.as_of.isoformat()}",
+        "Sources:",
+    ]
     parts += [
         wrap(f"{s.title} — {s.publisher}, {source_date(s)} [{s.tier.value}] {s.url}", "  - ")
         for s in entry.sources
     ]
-    note = stale_note(entry)
+    note = stale_note(entry, today)
     if note:
         parts += ["", wrap(note)]
     return "\n".join(parts)
 
 
-def result_as_text(result: MatchResult) -> str:
+def result_as_text(result: MatchResult, today: dt.date | None = None) -> str:
     """The terminal's reply. Offered entries are numbered, so typing the number picks one."""
     if result.outcome is Outcome.SMALLTALK and result.smalltalk is not None:
         return SMALLTALK_TEXT[result.smalltalk]
     if result.outcome is Outcome.ANSWER and result.entry is not None:
-        parts = [entry_as_text(result.entry), *(entry_as_text(c.entry) for c in result.also)]
+        parts = [
+            entry_as_text(result.entry, today),
+            *(entry_as_text(c.entry, today) for c in result.also),
+        ]
         text = ("\n\n" + "-" * 40 + "\n\n").join(parts)
         if result.alternatives:
             text += "\n\n" + _numbered(DID_YOU_MEAN_TEXT, result)
@@ -103,7 +127,9 @@ def result_as_text(result: MatchResult) -> str:
 
 
 def _numbered(heading: str, result: MatchResult) -> str:
-    return "\n".join([heading] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)])
+    return "\n".join(
+        [heading] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)]
+    )
 
 
 def source_as_dict(source: Source) -> dict[str, str]:
@@ -116,19 +142,26 @@ def source_as_dict(source: Source) -> dict[str, str]:
     }
 
 
-def _entry_as_dict(entry: Entry) -> dict[str, object]:
+def _entry_as_dict(entry: Entry, today: dt.date | None = None) -> dict[str, object]:
     return {
         "id": entry.id,
         "question": entry.question,
         "answer": entry.answer,
         "caveats": list(entry.caveats),
         "sources": [source_as_dict(s) for s in entry.sources],
-        "status": entry.status.value,
+        "status": entry.shown_status(today).value,
         "as_of": entry.as_of.isoformat(),
+        "in_force_until": _iso(entry.in_force_until),
+        "lapse_note": lapse_note(entry, today),
     }
 
 
-def result_as_dict(result: MatchResult) -> dict[str, object]:
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def result_as_dict(result: MatchResult, today: dt.date | None = None) -> dict[str, object]:
+    """The JSON reply; status is the one the user is shown (unclear once a dated rule lapsed)."""
     entry = result.entry
     return {
         "query": result.query,
@@ -140,11 +173,14 @@ def result_as_dict(result: MatchResult) -> dict[str, object]:
         "answer": entry.answer if entry else None,
         "caveats": list(entry.caveats) if entry else [],
         "sources": [source_as_dict(s) for s in entry.sources] if entry else [],
-        "status": entry.status.value if entry else None,
+        "status": entry.shown_status(today).value if entry else None,
         "as_of": entry.as_of.isoformat() if entry else None,
+        "in_force_until": _iso(entry.in_force_until) if entry else None,
+        "lapse_note": lapse_note(entry, today) if entry else None,
         "alternatives": [
-            {"id": c.entry.id, "question": c.entry.question, "score": c.score} for c in result.alternatives
+            {"id": c.entry.id, "question": c.entry.question, "score": c.score}
+            for c in result.alternatives
         ],
-        "also": [{**_entry_as_dict(c.entry), "score": c.score} for c in result.also],
+        "also": [{**_entry_as_dict(c.entry, today), "score": c.score} for c in result.also],
         "smalltalk": result.smalltalk.value if result.smalltalk else None,
     }

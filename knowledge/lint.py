@@ -34,7 +34,7 @@ from knowledge.model import Entry
 from knowledge.publishers import tier_of_url
 
 DUPLICATE_QUESTION_SIMILARITY = 92.0
-WARNING_KINDS = frozenset({"no-official-source"})
+WARNING_KINDS = frozenset({"no-official-source", "lapsed"})
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,23 @@ def broken_related(entries: Sequence[Entry]) -> list[Finding]:
     ]
 
 
+def lapsed(entries: Sequence[Entry], today: dt.date | None = None) -> list[Finding]:
+    """Dated rules past their own end: users already see them as unclear, so they come first."""
+    return [
+        Finding(
+            "lapsed",
+            e.id,
+            f"rule set to end {e.in_force_until}; update the entry (check {e.in_force_check})",
+        )
+        for e in entries
+        if e.lapsed(today)
+    ]
+
+
 def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     return (
-        conflicts(matcher)
+        lapsed(matcher.base.entries, today)
+        + conflicts(matcher)
         + duplicates(matcher)
         + broken_related(matcher.base.entries)
         + sourcing(matcher, today)

@@ -133,6 +133,10 @@ class Entry(_Strict):
     review_after_days: int = Field(ge=1, le=3650)
     related: list[Slug] = Field(default_factory=list)
     history: list[HistoryEvent] = Field(default_factory=list)
+    # The rule's own end ("12 months unless extended"). After it, until a maintainer updates the
+    # entry, replies open with a lapse note naming in_force_check and show status unclear.
+    in_force_until: dt.date | None = None
+    in_force_check: str | None = None  # the official page that would show an extension
 
     @model_validator(mode="after")
     def _consistent(self) -> Entry:
@@ -142,6 +146,8 @@ class Entry(_Strict):
             raise ValueError("related lists an id twice")
         if self.verified_on < self.as_of:
             raise ValueError("verified_on is earlier than as_of")
+        if (self.in_force_until is None) != (self.in_force_check is None):
+            raise ValueError("in_force_until and in_force_check go together")
         if self.status is Status.OFFICIAL and not self.has_official_source:
             raise ValueError("status official needs a source of tier official or copy-of-official")
         return self
@@ -152,6 +158,14 @@ class Entry(_Strict):
 
     def is_stale(self, today: dt.date | None = None) -> bool:
         return (today or dt.date.today()) > self.review_due
+
+    def lapsed(self, today: dt.date | None = None) -> bool:
+        """The rule's stated end has passed and nobody has updated the entry since."""
+        return self.in_force_until is not None and (today or dt.date.today()) > self.in_force_until
+
+    def shown_status(self, today: dt.date | None = None) -> Status:
+        """The status users see: a lapsed rule is unclear whatever its sources said."""
+        return Status.UNCLEAR if self.lapsed(today) else self.status
 
     @property
     def has_official_source(self) -> bool:
