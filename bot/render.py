@@ -29,7 +29,7 @@ NOT_ADVICE = "Sourced information, not legal advice."
 VISA_NAMES = {Topic.H1B: "H-1B", Topic.K_VISA: "K visa", Topic.COMPARE: "K visa / H-1B"}
 COVERS = "I answer questions about China's K visa and the US H-1B (including the $100,000 payment), with sources."
 SMALLTALK_TEXT = {
-    SmallTalk.GREETING: f'Hello! {COVERS} Ask me anything about them, e.g. "is the H-1B $100,000 fee annual?"',
+    SmallTalk.GREETING: f"Hello! {COVERS} Ask me anything about them, e.g. \"is the H-1B $100,000 fee annual?\"",
     SmallTalk.THANKS: "You're welcome! Ask again any time.",
     SmallTalk.IDENTITY: f"I'm visabot. {COVERS} I answer only from sourced entries, and say so when I don't know.",
 }
@@ -75,12 +75,8 @@ def lapse_note(entry: Entry, today: dt.date | None = None) -> str | None:
 
 def _wrap(text: str, indent: str = "", width: int = 88) -> str:
     return textwrap.fill(
-        text,
-        width,
-        initial_indent=indent,
-        subsequent_indent=" " * len(indent),
-        break_long_words=False,
-        break_on_hyphens=False,  # URLs must stay whole to be clickable
+        text, width, initial_indent=indent, subsequent_indent=" " * len(indent),
+        break_long_words=False, break_on_hyphens=False,  # URLs must stay whole to be clickable
     )
 
 
@@ -90,12 +86,7 @@ def entry_as_text(entry: Entry, today: dt.date | None = None) -> str:
     parts = ([wrap(lapsed), ""] if lapsed else []) + [entry.question, "", wrap(entry.answer)]
     if entry.caveats:
         parts += ["", "Caveats:"] + [wrap(c, "  - ") for c in entry.caveats]
-    parts += [
-        "",
-        f"Status: {STATUS_LABELS[entry.shown_status(today)]}",
-        f"As of {entry.as_of.isoformat()}",
-        "Sources:",
-    ]
+    parts += ["", f"Status: {STATUS_LABELS[entry.shown_status(today)]}", f"As of {entry.as_of.isoformat()}", "Sources:"]
     parts += [
         wrap(f"{s.title} — {s.publisher}, {source_date(s)} [{s.tier.value}] {s.url}", "  - ")
         for s in entry.sources
@@ -111,10 +102,7 @@ def result_as_text(result: MatchResult, today: dt.date | None = None) -> str:
     if result.outcome is Outcome.SMALLTALK and result.smalltalk is not None:
         return SMALLTALK_TEXT[result.smalltalk]
     if result.outcome is Outcome.ANSWER and result.entry is not None:
-        parts = [
-            entry_as_text(result.entry, today),
-            *(entry_as_text(c.entry, today) for c in result.also),
-        ]
+        parts = [entry_as_text(result.entry, today), *(entry_as_text(c.entry, today) for c in result.also)]
         text = ("\n\n" + "-" * 40 + "\n\n").join(parts)
         if result.alternatives:
             text += "\n\n" + _numbered(DID_YOU_MEAN_TEXT, result)
@@ -127,9 +115,7 @@ def result_as_text(result: MatchResult, today: dt.date | None = None) -> str:
 
 
 def _numbered(heading: str, result: MatchResult) -> str:
-    return "\n".join(
-        [heading] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)]
-    )
+    return "\n".join([heading] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)])
 
 
 def source_as_dict(source: Source) -> dict[str, str]:
@@ -178,8 +164,7 @@ def result_as_dict(result: MatchResult, today: dt.date | None = None) -> dict[st
         "in_force_until": _iso(entry.in_force_until) if entry else None,
         "lapse_note": lapse_note(entry, today) if entry else None,
         "alternatives": [
-            {"id": c.entry.id, "question": c.entry.question, "score": c.score}
-            for c in result.alternatives
+            {"id": c.entry.id, "question": c.entry.question, "score": c.score} for c in result.alternatives
         ],
         "also": [{**_entry_as_dict(c.entry, today), "score": c.score} for c in result.also],
         "smalltalk": result.smalltalk.value if result.smalltalk else None,

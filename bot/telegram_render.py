@@ -51,6 +51,7 @@ def esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+
 def shorten(text: str, limit: int = BUTTON_LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -64,10 +65,7 @@ class Block:
 def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
     lapsed = lapse_note(entry, today)
     blocks = [Block(f"<b>{esc(lapsed)}</b>")] if lapsed else []
-    blocks += [
-        Block(f"<b>{esc(entry.question)}</b>"),
-        *(Block(esc(p)) for p in entry.answer.split("\n\n")),
-    ]
+    blocks += [Block(f"<b>{esc(entry.question)}</b>"), *(Block(esc(p)) for p in entry.answer.split("\n\n"))]
     if entry.caveats:
         caveats = "\n".join(f"• {esc(c)}" for c in entry.caveats)
         blocks.append(Block(f"⚠️ <b>Caveats</b>\n{caveats}", keep_whole=True))
@@ -75,9 +73,7 @@ def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
         f'{n}. <a href="{esc(s.url)}">{esc(s.title)}</a> — {esc(s.publisher)}, {esc(source_date(s))}'
         for n, s in enumerate(entry.sources, 1)
     )
-    blocks.append(
-        Block(f"{STATUS_BADGES[entry.shown_status(today)]} · As of {entry.as_of.isoformat()}")
-    )
+    blocks.append(Block(f"{STATUS_BADGES[entry.shown_status(today)]} · As of {entry.as_of.isoformat()}"))
     blocks.append(Block(f"📚 <b>Sources</b>\n{sources}"))
     note = stale_note(entry, today)
     if note:
@@ -166,7 +162,6 @@ def entry_messages(entry: Entry, today: dt.date | None = None) -> list[str]:
 
 # ---- keyboards: callback_data carries ids only (≤ 64 bytes) ----
 
-
 def show_data(entry_id: str) -> str:
     return f"a:{entry_id}"
 
@@ -187,20 +182,11 @@ def subscribe_data(topic: str) -> str:
     return f"sub:{topic}"
 
 
-def answer_keyboard(
-    entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None
-) -> InlineKeyboardMarkup:
+def answer_keyboard(entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None) -> InlineKeyboardMarkup:
     """Under an answer: runners-up the matcher found plausible ("❓ Did you mean…"), then related
     entries, votes and the topic's updates."""
     offered = [c.entry for c in did_you_mean or []][:2]
-    rows = [
-        [
-            InlineKeyboardButton(
-                "❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id)
-            )
-        ]
-        for e in offered
-    ]
+    rows = [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
     shown = {e.id for e in offered}
     rows += [_entry_button(r) for r in related if r.id not in shown][: 3 - len(offered) // 2]
     rows.append(
@@ -210,19 +196,11 @@ def answer_keyboard(
         ]
     )
     label = TOPIC_LABELS[entry.topic].split(" ", 1)[1]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                f"🔔 Updates on {label}", callback_data=subscribe_data(entry.topic.value)
-            )
-        ]
-    )
+    rows.append([InlineKeyboardButton(f"🔔 Updates on {label}", callback_data=subscribe_data(entry.topic.value))])
     return InlineKeyboardMarkup(rows)
 
 
-def choices_keyboard(
-    candidates: list[Candidate], with_topics: bool = False
-) -> InlineKeyboardMarkup:
+def choices_keyboard(candidates: list[Candidate], with_topics: bool = False) -> InlineKeyboardMarkup:
     rows = [_entry_button(c.entry) for c in candidates]
     if with_topics:
         rows.append([InlineKeyboardButton("📂 Browse topics", callback_data=topics_data())])
@@ -250,3 +228,4 @@ def decline_html(result: MatchResult) -> str:
 def smalltalk_html(result: MatchResult) -> str:
     assert result.smalltalk is not None
     return esc(SMALLTALK_TEXT[result.smalltalk]) + "\n\nBrowse what I know: /topics"
+

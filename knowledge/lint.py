@@ -2,12 +2,12 @@
 
 Used by `visabot kb lint` (and the tests): conflicting alternates, near-duplicate questions,
 entries without an official-tier source, entries past their review date, broken related ids,
-sources whose publisher knowledge/publishers.yaml does not list.
+sources whose publisher knowledge/publishers.yaml does not list, dated rules past their end.
 
-Severity: a missing official-tier source is a warning, everything else is an error. Many shipped
-entries rest on law firms or news because the official pages could not be retrieved; the model
-already refuses status official for them, so they are listed for follow-up, not refused. An
-unlisted publisher is an error: its tier would be the citer's guess, not the table's.
+Severity: a missing official-tier source and a lapsed rule are warnings, everything else is an
+error. Many shipped entries rest on law firms or news because the official pages could not be
+retrieved; the model already refuses status official for them, so they are listed for follow-up,
+not refused. An unlisted publisher is an error: its tier would be the citer's guess, not the table's.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ WARNING_KINDS = frozenset({"no-official-source", "lapsed"})
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related
+    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related
     entry_id: str
     detail: str
 
@@ -56,19 +56,11 @@ def conflicts_of(matcher: Matcher, entry: Entry) -> list[Finding]:
     findings = []
     for text in (entry.question, *entry.alternates):
         result = matcher.match(text)
-        if (
-            result.outcome is Outcome.ANSWER
-            and result.entry is not None
-            and result.entry.id == entry.id
-        ):
+        if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id == entry.id:
             continue
-        rivals = ", ".join(
-            f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id
-        )
+        rivals = ", ".join(f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id)
         got = result.entry.id if result.entry else result.outcome.value
-        findings.append(
-            Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}")
-        )
+        findings.append(Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}"))
     return findings
 
 
@@ -85,9 +77,7 @@ def duplicates(matcher: Matcher) -> list[Finding]:
         for j in range(i + 1, len(entries)):
             score = fuzz.token_sort_ratio(canon[i], canon[j], processor=None)
             if score >= DUPLICATE_QUESTION_SIMILARITY:
-                findings.append(
-                    Finding("duplicate", a.id, f"question is {score:.0f}% like {entries[j].id}'s")
-                )
+                findings.append(Finding("duplicate", a.id, f"question is {score:.0f}% like {entries[j].id}'s"))
     return findings
 
 
@@ -95,25 +85,13 @@ def sourcing(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     findings = []
     for entry in matcher.base.entries:
         if not entry.has_official_source:
-            findings.append(
-                Finding(
-                    "no-official-source", entry.id, "no source of tier official or copy-of-official"
-                )
-            )
+            findings.append(Finding("no-official-source", entry.id, "no source of tier official or copy-of-official"))
         cited = [*entry.sources, *(h.source for h in entry.history)]
         for url in dict.fromkeys(s.url for s in cited):
             if tier_of_url(url) is None:
-                findings.append(
-                    Finding(
-                        "unlisted-publisher",
-                        entry.id,
-                        f"add its host to knowledge/publishers.yaml: {url}",
-                    )
-                )
+                findings.append(Finding("unlisted-publisher", entry.id, f"add its host to knowledge/publishers.yaml: {url}"))
         if entry.is_stale(today):
-            findings.append(
-                Finding("stale", entry.id, f"review was due {entry.review_due.isoformat()}")
-            )
+            findings.append(Finding("stale", entry.id, f"review was due {entry.review_due.isoformat()}"))
     return findings
 
 
@@ -132,11 +110,7 @@ def broken_related(entries: Sequence[Entry]) -> list[Finding]:
 def lapsed(entries: Sequence[Entry], today: dt.date | None = None) -> list[Finding]:
     """Dated rules past their own end: users already see them as unclear, so they come first."""
     return [
-        Finding(
-            "lapsed",
-            e.id,
-            f"rule set to end {e.in_force_until}; update the entry (check {e.in_force_check})",
-        )
+        Finding("lapsed", e.id, f"rule set to end {e.in_force_until}; update the entry (check {e.in_force_check})")
         for e in entries
         if e.lapsed(today)
     ]

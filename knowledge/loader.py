@@ -30,9 +30,7 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int) and key in first_line:
                 raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {key!r} (first given on line {first_line[key]})",
+                    None, None, f"duplicate key {key!r} (first given on line {first_line[key]})",
                     key_node.start_mark,
                 )
             if isinstance(key, str | int):
@@ -104,9 +102,7 @@ def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
                     child = value
                     line = key.start_mark.line + 1
                     break
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             child = node.value[part]
             line = child.start_mark.line + 1
         if child is None:
@@ -180,20 +176,12 @@ def load_knowledge_base(root: Path) -> KnowledgeBase:
         if entry is None:
             continue
         if entry.id in paths:
-            problems.append(
-                Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})")
-            )
+            problems.append(Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})"))
             continue
         if path.stem != entry.id:
             problems.append(Problem(path, None, f"file name must be {entry.id}.yaml"))
         if path.parent.name != entry.topic.value:
-            problems.append(
-                Problem(
-                    path,
-                    None,
-                    f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}",
-                )
-            )
+            problems.append(Problem(path, None, f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}"))
         paths[entry.id] = path
         entries.append(entry)
         related.extend((entry.id, rel) for rel in entry.related)

@@ -25,6 +25,7 @@ from knowledge.publishers import tier_of_url
 
 MAX_ANSWER_CHARS = 900
 MIN_ALTERNATES = 3
+HTTP_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=48)]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -72,14 +73,14 @@ class Source(_Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url):
+        if not HTTP_URL.match(url):
             raise ValueError(f"not an http(s) URL: {url!r}")
         return url
 
     @field_validator("via")
     @classmethod
     def _http_via(cls, via: str | None) -> str | None:
-        if via is not None and not re.match(r"^https?://[^\s/$.?#][^\s]*$", via):
+        if via is not None and not HTTP_URL.match(via):
             raise ValueError(f"via is not an http(s) URL: {via!r}")
         return via
 
@@ -88,13 +89,9 @@ class Source(_Strict):
         """The tier is the publisher's (knowledge/publishers.yaml), never the citer's opinion."""
         listed = tier_of_url(self.url)
         if listed is None and self.tier in (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL):
-            raise ValueError(
-                f"tier {self.tier.value} needs a publisher listed as such in knowledge/publishers.yaml: {self.url}"
-            )
+            raise ValueError(f"tier {self.tier.value} needs a publisher listed as such in knowledge/publishers.yaml: {self.url}")
         if listed is not None and listed != self.tier.value:
-            raise ValueError(
-                f"tier {self.tier.value} contradicts knowledge/publishers.yaml ({listed}) for {self.url}"
-            )
+            raise ValueError(f"tier {self.tier.value} contradicts knowledge/publishers.yaml ({listed}) for {self.url}")
         if self.via is not None and self.tier is not Tier.OFFICIAL:
             raise ValueError("via (the copy read) is only for a source of tier official")
         return self
@@ -122,9 +119,7 @@ class Entry(_Strict):
     question: NonEmpty
     alternates: list[NonEmpty] = Field(min_length=MIN_ALTERNATES)
     keywords: list[NonEmpty] = Field(default_factory=list)
-    answer: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)
-    ]
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)]
     caveats: list[NonEmpty] = Field(default_factory=list)
     status: Status
     sources: list[Source] = Field(min_length=1)

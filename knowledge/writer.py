@@ -88,9 +88,7 @@ def _existing_path(root: Path, entry_id: str) -> Path | None:
     return found[0] if found else None
 
 
-def _write_validated(
-    root: Path, entry: Entry, old_path: Path | None, old_text: str | None
-) -> KnowledgeBase:
+def _write_validated(root: Path, entry: Entry, old_path: Path | None, old_text: str | None) -> KnowledgeBase:
     path = entry_path(root, entry)
     _atomic_write(path, entry_to_yaml(entry))
     if old_path is not None and old_path != path:
@@ -118,7 +116,5 @@ def update_entry(root: Path, entry: Entry) -> KnowledgeBase:
     with _locked(root):
         old_path = _existing_path(root, entry.id)
         if old_path is None:
-            raise KnowledgeError(
-                [Problem(entry_path(root, entry), None, f"no entry {entry.id!r} to edit")]
-            )
+            raise KnowledgeError([Problem(entry_path(root, entry), None, f"no entry {entry.id!r} to edit")])
         return _write_validated(root, entry, old_path, old_path.read_text(encoding="utf-8"))
