@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from bot.commands import COMMANDS, Scope
+from bot.render import lapse_note
+from bot.telegram_render import STATUS_BADGES
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.matcher import Outcome
 from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
@@ -106,8 +108,12 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     text = reply.text
     assert reply.params["parse_mode"] == "HTML"
     assert reply.params["link_preview_options"] == {"is_disabled": True}
-    assert text.startswith(f"<b>{html.escape(entry.question)}</b>")
-    assert "⚠️ <b>Caveats</b>" in text and "✅ Official" in text
+    # The payment's proclamation was set to end on 21 Sep 2026: after that the reply opens with
+    # that warning and shows the status as unclear.
+    opening = lapse_note(entry)
+    first = f"<b>{html.escape(opening)}</b>\n\n" if opening else ""
+    assert text.startswith(f"{first}<b>{html.escape(entry.question)}</b>")
+    assert "⚠️ <b>Caveats</b>" in text and STATUS_BADGES[entry.shown_status()] in text
     assert f"As of {entry.as_of.isoformat()}" in text
     for source in entry.sources:
         assert f'<a href="{source.url.replace("&", "&amp;")}">' in text
@@ -364,7 +370,7 @@ async def test_a_compound_question_gets_both_answers(fake_telegram: FakeTelegram
     async with running_bot(fake_telegram, tmp_path) as app:
         replies = await ask(fake_telegram, "is the 100k fee annual for h1b and also what is the k visa age limit?", count=2)
     kb = app.bot_data.kb.base
-    titles = {r.text.split("\n", 1)[0] for r in replies}
+    titles = {next(b for b in r.text.split("\n\n") if not b.startswith("<b>⏳")) for r in replies}
     assert titles == {
         f"<b>{html.escape(kb.get('h1b-100k-one-time').question)}</b>",
         f"<b>{html.escape(kb.get('k-visa-age-limit').question)}</b>",
