@@ -108,6 +108,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "status.pending": ("⏳ Pending: not yet published by the authority", "⏳ 待定：主管部门尚未公布"),
     "as_of": ("As of {date}", "截至 {date}"),
     "caveats": ("Caveats", "注意事项"),
+    "lapsed": (
+        "⏳ This rule was set to end on {end} unless extended; our sources do not show what happened since — check {check}",
+        "⏳ 这项规定原定于{end}到期（除非延期）；我们的资料没有显示此后的情况，请查看 {check}",
+    ),
     "sources": ("Sources", "来源"),
     "not_advice": ("Sourced information, not legal advice.", "有来源的信息，不构成法律意见。"),
     "stale": (

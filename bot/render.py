@@ -46,6 +46,15 @@ def stale_note(entry: Entry, today: dt.date | None = None) -> str | None:
     return None
 
 
+def lapse_note(entry: Entry, today: dt.date | None = None, lang: Lang = Lang.EN) -> str | None:
+    """The line every reply opens with once a dated rule's end has passed."""
+    if not entry.lapsed(today) or entry.in_force_until is None:
+        return None
+    end = entry.in_force_until
+    day = f"{end.year}年{end.month}月{end.day}日" if lang.chinese else f"{end.day} {end:%b %Y}"
+    return t("lapsed", lang, end=day, check=entry.in_force_check)
+
+
 def _wrap(text: str, indent: str = "", width: int = 88) -> str:
     return textwrap.fill(
         text, width, initial_indent=indent, subsequent_indent=" " * len(indent),
@@ -53,14 +62,20 @@ def _wrap(text: str, indent: str = "", width: int = 88) -> str:
     )
 
 
-def entry_as_text(entry: Entry, all_caveats: bool = True, sources: bool = True, lang: Lang = Lang.EN, chinese: Translations = None) -> str:
+def entry_as_text(
+    entry: Entry, all_caveats: bool = True, sources: bool = True, lang: Lang = Lang.EN,
+    chinese: Translations = None, today: dt.date | None = None,
+) -> str:
     """The entry as plain text; the terminal chat's first screen leaves out later caveats and sources."""
     wrap = _wrap
     shown = entry_text(entry, lang, chinese or {})
-    status = f"{status_badge(entry.status, shown.lang)} · {t('as_of', shown.lang, date=entry.as_of.isoformat())}"
+    status = f"{status_badge(entry.shown_status(today), shown.lang)} · {t('as_of', shown.lang, date=entry.as_of.isoformat())}"
     parts = [shown.question, "", wrap(shown.answer), "", status]
     if shown.fallback_note:
         parts[:0] = [shown.fallback_note, ""]
+    lapsed = lapse_note(entry, today, shown.requested)
+    if lapsed:
+        parts[:0] = [wrap(lapsed), ""]
     caveats = shown.caveats if all_caveats else shown.caveats[:1]
     if caveats:
         parts += ["", t("caveats", shown.lang) + ":"] + [wrap(c, "  - ") for c in caveats]
@@ -69,7 +84,7 @@ def entry_as_text(entry: Entry, all_caveats: bool = True, sources: bool = True, 
             wrap(f"{s.title} — {s.publisher}, {source_date(s)} [{s.tier.value}] {s.url}", "  - ")
             for s in entry.sources
         ]
-    note = stale_note(entry)
+    note = stale_note(entry, today)
     if note:
         parts += ["", wrap(note)]
     more = [
@@ -81,7 +96,9 @@ def entry_as_text(entry: Entry, all_caveats: bool = True, sources: bool = True, 
     return "\n".join(parts)
 
 
-def result_as_text(result: MatchResult, short: bool = False, lang: Lang = Lang.EN, chinese: Translations = None) -> str:
+def result_as_text(
+    result: MatchResult, short: bool = False, lang: Lang = Lang.EN, chinese: Translations = None, today: dt.date | None = None
+) -> str:
     """The terminal's reply. Offered entries are numbered, so typing the number picks one.
 
     `short` gives the chat's first screen (as in Telegram); `visabot ask` prints everything."""
@@ -89,7 +106,7 @@ def result_as_text(result: MatchResult, short: bool = False, lang: Lang = Lang.E
         return t(f"smalltalk.{result.smalltalk.value}", lang)
     if result.outcome is Outcome.ANSWER and result.entry is not None:
         full = not short
-        parts = [entry_as_text(e, full, full, lang, chinese) for e in (result.entry, *(c.entry for c in result.also))]
+        parts = [entry_as_text(e, full, full, lang, chinese, today) for e in (result.entry, *(c.entry for c in result.also))]
         text = ("\n\n" + "-" * 40 + "\n\n").join(parts)
         if result.alternatives:
             text += "\n\n" + _numbered(DID_YOU_MEAN_TEXT, result)
@@ -115,7 +132,7 @@ def source_as_dict(source: Source) -> dict[str, str]:
     }
 
 
-def _entry_as_dict(entry: Entry, lang: Lang = Lang.EN, chinese: Translations = None) -> dict[str, object]:
+def _entry_as_dict(entry: Entry, lang: Lang = Lang.EN, chinese: Translations = None, today: dt.date | None = None) -> dict[str, object]:
     shown = entry_text(entry, lang, chinese or {})
     return {
         "id": entry.id,
@@ -124,12 +141,20 @@ def _entry_as_dict(entry: Entry, lang: Lang = Lang.EN, chinese: Translations = N
         "caveats": list(shown.caveats),
         "lang": shown.lang.value,
         "sources": [source_as_dict(s) for s in entry.sources],
-        "status": entry.status.value,
+        "status": entry.shown_status(today).value,
         "as_of": entry.as_of.isoformat(),
+        "in_force_until": _iso(entry.in_force_until),
+        "lapse_note": lapse_note(entry, today, lang),
     }
 
 
-def result_as_dict(result: MatchResult, lang: Lang = Lang.EN, chinese: Translations = None) -> dict[str, object]:
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def result_as_dict(
+    result: MatchResult, lang: Lang = Lang.EN, chinese: Translations = None, today: dt.date | None = None
+) -> dict[str, object]:
     """`lang` is the reply language asked for; the dict's "lang" is the one the entry was shown in
     (English when the entry has no Chinese text in step)."""
     entry = result.entry
@@ -145,11 +170,13 @@ def result_as_dict(result: MatchResult, lang: Lang = Lang.EN, chinese: Translati
         "caveats": list(shown.caveats) if shown else [],
         "lang": shown.lang.value if shown else lang.value,
         "sources": [source_as_dict(s) for s in entry.sources] if entry else [],
-        "status": entry.status.value if entry else None,
+        "status": entry.shown_status(today).value if entry else None,
         "as_of": entry.as_of.isoformat() if entry else None,
+        "in_force_until": _iso(entry.in_force_until) if entry else None,
+        "lapse_note": lapse_note(entry, today, lang) if entry else None,
         "alternatives": [
             {"id": c.entry.id, "question": c.entry.question, "score": c.score} for c in result.alternatives
         ],
-        "also": [{**_entry_as_dict(c.entry, lang, chinese), "score": c.score} for c in result.also],
+        "also": [{**_entry_as_dict(c.entry, lang, chinese, today), "score": c.score} for c in result.also],
         "smalltalk": result.smalltalk.value if result.smalltalk else None,
     }

@@ -17,7 +17,7 @@ from enum import StrEnum
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import EntryText, Lang, entry_text, status_badge, t, visa_name
-from bot.render import NOT_ADVICE, VISA_NAMES, source_date, stale_note
+from bot.render import NOT_ADVICE, VISA_NAMES, lapse_note, source_date, stale_note
 from bot.telegram_html import visible_length
 from knowledge.bilingual import ChineseText
 from knowledge.matcher import Candidate, MatchResult
@@ -62,7 +62,9 @@ class Block:
 
 
 def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
-    blocks = [Block(f"<b>{esc(entry.question)}</b>"), *(Block(esc(p)) for p in entry.answer.split("\n\n"))]
+    lapsed = lapse_note(entry, today)
+    blocks = [Block(f"<b>{esc(lapsed)}</b>")] if lapsed else []
+    blocks += [Block(f"<b>{esc(entry.question)}</b>"), *(Block(esc(p)) for p in entry.answer.split("\n\n"))]
     if entry.caveats:
         caveats = "\n".join(f"• {esc(c)}" for c in entry.caveats)
         blocks.append(Block(f"⚠️ <b>Caveats</b>\n{caveats}", keep_whole=True))
@@ -70,7 +72,7 @@ def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
         f'{n}. <a href="{esc(s.url)}">{esc(s.title)}</a> — {esc(s.publisher)}, {esc(source_date(s))}'
         for n, s in enumerate(entry.sources, 1)
     )
-    blocks.append(Block(f"{STATUS_BADGES[entry.status]} · As of {entry.as_of.isoformat()}"))
+    blocks.append(Block(f"{STATUS_BADGES[entry.shown_status(today)]} · As of {entry.as_of.isoformat()}"))
     blocks.append(Block(f"📚 <b>Sources</b>\n{sources}"))
     note = stale_note(entry, today)
     if note:
@@ -107,7 +109,10 @@ def entry_view_messages(
     blocks = [Block(f"<b>{esc(text.question)}</b>"), *(Block(esc(p)) for p in text.answer.split("\n\n"))]
     if text.fallback_note:
         blocks.insert(0, Block(f"<i>{esc(text.fallback_note)}</i>"))
-    status = f"{status_badge(entry.status, lang)} · {t('as_of', lang, date=entry.as_of.isoformat())}"
+    lapsed = lapse_note(entry, today, text.requested)
+    if lapsed:  # a dated rule past its end: said first, before anything that reads as current
+        blocks.insert(0, Block(f"<b>{esc(lapsed)}</b>"))
+    status = f"{status_badge(entry.shown_status(today), lang)} · {t('as_of', lang, date=entry.as_of.isoformat())}"
     if entry.is_stale(today):
         status += f"\n⏰ <i>{esc(t('stale', lang, date=entry.review_due.isoformat()))}</i>"
     blocks.append(Block(status))

@@ -1,11 +1,13 @@
 """Checks that keep the knowledge base healthy beyond what the schema can see.
 
 Used by `visabot kb lint` (and the tests): conflicting alternates, near-duplicate questions,
-entries without an official-tier source, entries past their review date, broken related ids.
+entries without an official-tier source, entries past their review date, broken related ids,
+sources whose publisher knowledge/publishers.yaml does not list, dated rules past their end.
 
-Severity: a missing official-tier source is a warning, everything else is an error. Many shipped
-entries rest on law firms or news because the official pages could not be retrieved; their status
-field already tells users how firm the answer is, so they are listed for follow-up, not refused.
+Severity: a missing official-tier source and a lapsed rule are warnings, everything else is an
+error. Many shipped entries rest on law firms or news because the official pages could not be
+retrieved; the model already refuses status official for them, so they are listed for follow-up,
+not refused. An unlisted publisher is an error: its tier would be the citer's guess, not the table's.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ from knowledge.loader import (
 )
 from knowledge.matcher import Matcher, Outcome
 from knowledge.model import Entry
+from knowledge.publishers import tier_of_url
 
 DUPLICATE_QUESTION_SIMILARITY = 92.0
-WARNING_KINDS = frozenset({"no-official-source"})  # "chinese" is an error: every entry has its Chinese text
+WARNING_KINDS = frozenset({"no-official-source", "lapsed"})  # "chinese" is an error: every entry has its Chinese text
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # conflict | duplicate | no-official-source | stale | broken-related
+    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related
     entry_id: str
     detail: str
 
@@ -84,6 +87,10 @@ def sourcing(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     for entry in matcher.base.entries:
         if not entry.has_official_source:
             findings.append(Finding("no-official-source", entry.id, "no source of tier official or copy-of-official"))
+        cited = [*entry.sources, *(h.source for h in entry.history)]
+        for url in dict.fromkeys(s.url for s in cited):
+            if tier_of_url(url) is None:
+                findings.append(Finding("unlisted-publisher", entry.id, f"add its host to knowledge/publishers.yaml: {url}"))
         if entry.is_stale(today):
             findings.append(Finding("stale", entry.id, f"review was due {entry.review_due.isoformat()}"))
     return findings
@@ -101,9 +108,19 @@ def broken_related(entries: Sequence[Entry]) -> list[Finding]:
     ]
 
 
+def lapsed(entries: Sequence[Entry], today: dt.date | None = None) -> list[Finding]:
+    """Dated rules past their own end: users already see them as unclear, so they come first."""
+    return [
+        Finding("lapsed", e.id, f"rule set to end {e.in_force_until}; update the entry (check {e.in_force_check})")
+        for e in entries
+        if e.lapsed(today)
+    ]
+
+
 def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     return (
-        conflicts(matcher)
+        lapsed(matcher.base.entries, today)
+        + conflicts(matcher)
         + duplicates(matcher)
         + broken_related(matcher.base.entries)
         + sourcing(matcher, today)

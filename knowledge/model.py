@@ -21,8 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+from knowledge.publishers import tier_of_url
+
 MAX_ANSWER_CHARS = 900
 MIN_ALTERNATES = 3
+HTTP_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=48)]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -47,6 +50,7 @@ class Status(StrEnum):
 class Tier(StrEnum):
     OFFICIAL = "official"
     COPY_OF_OFFICIAL = "copy-of-official"
+    EDUCATION = "education"  # universities and international-education associations (NAFSA)
     LAW_FIRM = "law-firm"
     NEWS = "news"
 
@@ -62,13 +66,35 @@ class Source(_Strict):
     date: dt.date | Literal["n.d."]
     approximate: bool = False  # the date was inferred from the page ("c. Oct 2025")
     tier: Tier
+    # The copy actually read when the official page (url) could not be reached; only with tier
+    # official, so the citation names the authority and the provenance stays visible.
+    via: str | None = None
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url):
+        if not HTTP_URL.match(url):
             raise ValueError(f"not an http(s) URL: {url!r}")
         return url
+
+    @field_validator("via")
+    @classmethod
+    def _http_via(cls, via: str | None) -> str | None:
+        if via is not None and not HTTP_URL.match(via):
+            raise ValueError(f"via is not an http(s) URL: {via!r}")
+        return via
+
+    @model_validator(mode="after")
+    def _tier_matches_publisher(self) -> Source:
+        """The tier is the publisher's (knowledge/publishers.yaml), never the citer's opinion."""
+        listed = tier_of_url(self.url)
+        if listed is None and self.tier in (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL):
+            raise ValueError(f"tier {self.tier.value} needs a publisher listed as such in knowledge/publishers.yaml: {self.url}")
+        if listed is not None and listed != self.tier.value:
+            raise ValueError(f"tier {self.tier.value} contradicts knowledge/publishers.yaml ({listed}) for {self.url}")
+        if self.via is not None and self.tier is not Tier.OFFICIAL:
+            raise ValueError("via (the copy read) is only for a source of tier official")
+        return self
 
     @field_validator("date", mode="before")
     @classmethod
@@ -102,6 +128,10 @@ class Entry(_Strict):
     review_after_days: int = Field(ge=1, le=3650)
     related: list[Slug] = Field(default_factory=list)
     history: list[HistoryEvent] = Field(default_factory=list)
+    # The rule's own end ("12 months unless extended"). After it, until a maintainer updates the
+    # entry, replies open with a lapse note naming in_force_check and show status unclear.
+    in_force_until: dt.date | None = None
+    in_force_check: str | None = None  # the official page that would show an extension
 
     @model_validator(mode="after")
     def _consistent(self) -> Entry:
@@ -111,6 +141,10 @@ class Entry(_Strict):
             raise ValueError("related lists an id twice")
         if self.verified_on < self.as_of:
             raise ValueError("verified_on is earlier than as_of")
+        if (self.in_force_until is None) != (self.in_force_check is None):
+            raise ValueError("in_force_until and in_force_check go together")
+        if self.status is Status.OFFICIAL and not self.has_official_source:
+            raise ValueError("status official needs a source of tier official or copy-of-official")
         return self
 
     @property
@@ -119,6 +153,14 @@ class Entry(_Strict):
 
     def is_stale(self, today: dt.date | None = None) -> bool:
         return (today or dt.date.today()) > self.review_due
+
+    def lapsed(self, today: dt.date | None = None) -> bool:
+        """The rule's stated end has passed and nobody has updated the entry since."""
+        return self.in_force_until is not None and (today or dt.date.today()) > self.in_force_until
+
+    def shown_status(self, today: dt.date | None = None) -> Status:
+        """The status users see: a lapsed rule is unclear whatever its sources said."""
+        return Status.UNCLEAR if self.lapsed(today) else self.status
 
     @property
     def has_official_source(self) -> bool:

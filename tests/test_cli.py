@@ -13,7 +13,7 @@ VISABOT = str(Path(sys.executable).parent / "visabot")
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
     "query", "outcome", "matched", "id", "score", "question", "answer", "caveats", "sources",
-    "status", "as_of", "alternatives", "also", "smalltalk", "lang",
+    "status", "as_of", "in_force_until", "lapse_note", "alternatives", "also", "smalltalk", "lang",
 }
 
 

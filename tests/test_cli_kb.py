@@ -327,7 +327,7 @@ def test_show_renders_like_ask_plus_file_status_review(env: Env) -> None:
     assert out.stdout.startswith(asked.stdout.rstrip("\n"))
     entry = env.entry("h1b-100k-one-time")
     assert f"file: {env.path('h1b-100k-one-time')}" in out.stdout
-    assert "status: official" in out.stdout
+    assert "status: reported" in out.stdout
     assert f"review due {entry.review_due.isoformat()}" in out.stdout
     assert "related: h1b-100k-fee-amount, h1b-100k-exemptions, h1b-100k-lawsuits" in out.stdout
 
@@ -390,7 +390,7 @@ def test_lint_clean_copy_passes_with_sourcing_warnings(
 
 
 def plant_stale(env: Env) -> None:
-    env.change("k-visa-fees", as_of="2020-01-01", verified_on="2020-01-02", review_after_days=30)
+    env.change("k-visa-fees", as_of="2000-01-01", verified_on="2000-01-02", review_after_days=30)
 
 
 def plant_broken_related(env: Env) -> None:
@@ -405,7 +405,7 @@ def plant_broken_related(env: Env) -> None:
             ["[conflict] h1b-cap: 'Is the $100,000 H-1B payment charged every year?' → "],
         ),
         (plant_duplicate, ["[duplicate] h1b-cap-again: question is 100% like h1b-cap's"]),
-        (plant_stale, ["[stale] k-visa-fees: review was due 2020-02-01"]),
+        (plant_stale, ["[stale] k-visa-fees: review was due 2000-02-01"]),
         (
             plant_broken_related,
             ["[broken-related] h1b-cap: related id 'no-such-entry' does not exist"],
@@ -448,17 +448,17 @@ def test_lint_help_explains_what_fails() -> None:
 def test_stale_lists_oldest_first_with_days_overdue(env: Env, verified_day: str) -> None:
     assert "No entry is due" in env.run("kb", "stale", "--today", verified_day).stdout
     plant_stale(env)
-    env.change("h1b-cap", as_of="2020-01-01", verified_on="2020-03-01", review_after_days=30)
+    env.change("h1b-cap", as_of="2000-01-01", verified_on="2000-03-01", review_after_days=30)
     out = env.run("kb", "stale", "--today", verified_day)
     assert out.returncode == 0, out.stderr
     rows = out.stdout.splitlines()[1:3]
     day = dt.date.fromisoformat(verified_day)
     assert rows[0].split()[:3] == [
-        "2020-02-01",
-        f"{(day - dt.date(2020, 2, 1)).days}d",
+        "2000-02-01",
+        f"{(day - dt.date(2000, 2, 1)).days}d",
         "k-visa-fees",
     ]
-    assert rows[1].split()[:3] == ["2020-03-31", f"{(day - dt.date(2020, 3, 31)).days}d", "h1b-cap"]
+    assert rows[1].split()[:3] == ["2000-03-31", f"{(day - dt.date(2000, 3, 31)).days}d", "h1b-cap"]
 
 
 # ---- reload

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 
+import pytest
+from pydantic import ValidationError
+
 from knowledge.loader import KnowledgeBase
-from knowledge.model import Status, Topic
+from knowledge.model import Entry, Source, Status, Topic
+from knowledge.publishers import tier_of_url
 
 REQUIRED_IDS = {
     # K visa
@@ -83,3 +88,85 @@ def test_chinese_alternates_exist_for_k_visa(shipped_kb: KnowledgeBase) -> None:
     k_entries = [e for e in shipped_kb.entries if e.topic is Topic.K_VISA]
     with_chinese = [e for e in k_entries if any(re.search(r"[\u4e00-\u9fff]", a) for a in e.alternates)]
     assert len(with_chinese) >= len(k_entries) // 2
+
+
+# ---- honest labels and dates (issue 10)
+
+
+def _cited(entry: Entry) -> list[Source]:
+    return [*entry.sources, *(h.source for h in entry.history)]
+
+
+def test_every_cited_publisher_is_in_the_table_with_the_same_tier(
+    shipped_kb: KnowledgeBase,
+) -> None:
+    for entry in shipped_kb.entries:
+        for source in _cited(entry):
+            assert tier_of_url(source.url) == source.tier.value, (entry.id, source.url)
+
+
+def test_same_article_same_tier_everywhere(shipped_kb: KnowledgeBase) -> None:
+    tiers: dict[str, set[str]] = {}
+    for entry in shipped_kb.entries:
+        for source in _cited(entry):
+            tiers.setdefault(source.url, set()).add(source.tier.value)
+    assert tiers["https://www.stdaily.com/web/English/2025-08/16/content_386163.html"] == {"news"}
+    assert {url: t for url, t in tiers.items() if len(t) > 1} == {}
+
+
+def test_official_status_rests_on_an_official_tier_source(shipped_kb: KnowledgeBase) -> None:
+    official = [e for e in shipped_kb.entries if e.status is Status.OFFICIAL]
+    assert official and all(e.has_official_source for e in official)
+    assert (
+        shipped_kb.by_id["h1b-100k-one-time"].status is Status.REPORTED
+    )  # law firms and news only
+
+
+def test_model_refuses_a_tier_the_table_contradicts() -> None:
+    base = {"title": "t", "publisher": "p", "date": "2025-10-01"}
+    with pytest.raises(ValidationError, match="contradicts"):
+        Source.model_validate(base | {"url": "https://www.fragomen.com/x", "tier": "official"})
+    with pytest.raises(ValidationError, match="contradicts"):
+        Source.model_validate(
+            base | {"url": "https://www.stdaily.com/x", "tier": "copy-of-official"}
+        )
+    with pytest.raises(ValidationError, match="needs a publisher listed"):
+        Source.model_validate(base | {"url": "https://unknown.example/x", "tier": "official"})
+    with pytest.raises(ValidationError, match="only for a source of tier official"):
+        Source.model_validate(
+            base
+            | {
+                "url": "https://www.gwgpac.org/x",
+                "tier": "copy-of-official",
+                "via": "https://a.example/",
+            }
+        )
+    read_through = Source.model_validate(
+        base
+        | {
+            "url": "https://www.gov.cn/x",
+            "tier": "official",
+            "via": "http://www.03j9n.cn/law/1/50363.html",
+        }
+    )
+    assert read_through.via and tier_of_url("https://english.beijing.gov.cn/x") == "official"
+    assert tier_of_url("https://webarchive.library.unt.edu/x") == "copy-of-official"  # before edu
+    assert tier_of_url("https://isss.temple.edu/x") == "education"
+
+
+def test_model_refuses_status_official_without_official_source(shipped_kb: KnowledgeBase) -> None:
+    data = shipped_kb.by_id["h1b-100k-one-time"].model_dump()
+    with pytest.raises(ValidationError, match="status official needs"):
+        Entry.model_validate(data | {"status": "official"})
+
+
+def test_as_of_is_not_later_than_the_newest_dated_source(shipped_kb: KnowledgeBase) -> None:
+    for entry in shipped_kb.entries:
+        dates = [s.date for s in _cited(entry) if isinstance(s.date, dt.date)]
+        assert not dates or entry.as_of <= max(dates), entry.id
+    assert shipped_kb.by_id["compare-work-rights"].as_of == dt.date(2025, 10, 15)
+
+
+def test_no_bulk_verification_stamp(shipped_kb: KnowledgeBase) -> None:
+    stamped = [e.id for e in shipped_kb.entries if e.verified_on == dt.date(2026, 11, 25)]
+    assert stamped == []

@@ -73,7 +73,7 @@ def test_schema_errors_point_at_the_field_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [
-        (lambda t: t.replace("status: official", "status: rumour"), "status"),
+        (lambda t: t.replace("status: reported", "status: rumour"), "status"),
         (lambda t: t.replace("answer: >-", "answer: >-\n  " + "x" * 901 + "\n ", 1), "answer"),
         (lambda t: t.replace("as_of: 2026-07-01", "as_of: 2026-13-01"), "as_of"),
         (lambda t: t.replace("topic: h1b", "topic: schengen"), "topic"),

@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from bot.commands import COMMANDS, Scope
+from bot.render import lapse_note
 from bot.telegram_html import visible_length
+from bot.telegram_render import STATUS_BADGES
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.matcher import Outcome
 from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
@@ -110,8 +112,12 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     text = reply.text
     assert reply.params["parse_mode"] == "HTML"
     assert reply.params["link_preview_options"] == {"is_disabled": True}
-    assert text.startswith(f"<b>{html.escape(entry.question)}</b>")
-    assert f"✅ Official · As of {entry.as_of.isoformat()}" in text
+    # The payment's proclamation was set to end on 21 Sep 2026: after that the reply opens with
+    # that warning and shows the status as unclear.
+    opening = lapse_note(entry)
+    first = f"<b>{html.escape(opening)}</b>\n\n" if opening else ""
+    assert text.startswith(f"{first}<b>{html.escape(entry.question)}</b>")
+    assert f"{STATUS_BADGES[entry.shown_status()]} · As of {entry.as_of.isoformat()}" in text
     assert f"⚠️ {html.escape(entry.caveats[0])}" in text  # the first caveat on the first screen
     assert all(html.escape(c) not in text for c in entry.caveats[1:]) and "<a href" not in text
     assert "not legal advice" in text
@@ -400,7 +406,7 @@ async def test_a_compound_question_gets_both_answers(fake_telegram: FakeTelegram
     async with running_bot(fake_telegram, tmp_path) as app:
         replies = await ask(fake_telegram, "is the 100k fee annual for h1b and also what is the k visa age limit?", count=2)
     kb = app.bot_data.kb.base
-    titles = {r.text.split("\n", 1)[0] for r in replies}
+    titles = {next(b for b in r.text.split("\n\n") if not b.startswith("<b>⏳")) for r in replies}
     assert titles == {
         f"<b>{html.escape(kb.get('h1b-100k-one-time').question)}</b>",
         f"<b>{html.escape(kb.get('k-visa-age-limit').question)}</b>",

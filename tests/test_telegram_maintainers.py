@@ -301,7 +301,7 @@ async def test_edit_shows_current_values_keeps_and_changes(
         await send(fake, "keep", ADMIN, "step 5 of 7")
         topics = await send(fake, "done", ADMIN, "step 6 of 7")  # done with no new source keeps them
         statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
-        summary = await press(fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="Preview")
+        summary = await press(fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview")
         saved = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Updated")
         answer = await send(fake, MASTERS, USER)
         served = app.bot_data.kb.base.get("h1b-masters-cap")
@@ -332,7 +332,7 @@ async def test_edit_refuses_to_overwrite_a_change_made_meanwhile(
         await send(fake, "keep", ADMIN, "step 5 of 7")
         topics = await send(fake, "keep", ADMIN, "step 6 of 7")
         statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
-        summary = await press(fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="Preview")
+        summary = await press(fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview")
         current, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
         assert current is not None
         theirs = current.model_copy(update={"alternates": [*current.alternates, "another maintainer was here"]})
@@ -437,7 +437,7 @@ async def test_reload_reports_count_or_refuses_an_invalid_knowledge_base(
         ok = await send(fake, "/reload", ADMIN, "Reloaded")
         broken = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
         good_text = broken.read_text(encoding="utf-8")
-        broken.write_text(good_text.replace("status: official", "status: rumoured"), encoding="utf-8")
+        broken.write_text(good_text.replace("status: reported", "status: rumoured"), encoding="utf-8")
         (kb_dir / "entries" / "h1b" / "junk.yaml").write_text("- not a mapping\n", encoding="utf-8")
         refused = await send(fake, "/reload", ADMIN, "Reload refused")
         still = await send(fake, MASTERS, USER)  # the last good knowledge base keeps serving

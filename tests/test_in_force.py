@@ -1,0 +1,44 @@
+"""Dated rules (issue 10 point 3): after in_force_until every reply opens with the lapse line and
+shows status unclear; before it, nothing changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.render import entry_as_text, result_as_dict
+from bot.telegram_render import entry_blocks
+from knowledge.lint import lint
+from knowledge.loader import KnowledgeBase
+from knowledge.matcher import Matcher
+
+BEFORE, AFTER = dt.date(2026, 9, 21), dt.date(2026, 9, 22)
+LINE = "⏳ This rule was set to end on 21 Sep 2026 unless extended"
+
+
+def test_lapsed_rule_opens_every_reply_and_shows_unclear(shipped_kb: KnowledgeBase) -> None:
+    entry = shipped_kb.by_id["h1b-100k-fee-amount"]
+    assert entry.in_force_until == BEFORE
+    assert entry_as_text(entry, AFTER).startswith(LINE)
+    assert "Status: Unclear" in entry_as_text(entry, AFTER)
+    assert LINE not in entry_as_text(entry, BEFORE) and "Status: Official" in entry_as_text(
+        entry, BEFORE
+    )
+    blocks = entry_blocks(entry, AFTER)
+    assert LINE in blocks[0].html and "uscis.gov" in blocks[0].html
+    assert not any(LINE in b.html for b in entry_blocks(entry, BEFORE))
+
+
+def test_ask_json_reports_the_status_shown(shipped_kb: KnowledgeBase) -> None:
+    result = Matcher(shipped_kb).match("how much is the h1b 100k fee")
+    assert result.entry is not None and result.entry.in_force_until == BEFORE
+    after, before = result_as_dict(result, AFTER), result_as_dict(result, BEFORE)
+    assert after["status"] == "unclear" and after["in_force_until"] == "2026-09-21"
+    assert str(after["lapse_note"]).startswith(LINE)
+    assert before["status"] == result.entry.status.value and before["lapse_note"] is None
+
+
+def test_lint_lists_lapsed_entries_first_as_warnings(shipped_kb: KnowledgeBase) -> None:
+    findings = lint(Matcher(shipped_kb), AFTER)
+    lapsed = [f for f in findings if f.kind == "lapsed"]
+    assert lapsed and findings[: len(lapsed)] == lapsed and not any(f.is_error for f in lapsed)
+    assert not [f for f in lint(Matcher(shipped_kb), BEFORE) if f.kind == "lapsed"]
