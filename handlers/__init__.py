@@ -16,6 +16,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
+from bot.flood import SLOW_DOWN, Verdict
 from handlers import (
     admin,
     ask,
@@ -35,6 +36,26 @@ NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are ignored everywhe
 async def _drop_edits(update: Update, context: object) -> None:
     if update.edited_message is not None or update.edited_channel_post is not None:
         raise ApplicationHandlerStop
+
+
+async def _flood_guard(update: Update, context: Context) -> None:
+    """Every update a user sends passes here first: over the limit, one notice, then nothing.
+    Maintainers are exempt (a draft takes many quick steps); membership changes are not sent
+    by the user and always pass (blocking the bot must unsubscribe)."""
+    user = update.effective_user
+    if user is None or update.my_chat_member is not None or update.chat_member is not None:
+        return
+    if context.bot_data.is_admin(user.id):
+        return
+    verdict = context.bot_data.flood.check(user.id)
+    if verdict is Verdict.ALLOW:
+        return
+    if verdict is Verdict.WARN:
+        if update.callback_query is not None:
+            await update.callback_query.answer(SLOW_DOWN)
+        elif update.message is not None:
+            await update.message.reply_text(SLOW_DOWN)
+    raise ApplicationHandlerStop
 
 
 async def on_private_text(update: Update, context: Context) -> None:
@@ -68,7 +89,9 @@ async def on_cancel(update: Update, context: Context) -> None:
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Every handler, in order. Order matters: PTB runs the first match per group."""
-    # Group -1 runs before everything: an edited message never reaches a handler.
+    # Group -2 runs before everything: a user over the flood limit reaches nothing else.
+    application.add_handler(TypeHandler(Update, _flood_guard), group=-2)
+    # Group -1: an edited message never reaches a handler.
     application.add_handler(TypeHandler(Update, _drop_edits), group=-1)
 
     # Commands (private and groups; groups accept /cmd@botname).

@@ -7,7 +7,6 @@ import re
 from telegram import Message, MessageEntity, Update
 
 from bot.context import Context
-from bot.flood import Verdict
 from bot.telegram_render import (
     answer_keyboard,
     choices_keyboard,
@@ -19,7 +18,6 @@ from bot.telegram_render import (
 from knowledge.matcher import Candidate, Outcome
 from knowledge.model import Entry
 
-SLOW_DOWN = "⏳ You're sending questions very fast. Please wait a few seconds, then ask again."
 ASK_USAGE = "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>"
 
 
@@ -44,13 +42,6 @@ async def send_entry(
 
 async def answer_question(message: Message, context: Context, text: str) -> None:
     """Match `text` and reply: the answer, "did you mean…", or an honest decline."""
-    user = message.from_user
-    if user is not None:
-        verdict = context.bot_data.flood.check(user.id)
-        if verdict is Verdict.WARN:
-            await message.reply_text(SLOW_DOWN)
-        if verdict is not Verdict.ALLOW:
-            return
     data = context.bot_data
     replied = message.reply_to_message
     previous_id = data.context_entry_id(

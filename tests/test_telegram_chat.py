@@ -309,13 +309,13 @@ async def test_edited_messages_are_ignored(fake_telegram: FakeTelegram, tmp_path
 
 async def test_flood_guard_warns_once_then_stays_silent(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path):
-        for _ in range(12):
+        for _ in range(25):
             fake_telegram.push_update(make_private_text("h1b cap how many"))
-        await fake_telegram.wait_for("sendMessage", chat_id=USER, count=9)
+        await fake_telegram.wait_for("sendMessage", chat_id=USER, count=21)
         await fake_telegram.wait_for_updates_delivered()
     texts = fake_telegram.sent_texts(USER)
     assert sum("very fast" in t for t in texts) == 1
-    assert len(texts) == 9
+    assert len(texts) == 21
 
 
 async def test_error_is_logged_apologised_and_bot_keeps_running(
