@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -58,6 +60,27 @@ async def _flood_guard(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
+MAINTAINERS_IN_PRIVATE = "🔒 Maintainer commands work only in a private chat with me, so nothing " \
+    "users asked is posted to a group. Send it to me directly."
+Handler = Callable[[Update, Context], Awaitable[None]]
+
+
+def private_only(handler: Handler) -> Handler:
+    """A maintainer command outside a private chat: a maintainer gets a short hint (a group would
+    otherwise see users' questions, stats and drafts); anyone else gets the handler's own refusal."""
+
+    async def guarded(update: Update, context: Context) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is not None and chat.type != "private" and context.bot_data.is_admin(user.id if user else None):
+            if update.effective_message is not None:
+                await update.effective_message.reply_text(MAINTAINERS_IN_PRIVATE)
+            return
+        await handler(update, context)
+
+    guarded.__doc__ = handler.__doc__
+    return guarded
+
+
 async def on_private_text(update: Update, context: Context) -> None:
     """A maintainer in the middle of a draft (a broadcast, or an entry for /add or /edit) that waits
     for text is answering it; everyone else is asking. At most one draft is open: starting one
@@ -107,18 +130,19 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("privacy", privacy.on_privacy, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("forget", privacy.on_forget, filters=NEW_MESSAGE))
 
-    # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS.
-    application.add_handler(CommandHandler("broadcast", on_broadcast, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("broadcasts", admin.on_broadcasts, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("stats", admin.on_stats, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("skip", admin.on_skip, filters=NEW_MESSAGE))
+    # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS, and
+    # they work only in a private chat (private_only).
+    application.add_handler(CommandHandler("broadcast", private_only(on_broadcast), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("broadcasts", private_only(admin.on_broadcasts), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("stats", private_only(admin.on_stats), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("skip", private_only(admin.on_skip), filters=NEW_MESSAGE))
     # Knowledge-base upkeep (handlers/maintainers.py): entry drafts, unanswered questions, 👎, reload.
-    application.add_handler(CommandHandler("add", maintainers.on_add, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("edit", maintainers.on_edit, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("gaps", maintainers.on_gaps, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("feedback", maintainers.on_feedback, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("reload", maintainers.on_reload, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("cancel", on_cancel, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("add", private_only(maintainers.on_add), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("edit", private_only(maintainers.on_edit), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("gaps", private_only(maintainers.on_gaps), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("feedback", private_only(maintainers.on_feedback), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("reload", private_only(maintainers.on_reload), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("cancel", private_only(on_cancel), filters=NEW_MESSAGE))
 
     # Buttons.
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))

@@ -17,6 +17,7 @@ from bot.flood import MAX_UPDATES, SLOW_DOWN, FloodGuard, Verdict
 from bot.storage import Storage
 from tests.bot_harness import running_bot
 from tests.fake_telegram import (
+    DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
     FakeTelegram,
     make_callback_query,
@@ -212,3 +213,57 @@ def test_flood_guard_memory_stays_bounded() -> None:
         burst.check(user)
     assert len(burst) <= 1000
     assert [burst.check(7) for _ in range(5)] == [Verdict.ALLOW] * 3 + [Verdict.WARN, Verdict.SILENT]
+
+
+# ---------------------------------------------------------------- 10: maintainers in private, group subscriptions
+
+ADMIN = 4242  # VISABOT_ADMIN_IDS in tests.bot_harness
+MAINTAINER_COMMANDS = ["/gaps", "/stats", "/broadcast", "/broadcasts", "/add", "/edit h1b-masters-cap", "/feedback",
+                       "/reload", "/skip", "/cancel"]
+
+
+async def test_maintainer_commands_only_in_a_private_chat(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path) as app:
+        app.bot_data.db.log_unanswered("my private question about my secret-employer")
+        for n, command in enumerate(MAINTAINER_COMMANDS, 1):
+            fake.push_update(make_command(command, user_id=ADMIN, chat_id=DEFAULT_GROUP_ID))
+            await fake.wait_for("sendMessage", chat_id=DEFAULT_GROUP_ID, count=n)
+        fake.push_update(make_command("/gaps", user_id=ADMIN))  # in private it still works
+        private = "\n".join(c.text for c in await fake.wait_for("sendMessage", chat_id=ADMIN, count=2))
+    in_group = fake.sent_texts(DEFAULT_GROUP_ID)
+    assert len(in_group) == len(MAINTAINER_COMMANDS)
+    assert all("only in a private chat" in t for t in in_group), in_group
+    assert not any("secret-employer" in t or "Subscribers" in t for t in in_group)
+    assert "Unanswered questions" in private and "secret-employer" in private
+
+
+async def test_only_group_admins_subscribe_the_group(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    fake = fake_telegram
+    group_admin = 5005
+    fake.member_status[(DEFAULT_GROUP_ID, group_admin)] = "administrator"
+    async with running_bot(fake, tmp_path) as app:
+        fake.push_update(make_command("/subscribe", user_id=USER, chat_id=DEFAULT_GROUP_ID))
+        (menu,) = await fake.wait_for("sendMessage", chat_id=DEFAULT_GROUP_ID)
+        fake.push_update(make_callback_query("sub:h1b", user_id=USER, message=menu.result))
+        (refused,) = await fake.wait_for("answerCallbackQuery")
+        after_member = app.bot_data.subscriptions.topics_of(DEFAULT_GROUP_ID)
+        fake.push_update(make_callback_query("sub:h1b", user_id=group_admin, message=menu.result))
+        _, accepted = await fake.wait_for("answerCallbackQuery", count=2)
+        after_admin = app.bot_data.subscriptions.topics_of(DEFAULT_GROUP_ID)
+    assert after_member == [] and "administrators" in refused.params["text"]
+    assert after_admin == ["h1b"] and "This group is now subscribed" in accepted.params["text"]
+    checks = fake.calls("getChatMember")
+    assert [int(c.params["user_id"]) for c in checks] == [USER, group_admin]
+
+
+async def test_a_forged_broadcast_cancel_button_from_a_non_admin_edits_nothing(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path):
+        fake.push_update(make_callback_query("bx", user_id=USER))
+        (answer,) = await fake.wait_for("answerCallbackQuery")
+        await fake.wait_for_updates_delivered()
+    assert "not" in answer.params["text"].lower() or answer.params.get("show_alert")
+    assert fake.calls("editMessageText") == []
