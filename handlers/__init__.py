@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update
 from telegram.ext import (
@@ -62,7 +63,7 @@ async def _flood_guard(update: Update, context: Context) -> None:
 
 MAINTAINERS_IN_PRIVATE = "🔒 Maintainer commands work only in a private chat with me, so nothing " \
     "users asked is posted to a group. Send it to me directly."
-Handler = Callable[[Update, Context], Awaitable[None]]
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def private_only(handler: Handler) -> Handler:
