@@ -1,19 +1,24 @@
 """SQLite storage through sqlite-utils: votes, the unanswered log and ask counts.
 
 Privacy by design: no table holds a Telegram user id next to what the user asked or how they
-voted. One vote per user per answer message is enforced with a receipt — a keyed hash of
-(user, chat, message) under a random per-database key — kept apart from the vote tallies.
+voted. Votes are per-entry tallies; one vote per user per answer message is enforced by a guard
+in memory that expires (VoteGuard), so nothing on disk can tie a 👎's question to its user.
+
+Bookkeeping nobody asked for (tallies, ask counts, the unanswered log) is queued and written by a
+background thread (Bookkeeper): a locked or full database never delays or breaks a reply.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
+import logging
+import queue
 import secrets
 import sqlite3
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,12 +65,28 @@ def _v2_broadcasts(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX outbox_state ON outbox (broadcast_id, state)")
 
 
-def _v3_languages(db: sqlite_utils.Database) -> None:
+def _v3_anonymous_votes(db: sqlite_utils.Database) -> None:
+    # Votes become per-entry tallies and a 👎's question keeps only its day: the old voter hashes,
+    # the hash key and the to-the-second timestamps could tie a question to its user.
+    db.execute("CREATE TABLE vote_counts (entry_id TEXT PRIMARY KEY, up INTEGER NOT NULL, down INTEGER NOT NULL)")
+    db.execute("INSERT INTO vote_counts SELECT entry_id, SUM(up), SUM(1 - up) FROM votes GROUP BY entry_id")
+    db.execute("DROP TABLE votes")
+    db.execute("CREATE TABLE downvoted_days (entry_id TEXT NOT NULL, question TEXT NOT NULL, day TEXT NOT NULL)")
+    db.execute(
+        "INSERT INTO downvoted_days SELECT entry_id, question, substr(created_at, 1, 10) FROM downvoted_questions"
+        " ORDER BY created_at"
+    )
+    db.execute("DROP TABLE downvoted_questions")
+    db.execute("ALTER TABLE downvoted_days RENAME TO downvoted_questions")
+    db.execute("DELETE FROM meta WHERE key = 'receipt_key'")
+
+
+def _v4_languages(db: sqlite_utils.Database) -> None:
     # /language: the one thing it needs, the user's choice; only stored when not "auto".
     db.execute("CREATE TABLE languages (user_id INTEGER PRIMARY KEY, choice TEXT NOT NULL)")
 
 
-def _v4_source_checks(db: sqlite_utils.Database) -> None:
+def _v5_source_checks(db: sqlite_utils.Database) -> None:
     # Source watch (bot/source_watch.py): what each cited page looked like when last fetched.
     db.execute(
         "CREATE TABLE source_checks (url TEXT PRIMARY KEY, hash TEXT NOT NULL, etag TEXT, last_modified TEXT,"
@@ -73,12 +94,144 @@ def _v4_source_checks(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_languages, _v4_source_checks)
+MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_anonymous_votes, _v4_languages, _v5_source_checks)
 MAX_LOGGED_QUESTION_CHARS = 500
+
+log = logging.getLogger(__name__)
+Write = tuple[str, list[object]]  # one SQL statement and its parameters
+MAX_PENDING_WRITES = 100_000  # beyond this (a database locked for hours) new bookkeeping is dropped
+BATCH = 500
+RETRY_SECONDS = 0.5
+SETTLE_SECONDS = 1.0
+
+
+class Bookkeeper:
+    """Counters, the unanswered log and 👎 questions, written by one background thread.
+
+    Why: a reply must never wait on a write nobody asked for. The bot's event loop only puts
+    statements on a queue; this thread writes them in batches, one transaction each, on its own
+    connection, so a database locked by another process (or a full disk) delays the numbers, not
+    the replies. A locked database is retried until it frees; any other failure drops the batch.
+    Either is logged once per streak, never with the user's text, and never reaches the user."""
+
+    def __init__(self, path: str, shared: sqlite3.Connection):
+        # ":memory:" is one database per connection: share the bot's (tests only).
+        self._conn = shared if path == ":memory:" else sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._own = self._conn is not shared
+        if self._own:
+            self._conn.execute("PRAGMA busy_timeout=1000")
+        self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._failing = False
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="visabot-bookkeeping", daemon=True)
+        self._thread.start()
+
+    def put(self, sql: str, params: list[object]) -> None:
+        with self._idle:
+            if self._pending >= MAX_PENDING_WRITES:
+                return
+            self._pending += 1
+        self._queue.put((sql, params))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every queued write is written (or dropped); for shutdown and tests."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        """Flush what is queued (as far as the database allows), then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._own:
+            self._conn.close()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            batch: list[Write] = []
+            for item in [first, *self._drain()]:
+                if item is None:
+                    stopping = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._write(batch, stopping)
+
+    def _drain(self) -> list[Write | None]:
+        items: list[Write | None] = []
+        while len(items) < BATCH:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _write(self, batch: list[Write], stopping: bool) -> None:
+        while True:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, params in batch:
+                        self._conn.execute(sql, params)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+                if self._failing:
+                    log.info("bookkeeping writes resumed")
+                self._failing = False
+                break
+            except sqlite3.Error as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not self._failing:  # the error class and message only: no user text
+                    log.warning("bookkeeping write failed (%s: %s)%s", type(exc).__name__, exc,
+                                "; retrying" if locked and not stopping else "; dropped")
+                self._failing = True
+                if not locked or stopping:
+                    break
+                time.sleep(RETRY_SECONDS)
+        with self._idle:
+            self._pending -= len(batch)
+            self._idle.notify_all()
 
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+VOTE_GUARD_SECONDS = 2 * 24 * 3600  # answers older than this can be rated again (rarely matters)
+VOTE_GUARD_MAX = 200_000
+
+
+class VoteGuard:
+    """One vote per user per answer message, in memory only: bounded and expiring, so nothing
+    on disk says who voted, and memory does not grow with every vote ever cast."""
+
+    def __init__(self, ttl: float = VOTE_GUARD_SECONDS, max_size: int = VOTE_GUARD_MAX):
+        self.ttl, self.max_size = ttl, max_size
+        self._seen: OrderedDict[tuple[int, int, int], float] = OrderedDict()
+
+    def first(self, user_id: int, chat_id: int, message_id: int) -> bool:
+        now = time.monotonic()
+        while self._seen and (len(self._seen) >= self.max_size or now - next(iter(self._seen.values())) > self.ttl):
+            self._seen.popitem(last=False)
+        key = (user_id, chat_id, message_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+    def forget(self, user_id: int) -> int:
+        keys = [k for k in self._seen if k[0] == user_id]
+        for key in keys:
+            del self._seen[key]
+        return len(keys)
 
 
 class Storage:
@@ -92,8 +245,10 @@ class Storage:
             self.db.enable_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute("PRAGMA secure_delete=ON")  # dropped vote rows are overwritten, not left in free pages
         self._migrate()
-        self._receipt_key = bytes.fromhex(self._meta("receipt_key"))
+        self.vote_guard = VoteGuard()
+        self.bookkeeping = Bookkeeper(str(path), conn)
 
     # ---- schema ----
 
@@ -109,9 +264,6 @@ class Storage:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
-
-    def _meta(self, key: str) -> str:
-        return str(self.db.table("meta").get(key)["value"])
 
     def _migrate(self) -> None:
         """Bring the schema up to date; each step runs once, in its own transaction."""
@@ -129,49 +281,45 @@ class Storage:
 
     # ---- votes ----
 
-    def _keyed(self, text: str) -> str:
-        return hmac.new(self._receipt_key, text.encode(), hashlib.sha256).hexdigest()
-
-    def voter(self, user_id: int) -> str:
-        return self._keyed(f"user:{user_id}")
-
     def record_vote(
         self, entry_id: str, up: bool, *, user_id: int, chat_id: int, message_id: int, question: str | None = None
     ) -> bool:
-        """Count one vote; False when this user already voted on this answer message. A 👎 keeps
-        the question that led to the answer (when known), unlinked from the user."""
-        with self.transaction():
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO votes (voter, message_key, entry_id, up, created_at) VALUES (?, ?, ?, ?, ?)",
-                # In a private chat the chat id is the user id: the message is keyed by a hash too.
-                [self.voter(user_id), self._keyed(f"message:{chat_id}:{message_id}"), entry_id, int(up), now()],
+        """Count one vote (queued); False when this user already voted on this answer message.
+
+        Only per-entry tallies are stored, plus (for a 👎) the question with its day: no vote row,
+        no voter hash, no time to the second, so no query can tie a question to who disliked it.
+        One vote per user per message is enforced by a guard in memory that expires."""
+        if not self.vote_guard.first(user_id, chat_id, message_id):
+            return False
+        column = "up" if up else "down"
+        self.bookkeeping.put(
+            f"INSERT INTO vote_counts (entry_id, up, down) VALUES (?, ?, ?) "
+            f"ON CONFLICT(entry_id) DO UPDATE SET {column} = {column} + 1",
+            [entry_id, int(up), int(not up)],
+        )
+        if not up and question:
+            self.bookkeeping.put(
+                "INSERT INTO downvoted_questions (entry_id, question, day) VALUES (?, ?, ?)",
+                [entry_id, question[:MAX_LOGGED_QUESTION_CHARS], today()],
             )
-            if cursor.rowcount == 0:
-                return False
-            if not up and question:
-                self.db.execute(
-                    "INSERT INTO downvoted_questions (entry_id, question, created_at) VALUES (?, ?, ?)",
-                    [entry_id, question[:MAX_LOGGED_QUESTION_CHARS], now()],
-                )
         return True
 
     def votes(self, entry_id: str) -> tuple[int, int]:
-        row = self.db.execute(
-            "SELECT COALESCE(SUM(up), 0), COALESCE(SUM(1 - up), 0) FROM votes WHERE entry_id = ?", [entry_id]
-        ).fetchone()
-        return int(row[0]), int(row[1])
+        self._settle()
+        row = self.db.execute("SELECT up, down FROM vote_counts WHERE entry_id = ?", [entry_id]).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def most_downvoted(self, limit: int = 10) -> list[tuple[str, int, int, list[str]]]:
         """(entry id, 👎, 👍, recent questions that led to a 👎), most 👎 first."""
+        self._settle()
         rows = self.db.execute(
-            "SELECT entry_id, SUM(1 - up) AS down, SUM(up) AS up FROM votes GROUP BY entry_id"
-            " HAVING down > 0 ORDER BY down DESC, entry_id LIMIT ?",
+            "SELECT entry_id, down, up FROM vote_counts WHERE down > 0 ORDER BY down DESC, entry_id LIMIT ?",
             [limit],
         ).fetchall()
         result = []
         for entry_id, down, up in rows:
             questions = self.db.execute(
-                "SELECT question FROM downvoted_questions WHERE entry_id = ? ORDER BY created_at DESC LIMIT 5",
+                "SELECT question FROM downvoted_questions WHERE entry_id = ? ORDER BY day DESC, rowid DESC LIMIT 5",
                 [entry_id],
             ).fetchall()
             result.append((entry_id, int(down), int(up), [q[0] for q in questions]))
@@ -186,7 +334,8 @@ class Storage:
         execute = self.db.execute
         with self.transaction():
             counts = {
-                "votes": execute("DELETE FROM votes WHERE voter = ?", [self.voter(user_id)]).rowcount,
+                # Votes are anonymous tallies; only the in-memory guard knows who rated what.
+                "votes": self.vote_guard.forget(user_id),
                 "subscriptions": execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id]).rowcount,
                 "broadcast deliveries": execute("DELETE FROM outbox WHERE chat_id = ?", [chat_id]).rowcount,
                 "broadcast authorships": execute(
@@ -238,21 +387,27 @@ class Storage:
     # ---- unanswered questions and ask counts ----
 
     def log_unanswered(self, text: str) -> None:
-        """Count a question the bot declined; identical questions (after folding) share a row."""
+        """Count a question the bot declined (queued, see Bookkeeper); identical questions (after
+        folding) share a row."""
         text = text.strip()[:MAX_LOGGED_QUESTION_CHARS]
         key = fold(text)
         if not key:
             return
         stamp = now()
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO unanswered (key, text, count, first_seen, last_seen) VALUES (?, ?, 1, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET count = count + 1, last_seen = excluded.last_seen, "
-                "text = excluded.text",
-                [key, text, stamp, stamp],
-            )
+        self.bookkeeping.put(
+            "INSERT INTO unanswered (key, text, count, first_seen, last_seen) VALUES (?, ?, 1, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET count = count + 1, last_seen = excluded.last_seen, "
+            "text = excluded.text",
+            [key, text, stamp, stamp],
+        )
+
+    def _settle(self) -> None:
+        """Before a maintainer's read: let queued writes land (normally milliseconds), bounded so
+        a locked database delays a /gaps by at most SETTLE_SECONDS, never forever."""
+        self.bookkeeping.wait_idle(SETTLE_SECONDS)
 
     def unanswered(self, limit: int = 20) -> list[dict[str, object]]:
+        self._settle()
         return list(
             self.db.query(
                 "SELECT text, count, first_seen, last_seen FROM unanswered "
@@ -264,6 +419,7 @@ class Storage:
     def gaps(self, limit: int = 20) -> list[dict[str, object]]:
         """Like `unanswered`, with each row's id and key: maintainers' buttons point at a row by
         its id and check the key (ids of deleted rows can be reused), never by the text."""
+        self._settle()
         return list(
             self.db.query(
                 "SELECT rowid AS id, key, text, count, first_seen, last_seen FROM unanswered "
@@ -288,16 +444,16 @@ class Storage:
         return cursor.rowcount > 0
 
     def count_asked(self, entry_id: str) -> None:
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO asked (entry_id, count) VALUES (?, 1) "
-                "ON CONFLICT(entry_id) DO UPDATE SET count = count + 1",
-                [entry_id],
-            )
+        """Queued (see Bookkeeper): the reply does not wait for it."""
+        self.bookkeeping.put(
+            "INSERT INTO asked (entry_id, count) VALUES (?, 1) ON CONFLICT(entry_id) DO UPDATE SET count = count + 1",
+            [entry_id],
+        )
 
     def most_asked(self, limit: int = 10) -> list[str]:
         rows = self.db.execute("SELECT entry_id FROM asked ORDER BY count DESC, entry_id LIMIT ?", [limit])
         return [r[0] for r in rows.fetchall()]
 
     def close(self) -> None:
+        self.bookkeeping.close()
         self.db.conn.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -16,6 +19,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
+from bot.flood import SLOW_DOWN, Verdict
 from handlers import (
     admin,
     ask,
@@ -36,6 +40,47 @@ NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are ignored everywhe
 async def _drop_edits(update: Update, context: object) -> None:
     if update.edited_message is not None or update.edited_channel_post is not None:
         raise ApplicationHandlerStop
+
+
+async def _flood_guard(update: Update, context: Context) -> None:
+    """Every update a user sends passes here first: over the limit, one notice, then nothing.
+    Maintainers are exempt (a draft takes many quick steps); membership changes are not sent
+    by the user and always pass (blocking the bot must unsubscribe)."""
+    user = update.effective_user
+    if user is None or update.my_chat_member is not None or update.chat_member is not None:
+        return
+    if context.bot_data.is_admin(user.id):
+        return
+    verdict = context.bot_data.flood.check(user.id)
+    if verdict is Verdict.ALLOW:
+        return
+    if verdict is Verdict.WARN:
+        if update.callback_query is not None:
+            await update.callback_query.answer(SLOW_DOWN)
+        elif update.message is not None:
+            await update.message.reply_text(SLOW_DOWN)
+    raise ApplicationHandlerStop
+
+
+MAINTAINERS_IN_PRIVATE = "🔒 Maintainer commands work only in a private chat with me, so nothing " \
+    "users asked is posted to a group. Send it to me directly."
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def private_only(handler: Handler) -> Handler:
+    """A maintainer command outside a private chat: a maintainer gets a short hint (a group would
+    otherwise see users' questions, stats and drafts); anyone else gets the handler's own refusal."""
+
+    async def guarded(update: Update, context: Context) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is not None and chat.type != "private" and context.bot_data.is_admin(user.id if user else None):
+            if update.effective_message is not None:
+                await update.effective_message.reply_text(MAINTAINERS_IN_PRIVATE)
+            return
+        await handler(update, context)
+
+    guarded.__doc__ = handler.__doc__
+    return guarded
 
 
 async def on_private_text(update: Update, context: Context) -> None:
@@ -69,7 +114,9 @@ async def on_cancel(update: Update, context: Context) -> None:
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Every handler, in order. Order matters: PTB runs the first match per group."""
-    # Group -1 runs before everything: an edited message never reaches a handler.
+    # Group -2 runs before everything: a user over the flood limit reaches nothing else.
+    application.add_handler(TypeHandler(Update, _flood_guard), group=-2)
+    # Group -1: an edited message never reaches a handler.
     application.add_handler(TypeHandler(Update, _drop_edits), group=-1)
 
     # Commands (private and groups; groups accept /cmd@botname).
@@ -87,18 +134,19 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Reply language: stored per user, only in a private chat (a group is many users).
     application.add_handler(CommandHandler("language", language.on_language, filters=NEW_MESSAGE & filters.ChatType.PRIVATE))
 
-    # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS.
-    application.add_handler(CommandHandler("broadcast", on_broadcast, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("broadcasts", admin.on_broadcasts, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("stats", admin.on_stats, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("skip", admin.on_skip, filters=NEW_MESSAGE))
+    # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS, and
+    # they work only in a private chat (private_only).
+    application.add_handler(CommandHandler("broadcast", private_only(on_broadcast), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("broadcasts", private_only(admin.on_broadcasts), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("stats", private_only(admin.on_stats), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("skip", private_only(admin.on_skip), filters=NEW_MESSAGE))
     # Knowledge-base upkeep (handlers/maintainers.py): entry drafts, unanswered questions, 👎, reload.
-    application.add_handler(CommandHandler("add", maintainers.on_add, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("edit", maintainers.on_edit, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("gaps", maintainers.on_gaps, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("feedback", maintainers.on_feedback, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("reload", maintainers.on_reload, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("cancel", on_cancel, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("add", private_only(maintainers.on_add), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("edit", private_only(maintainers.on_edit), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("gaps", private_only(maintainers.on_gaps), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("feedback", private_only(maintainers.on_feedback), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("reload", private_only(maintainers.on_reload), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("cancel", private_only(on_cancel), filters=NEW_MESSAGE))
 
     # Buttons.
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))

@@ -201,6 +201,9 @@ async def on_send(update: Update, context: Context) -> None:
 
 
 async def on_cancel(update: Update, context: Context) -> None:
+    # Only a maintainer has a broadcast draft: a forged "bx" button from anyone else edits nothing.
+    if await refuse(update, context, "cancel a broadcast draft"):
+        return
     if context.user_data is not None:
         context.user_data.pop(DRAFT_KEY, None)
     if update.callback_query:

@@ -9,7 +9,6 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import Context
-from bot.flood import Verdict
 from bot.i18n import Lang, choose, detect, entry_text
 from bot.telegram_render import (
     View,
@@ -25,7 +24,6 @@ from bot.telegram_render import (
 from knowledge.matcher import Candidate, Outcome
 from knowledge.model import Entry
 
-SLOW_DOWN = "⏳ You're sending questions very fast. Please wait a few seconds, then ask again."
 ASK_USAGE = "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>"
 
 
@@ -62,13 +60,6 @@ async def send_entry(
 
 async def answer_question(message: Message, context: Context, text: str) -> None:
     """Match `text` and reply: the answer, "did you mean…", or an honest decline."""
-    user = message.from_user
-    if user is not None:
-        verdict = context.bot_data.flood.check(user.id)
-        if verdict is Verdict.WARN:
-            await message.reply_text(SLOW_DOWN)
-        if verdict is not Verdict.ALLOW:
-            return
     data = context.bot_data
     replied = message.reply_to_message
     previous_id = data.context_entry_id(
@@ -76,7 +67,7 @@ async def answer_question(message: Message, context: Context, text: str) -> None
     )
     previous = data.kb.base.get(previous_id) if previous_id else None
     result = data.kb.match(text, context=previous)
-    lang = reply_language(context, user, text)
+    lang = reply_language(context, message.from_user, text)
     if result.outcome is Outcome.SMALLTALK:
         await message.reply_text(smalltalk_html(result, lang))
     elif result.outcome is Outcome.ANSWER and result.entry is not None:

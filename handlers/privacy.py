@@ -1,9 +1,10 @@
 """/privacy says plainly what is stored and why; /forget deletes everything stored about the user.
 
 Nothing stored links a user to what they asked: declined questions and the questions behind a 👎
-are kept as text only. What is linked to a user — subscriptions (by chat id), votes (by a keyed
-hash of the user id), broadcast deliveries, a maintainer's authorship and unfinished drafts — is
-what /forget deletes.
+are kept as text only (a 👎's question with its day, no time). Votes are per-answer tallies; who
+rated which answer is held in memory only, to count one vote per person, and expires. What is
+linked to a user — subscriptions (by chat id), those in-memory ratings, broadcast deliveries, a
+maintainer's authorship and unfinished drafts — is what /forget deletes.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ PRIVACY_HTML = (
     "policy updates are sent to. /unsubscribe or /forget removes them.\n"
     "• <b>Language</b>: only if you choose one with /language, your user id and that choice, so "
     "replies come in it. /language → Auto or /forget removes it.\n"
-    "• <b>Votes</b> (👍/👎): stored under a keyed hash of your user id, never the id itself, so each "
-    "answer counts one vote per person and /forget can find and delete yours.\n"
+    "• <b>Votes</b> (👍/👎): only a tally per answer is stored, with nothing about who voted. To "
+    "count one vote per person, I remember in memory (never on disk) which answers you rated, for "
+    "two days at most; /forget clears that too.\n"
     "• <b>Broadcast deliveries</b>: which chats an update was sent to, so nobody gets it twice.\n"
-    "• <b>Questions I could not answer</b> and <b>questions behind a 👎</b>: kept as text without "
-    "any user or chat id, so maintainers can add the missing answers. Because nothing links them to "
+    "• <b>Questions I could not answer</b> and <b>questions behind a 👎</b>: kept as text (with the day only) "
+    "without any user or chat id, so maintainers can add the missing answers. Because nothing links them to "
     "you, they cannot be traced back to you (nor singled out by /forget): please keep personal "
     "details out of your questions.\n"
     "• <b>How often each answer is shown</b>: a count per answer, nothing about who asked.\n"

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import TelegramError
 
 from bot.context import Context
 from bot.subscriptions import ALL_TOPICS
@@ -44,9 +52,36 @@ def current_text(topics: list[str]) -> str:
     return f"🔔 You get policy updates on: {names}.\nUse /unsubscribe to stop."
 
 
+GROUP_ADMINS_ONLY = "Only this group's administrators can change the group's subscriptions."
+GROUP_CHECK_FAILED = "I could not check that you are an administrator of this group. Please try again."
+
+
+async def _may_change_group(query: CallbackQuery, context: Context) -> bool:
+    """In a group a 🔔/🔕 button changes the group's subscription, which every member then
+    receives: only the group's administrators may (asked of Telegram, not trusted from the
+    button). Says why not in the toast."""
+    message = query.message
+    if message is None or message.chat.type == "private":
+        return True
+    try:
+        member = await context.bot.get_chat_member(message.chat.id, query.from_user.id)
+    except TelegramError as exc:
+        log.warning("getChatMember failed (%s); group subscription unchanged", type(exc).__name__)
+        await query.answer(GROUP_CHECK_FAILED, show_alert=True)
+        return False
+    if member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER):
+        return True
+    await query.answer(GROUP_ADMINS_ONLY, show_alert=True)
+    return False
+
+
 async def _subscribe(message: Message, context: Context, topic: str) -> str:
     added = context.bot_data.subscriptions.subscribe(message.chat.id, [topic])
     what = topic_label(topic)
+    if message.chat.type != "private":
+        if added:
+            return f"🔔 This group is now subscribed to {what}: the group gets a message when the official position changes."
+        return f"This group is already subscribed to {what}."
     if added:
         return f"🔔 Subscribed to {what}. You will get a message when the official position changes."
     return f"You are already subscribed to {what}."
@@ -79,6 +114,8 @@ async def on_subscribe_button(update: Update, context: Context) -> None:
     if topic not in subscribable_topics(context) or query.message is None:
         await query.answer()
         return
+    if not await _may_change_group(query, context):
+        return
     text = await _subscribe(query.message, context, topic)  # type: ignore[arg-type]
     await query.answer(text[:200])
 
@@ -107,6 +144,8 @@ async def on_unsubscribe_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None and query.message is not None
     choice = query.data.removeprefix("unsub:")
+    if not await _may_change_group(query, context):
+        return
     chat_id = query.message.chat.id
     subscriptions = context.bot_data.subscriptions
     subscriptions.unsubscribe(chat_id, None if choice == f"{ALL_TOPICS}*" else choice)

@@ -592,6 +592,8 @@ class FakeTelegram:
         self._raw_text: dict[tuple[int, int], Any] = {}
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._custom: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        # getChatMember: (chat id, user id) -> status; anyone else is a plain "member".
+        self.member_status: dict[tuple[int, int], str] = {}
         self._conns: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -609,9 +611,26 @@ class FakeTelegram:
             "answercallbackquery": self._answer_callback_query,
             "answerinlinequery": self._answer_inline_query,
             "sendchataction": lambda p: True,
+            "getchatmember": self._get_chat_member,
             "close": lambda p: True,
             "logout": lambda p: True,
         }
+
+    def _get_chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A ChatMember: "creator"/"administrator" as set in ``member_status``, else "member"."""
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        status = self.member_status.get((chat_id, user_id), "member")
+        member: dict[str, Any] = {"status": status, "user": make_user(user_id)}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update({
+                "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                "can_delete_messages": True, "can_manage_video_chats": True, "can_restrict_members": True,
+                "can_promote_members": False, "can_change_info": True, "can_invite_users": True,
+                "can_post_stories": False, "can_edit_stories": False, "can_delete_stories": False,
+            })
+        return member
 
     # ---------------------------------------------------------------- lifecycle
 
