@@ -6,18 +6,20 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# requirements.lock holds the exact versions the tests passed with (runtime, test and dev tools;
+# not bench), so a fresh machine gets them. Regenerate after changing dependencies: `make lock`.
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+$(TEST_STAMP): $(STAMP)
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml | $(BIN)/python
@@ -37,6 +39,13 @@ lint: $(TEST_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run_all
+
+# Resolve pyproject.toml's ranges afresh into a new lock (in a scratch venv, without bench).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet '.[test,dev]'
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^visabot' > requirements.lock
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -22,7 +22,7 @@ from bot.commands import Scope, commands_for
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
 from bot.storage import Storage
-from bot.telegram_request import AiohttpRequest
+from bot.telegram_request import AiohttpRequest, UpdatesRequest
 from knowledge.loader import load_knowledge_base
 from knowledge.matcher import Matcher
 
@@ -81,7 +81,7 @@ def build_application(settings: Settings, matcher: Matcher | None = None) -> App
         .concurrent_updates(CONNECTION_POOL_SIZE)
         # aiohttp instead of PTB's httpx default: the difference between 42 and 300+ answers/s.
         .request(AiohttpRequest(CONNECTION_POOL_SIZE))
-        .get_updates_request(AiohttpRequest(1))
+        .get_updates_request(UpdatesRequest(1))
         .post_init(_start_up)
         .post_stop(_stop_broadcasts)
         .post_shutdown(_close_storage)

@@ -133,13 +133,25 @@ def _run(settings: Settings, storage: Storage, broadcast_id: int) -> None:
     from bot.outbox import Outbox
 
     assert isinstance(settings, BotSettings)
+    from telegram.error import TelegramError
+
     from bot.broadcast import LeaseHeld
+    from bot.telegram_request import without_token
 
     try:
         progress = asyncio.run(_deliver(settings, storage, broadcast_id))
     except LeaseHeld as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    except TelegramError as exc:  # PTB's messages may quote the token (InvalidToken does)
+        token = settings.telegram_bot_token.get_secret_value()
+        message = without_token(str(exc)).replace(token, "[REDACTED]")
+        click.echo(
+            f"Cannot use the Bot API ({message}); check TELEGRAM_BOT_TOKEN and TELEGRAM_API_BASE_URL. "
+            f"`visabot broadcast resume {broadcast_id}` continues it.",
+            err=True,
+        )
+        sys.exit(2)
     final = Outbox(storage).get(broadcast_id)
     assert final is not None
     click.echo("\n".join(report_lines(final, progress)))

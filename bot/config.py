@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # Off: log lines never quote what users typed (only lengths and ids). On: lines a maintainer
     # reads to follow up (e.g. /gaps actions) quote the question. The token is never logged.
     log_user_text: bool = Field(default=False, alias="VISABOT_LOG_USER_TEXT")
+    # Start-up check of the token and the API (bot/runner.py): tries, and the first pause in
+    # seconds (doubling each time) when the network is down.
+    startup_attempts: int = Field(default=6, ge=1, le=100, alias="VISABOT_STARTUP_ATTEMPTS")
+    startup_backoff: float = Field(default=1.0, ge=0, le=60, alias="VISABOT_STARTUP_BACKOFF")
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -45,6 +49,10 @@ class Settings(BaseSettings):
             bad = [p for p in parts if not p.lstrip("-").isdigit()]
             if bad:
                 raise ValueError(f"not numeric Telegram user ids: {', '.join(bad)}")
+            # User ids are positive; a negative id is a group or channel and can never be an admin.
+            not_users = [p for p in parts if int(p) <= 0]
+            if not_users:
+                raise ValueError(f"not user ids (groups and channels are negative): {', '.join(not_users)}")
             return frozenset(int(p) for p in parts)
         return value
 

@@ -7,16 +7,20 @@ X-Telegram-Bot-Api-Secret-Token header.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
 from urllib.parse import urlparse
 
-from telegram import Update
+from telegram import Bot, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import Settings
 from bot.logs import configure_logging
+from bot.telegram_request import AiohttpRequest, without_token
 
 log = logging.getLogger(__name__)
 PID_FILE_NAME = "visabot.pid"
@@ -24,7 +28,15 @@ PID_FILE_NAME = "visabot.pid"
 
 def run_bot(settings: Settings) -> None:
     assert settings.telegram_bot_token is not None
-    configure_logging(settings.telegram_bot_token.get_secret_value())
+    token = settings.telegram_bot_token.get_secret_value()
+    configure_logging(token)
+    try:
+        asyncio.run(check_telegram(settings))
+    except StartupError as exc:
+        # One plain line instead of a traceback: PTB's errors quote the token, and a wrong
+        # token or URL is a settings problem, not a crash.
+        print(str(exc).replace(token, "[REDACTED]"), file=sys.stderr)
+        raise SystemExit(2) from None
     application = build_application(settings)
     entries = len(application.bot_data.kb)
     pid_file = settings.db_path.parent / PID_FILE_NAME
@@ -32,6 +44,9 @@ def run_bot(settings: Settings) -> None:
     pid_file.write_text(str(os.getpid()))  # lets `visabot kb reload` find the running bot
     try:
         _run(application, settings, entries)
+    except TelegramError as exc:  # the network or Telegram failed at start-up after the check
+        print(f"The bot stopped: {without_token(str(exc)).replace(token, '[REDACTED]')}", file=sys.stderr)
+        raise SystemExit(2) from None
     finally:
         pid_file.unlink(missing_ok=True)
 
@@ -52,3 +67,57 @@ def _run(application: Application, settings: Settings, entries: int) -> None:  #
     else:
         log.info("starting long polling with %d entries", entries)
         application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+class StartupError(Exception):
+    """Telegram cannot be used with these settings; the message says why, without the token."""
+
+
+async def check_telegram(settings: Settings) -> None:
+    """Call getMe before starting: a rejected token or an unreachable API ends in one plain message.
+
+    Transient network errors (no network yet at boot, a DNS hiccup) are retried with doubling
+    back-off, announced once; VISABOT_STARTUP_ATTEMPTS and VISABOT_STARTUP_BACKOFF tune it.
+    """
+    assert settings.telegram_bot_token is not None
+    request = AiohttpRequest(1)
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        request=request,
+        get_updates_request=request,
+    )
+    host = urlparse(settings.telegram_api_base_url).netloc or settings.telegram_api_base_url
+    delay = settings.startup_backoff
+    await request.initialize()
+    try:
+        for attempt in range(1, settings.startup_attempts + 1):
+            try:
+                await bot.get_me()
+                return
+            except InvalidToken:
+                raise StartupError(
+                    f"Telegram rejected TELEGRAM_BOT_TOKEN (at {host}): check the token @BotFather gave you, "
+                    "and TELEGRAM_API_BASE_URL."
+                ) from None
+            except NetworkError as exc:
+                if attempt == settings.startup_attempts:
+                    raise StartupError(
+                        f"Cannot reach the Telegram Bot API at {host} after {attempt} attempt(s) "
+                        f"({without_token(str(exc))}): check the network and TELEGRAM_API_BASE_URL."
+                    ) from None
+                if attempt == 1:
+                    log.warning(
+                        "cannot reach the Telegram Bot API at %s; retrying up to %d times with back-off",
+                        host,
+                        settings.startup_attempts - 1,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_STARTUP_BACKOFF)
+            except TelegramError as exc:
+                raise StartupError(f"Telegram refused to start the bot (at {host}): {without_token(str(exc))}") from None
+    finally:
+        await request.shutdown()
+
+
+MAX_STARTUP_BACKOFF = 30.0
