@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.render import entry_as_text, result_as_dict
-from bot.telegram_render import entry_blocks
+from bot.telegram_render import entry_blocks, entry_view_messages
 from knowledge.lint import lint
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher
@@ -18,11 +18,12 @@ LINE = "⏳ This rule was set to end on 21 Sep 2026 unless extended"
 def test_lapsed_rule_opens_every_reply_and_shows_unclear(shipped_kb: KnowledgeBase) -> None:
     entry = shipped_kb.by_id["h1b-100k-fee-amount"]
     assert entry.in_force_until == BEFORE
-    assert entry_as_text(entry, AFTER).startswith(LINE)
-    assert "Status: Unclear" in entry_as_text(entry, AFTER)
-    assert LINE not in entry_as_text(entry, BEFORE) and "Status: Official" in entry_as_text(
-        entry, BEFORE
-    )
+    assert entry_as_text(entry, today=AFTER).startswith(LINE)
+    assert "⚖️ Unclear" in entry_as_text(entry, today=AFTER)
+    assert LINE not in entry_as_text(entry, today=BEFORE) and "✅ Official" in entry_as_text(entry, today=BEFORE)
+    first_screen = entry_view_messages(entry, today=AFTER)[0]  # what Telegram users see first
+    assert first_screen.startswith(f"<b>{LINE}") and "⚖️ Unclear" in first_screen
+    assert LINE not in entry_view_messages(entry, today=BEFORE)[0]
     blocks = entry_blocks(entry, AFTER)
     assert LINE in blocks[0].html and "uscis.gov" in blocks[0].html
     assert not any(LINE in b.html for b in entry_blocks(entry, BEFORE))
@@ -31,7 +32,7 @@ def test_lapsed_rule_opens_every_reply_and_shows_unclear(shipped_kb: KnowledgeBa
 def test_ask_json_reports_the_status_shown(shipped_kb: KnowledgeBase) -> None:
     result = Matcher(shipped_kb).match("how much is the h1b 100k fee")
     assert result.entry is not None and result.entry.in_force_until == BEFORE
-    after, before = result_as_dict(result, AFTER), result_as_dict(result, BEFORE)
+    after, before = result_as_dict(result, today=AFTER), result_as_dict(result, today=BEFORE)
     assert after["status"] == "unclear" and after["in_force_until"] == "2026-09-21"
     assert str(after["lapse_note"]).startswith(LINE)
     assert before["status"] == result.entry.status.value and before["lapse_note"] is None
