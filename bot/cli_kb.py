@@ -68,7 +68,7 @@ def kb() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate(path: Path | None) -> None:
     """Validate every entry under PATH (default: the configured knowledge folder)."""
-    base = knowledge_or_exit(path)
+    base = knowledge_or_exit(path, strict=True)
     click.echo(f"OK: {len(base.entries)} entries valid.")
 
 

@@ -978,4 +978,11 @@ async def on_reload(update: Update, context: Context) -> None:
         )
         return
     log.info("admin %s reloaded the knowledge base", update.message.from_user.id if update.message.from_user else "?")
-    await update.message.reply_text(f"✅ Reloaded: {len(data.kb.base.entries)} entries (before: {before}).")
+    base = data.kb.base
+    text = f"✅ Reloaded: {len(base.entries)} entries (before: {before})."
+    if base.skipped:
+        text += (
+            f"\n\n⚠️ {len(base.skipped)} problem(s) on disk; the files named were left out:\n"
+            f"{problems_html(base.skipped, _root(data))}"
+        )
+    await reply_long(update.message, text)
