@@ -1,0 +1,124 @@
+"""Issue 11, points 8 and 12: a bad file in entries/ cannot stop the bot, writes are validated
+before they touch the disk, and the loader reads small regular files only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.loader import KnowledgeError, load_knowledge_base
+from knowledge.model import Entry
+from knowledge.writer import add_entry
+from tests.bot_harness import running_bot
+from tests.fake_telegram import FakeTelegram, make_private_text
+from tests.test_cli import run
+
+USER = 777
+GARBAGE = "id: [unclosed\n\x00 not yaml at all: : :\n"
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
+    shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
+    return root
+
+
+def new_entry(root: Path, **changes: object) -> Entry:
+    base = load_knowledge_base(root)
+    entry = base.get("h1b-masters-cap")
+    assert entry is not None
+    values = {"id": "h1b-zebra-cap", "question": "Is there an H-1B cap for zebra keepers?", "related": [], **changes}
+    return Entry.model_validate({**entry.model_dump(mode="json"), **values})
+
+
+# ---------------------------------------------------------------- point 8
+
+
+def test_garbage_entry_file_is_skipped_and_reported_by_ask(kb_dir: Path) -> None:
+    (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
+    asked = run("ask", "how many extra h1b for a master's degree?", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+    validated = run("kb", "validate", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+    assert asked.returncode == 0, asked.stderr
+    assert "20,000" in asked.stdout
+    assert "skipped:" in asked.stderr and "garbage.yaml" in asked.stderr
+    assert validated.returncode == 1 and "garbage.yaml" in validated.stderr  # strict check still fails
+
+
+def test_kb_lint_reports_the_skipped_file(kb_dir: Path) -> None:
+    (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
+    linted = run("kb", "lint", str(kb_dir))
+    assert linted.returncode == 1 and "[invalid]" in linted.stdout and "garbage.yaml" in linted.stdout
+
+
+async def test_bot_starts_and_answers_with_a_garbage_entry_file(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
+    count = len(load_knowledge_base(kb_dir, skip_invalid=True).entries)
+    async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        fake_telegram.push_update(make_private_text("how many extra h1b for a master's degree?", user_id=USER))
+        (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
+        served = len(app.bot_data.kb.base.entries)
+    assert "20,000" in (reply.text or "")
+    assert served == count == len(list((kb_dir / "entries").glob("*/*.yaml"))) - 1
+    assert any("garbage.yaml" in r.getMessage() for r in caplog.records)
+
+
+def test_an_invalid_entry_is_refused_before_anything_is_written(
+    kb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validate first, then write: a crash can never leave an invalid file behind, because an
+    invalid one is never renamed into place (the old writer wrote, then validated, then deleted)."""
+    renames: list[str] = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (renames.append(str(b)), real_replace(a, b)))
+    before = sorted(p.name for p in (kb_dir / "entries" / "h1b").iterdir())
+    with pytest.raises(KnowledgeError) as info:
+        add_entry(kb_dir, new_entry(kb_dir, related=["no-such-entry"]))
+    assert "no-such-entry" in str(info.value)
+    assert renames == []
+    assert sorted(p.name for p in (kb_dir / "entries" / "h1b").iterdir()) == before  # no temp file either
+
+
+# ---------------------------------------------------------------- point 12
+
+
+def test_entry_files_honor_the_umask(kb_dir: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        add_entry(kb_dir, new_entry(kb_dir))
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((kb_dir / "entries" / "h1b" / "h1b-zebra-cap.yaml").stat().st_mode)
+    assert mode == 0o644
+
+
+def test_symlink_fifo_and_huge_file_are_skipped_quickly(kb_dir: Path) -> None:
+    folder = kb_dir / "entries" / "h1b"
+    (folder / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(folder / "pipe.yaml")  # nobody writes to it: reading would block forever
+    (folder / "huge.yaml").write_bytes(b"# " + b"x" * (1024 * 1024))
+    result: list[object] = []
+    loading = threading.Thread(target=lambda: result.append(load_knowledge_base(kb_dir, skip_invalid=True)), daemon=True)
+    started = time.monotonic()
+    loading.start()
+    loading.join(timeout=20)
+    assert not loading.is_alive(), "loading hung on a special file"
+    assert time.monotonic() - started < 10
+    (base,) = result
+    reported = {p.path.name: p.message for p in base.skipped}  # type: ignore[attr-defined]
+    assert set(reported) == {"zero.yaml", "pipe.yaml", "huge.yaml"}
+    assert "symbolic link" in reported["zero.yaml"]
+    assert "not a regular file" in reported["pipe.yaml"]
+    assert "limit" in reported["huge.yaml"]
+    with pytest.raises(KnowledgeError):  # the strict load (kb validate) refuses them too
+        load_knowledge_base(kb_dir)
