@@ -15,7 +15,13 @@ from bot.flood import FloodGuard
 from bot.outbox import Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from knowledge.loader import KnowledgeBase, KnowledgeError, Problem, load_knowledge_base, report_skipped
+from knowledge.loader import (
+    KnowledgeBase,
+    KnowledgeError,
+    Problem,
+    load_knowledge_base,
+    report_skipped,
+)
 from knowledge.matcher import Matcher
 
 log = logging.getLogger(__name__)

@@ -80,7 +80,12 @@ def test_an_invalid_entry_is_refused_before_anything_is_written(
     invalid one is never renamed into place (the old writer wrote, then validated, then deleted)."""
     renames: list[str] = []
     real_replace = os.replace
-    monkeypatch.setattr(os, "replace", lambda a, b: (renames.append(str(b)), real_replace(a, b)))
+
+    def recording_replace(src: str, dst: str) -> None:
+        renames.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
     before = sorted(p.name for p in (kb_dir / "entries" / "h1b").iterdir())
     with pytest.raises(KnowledgeError) as info:
         add_entry(kb_dir, new_entry(kb_dir, related=["no-such-entry"]))
