@@ -110,7 +110,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
     application.add_handler(CallbackQueryHandler(maintainers.on_topic_button, pattern=r"^et:"))
     application.add_handler(CallbackQueryHandler(maintainers.on_status_button, pattern=r"^es:"))
-    application.add_handler(CallbackQueryHandler(maintainers.on_save, pattern=r"^ev:"))
+    application.add_handler(CallbackQueryHandler(maintainers.on_save, pattern=r"^e[vw]:"))  # ew: save despite warnings
     application.add_handler(CallbackQueryHandler(maintainers.on_cancel_button, pattern=r"^ex:"))
     # /gaps: "gn:" add entry, "ga:" attach (pick), "gt:" attach to, "gx:" dismiss, "gb:" back; /feedback: "fe:" edit.
     application.add_handler(CallbackQueryHandler(maintainers.on_gap_button, pattern=r"^g[nagtxb]:"))

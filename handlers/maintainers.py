@@ -55,6 +55,7 @@ from bot.telegram_render import (
 )
 from handlers import admin
 from handlers.admin import refuse
+from knowledge.authoring import Review, review_entry
 from knowledge.loader import ENTRIES_DIRNAME, KnowledgeError, Problem, parse_entry_text
 from knowledge.matcher import Outcome
 from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
@@ -295,20 +296,37 @@ def _taken_ids(data: BotData, root: Path) -> set[str]:
     return set(data.kb.base.by_id) | {p.stem for p in (root / ENTRIES_DIRNAME).glob("*/*.yaml")}
 
 
-def save_draft(data: BotData, draft: EntryDraft, today: dt.date) -> tuple[Entry, Path]:
-    """Write the draft's entry and serve the knowledge base that now holds it."""
+class NotReviewed(Exception):
+    """The entry fails `kb lint`'s checks (errors), or has warnings not yet confirmed."""
+
+    def __init__(self, review: Review):
+        self.review = review
+        super().__init__(f"{len(review.errors)} error(s), {len(review.warnings)} warning(s)")
+
+
+def _review(data: BotData, entry: Entry, today: dt.date, replaces: str | None, confirmed: bool) -> None:
+    review = review_entry(data.kb.base, entry, today, replaces)
+    if review.errors or (review.warnings and not confirmed):
+        raise NotReviewed(review)
+
+
+def save_draft(data: BotData, draft: EntryDraft, today: dt.date, confirmed: bool = False) -> tuple[Entry, Path]:
+    """Check the draft's entry as `kb lint` would with it included (errors raise NotReviewed;
+    warnings too unless `confirmed`), write it, and serve the knowledge base that now holds it."""
     root = _root(data)
     with WRITE_LOCK:
         if draft.original is not None:
             if _on_disk(root, draft.original.id) != draft.original:
                 raise EditConflict(draft.original.id)
             entry = build_entry(draft, draft.original.id, today)
+            _review(data, entry, today, draft.original.id, confirmed)
             base = update_entry(root, entry)
         else:
             assert draft.topic is not None
             wanted = slug_for(draft.question, draft.topic)
             for _ in range(10):
                 entry = build_entry(draft, unique_id(wanted, _taken_ids(data, root)), today)
+                _review(data, entry, today, None, confirmed)
                 try:
                     base = add_entry(root, entry)
                     break
@@ -666,7 +684,9 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
         f"{what}\nTopic: {esc(TOPIC_LABELS[entry.topic])} · as of {entry.as_of.isoformat()} · "
         f"re-check after {entry.review_after_days} days\n\n"
         f"Alternates ({len(entry.alternates)}):\n{alternates}\n\n"
-        "Save writes it (validated with the whole knowledge base) and makes it answerable at once."
+        "Save checks it as <code>visabot kb lint</code> would, with the whole knowledge base, writes it and "
+        "makes it answerable at once. Text is shown exactly as typed: HTML tags such as &lt;b&gt; appear "
+        "literally, they do not format."
     )
     buttons = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Save", callback_data=callback(f"ev:{draft.nonce}")), cancel]])
     await reply_long(message, summary, buttons)
@@ -679,7 +699,8 @@ async def on_save(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     draft = _draft(context)
     message = _query_message(update)
-    if draft is None or draft.nonce != query.data.removeprefix("ev:") or draft.stage != "preview" or message is None:
+    confirmed = query.data.startswith("ew:")  # "Save anyway" after the warnings were shown
+    if draft is None or draft.nonce != query.data[3:] or draft.stage != "preview" or message is None:
         await query.answer(CLOSED, show_alert=True)
         return
     drop_draft(context)  # before any await: a double tap saves once
@@ -687,7 +708,13 @@ async def on_save(update: Update, context: Context) -> None:
     data = context.bot_data
     root = _root(data)
     try:
-        entry, path = await asyncio.to_thread(save_draft, data, draft, dt.date.today())
+        entry, path = await asyncio.to_thread(save_draft, data, draft, dt.date.today(), confirmed)
+    except NotReviewed as exc:
+        if context.user_data is not None:
+            context.user_data.setdefault(DRAFT_KEY, draft)  # kept: Save anyway, or /cancel
+        await _edit(message, None)
+        await reply_long(message, *_review_reply(exc.review, draft))
+        return
     except ValidationError as exc:
         reasons = "\n".join(f"• {esc(_error_text(e))}" for e in exc.errors())
         await message.reply_text(f"❌ Not saved, nothing was written: the entry is not valid.\n{reasons}")
@@ -723,6 +750,20 @@ async def on_save(update: Update, context: Context) -> None:
         f"✅ {verb} <code>{esc(entry.id)}</code> in <code>{esc(_shown_path(path))}</code>. It answers now, "
         f"no restart needed: try asking “{esc(shorten(entry.question, 100))}”."
     )
+
+
+def _review_reply(review: Review, draft: EntryDraft) -> tuple[str, InlineKeyboardMarkup]:
+    cancel = InlineKeyboardButton("Cancel", callback_data=callback(f"ex:{draft.nonce}"))
+    listed = "\n".join(f"• {esc(str(f))}" for f in [*review.errors, *review.warnings])
+    if review.errors:
+        text = (
+            f"❌ Not saved, nothing was written: <code>kb lint</code> finds {len(review.errors)} error(s) "
+            f"with this entry in the knowledge base.\n{listed}\n\nReword it (/cancel, then /add or /edit)."
+        )
+        return text, InlineKeyboardMarkup([[cancel]])
+    save = InlineKeyboardButton("⚠️ Save anyway", callback_data=callback(f"ew:{draft.nonce}"))
+    text = f"⚠️ Not saved yet: {len(review.warnings)} warning(s).\n{listed}\n\nSave anyway if they are intended."
+    return text, InlineKeyboardMarkup([[save, cancel]])
 
 
 async def on_cancel_button(update: Update, context: Context) -> None:
