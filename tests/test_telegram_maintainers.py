@@ -22,7 +22,7 @@ from handlers.maintainers import gap_token, slug_for
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import load_knowledge_base, parse_entry_text
 from knowledge.model import Topic
-from knowledge.writer import entry_to_yaml, update_entry
+from knowledge.writer import update_entry
 from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
 from tests.fake_telegram import (
     DEFAULT_GROUP_ID,
