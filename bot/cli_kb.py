@@ -404,6 +404,42 @@ def reload() -> None:
     click.echo(f"{valid}\nSent SIGHUP to the running bot (pid {pid}): it reloads now.")
 
 
+# ---- remove
+
+
+@kb.command()
+@click.argument("entry_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove(entry_id: str, yes: bool) -> None:
+    """Delete the entry ENTRY_ID's file (under the write lock) and make a running bot reload."""
+    from bot.runner import PID_FILE_NAME
+    from knowledge.writer import NoSuchEntry, remove_entry
+
+    settings = settings_or_exit()
+    root = settings.knowledge_dir
+    path = next((root / "entries").glob(f"*/{entry_id}.yaml"), None)
+    if path is None:
+        _fail(f"No entry {entry_id!r} in {root}. Nothing was removed.")
+    if not yes and not click.confirm(f"Delete {path}?", default=False):
+        _fail("Not removed.")
+    try:
+        base, referring = remove_entry(root, entry_id)
+    except NoSuchEntry:
+        _fail(f"No entry {entry_id!r} in {root} (removed meanwhile?). Nothing was removed.")
+    click.echo(f"Removed {entry_id}: {path} ({len(base.entries)} entries left).")
+    if referring:
+        click.echo(f"Still listed as related by: {', '.join(referring)} (`visabot kb lint` reports them).")
+    pid, reason = _running_bot(settings.db_path.parent / PID_FILE_NAME)
+    if pid is None:
+        click.echo(f"Nothing to reload: {reason}.")
+        return
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except PermissionError:
+        _fail(f"Cannot signal the bot (pid {pid}): permission denied. Run `visabot kb reload` as the bot's user.")
+    click.echo(f"Sent SIGHUP to the running bot (pid {pid}): it stops serving {entry_id} now.")
+
+
 # ---- add
 
 

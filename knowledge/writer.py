@@ -148,3 +148,20 @@ def update_entry(root: Path, entry: Entry) -> KnowledgeBase:
         if old_path is None:
             raise KnowledgeError([Problem(entry_path(root, entry), None, f"no entry {entry.id!r} to edit")])
         return _write_validated(root, entry, old_path)
+
+
+class NoSuchEntry(Exception):
+    """No entry file has this id."""
+
+
+def remove_entry(root: Path, entry_id: str) -> tuple[KnowledgeBase, list[str]]:
+    """Delete an entry's file under the write lock. Returns the knowledge base now on disk and
+    the ids of entries that still list it as related (the bot then no longer offers that link;
+    `kb lint` reports it until their files are fixed). Raises NoSuchEntry."""
+    with _locked(root):
+        path = _existing_path(root, entry_id)
+        if path is None:
+            raise NoSuchEntry(entry_id)
+        path.unlink()
+        base = load_knowledge_base(root, skip_invalid=True)
+    return base, [e.id for e in base.entries if entry_id in e.related]

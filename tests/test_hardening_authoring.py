@@ -159,3 +159,18 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
     assert "h1b-100k-one-time" in refused.text  # the entry whose phrasing it would take
     assert [b["text"] for b in buttons(refused)] == ["Cancel"]
     assert "Yes, every year" not in still.text
+
+
+def test_kb_remove_asks_then_deletes_the_file(kb_dir: Path, tmp_path: Path) -> None:
+    env = {"VISABOT_KNOWLEDGE_DIR": str(kb_dir), "VISABOT_DB_PATH": str(tmp_path / "db" / "v.sqlite3")}
+    path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    declined = run("kb", "remove", "h1b-masters-cap", stdin="n\n", env=env)
+    assert declined.returncode == 1 and path.exists()
+    unknown = run("kb", "remove", "h1b-no-such", "--yes", env=env)
+    assert unknown.returncode == 1 and "No entry 'h1b-no-such'" in unknown.stderr
+    removed = run("kb", "remove", "h1b-masters-cap", "--yes", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not path.exists() and "Removed h1b-masters-cap" in removed.stdout
+    assert "Nothing to reload: no bot is running" in removed.stdout
+    asked = run("ask", "what is the h1b master's cap?", "--json", env=env)
+    assert '"id": "h1b-masters-cap"' not in asked.stdout
