@@ -59,7 +59,7 @@ from knowledge.authoring import Review, review_entry
 from knowledge.loader import ENTRIES_DIRNAME, KnowledgeError, Problem, parse_entry_text
 from knowledge.matcher import Outcome
 from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
-from knowledge.writer import EntryExists, add_entry, entry_path, update_entry
+from knowledge.writer import EntryExists, NoSuchEntry, add_entry, entry_path, remove_entry, update_entry
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +351,15 @@ def attach_alternate(data: BotData, entry_id: str, question: str) -> tuple[Entry
         entry = Entry.model_validate({**current.model_dump(), "alternates": [*current.alternates, question]})
         data.reload(update_entry(root, entry))
     return entry, True
+
+
+def delete_entry(data: BotData, entry_id: str) -> list[str]:
+    """Remove the entry's file and serve the base without it; the ids still naming it as related.
+    Raises NoSuchEntry."""
+    with WRITE_LOCK:
+        base, referring = remove_entry(_root(data), entry_id)
+        data.reload(base)
+    return referring
 
 
 def reload_from_disk(data: BotData) -> list[Problem]:
@@ -828,6 +837,55 @@ async def on_edit(update: Update, context: Context) -> None:
         await update.message.reply_text("Usage: <code>/edit ENTRY-ID</code>, e.g. <code>/edit h1b-masters-cap</code>.")
         return
     await start_edit(update.message, context, args[0])
+
+
+# ---------------------------------------------------------------- /delete
+
+
+async def on_delete(update: Update, context: Context) -> None:
+    """/delete ID: ask for confirmation with a button; nothing is removed before it is pressed."""
+    if await refuse(update, context, "/delete"):
+        return
+    assert update.message is not None
+    args = context.args or []
+    if len(args) != 1 or not re.fullmatch(r"[a-z0-9-]{1,48}", args[0]):
+        await update.message.reply_text("Usage: <code>/delete ENTRY-ID</code>, e.g. <code>/delete h1b-masters-cap</code>.")
+        return
+    entry_id = args[0]
+    if _on_disk(_root(context.bot_data), entry_id) is None and context.bot_data.kb.base.get(entry_id) is None:
+        await update.message.reply_text(f"No entry <code>{esc(entry_id)}</code>. Nothing to delete.")
+        return
+    keyboard = InlineKeyboardMarkup([[
+        InlineKeyboardButton("🗑 Delete", callback_data=callback(f"ed:{entry_id}")),
+        InlineKeyboardButton("Cancel", callback_data="edx"),
+    ]])
+    await update.message.reply_text(
+        f"Delete <code>{esc(entry_id)}</code>? Its file is removed and the bot stops answering with it at once.",
+        reply_markup=keyboard,
+    )
+
+
+async def on_delete_button(update: Update, context: Context) -> None:
+    if await refuse(update, context, "entry delete"):
+        return
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    message = _query_message(update)
+    await query.answer()
+    if query.data == "edx":
+        await _edit(message, "Not deleted.")
+        return
+    entry_id = query.data.removeprefix("ed:")
+    try:
+        referring = await asyncio.to_thread(delete_entry, context.bot_data, entry_id)
+    except NoSuchEntry:
+        await _edit(message, f"No entry <code>{esc(entry_id)}</code> on disk (deleted meanwhile?). Nothing deleted.")
+        return
+    log.info("admin %s deleted entry %s", query.from_user.id, entry_id)
+    text = f"🗑 Deleted <code>{esc(entry_id)}</code>: {len(context.bot_data.kb.base.entries)} entries now served."
+    if referring:
+        text += f"\nStill listed as related by: {esc(', '.join(referring))} (<code>visabot kb lint</code> reports them)."
+    await _edit(message, text)
 
 
 # ---------------------------------------------------------------- /gaps

@@ -174,3 +174,27 @@ def test_kb_remove_asks_then_deletes_the_file(kb_dir: Path, tmp_path: Path) -> N
     assert "Nothing to reload: no bot is running" in removed.stdout
     asked = run("ask", "what is the h1b master's cap?", "--json", env=env)
     assert '"id": "h1b-masters-cap"' not in asked.stdout
+
+
+async def test_telegram_delete_asks_then_removes_and_reloads(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    from tests.test_telegram_maintainers import ADMIN, buttons, press, send
+
+    fake = fake_telegram
+    path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        refused = await send(fake, "/delete h1b-masters-cap", USER, "")
+        forged = await press(fake, "ed:h1b-masters-cap", None, USER)
+        unknown = await send(fake, "/delete h1b-no-such", ADMIN, "No entry")
+        ask = await send(fake, "/delete h1b-masters-cap", ADMIN, "Delete")
+        kept = await press(fake, "edx", ask, ADMIN, expect="Not deleted", method="editMessageText")
+        assert path.exists()
+        ask = await send(fake, "/delete h1b-masters-cap", ADMIN, "Delete")
+        done = await press(fake, "ed:h1b-masters-cap", ask, ADMIN, expect="Deleted", method="editMessageText")
+        served = app.bot_data.kb.base.get("h1b-masters-cap")
+    assert "not" in refused.text.lower() and forged.params.get("show_alert") and path.exists() is False
+    assert "h1b-no-such" in unknown.text
+    assert [b["text"] for b in buttons(ask)] == ["🗑 Delete", "Cancel"]
+    assert "Not deleted" in (kept.text or "")
+    assert served is None and "h1b-masters-cap" in (done.text or "")
