@@ -59,7 +59,14 @@ from knowledge.authoring import Review, review_entry
 from knowledge.loader import ENTRIES_DIRNAME, KnowledgeError, Problem, parse_entry_text
 from knowledge.matcher import Outcome
 from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
-from knowledge.writer import EntryExists, NoSuchEntry, add_entry, entry_path, remove_entry, update_entry
+from knowledge.writer import (
+    EntryExists,
+    NoSuchEntry,
+    add_entry,
+    entry_path,
+    remove_entry,
+    update_entry,
+)
 
 log = logging.getLogger(__name__)
 
