@@ -337,8 +337,12 @@ def stale(today: dt.datetime | None, within: int) -> None:
 # ---- reload
 
 
-def _running_bot(pid_file: Path) -> tuple[int | None, str]:
-    """The pid of the running bot from its pid file, or None with the reason."""
+def _running_bot(db_path: Path) -> tuple[int | None, str]:
+    """The pid of the bot running on this database (from its pid file, checked against the
+    process's command line and the instance lock), or None with the reason."""
+    from bot.runner import PID_FILE_NAME, lock_is_held
+
+    pid_file = db_path.parent / PID_FILE_NAME
     try:
         pid = int(pid_file.read_text().strip())
     except FileNotFoundError:
@@ -367,6 +371,8 @@ def _running_bot(pid_file: Path) -> tuple[int | None, str]:
                 None,
                 f"no bot is running (pid file {pid_file} names process {pid}, which is not visabot)",
             )
+    if not lock_is_held(db_path):
+        return None, f"no bot is running (stale pid file {pid_file}: no bot holds the lock on {db_path}); not signalled"
     return pid, ""
 
 
@@ -378,7 +384,6 @@ def reload() -> None:
     last good knowledge base. The bot is found through `visabot.pid` next to VISABOT_DB_PATH, so
     run this with the bot's settings.
     """
-    from bot.runner import PID_FILE_NAME
     from knowledge.loader import KnowledgeError, load_knowledge_base
 
     settings = settings_or_exit()
@@ -391,7 +396,7 @@ def reload() -> None:
             exc.problems,
         )
     valid = f"Knowledge base valid: {len(base.entries)} entries in {settings.knowledge_dir}."
-    pid, reason = _running_bot(settings.db_path.parent / PID_FILE_NAME)
+    pid, reason = _running_bot(settings.db_path)
     if pid is None:
         click.echo(f"{valid}\nNothing to reload: {reason}; the next start will load it.")
         return
@@ -412,7 +417,6 @@ def reload() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def remove(entry_id: str, yes: bool) -> None:
     """Delete the entry ENTRY_ID's file (under the write lock) and make a running bot reload."""
-    from bot.runner import PID_FILE_NAME
     from knowledge.writer import NoSuchEntry, remove_entry
 
     settings = settings_or_exit()
@@ -429,7 +433,7 @@ def remove(entry_id: str, yes: bool) -> None:
     click.echo(f"Removed {entry_id}: {path} ({len(base.entries)} entries left).")
     if referring:
         click.echo(f"Still listed as related by: {', '.join(referring)} (`visabot kb lint` reports them).")
-    pid, reason = _running_bot(settings.db_path.parent / PID_FILE_NAME)
+    pid, reason = _running_bot(settings.db_path)
     if pid is None:
         click.echo(f"Nothing to reload: {reason}.")
         return

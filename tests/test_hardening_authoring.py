@@ -198,3 +198,50 @@ async def test_telegram_delete_asks_then_removes_and_reloads(
     assert [b["text"] for b in buttons(ask)] == ["🗑 Delete", "Cancel"]
     assert "Not deleted" in (kept.text or "")
     assert served is None and "h1b-masters-cap" in (done.text or "")
+
+
+# ---------------------------------------------------------------- point 12: processes
+
+
+def test_a_second_bot_on_the_same_database_is_refused(kb_dir: Path, tmp_path: Path) -> None:
+    import fcntl
+
+    from bot.runner import PID_FILE_NAME, instance_lock_path
+    from tests.bot_harness import TOKEN
+
+    db = tmp_path / "data" / "visabot.sqlite3"
+    db.parent.mkdir()
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "VISABOT_DB_PATH": str(db), "VISABOT_KNOWLEDGE_DIR": str(kb_dir),
+           "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot"}
+    (db.parent / PID_FILE_NAME).write_text("12345")  # the first bot's
+    with open(instance_lock_path(db), "ab") as first:  # held as the first bot holds it
+        fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        second = run("run", env=env)
+    assert second.returncode == 2
+    assert "Another visabot is already running" in second.stderr and "Traceback" not in second.stderr
+    assert TOKEN not in second.stderr + second.stdout
+    assert (db.parent / PID_FILE_NAME).read_text() == "12345"  # not overwritten, not deleted
+
+
+def test_kb_reload_reports_a_stale_pid_file_and_signals_nothing(kb_dir: Path, tmp_path: Path) -> None:
+    """After a SIGKILL the pid file stays; its pid may name another process, even one whose command
+    line says visabot. Without the instance lock held, it is stale: reported, not signalled."""
+    import subprocess
+    import sys
+
+    from bot.runner import PID_FILE_NAME
+
+    db = tmp_path / "data" / "visabot.sqlite3"
+    db.parent.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "visabot"])
+    try:
+        (db.parent / PID_FILE_NAME).write_text(str(other.pid))
+        out = run("kb", "reload", env={"VISABOT_DB_PATH": str(db), "VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+        time.sleep(0.3)
+        alive = other.poll() is None  # SIGHUP would have ended it
+    finally:
+        other.kill()
+        other.wait()
+    assert out.returncode == 0, out.stderr
+    assert "stale pid file" in out.stdout and "not signalled" in out.stdout
+    assert alive
