@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
 from bot.storage import Storage
 from bot.telegram_request import AiohttpRequest, UpdatesRequest
-from knowledge.loader import load_knowledge_base
+from knowledge.loader import load_knowledge_base, report_skipped
 from knowledge.matcher import Matcher
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,11 @@ def build_application(settings: Settings, matcher: Matcher | None = None) -> App
     )
     data: BotData = application.bot_data
     data.settings = settings
-    data.matcher = matcher or Matcher(load_knowledge_base(settings.knowledge_dir))
+    if matcher is None:
+        base = load_knowledge_base(settings.knowledge_dir, skip_invalid=True)
+        report_skipped(base.skipped)
+        matcher = Matcher(base)
+    data.matcher = matcher
     data.storage = Storage(settings.db_path)
     handlers.register(application)
     return application

@@ -20,11 +20,19 @@ def settings_or_exit(settings_class: type[Settings] = Settings) -> Settings:
         sys.exit(2)
 
 
-def knowledge_or_exit(root: Path | None = None) -> KnowledgeBase:
+def knowledge_or_exit(root: Path | None = None, strict: bool = False) -> KnowledgeBase:
+    """The knowledge base, exiting 1 on problems when `strict` (`kb validate`). Otherwise invalid
+    files are skipped and each is reported on stderr, as the bot does at start: one bad file must
+    not stop `visabot ask` from answering with the rest."""
     try:
-        return load_knowledge_base(root or settings_or_exit().knowledge_dir)
+        base = load_knowledge_base(root or settings_or_exit().knowledge_dir, skip_invalid=not strict)
     except KnowledgeError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         click.echo(f"The knowledge base has {len(exc.problems)} problem(s).", err=True)
         sys.exit(1)
+    for problem in base.skipped:
+        click.echo(f"skipped: {problem}", err=True)
+    if base.skipped:
+        click.echo(f"{len(base.skipped)} problem(s) in the knowledge base; run `visabot kb lint`.", err=True)
+    return base

@@ -68,7 +68,7 @@ def kb() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def validate(path: Path | None) -> None:
     """Validate every entry under PATH (default: the configured knowledge folder)."""
-    base = knowledge_or_exit(path)
+    base = knowledge_or_exit(path, strict=True)
     click.echo(f"OK: {len(base.entries)} entries valid.")
 
 
@@ -337,8 +337,12 @@ def stale(today: dt.datetime | None, within: int) -> None:
 # ---- reload
 
 
-def _running_bot(pid_file: Path) -> tuple[int | None, str]:
-    """The pid of the running bot from its pid file, or None with the reason."""
+def _running_bot(db_path: Path) -> tuple[int | None, str]:
+    """The pid of the bot running on this database (from its pid file, checked against the
+    process's command line and the instance lock), or None with the reason."""
+    from bot.runner import PID_FILE_NAME, lock_is_held
+
+    pid_file = db_path.parent / PID_FILE_NAME
     try:
         pid = int(pid_file.read_text().strip())
     except FileNotFoundError:
@@ -367,6 +371,8 @@ def _running_bot(pid_file: Path) -> tuple[int | None, str]:
                 None,
                 f"no bot is running (pid file {pid_file} names process {pid}, which is not visabot)",
             )
+    if not lock_is_held(db_path):
+        return None, f"no bot is running (stale pid file {pid_file}: no bot holds the lock on {db_path}); not signalled"
     return pid, ""
 
 
@@ -378,7 +384,6 @@ def reload() -> None:
     last good knowledge base. The bot is found through `visabot.pid` next to VISABOT_DB_PATH, so
     run this with the bot's settings.
     """
-    from bot.runner import PID_FILE_NAME
     from knowledge.loader import KnowledgeError, load_knowledge_base
 
     settings = settings_or_exit()
@@ -391,7 +396,7 @@ def reload() -> None:
             exc.problems,
         )
     valid = f"Knowledge base valid: {len(base.entries)} entries in {settings.knowledge_dir}."
-    pid, reason = _running_bot(settings.db_path.parent / PID_FILE_NAME)
+    pid, reason = _running_bot(settings.db_path)
     if pid is None:
         click.echo(f"{valid}\nNothing to reload: {reason}; the next start will load it.")
         return
@@ -402,6 +407,41 @@ def reload() -> None:
             f"{valid}\nCannot signal the bot (pid {pid}): permission denied. Run this as the bot's user."
         )
     click.echo(f"{valid}\nSent SIGHUP to the running bot (pid {pid}): it reloads now.")
+
+
+# ---- remove
+
+
+@kb.command()
+@click.argument("entry_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove(entry_id: str, yes: bool) -> None:
+    """Delete the entry ENTRY_ID's file (under the write lock) and make a running bot reload."""
+    from knowledge.writer import NoSuchEntry, remove_entry
+
+    settings = settings_or_exit()
+    root = settings.knowledge_dir
+    path = next((root / "entries").glob(f"*/{entry_id}.yaml"), None)
+    if path is None:
+        _fail(f"No entry {entry_id!r} in {root}. Nothing was removed.")
+    if not yes and not click.confirm(f"Delete {path}?", default=False):
+        _fail("Not removed.")
+    try:
+        base, referring = remove_entry(root, entry_id)
+    except NoSuchEntry:
+        _fail(f"No entry {entry_id!r} in {root} (removed meanwhile?). Nothing was removed.")
+    click.echo(f"Removed {entry_id}: {path} ({len(base.entries)} entries left).")
+    if referring:
+        click.echo(f"Still listed as related by: {', '.join(referring)} (`visabot kb lint` reports them).")
+    pid, reason = _running_bot(settings.db_path)
+    if pid is None:
+        click.echo(f"Nothing to reload: {reason}.")
+        return
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except PermissionError:
+        _fail(f"Cannot signal the bot (pid {pid}): permission denied. Run `visabot kb reload` as the bot's user.")
+    click.echo(f"Sent SIGHUP to the running bot (pid {pid}): it stops serving {entry_id} now.")
 
 
 # ---- add

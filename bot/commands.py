@@ -42,6 +42,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("skip", "Skip linking entries in a broadcast draft", Scope.ADMIN),
     Command("add", "Add a knowledge-base entry, step by step, with a preview", Scope.ADMIN),
     Command("edit", "Change an entry: /edit ID", Scope.ADMIN),
+    Command("delete", "Delete an entry (asks to confirm): /delete ID", Scope.ADMIN),
     Command("gaps", "Most frequent unanswered questions: add, attach or dismiss", Scope.ADMIN),
     Command("feedback", "Answers with the most 👎 and the questions behind them", Scope.ADMIN),
     Command("reload", "Reload the knowledge base from disk", Scope.ADMIN),

@@ -15,7 +15,13 @@ from bot.flood import FloodGuard
 from bot.outbox import Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from knowledge.loader import KnowledgeBase, KnowledgeError, Problem, load_knowledge_base
+from knowledge.loader import (
+    KnowledgeBase,
+    KnowledgeError,
+    Problem,
+    load_knowledge_base,
+    report_skipped,
+)
 from knowledge.matcher import Matcher
 
 log = logging.getLogger(__name__)
@@ -91,15 +97,17 @@ class BotData:
         return Outbox(self.db)
 
     def reload(self, base: KnowledgeBase | None = None) -> list[Problem]:
-        """Swap in the knowledge base from disk (or `base`, already validated). An invalid one is
-        refused with its problems and the current one keeps serving."""
+        """Swap in the knowledge base from disk (or `base`, already loaded). Invalid files are left
+        out and logged (the rest serves); only a folder with no valid entry is refused, with its
+        problems, and the current base keeps serving."""
         if base is None:
             assert self.settings is not None
             try:
-                base = load_knowledge_base(self.settings.knowledge_dir)
+                base = load_knowledge_base(self.settings.knowledge_dir, skip_invalid=True)
             except KnowledgeError as exc:
                 log.error("reload refused: %d problem(s); still serving the previous knowledge base", len(exc.problems))
                 return exc.problems
+        report_skipped(base.skipped)
         self.matcher = Matcher(base)  # one assignment: handlers see the old index or the new one
         if self.jobs is not None:
             self.jobs.kb = base

@@ -8,9 +8,12 @@ X-Telegram-Bot-Api-Secret-Token header.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import IO
 from urllib.parse import urlparse
 
 from telegram import Bot, Update
@@ -26,29 +29,66 @@ log = logging.getLogger(__name__)
 PID_FILE_NAME = "visabot.pid"
 
 
+def instance_lock_path(db_path: Path) -> Path:
+    """The lock file a running bot holds for its whole life, next to its database."""
+    return db_path.with_name(db_path.name + ".lock")
+
+
+def lock_is_held(db_path: Path) -> bool:
+    """True when a bot holds the instance lock of this database (how `kb reload` tells a live
+    pid file from one left by a killed bot, whose pid may since name another process)."""
+    try:
+        with open(instance_lock_path(db_path), "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+    return False  # we got it (released on close): nobody holds it
+
+
+def _hold_instance_lock(db_path: Path) -> IO[bytes]:
+    """One bot per database: two would both poll (Telegram answers one with 409 Conflict), and the
+    second used to overwrite the pid file and delete it on exit. The kernel drops the lock when
+    the process ends, even by SIGKILL, so a crash never leaves it stuck. Exits 2 if taken."""
+    path = instance_lock_path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "ab")  # noqa: SIM115 -- held open for the process's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        print(f"Another visabot is already running with the database {db_path}; not starting a second one.", file=sys.stderr)
+        sys.exit(2)
+    return handle
+
+
 def run_bot(settings: Settings) -> None:
     assert settings.telegram_bot_token is not None
     token = settings.telegram_bot_token.get_secret_value()
     configure_logging(token)
+    lock = _hold_instance_lock(settings.db_path)
     try:
-        asyncio.run(check_telegram(settings))
-    except StartupError as exc:
-        # One plain line instead of a traceback: PTB's errors quote the token, and a wrong
-        # token or URL is a settings problem, not a crash.
-        print(str(exc).replace(token, "[REDACTED]"), file=sys.stderr)
-        raise SystemExit(2) from None
-    application = build_application(settings)
-    entries = len(application.bot_data.kb)
-    pid_file = settings.db_path.parent / PID_FILE_NAME
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(str(os.getpid()))  # lets `visabot kb reload` find the running bot
-    try:
-        _run(application, settings, entries)
-    except TelegramError as exc:  # the network or Telegram failed at start-up after the check
-        print(f"The bot stopped: {without_token(str(exc)).replace(token, '[REDACTED]')}", file=sys.stderr)
-        raise SystemExit(2) from None
+        try:
+            asyncio.run(check_telegram(settings))
+        except StartupError as exc:
+            # One plain line instead of a traceback: PTB's errors quote the token, and a wrong
+            # token or URL is a settings problem, not a crash.
+            print(str(exc).replace(token, "[REDACTED]"), file=sys.stderr)
+            raise SystemExit(2) from None
+        application = build_application(settings)
+        entries = len(application.bot_data.kb)
+        pid_file = settings.db_path.parent / PID_FILE_NAME
+        pid_file.write_text(str(os.getpid()))  # lets `visabot kb reload` find the running bot
+        try:
+            _run(application, settings, entries)
+        except TelegramError as exc:  # the network or Telegram failed at start-up after the check
+            print(f"The bot stopped: {without_token(str(exc)).replace(token, '[REDACTED]')}", file=sys.stderr)
+            raise SystemExit(2) from None
+        finally:
+            pid_file.unlink(missing_ok=True)
     finally:
-        pid_file.unlink(missing_ok=True)
+        lock.close()
 
 
 def _run(application: Application, settings: Settings, entries: int) -> None:  # type: ignore[type-arg]

@@ -143,6 +143,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Knowledge-base upkeep (handlers/maintainers.py): entry drafts, unanswered questions, 👎, reload.
     application.add_handler(CommandHandler("add", private_only(maintainers.on_add), filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("edit", private_only(maintainers.on_edit), filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("delete", private_only(maintainers.on_delete), filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("gaps", private_only(maintainers.on_gaps), filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("feedback", private_only(maintainers.on_feedback), filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("reload", private_only(maintainers.on_reload), filters=NEW_MESSAGE))
@@ -163,8 +164,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
     application.add_handler(CallbackQueryHandler(maintainers.on_topic_button, pattern=r"^et:"))
     application.add_handler(CallbackQueryHandler(maintainers.on_status_button, pattern=r"^es:"))
-    application.add_handler(CallbackQueryHandler(maintainers.on_save, pattern=r"^ev:"))
+    application.add_handler(CallbackQueryHandler(maintainers.on_save, pattern=r"^e[vw]:"))  # ew: save despite warnings
     application.add_handler(CallbackQueryHandler(maintainers.on_cancel_button, pattern=r"^ex:"))
+    # /delete: "ed:ID" confirms, "edx" cancels.
+    application.add_handler(CallbackQueryHandler(maintainers.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$"))
     # /gaps: "gn:" add entry, "ga:" attach (pick), "gt:" attach to, "gx:" dismiss, "gb:" back; /feedback: "fe:" edit.
     application.add_handler(CallbackQueryHandler(maintainers.on_gap_button, pattern=r"^g[nagtxb]:"))
     application.add_handler(CallbackQueryHandler(maintainers.on_feedback_edit, pattern=r"^fe:[a-z0-9-]+$"))

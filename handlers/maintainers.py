@@ -55,10 +55,18 @@ from bot.telegram_render import (
 )
 from handlers import admin
 from handlers.admin import refuse
+from knowledge.authoring import Review, review_entry
 from knowledge.loader import ENTRIES_DIRNAME, KnowledgeError, Problem, parse_entry_text
 from knowledge.matcher import Outcome
 from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
-from knowledge.writer import EntryExists, add_entry, entry_path, update_entry
+from knowledge.writer import (
+    EntryExists,
+    NoSuchEntry,
+    add_entry,
+    entry_path,
+    remove_entry,
+    update_entry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -295,20 +303,37 @@ def _taken_ids(data: BotData, root: Path) -> set[str]:
     return set(data.kb.base.by_id) | {p.stem for p in (root / ENTRIES_DIRNAME).glob("*/*.yaml")}
 
 
-def save_draft(data: BotData, draft: EntryDraft, today: dt.date) -> tuple[Entry, Path]:
-    """Write the draft's entry and serve the knowledge base that now holds it."""
+class NotReviewed(Exception):
+    """The entry fails `kb lint`'s checks (errors), or has warnings not yet confirmed."""
+
+    def __init__(self, review: Review):
+        self.review = review
+        super().__init__(f"{len(review.errors)} error(s), {len(review.warnings)} warning(s)")
+
+
+def _review(data: BotData, entry: Entry, today: dt.date, replaces: str | None, confirmed: bool) -> None:
+    review = review_entry(data.kb.base, entry, today, replaces)
+    if review.errors or (review.warnings and not confirmed):
+        raise NotReviewed(review)
+
+
+def save_draft(data: BotData, draft: EntryDraft, today: dt.date, confirmed: bool = False) -> tuple[Entry, Path]:
+    """Check the draft's entry as `kb lint` would with it included (errors raise NotReviewed;
+    warnings too unless `confirmed`), write it, and serve the knowledge base that now holds it."""
     root = _root(data)
     with WRITE_LOCK:
         if draft.original is not None:
             if _on_disk(root, draft.original.id) != draft.original:
                 raise EditConflict(draft.original.id)
             entry = build_entry(draft, draft.original.id, today)
+            _review(data, entry, today, draft.original.id, confirmed)
             base = update_entry(root, entry)
         else:
             assert draft.topic is not None
             wanted = slug_for(draft.question, draft.topic)
             for _ in range(10):
                 entry = build_entry(draft, unique_id(wanted, _taken_ids(data, root)), today)
+                _review(data, entry, today, None, confirmed)
                 try:
                     base = add_entry(root, entry)
                     break
@@ -333,6 +358,15 @@ def attach_alternate(data: BotData, entry_id: str, question: str) -> tuple[Entry
         entry = Entry.model_validate({**current.model_dump(), "alternates": [*current.alternates, question]})
         data.reload(update_entry(root, entry))
     return entry, True
+
+
+def delete_entry(data: BotData, entry_id: str) -> list[str]:
+    """Remove the entry's file and serve the base without it; the ids still naming it as related.
+    Raises NoSuchEntry."""
+    with WRITE_LOCK:
+        base, referring = remove_entry(_root(data), entry_id)
+        data.reload(base)
+    return referring
 
 
 def reload_from_disk(data: BotData) -> list[Problem]:
@@ -666,7 +700,9 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
         f"{what}\nTopic: {esc(TOPIC_LABELS[entry.topic])} · as of {entry.as_of.isoformat()} · "
         f"re-check after {entry.review_after_days} days\n\n"
         f"Alternates ({len(entry.alternates)}):\n{alternates}\n\n"
-        "Save writes it (validated with the whole knowledge base) and makes it answerable at once."
+        "Save checks it as <code>visabot kb lint</code> would, with the whole knowledge base, writes it and "
+        "makes it answerable at once. Text is shown exactly as typed: HTML tags such as &lt;b&gt; appear "
+        "literally, they do not format."
     )
     buttons = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Save", callback_data=callback(f"ev:{draft.nonce}")), cancel]])
     await reply_long(message, summary, buttons)
@@ -679,7 +715,8 @@ async def on_save(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     draft = _draft(context)
     message = _query_message(update)
-    if draft is None or draft.nonce != query.data.removeprefix("ev:") or draft.stage != "preview" or message is None:
+    confirmed = query.data.startswith("ew:")  # "Save anyway" after the warnings were shown
+    if draft is None or draft.nonce != query.data[3:] or draft.stage != "preview" or message is None:
         await query.answer(CLOSED, show_alert=True)
         return
     drop_draft(context)  # before any await: a double tap saves once
@@ -687,7 +724,13 @@ async def on_save(update: Update, context: Context) -> None:
     data = context.bot_data
     root = _root(data)
     try:
-        entry, path = await asyncio.to_thread(save_draft, data, draft, dt.date.today())
+        entry, path = await asyncio.to_thread(save_draft, data, draft, dt.date.today(), confirmed)
+    except NotReviewed as exc:
+        if context.user_data is not None:
+            context.user_data.setdefault(DRAFT_KEY, draft)  # kept: Save anyway, or /cancel
+        await _edit(message, None)
+        await reply_long(message, *_review_reply(exc.review, draft))
+        return
     except ValidationError as exc:
         reasons = "\n".join(f"• {esc(_error_text(e))}" for e in exc.errors())
         await message.reply_text(f"❌ Not saved, nothing was written: the entry is not valid.\n{reasons}")
@@ -723,6 +766,20 @@ async def on_save(update: Update, context: Context) -> None:
         f"✅ {verb} <code>{esc(entry.id)}</code> in <code>{esc(_shown_path(path))}</code>. It answers now, "
         f"no restart needed: try asking “{esc(shorten(entry.question, 100))}”."
     )
+
+
+def _review_reply(review: Review, draft: EntryDraft) -> tuple[str, InlineKeyboardMarkup]:
+    cancel = InlineKeyboardButton("Cancel", callback_data=callback(f"ex:{draft.nonce}"))
+    listed = "\n".join(f"• {esc(str(f))}" for f in [*review.errors, *review.warnings])
+    if review.errors:
+        text = (
+            f"❌ Not saved, nothing was written: <code>kb lint</code> finds {len(review.errors)} error(s) "
+            f"with this entry in the knowledge base.\n{listed}\n\nReword it (/cancel, then /add or /edit)."
+        )
+        return text, InlineKeyboardMarkup([[cancel]])
+    save = InlineKeyboardButton("⚠️ Save anyway", callback_data=callback(f"ew:{draft.nonce}"))
+    text = f"⚠️ Not saved yet: {len(review.warnings)} warning(s).\n{listed}\n\nSave anyway if they are intended."
+    return text, InlineKeyboardMarkup([[save, cancel]])
 
 
 async def on_cancel_button(update: Update, context: Context) -> None:
@@ -787,6 +844,55 @@ async def on_edit(update: Update, context: Context) -> None:
         await update.message.reply_text("Usage: <code>/edit ENTRY-ID</code>, e.g. <code>/edit h1b-masters-cap</code>.")
         return
     await start_edit(update.message, context, args[0])
+
+
+# ---------------------------------------------------------------- /delete
+
+
+async def on_delete(update: Update, context: Context) -> None:
+    """/delete ID: ask for confirmation with a button; nothing is removed before it is pressed."""
+    if await refuse(update, context, "/delete"):
+        return
+    assert update.message is not None
+    args = context.args or []
+    if len(args) != 1 or not re.fullmatch(r"[a-z0-9-]{1,48}", args[0]):
+        await update.message.reply_text("Usage: <code>/delete ENTRY-ID</code>, e.g. <code>/delete h1b-masters-cap</code>.")
+        return
+    entry_id = args[0]
+    if _on_disk(_root(context.bot_data), entry_id) is None and context.bot_data.kb.base.get(entry_id) is None:
+        await update.message.reply_text(f"No entry <code>{esc(entry_id)}</code>. Nothing to delete.")
+        return
+    keyboard = InlineKeyboardMarkup([[
+        InlineKeyboardButton("🗑 Delete", callback_data=callback(f"ed:{entry_id}")),
+        InlineKeyboardButton("Cancel", callback_data="edx"),
+    ]])
+    await update.message.reply_text(
+        f"Delete <code>{esc(entry_id)}</code>? Its file is removed and the bot stops answering with it at once.",
+        reply_markup=keyboard,
+    )
+
+
+async def on_delete_button(update: Update, context: Context) -> None:
+    if await refuse(update, context, "entry delete"):
+        return
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    message = _query_message(update)
+    await query.answer()
+    if query.data == "edx":
+        await _edit(message, "Not deleted.")
+        return
+    entry_id = query.data.removeprefix("ed:")
+    try:
+        referring = await asyncio.to_thread(delete_entry, context.bot_data, entry_id)
+    except NoSuchEntry:
+        await _edit(message, f"No entry <code>{esc(entry_id)}</code> on disk (deleted meanwhile?). Nothing deleted.")
+        return
+    log.info("admin %s deleted entry %s", query.from_user.id, entry_id)
+    text = f"🗑 Deleted <code>{esc(entry_id)}</code>: {len(context.bot_data.kb.base.entries)} entries now served."
+    if referring:
+        text += f"\nStill listed as related by: {esc(', '.join(referring))} (<code>visabot kb lint</code> reports them)."
+    await _edit(message, text)
 
 
 # ---------------------------------------------------------------- /gaps
@@ -978,4 +1084,11 @@ async def on_reload(update: Update, context: Context) -> None:
         )
         return
     log.info("admin %s reloaded the knowledge base", update.message.from_user.id if update.message.from_user else "?")
-    await update.message.reply_text(f"✅ Reloaded: {len(data.kb.base.entries)} entries (before: {before}).")
+    base = data.kb.base
+    text = f"✅ Reloaded: {len(base.entries)} entries (before: {before})."
+    if base.skipped:
+        text += (
+            f"\n\n⚠️ {len(base.skipped)} problem(s) on disk; the files named were left out:\n"
+            f"{problems_html(base.skipped, _root(data))}"
+        )
+    await reply_long(update.message, text)

@@ -6,6 +6,9 @@ collects all problems before failing, because fixing one error at a time is slow
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +47,12 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+log = logging.getLogger(__name__)
 ENTRIES_DIRNAME = "entries"
 SYNONYMS_FILENAME = "synonyms.yaml"
+# The largest entry file read. Real entries are 2-6 KB; a bigger file is a mistake or an attack
+# (a 50 MB file took 22 s and 680 MB at start), refused before it is read.
+MAX_ENTRY_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,11 +85,14 @@ class KnowledgeBase:
         synonyms: dict[str, list[str]] | None = None,
         paths: dict[str, Path] | None = None,
         chinese: dict[str, ChineseText] | None = None,
+        skipped: list[Problem] | None = None,
     ):
         self.entries = entries if isinstance(entries, EntryStore) else EntryStore(entries)
         self.synonyms = synonyms if synonyms is not None else {}
         self.paths = paths if paths is not None else {}
         self.chinese = chinese if chinese is not None else {}  # id → Chinese text (knowledge/bilingual.py)
+        # Problems set aside by a lenient load (skip_invalid=True): to be reported, not served.
+        self.skipped = skipped if skipped is not None else []
 
     @property
     def by_id(self) -> Mapping[str, Entry]:
@@ -155,47 +165,104 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[Problem]]:
     return data, []
 
 
-def load_knowledge_base(root: Path) -> KnowledgeBase:
+def read_entry_file(path: Path, limit: int = MAX_ENTRY_BYTES) -> str:
+    """The text of one entry file, refusing anything but a regular file of at most `limit` bytes.
+
+    Opened without following a symlink and without blocking, then checked with fstat on the open
+    descriptor (no window between check and read): a symlink to /dev/zero would read until
+    MemoryError, and a FIFO would hang /reload while it holds the write lock. Raises OSError.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"not a regular file ({stat.filemode(info.st_mode)[0]!r} type); skipped")
+        if info.st_size > limit:
+            raise OSError(f"{info.st_size} bytes, over the {limit}-byte limit for an entry file")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1  # the handle owns it now
+            data = handle.read(limit + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > limit:
+        raise OSError(f"over the {limit}-byte limit for an entry file")
+    return data.decode("utf-8")
+
+
+def _file_problem(path: Path, exc: Exception) -> Problem:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        reason = os.strerror(exc.errno)
+        if os.path.islink(path):
+            reason = "a symbolic link, not a regular file; skipped"
+        return Problem(path, None, f"cannot read: {reason}")
+    return Problem(path, None, f"cannot read: {exc}")
+
+
+def load_knowledge_base(root: Path, skip_invalid: bool = False) -> KnowledgeBase:
     """Load ``root/entries/<topic>/<id>.yaml`` and ``root/synonyms.yaml``.
 
-    Raises KnowledgeError listing every problem: schema, duplicate ids, file name or folder
-    not matching id and topic, and related ids that do not exist.
+    Strict (the default, for `kb validate` and the writer): raises KnowledgeError listing every
+    problem: schema, duplicate ids, file name or folder not matching id and topic, related ids
+    that do not exist, files that are not regular or too big.
+
+    With ``skip_invalid`` (start-up, /reload, the commands that only read): a file with a problem
+    is left out and its problems are kept in ``skipped``, so one bad file (say, left by a crash or
+    a typo) cannot stop the bot from serving every valid entry. Only a base with no valid entry
+    at all still raises.
     """
     entries_dir = root / ENTRIES_DIRNAME
     problems: list[Problem] = []
+    skipped: list[Problem] = []
     if not entries_dir.is_dir():
         raise KnowledgeError([Problem(entries_dir, None, "no entries folder here")])
     entries = EntryStore()  # filled one at a time, so the whole base is never held as objects
     paths: dict[str, Path] = {}
     related: list[tuple[str, str]] = []
     for path in sorted(entries_dir.glob("*/*.yaml")):
+        found = []
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_entry_file(path)
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(path, None, f"cannot read: {exc}"))
+            found = [_file_problem(path, exc)]
+            entry = None
+        else:
+            entry, found = parse_entry_text(text, path)
+        if entry is not None:
+            if entry.id in paths:
+                found.append(Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})"))
+            if path.stem != entry.id:
+                found.append(Problem(path, None, f"file name must be {entry.id}.yaml"))
+            if path.parent.name != entry.topic.value:
+                found.append(Problem(path, None, f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}"))
+        if found:
+            problems.extend(found)
+            skipped.extend(found)
+        if entry is None or (found and skip_invalid) or entry.id in paths:
             continue
-        entry, found = parse_entry_text(text, path)
-        problems.extend(found)
-        if entry is None:
-            continue
-        if entry.id in paths:
-            problems.append(Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})"))
-            continue
-        if path.stem != entry.id:
-            problems.append(Problem(path, None, f"file name must be {entry.id}.yaml"))
-        if path.parent.name != entry.topic.value:
-            problems.append(Problem(path, None, f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}"))
         paths[entry.id] = path
         entries.append(entry)
         related.extend((entry.id, rel) for rel in entry.related)
     for entry_id, rel in related:
         if rel not in paths:
-            problems.append(Problem(paths[entry_id], None, f"related id {rel!r} does not exist"))
+            # Kept when lenient: the answer stands on its own; the missing link is not offered.
+            problem = Problem(paths[entry_id], None, f"related id {rel!r} does not exist")
+            problems.append(problem)
+            skipped.append(problem)
     synonyms, syn_problems = load_synonyms(root / SYNONYMS_FILENAME)
     problems.extend(syn_problems)
-    if not entries and not problems:
-        problems.append(Problem(entries_dir, None, "no entries found"))
-    if problems:
+    skipped.extend(syn_problems)
+    if not entries:
+        raise KnowledgeError(problems or [Problem(entries_dir, None, "no entries found")])
+    if problems and not skip_invalid:
         raise KnowledgeError(problems)
     chinese, _ = load_chinese(root)  # a bad translation never stops the bot; `kb lint` reports it
-    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, chinese=chinese)
+    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, chinese=chinese, skipped=skipped)
+
+
+def report_skipped(skipped: list[Problem]) -> None:
+    """Log what a lenient load left out, one line per problem, so it is fixed rather than missed."""
+    for problem in skipped:
+        log.warning("knowledge base: skipped: %s", problem)
+    if skipped:
+        log.warning("knowledge base: %d problem(s) skipped; run `visabot kb lint` for details", len(skipped))
