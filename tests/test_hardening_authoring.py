@@ -142,19 +142,27 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
     fake = fake_telegram
     files = snapshot(kb_dir)
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
-        await send(fake, "/add", ADMIN, "step 1 of 7")
-        await send(fake, "Is the $100,000 H-1B fee charged every year?", ADMIN, "step 2 of 7")
-        alternates = ["is the h1b fee yearly", "h1b 100k fee every year", "annual h1b 100000 fee", "done"]
-        await send(fake, "\n".join(alternates), ADMIN, "step 3 of 7")
-        await send(fake, "Yes, every year.", ADMIN, "step 4 of 7")
-        await send(fake, "none", ADMIN, "step 5 of 7")
-        topics = await send(fake, "Fee news | Example News | https://example.org/fee | 2026-11-01 | news\ndone", ADMIN, "step 6 of 7")
-        statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
-        summary = await press(fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="Preview")
-        refused = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved")
+        replies = {}
+        for status in ("official", "reported"):  # as in the issue, then with an honest label
+            await send(fake, "/add", ADMIN, "step 1 of 7")
+            await send(fake, "Is the $100,000 H-1B fee charged every year?", ADMIN, "step 2 of 7")
+            alternates = ["is the h1b fee yearly", "h1b 100k fee every year", "annual h1b 100000 fee", "done"]
+            await send(fake, "\n".join(alternates), ADMIN, "step 3 of 7")
+            await send(fake, "Yes, every year.", ADMIN, "step 4 of 7")
+            await send(fake, "none", ADMIN, "step 5 of 7")
+            topics = await send(fake, "Fee news | Example News | https://www.visaverge.com/fee | 2026-11-01 | news\ndone", ADMIN, "step 6 of 7")
+            statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
+            if status == "official":  # the model itself refuses an Official badge on a news source
+                replies[status] = await press(fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="not valid")
+                await send(fake, "/cancel", ADMIN, "ancel")
+                continue
+            summary = await press(fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview")
+            replies[status] = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved")
         still = await send(fake, "is the h1b fee yearly", USER)
         served = len(app.bot_data.kb.base.entries)
     assert snapshot(kb_dir) == files and served == len(files)
+    assert "official" in replies["official"].text
+    refused = replies["reported"]
     assert "nothing was written" in refused.text and "[conflict]" in refused.text
     assert "h1b-100k-one-time" in refused.text  # the entry whose phrasing it would take
     assert [b["text"] for b in buttons(refused)] == ["Cancel"]

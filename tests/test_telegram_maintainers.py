@@ -40,7 +40,7 @@ ADMIN2 = 4343
 ZEBRA = "Can a K visa holder bring a pet zebra to China?"
 ZEBRA_ALTERNATES = ["k visa zebra", "bringing my zebra on a k visa", "is a pet zebra allowed with the k visa"]
 ZEBRA_ANSWER = "No. The K visa covers the holder only; zebras need a separate import permit.\n\nAsk the zoo."
-ZEBRA_SOURCE = "Import of exotic animals | Example Customs | https://example.org/zebra?a=1&b=2 | c. 2026-11-01 | news"
+ZEBRA_SOURCE = "Import of exotic animals | Example Customs | https://www.visaverge.com/zebra?a=1&b=2 | c. 2026-11-01 | news"
 MASTERS = "What is the H-1B master's cap?"
 
 
