@@ -28,6 +28,7 @@ from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug
 
 ZH_DIRNAME = "zh"
+NO_CHINESE = "no Chinese text yet (knowledge/zh/<id>.yaml); replies in Chinese fall back to the English"
 FINGERPRINT_CHARS = 12
 
 
@@ -156,7 +157,7 @@ class BilingualProblem:
 def check_entry(entry: Entry, zh: ChineseText | None) -> list[BilingualProblem]:
     """What keeps this entry's two languages from saying the same thing."""
     if zh is None:
-        return [BilingualProblem(entry.id, "no Chinese text (knowledge/zh/<id>.yaml)")]
+        return [BilingualProblem(entry.id, NO_CHINESE)]
     problems = []
     if zh.translates != fingerprint(entry):
         problems.append(BilingualProblem(entry.id, "the English changed since the Chinese was written; update both"))

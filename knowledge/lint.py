@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from knowledge.bilingual import check_all
+from knowledge.bilingual import NO_CHINESE, check_all
 from knowledge.loader import (
     ENTRIES_DIRNAME,
     SYNONYMS_FILENAME,
@@ -35,7 +35,9 @@ from knowledge.model import Entry
 from knowledge.publishers import tier_of_url
 
 DUPLICATE_QUESTION_SIMILARITY = 92.0
-WARNING_KINDS = frozenset({"no-official-source", "lapsed"})  # "chinese" is an error: every entry has its Chinese text
+# "chinese" (a translation out of step or stating other numbers) is an error; an entry not yet
+# translated is a warning: its Chinese readers get the English with a note saying so.
+WARNING_KINDS = frozenset({"no-official-source", "lapsed", "untranslated"})
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,10 @@ def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
 
 def bilingual(base: KnowledgeBase) -> list[Finding]:
     """Chinese text missing, out of step with the English, or stating other numbers."""
-    return [Finding("chinese", p.entry_id, p.message) for p in check_all(list(base.entries), base.chinese)]
+    return [
+        Finding("untranslated" if p.message == NO_CHINESE else "chinese", p.entry_id, p.message)
+        for p in check_all(list(base.entries), base.chinese)
+    ]
 
 
 def _lenient_base(root: Path) -> KnowledgeBase | None:
