@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +39,12 @@ def fake_telegram() -> Iterator[FakeTelegram]:
         yield fake
         if not fake.allow_unknown:
             fake.assert_no_unknown_calls()
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    """A writable copy of the shipped entries and synonyms, for tests that add or remove entries."""
+    root = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
+    shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
+    return root

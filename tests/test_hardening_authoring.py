@@ -4,7 +4,6 @@ before they touch the disk, and the loader reads small regular files only."""
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import threading
 import time
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeError, load_knowledge_base
 from knowledge.model import Entry
 from knowledge.writer import add_entry
@@ -22,14 +20,6 @@ from tests.test_cli import run
 
 USER = 777
 GARBAGE = "id: [unclosed\n\x00 not yaml at all: : :\n"
-
-
-@pytest.fixture
-def kb_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "kb"
-    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
-    shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
-    return root
 
 
 def new_entry(root: Path, **changes: object) -> Entry:

@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import html
 import logging
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,14 +41,6 @@ ZEBRA_ALTERNATES = ["k visa zebra", "bringing my zebra on a k visa", "is a pet z
 ZEBRA_ANSWER = "No. The K visa covers the holder only; zebras need a separate import permit.\n\nAsk the zoo."
 ZEBRA_SOURCE = "Import of exotic animals | Example Customs | https://www.visaverge.com/zebra?a=1&b=2 | c. 2026-11-01 | news"
 MASTERS = "What is the H-1B master's cap?"
-
-
-@pytest.fixture
-def kb_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "kb"
-    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
-    shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
-    return root
 
 
 def snapshot(root: Path) -> dict[str, str]:
