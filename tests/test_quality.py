@@ -17,9 +17,11 @@ REGRESSION_SET = EVAL / "regression.yaml"
 REAL_TRAIN = EVAL / "real" / "train.yaml"
 # The matcher this one replaced scored 0.913 on the regression set (bench/RESULTS.md at f094a5e).
 REGRESSION_FLOOR = 0.913
-# The train half as measured when the decision was last calibrated (43% right, 4.2% wrong, 96%
-# declined): a floor against regressions, not the goal (issue 9 asks 85% on the test half).
-REAL_TRAIN_FLOOR = 0.40
+# The train half as measured when the decision was last calibrated (39% right, 2.6% wrong, 98%
+# declined): a floor against regressions, not the goal (issue 9 asks 85% on the test half). It is
+# in-sample, so it fell from 44% when the calibration stopped overfitting the train half: held-out
+# by site (`visabot kb calibrate` prints it), right answers rose from 47 to 62 of 155.
+REAL_TRAIN_FLOOR = 0.38
 
 
 def _detail(report: EvalReport) -> str:
