@@ -11,19 +11,27 @@ import datetime as dt
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import click
 from pydantic import TypeAdapter, ValidationError
 
 from bot.cli_common import fail, knowledge_or_exit, settings_or_exit
-from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
+from knowledge.authoring import (
+    Repeated,
+    clean_alternate,
+    clean_answer,
+    clean_caveat,
+    clean_question,
+    review_days,
+    url_problem,
+)
+from knowledge.model import MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
 
 if TYPE_CHECKING:
     from knowledge.loader import KnowledgeBase
 
 T = TypeVar("T")
-DEFAULT_REVIEW_AFTER_DAYS = 90
 STATUS_HELP = (
     "official = stated by the authority itself; reported = media or law firms report it, not "
     "confirmed officially; unclear = sources conflict; pending = the authority has not published it"
@@ -42,12 +50,10 @@ def _message(exc: ValueError) -> str:
 
 
 @cache
-def _entry_adapter(name: str, item: bool = False) -> TypeAdapter[Any]:
-    """The model's own type and constraints for one field of Entry (or one item of a list field)."""
+def _entry_adapter(name: str) -> TypeAdapter[Any]:
+    """The model's own type and constraints for one field of Entry."""
     info = Entry.model_fields[name]
     annotation: Any = info.annotation
-    if item:
-        return TypeAdapter(get_args(annotation)[0])
     if info.metadata:
         annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
     return TypeAdapter(annotation)
@@ -74,10 +80,10 @@ def _source_field(name: str) -> Callable[[str], Any]:
     return check
 
 
-def _field(name: str, item: bool = False) -> Callable[[str], Any]:
+def _field(name: str) -> Callable[[str], Any]:
     def check(text: str) -> Any:
         try:
-            return _entry_adapter(name, item).validate_python(text)
+            return _entry_adapter(name).validate_python(text)
         except ValidationError as exc:
             raise ValueError(_message(exc)) from None
 
@@ -124,7 +130,14 @@ def _prompt_source(number: int) -> dict[str, Any] | None:
         return None
     source: dict[str, Any] = {"title": _source_field("title")(title)}
     source["publisher"] = _ask(f"Source {number} publisher", _source_field("publisher"))
-    source["url"] = _ask(f"Source {number} URL (http:// or https://)", _source_field("url"))
+    def url_check(text: str) -> Any:
+        url = _source_field("url")(text)
+        problem = url_problem(str(url))
+        if problem:
+            raise ValueError(problem)
+        return url
+
+    source["url"] = _ask(f"Source {number} URL (http:// or https://)", url_check)
 
     def date_check(text: str) -> Any:
         try:
@@ -159,20 +172,20 @@ def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
     )
     data["id"] = _ask(f"Id ({SLUG_HELP})", new_id)
     data["topic"] = _choice("Topic", Topic)
-    data["question"] = _ask("Question (the canonical wording)", _field("question"))
+    data["question"] = _ask("Question (the canonical wording)", clean_question)
 
     def alternate(text: str, given: list[str]) -> str:
-        value = str(_field("alternates", item=True)(text))
-        if value.casefold() in {t.casefold() for t in (data["question"], *given)}:
-            raise ValueError("already given")
-        return value
+        try:
+            return clean_alternate(text, [data["question"], *given])
+        except Repeated:
+            raise ValueError("already given") from None
 
     click.echo(
         f"Alternates: at least {MIN_ALTERNATES} other ways users ask it (keywords, typos, Hinglish, Chinese…)."
     )
     data["alternates"] = _ask_list("Alternate", alternate, minimum=MIN_ALTERNATES)
     data["answer"] = _ask_answer()
-    data["caveats"] = _ask_list("Caveat", lambda text, _: str(_field("caveats", item=True)(text)))
+    data["caveats"] = _ask_list("Caveat", lambda text, _: clean_caveat(text))
     click.echo(f"  statuses: {STATUS_HELP}")
     data["status"] = _choice("Status", Status)
     sources: list[dict[str, Any]] = []
@@ -203,9 +216,9 @@ def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
         "Verified on (YYYY-MM-DD)", verified, default=dt.date.today().isoformat()
     ).isoformat()
     data["review_after_days"] = _ask(
-        "Re-check after how many days (30 for fast-moving rules)",
+        "Re-check after how many days",
         _field("review_after_days"),
-        default=str(DEFAULT_REVIEW_AFTER_DAYS),
+        default=str(review_days(Status(data["status"]))),
     )
 
     def related(text: str, given: list[str]) -> str:
@@ -222,25 +235,16 @@ def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
 
 
 def _ask_answer() -> str:
-    """The answer: one or more lines (joined with spaces), an empty line ends it."""
-    check = _field("answer")
+    """The answer: one or more lines, an empty line ends it (lines joined as knowledge.authoring
+    joins them for Telegram's /add too)."""
     while True:
-        lines = [
-            _ask("Answer (plain text; more lines may follow, an empty line ends)", lambda t: t)
-        ]
+        lines = [_ask("Answer (plain text; more lines may follow, an empty line ends)", lambda t: t)]
         while line := _ask_optional("Answer, continued"):
             lines.append(line)
-        text = " ".join(lines)
-        if len(text) > MAX_ANSWER_CHARS:
-            click.echo(
-                f"  ✗ {len(text)} characters; an answer has at most {MAX_ANSWER_CHARS}. Type it again, shorter.",
-                err=True,
-            )
-            continue
         try:
-            return str(check(text))
+            return clean_answer(lines)
         except ValueError as exc:
-            click.echo(f"  ✗ {_message(exc)}", err=True)
+            click.echo(f"  ✗ {exc}. Type it again, shorter.", err=True)
 
 
 def _write(root: Path, entry: Entry) -> None:

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from bot.telegram_render import entry_messages, entry_view_messages
-from handlers.maintainers import gap_token, slug_for
+from handlers.gaps import gap_token
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.authoring import slug_for
 from knowledge.loader import load_knowledge_base, parse_entry_text
 from knowledge.model import Topic
 from knowledge.writer import update_entry
