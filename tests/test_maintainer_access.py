@@ -9,7 +9,13 @@ from bot import drafts
 from handlers.admin import Draft
 from handlers.entry_drafts import EntryDraft
 from tests.bot_harness import running_bot
-from tests.fake_telegram import DEFAULT_GROUP_ID, DEFAULT_USER_ID, FakeTelegram, make_callback_query, make_command
+from tests.fake_telegram import (
+    DEFAULT_GROUP_ID,
+    DEFAULT_USER_ID,
+    FakeTelegram,
+    make_callback_query,
+    make_command,
+)
 from tests.test_telegram_maintainers import ADMIN, ZEBRA, send
 
 
