@@ -72,15 +72,19 @@ async def on_private_text(update: Update, context: Context) -> None:
         await admin.on_draft_input(update, context)
     elif is_admin and entry_drafts.has_open_draft(context):
         await entry_drafts.on_draft_input(update, context)
+    elif is_admin and gaps.has_open_search(context):
+        await gaps.on_search_text(update, context)
     else:
         await ask.on_private_text(update, context)
 
 
 @admin_command("/cancel")
 async def on_cancel(update: Update, context: Context) -> None:
-    """/cancel ends whichever draft is open: an entry draft, else the broadcast draft."""
+    """/cancel ends whichever draft is open: an entry draft, a search for /gaps, else the broadcast draft."""
     if entry_drafts.has_draft(context):
         await entry_drafts.on_cancel(update, context)
+    elif gaps.has_open_search(context):
+        await gaps.on_cancel(update, context)
     else:
         await admin.on_cancel(update, context)
 
@@ -139,11 +143,14 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(entry_drafts.on_status_button, pattern=r"^es:"))
     application.add_handler(CallbackQueryHandler(entry_drafts.on_save, pattern=r"^e[vw]:"))  # ew: save despite warnings
     application.add_handler(CallbackQueryHandler(entry_drafts.on_cancel_button, pattern=r"^ex:"))
+    # /edit: "ea:" only add alternates (with the nonce); "ee:ID" (its search) and "fe:ID" (/feedback) open an entry.
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_more_alternates_button, pattern=r"^ea:"))
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_edit_button, pattern=r"^(ee|fe):[a-z0-9-]+$"))
     # /delete: "ed:ID" confirms, "edx" cancels.
     application.add_handler(CallbackQueryHandler(entry_drafts.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$"))
-    # /gaps: "gn:" add entry, "ga:" attach (pick), "gt:" attach to, "gx:" dismiss, "gb:" back; /feedback: "fe:" edit.
-    application.add_handler(CallbackQueryHandler(gaps.on_gap_button, pattern=r"^g[nagtxb]:"))
-    application.add_handler(CallbackQueryHandler(feedback.on_feedback_edit, pattern=r"^fe:[a-z0-9-]+$"))
+    # /gaps, one message: "gp:" a page, "go:" open a group, "gn:" add entry, "ga:" attach (closest),
+    # "gs:" attach (search by words), "gt:" attach to, "gx:" dismiss, "gb:" back to the group.
+    application.add_handler(CallbackQueryHandler(gaps.on_gap_button, pattern=r"^g[ponastxb]:"))
 
     # Blocking the bot (my_chat_member → kicked) unsubscribes at once.
     application.add_handler(ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

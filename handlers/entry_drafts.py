@@ -2,7 +2,8 @@
 
 /add: question → alternates → answer → caveats → sources → topic (buttons) → status (buttons) →
 a preview exactly as users will see it → Save / Cancel. /edit ID walks the same steps showing the
-current values; "keep" keeps one. What each answer becomes (and the defaults) is decided by
+current values; "keep" keeps one; "➕ Only add alternates" skips to a step of its own that adds
+phrasings and goes to the preview. /edit words… finds the entry when the id is not at hand. What each answer becomes (and the defaults) is decided by
 knowledge/authoring.py, which `visabot kb add` uses too. The draft is an EntryDraft in the
 maintainer's draft slot (bot/drafts.py; no ConversationHandler: updates run concurrently); text
 from a maintainer whose draft waits for text is routed here by handlers.on_private_text. Save
@@ -11,7 +12,8 @@ goes through knowledge/saves.py: validated, locked, atomic, and served at once.
 callback_data (≤ 64 bytes; ids and keys only, never user text); <n> is the draft's nonce, so a
 button of a finished or cancelled draft does nothing:
   "et:<n>:<topic>" topic · "es:<n>:<status>" status · "ev:<n>" save · "ew:<n>" save despite
-  warnings · "ex:<n>" cancel · "ed:<entry-id>" delete · "edx" keep
+  warnings · "ex:<n>" cancel · "ea:<n>" /edit: only add alternates · "ee:<entry-id>" edit
+  that entry (/edit's search) · "ed:<entry-id>" delete · "edx" keep
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from knowledge.authoring import (
     clean_caveat,
     clean_question,
     error_text,
+    find_entries,
     parse_source,
 )
 from knowledge.loader import KnowledgeError
@@ -61,6 +64,8 @@ log = logging.getLogger(__name__)
 
 STEPS = ("question", "alternates", "answer", "caveats", "sources", "topic", "status")
 TEXT_STAGES = STEPS[:5]
+MORE_ALTERNATES = "more-alternates"  # /edit's own step: only add phrasings, then the preview
+EDIT_CHOICES = 8
 LISTS = ("alternates", "caveats", "sources")
 CLOSED = "This draft is closed. Start again with /add or /edit."
 
@@ -110,7 +115,7 @@ def has_draft(context: Context) -> bool:
 def has_open_draft(context: Context) -> bool:
     """True while the draft waits for text (its later steps are buttons)."""
     draft = drafts.current(context, EntryDraft)
-    return draft is not None and draft.stage in TEXT_STAGES
+    return draft is not None and (draft.stage in TEXT_STAGES or draft.stage == MORE_ALTERNATES)
 
 
 def drop_draft(context: Context) -> bool:
@@ -220,7 +225,7 @@ async def on_draft_input(update: Update, context: Context) -> None:
         await _advance(message, context, draft)
         return
     take = {"question": _take_question, "alternates": _take_alternates, "answer": _take_answer,
-            "caveats": _take_caveats, "sources": _take_sources}[draft.stage]
+            "caveats": _take_caveats, "sources": _take_sources, MORE_ALTERNATES: _take_more_alternates}[draft.stage]
     await take(message, context, draft, text)
 
 
@@ -243,14 +248,7 @@ def _replacing(draft: EntryDraft, name: str, items: list[str]) -> None:
 async def _take_alternates(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
     items, done = _lines(text)
     _replacing(draft, "alternates", items)
-    problems, added = [], 0
-    for item in items:
-        try:
-            draft.alternates.append(clean_alternate(item, [draft.question, *draft.alternates]))
-            added += 1
-        except ValueError as exc:
-            problems.append(str(exc))
-    notes = "".join(f"\n• {esc(p)}" for p in problems)
+    added, notes = _add_alternates(draft, items)
     have = len(draft.alternates)
     if done and have >= MIN_ALTERNATES:
         if notes:
@@ -259,6 +257,60 @@ async def _take_alternates(message: Message, context: Context, draft: EntryDraft
         return
     need = f"at least {MIN_ALTERNATES} are needed; send more" if have < MIN_ALTERNATES else "send more, or <code>done</code>"
     await message.reply_text(f"Got {added} ({have} in all); {need}.{notes}")
+
+
+def _add_alternates(draft: EntryDraft, items: list[str]) -> tuple[int, str]:
+    """Add the new phrasings; how many, and a note listing those skipped and why."""
+    problems, added = [], 0
+    for item in items:
+        try:
+            draft.alternates.append(clean_alternate(item, [draft.question, *draft.alternates]))
+            added += 1
+        except ValueError as exc:
+            problems.append(str(exc))
+    return added, "".join(f"\n• {esc(p)}" for p in problems)
+
+
+async def _take_more_alternates(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
+    items, done = _lines(text)
+    added, notes = _add_alternates(draft, items)
+    assert draft.original is not None
+    new = len(draft.alternates) - len(draft.original.alternates)
+    if done and new:
+        if notes:
+            await message.reply_text(f"Skipped:{notes}")
+        await _preview(message, context, draft)
+        return
+    need = "send at least one" if not new else "send more, or <code>done</code> for the preview"
+    await message.reply_text(f"Got {added} ({new} new in all); {need}.{notes}")
+
+
+def _more_alternates_html(draft: EntryDraft) -> str:
+    assert draft.original is not None
+    listed = "\n".join(f"• {esc(a)}" for a in draft.alternates)
+    return (
+        f"✏️ <b>Editing {esc(draft.original.id)}</b> · add alternates: send new phrasings, one per message "
+        f"or one per line, then <code>done</code> for the preview. The rest of the entry stays as it is.\n\n"
+        f"Already in ({len(draft.alternates)}):\n{listed}\n\n/cancel stops; nothing is saved until you press Save."
+    )
+
+
+@admin_only("entry add alternates")
+async def on_more_alternates_button(update: Update, context: Context) -> None:
+    """ "➕ Only add alternates" under /edit's first step: jump to that step alone."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    pressed = await _pressed(update, context, query.data.removeprefix("ea:"))
+    if pressed is None:
+        return
+    draft, message = pressed
+    if draft.original is None or draft.stage != "question":
+        await query.answer("Already started: go on step by step, or /cancel.")
+        return
+    draft.stage = MORE_ALTERNATES
+    await query.answer()
+    await edit(message, None)
+    await reply_long(message, _more_alternates_html(draft))
 
 
 async def _take_answer(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
@@ -490,7 +542,7 @@ async def on_cancel(update: Update, context: Context) -> None:
 # ---------------------------------------------------------------- /add and /edit
 
 
-def start(context: Context, draft: EntryDraft) -> str:
+def start(context: Context, draft: object) -> str:
     """Open a draft; an unfinished one (entry or broadcast) is discarded: one draft at a time.
     The note to put before the first prompt."""
     return "(Your unfinished draft was discarded.)\n\n" if drafts.start(context, draft) else ""
@@ -514,25 +566,44 @@ async def start_edit(message: Message, context: Context, entry_id: str) -> None:
         return
     draft = EntryDraft.editing(entry)
     note = start(context, draft)
-    await reply_long(message, note + prompt_html(draft))
-
-
-async def _entry_id_argument(update: Update, context: Context, command: str) -> str | None:
-    """The one entry id after /edit or /delete; None (and the usage) when it is missing or not an id."""
-    assert update.message is not None
-    args = context.args or []
-    if len(args) == 1 and re.fullmatch(r"[a-z0-9-]{1,48}", args[0]):
-        return args[0]
-    example = f"<code>/{command} ENTRY-ID</code>, e.g. <code>/{command} h1b-masters-cap</code>"
-    await update.message.reply_text(f"Usage: {example}.")
-    return None
+    only = InlineKeyboardButton("➕ Only add alternates", callback_data=callback(f"ea:{draft.nonce}"))
+    await reply_long(message, note + prompt_html(draft), InlineKeyboardMarkup([[only]]))
 
 
 @admin_command("/edit")
 async def on_edit(update: Update, context: Context) -> None:
-    entry_id = await _entry_id_argument(update, context, "edit")
-    if entry_id is not None and update.message is not None:
-        await start_edit(update.message, context, entry_id)
+    """/edit ID opens the entry; /edit words… lists the entries they find, as buttons."""
+    assert update.message is not None
+    args = context.args or []
+    if len(args) == 1 and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", args[0]):
+        await start_edit(update.message, context, args[0])
+        return
+    if not args:
+        await update.message.reply_text(
+            "Usage: <code>/edit ENTRY-ID</code>, e.g. <code>/edit h1b-masters-cap</code>, or "
+            "<code>/edit</code> with words to find it, e.g. <code>/edit masters cap</code>."
+        )
+        return
+    words = " ".join(args)
+    found = find_entries(context.bot_data.kb, words, EDIT_CHOICES)
+    if not found:
+        await update.message.reply_text(f"No entry found for “{esc(shorten(words, 100))}”. Try other words.")
+        return
+    rows = [[InlineKeyboardButton(shorten(e.question), callback_data=callback(f"ee:{e.id}"))] for e in found]
+    await update.message.reply_text(
+        f"✏️ Which entry? ({len(found)} found for “{esc(shorten(words, 100))}”)", reply_markup=InlineKeyboardMarkup(rows)
+    )
+
+
+@admin_only("an /edit button")
+async def on_edit_button(update: Update, context: Context) -> None:
+    """An entry picked from /edit's search (ee:ID) or from /feedback (fe:ID): open it in /edit."""
+    query = update.callback_query
+    message = query_message(update)
+    assert query is not None and query.data is not None
+    await query.answer()
+    if message is not None:
+        await start_edit(message, context, query.data[3:])
 
 
 # ---------------------------------------------------------------- /delete
@@ -541,9 +612,12 @@ async def on_edit(update: Update, context: Context) -> None:
 @admin_command("/delete")
 async def on_delete(update: Update, context: Context) -> None:
     """/delete ID: ask for confirmation with a button; nothing is removed before it is pressed."""
-    entry_id = await _entry_id_argument(update, context, "delete")
-    if entry_id is None or update.message is None:
+    assert update.message is not None
+    args = context.args or []
+    if len(args) != 1 or not re.fullmatch(r"[a-z0-9-]{1,48}", args[0]):
+        await update.message.reply_text("Usage: <code>/delete ENTRY-ID</code>, e.g. <code>/delete h1b-masters-cap</code>.")
         return
+    entry_id = args[0]
     if on_disk(knowledge_dir(context.bot_data), entry_id) is None and context.bot_data.kb.base.get(entry_id) is None:
         await update.message.reply_text(f"No entry <code>{esc(entry_id)}</code>. Nothing to delete.")
         return

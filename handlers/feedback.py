@@ -1,18 +1,17 @@
 """/feedback in Telegram: the answers users rated 👎 most, with the questions that led to them,
 each with an ✏️ Edit button that opens the entry in /edit.
 
-callback_data: "fe:<entry-id>" edit that entry.
+callback_data: "fe:<entry-id>" edit that entry (handlers/entry_drafts.py's on_edit_button).
 """
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.access import admin_command, admin_only
+from bot.access import admin_command
 from bot.context import Context
 from bot.telegram_render import esc, shorten
-from handlers.entry_drafts import start_edit
-from handlers.maintainer_ui import callback, query_message
+from handlers.maintainer_ui import callback
 
 
 @admin_command("/feedback")
@@ -32,13 +31,3 @@ async def on_feedback(update: Update, context: Context) -> None:
         await update.message.reply_text(
             f"👎 {down} · 👍 {up} · <code>{esc(entry_id)}</code>\n<b>{title}</b>\n\nAsked as:\n{asked}", reply_markup=markup
         )
-
-
-@admin_only("a /feedback button")
-async def on_feedback_edit(update: Update, context: Context) -> None:
-    query = update.callback_query
-    message = query_message(update)
-    assert query is not None and query.data is not None
-    await query.answer()
-    if message is not None:
-        await start_edit(message, context, query.data.removeprefix("fe:"))

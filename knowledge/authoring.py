@@ -30,6 +30,7 @@ from knowledge.lint import WARNING_KINDS, Finding, conflicts_of, duplicates, sou
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher
 from knowledge.model import MAX_ANSWER_CHARS, Entry, Source, Status, Tier, Topic
+from knowledge.normalize import fold
 
 MAX_QUESTION_CHARS = 300
 MAX_ALTERNATE_CHARS = 500  # bot.storage.MAX_LOGGED_QUESTION_CHARS: an unanswered question always fits
@@ -265,6 +266,21 @@ def build_entry(fields: EntryFields, entry_id: str, today: dt.date, original: En
         answer=fields.answer, caveats=fields.caveats, status=fields.status, sources=fields.sources,
         as_of=as_of, verified_on=max(today, as_of), review_after_days=review, **kept,  # type: ignore[arg-type]
     )
+
+
+def find_entries(matcher: Matcher, words: str, limit: int = 8) -> list[Entry]:
+    """The entries a maintainer looks for with `words` (to edit one, or attach a question to it):
+    those whose id, question or alternates hold every word, by id; else the matcher's best."""
+    wanted = fold(words).split()
+    if not wanted:
+        return []
+    hits = [
+        e for e in matcher.base.entries
+        if all(w in fold(" ".join((e.id.replace("-", " "), e.question, *e.alternates))) for w in wanted)
+    ]
+    if hits:
+        return sorted(hits, key=lambda e: e.id)[:limit]
+    return [c.entry for c in matcher.ranked(words, limit=limit)]
 
 
 def changed_fields(original: Entry, entry: Entry) -> list[str]:

@@ -100,18 +100,20 @@ def save_entry(
     return entry, entry_path(root, entry)
 
 
-def attach_alternate(served: Served, root: Path, entry_id: str, question: str) -> tuple[Entry | None, bool]:
-    """Add `question` to an entry's alternates (read from disk, so no concurrent change is lost).
-    Returns (the entry or None when it is gone, whether anything changed)."""
+def attach_alternates(served: Served, root: Path, entry_id: str, questions: list[str]) -> tuple[Entry | None, list[str]]:
+    """Add `questions` to an entry's alternates (read from disk, so no concurrent change is lost),
+    skipping any it already has. Returns (the entry or None when it is gone, the ones added)."""
     with WRITE_LOCK:
         current = on_disk(root, entry_id)
         if current is None:
-            return None, False
-        if question.casefold() in {p.casefold() for p in (current.question, *current.alternates)}:
-            return current, False
-        entry = Entry.model_validate({**current.model_dump(), "alternates": [*current.alternates, question]})
+            return None, []
+        known = {p.casefold() for p in (current.question, *current.alternates)}
+        added = [q for q in dict.fromkeys(questions) if q.casefold() not in known]
+        if not added:
+            return current, []
+        entry = Entry.model_validate({**current.model_dump(), "alternates": [*current.alternates, *added]})
         served.reload(update_entry(root, entry))
-    return entry, True
+    return entry, added
 
 
 def delete_entry(served: Served, root: Path, entry_id: str) -> list[str]:
