@@ -22,7 +22,9 @@ from handlers import (
     admin,
     ask,
     browse,
+    entry_delete,
     entry_drafts,
+    entry_steps,
     errors,
     feedback,
     gaps,
@@ -70,7 +72,7 @@ async def on_private_text(update: Update, context: Context) -> None:
     is_admin = context.bot_data.is_admin(update.effective_user.id if update.effective_user else None)
     if is_admin and admin.has_open_draft(context):
         await admin.on_draft_input(update, context)
-    elif is_admin and entry_drafts.has_open_draft(context):
+    elif is_admin and entry_steps.has_open_draft(context):
         await entry_drafts.on_draft_input(update, context)
     elif is_admin and gaps.has_open_search(context):
         await gaps.on_search_text(update, context)
@@ -81,7 +83,7 @@ async def on_private_text(update: Update, context: Context) -> None:
 @admin_command("/cancel")
 async def on_cancel(update: Update, context: Context) -> None:
     """/cancel ends whichever draft is open: an entry draft, a search for /gaps, else the broadcast draft."""
-    if entry_drafts.has_draft(context):
+    if entry_steps.has_draft(context):
         await entry_drafts.on_cancel(update, context)
     elif gaps.has_open_search(context):
         await gaps.on_cancel(update, context)
@@ -120,7 +122,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Knowledge-base upkeep: entry drafts, unanswered questions, 👎, reload.
     application.add_handler(CommandHandler("add", entry_drafts.on_add, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("edit", entry_drafts.on_edit, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("delete", entry_drafts.on_delete, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("delete", entry_delete.on_delete, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("gaps", gaps.on_gaps, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("feedback", feedback.on_feedback, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("reload", reload.on_reload, filters=NEW_MESSAGE))
@@ -147,7 +149,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(entry_drafts.on_more_alternates_button, pattern=r"^ea:"))
     application.add_handler(CallbackQueryHandler(entry_drafts.on_edit_button, pattern=r"^(ee|fe):[a-z0-9-]+$"))
     # /delete: "ed:ID" confirms, "edx" cancels.
-    application.add_handler(CallbackQueryHandler(entry_drafts.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$"))
+    application.add_handler(CallbackQueryHandler(entry_delete.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$"))
     # /gaps, one message: "gp:" a page, "go:" open a group, "gn:" add entry, "ga:" attach (closest),
     # "gs:" attach (search by words), "gt:" attach to, "gx:" dismiss, "gb:" back to the group.
     application.add_handler(CallbackQueryHandler(gaps.on_gap_button, pattern=r"^g[ponastxb]:"))

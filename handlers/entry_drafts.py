@@ -1,19 +1,20 @@
-"""Entry drafts in Telegram: /add, /edit [ID], /delete ID, the maintainers' entry wizard.
+"""Entry drafts in Telegram: /add and /edit, the maintainers' entry wizard (steps: entry_steps.py).
 
 /add: question → alternates → answer → caveats → sources → topic (buttons) → status (buttons) →
 a preview exactly as users will see it → Save / Cancel. /edit ID walks the same steps showing the
 current values; "keep" keeps one; "➕ Only add alternates" skips to a step of its own that adds
-phrasings and goes to the preview. /edit words… finds the entry when the id is not at hand. What each answer becomes (and the defaults) is decided by
-knowledge/authoring.py, which `visabot kb add` uses too. The draft is an EntryDraft in the
-maintainer's draft slot (bot/drafts.py; no ConversationHandler: updates run concurrently); text
-from a maintainer whose draft waits for text is routed here by handlers.on_private_text. Save
-goes through knowledge/saves.py: validated, locked, atomic, and served at once.
+phrasings and goes to the preview. /edit words… finds the entry when the id is not at hand.
+What each answer becomes (and the defaults) is decided by knowledge/authoring.py, which
+`visabot kb add` uses too. The draft is an EntryDraft in the maintainer's draft slot
+(bot/drafts.py; no ConversationHandler: updates run concurrently); text from a maintainer whose
+draft waits for text is routed here by handlers.on_private_text. Save goes through
+knowledge/saves.py: validated, locked, atomic, and served at once.
 
 callback_data (≤ 64 bytes; ids and keys only, never user text); <n> is the draft's nonce, so a
 button of a finished or cancelled draft does nothing:
   "et:<n>:<topic>" topic · "es:<n>:<status>" status · "ev:<n>" save · "ew:<n>" save despite
-  warnings · "ex:<n>" cancel · "ea:<n>" /edit: only add alternates · "ee:<entry-id>" edit
-  that entry (/edit's search) · "ed:<entry-id>" delete · "edx" keep
+  warnings · "ex:<n>" cancel · "ea:<n>" /edit: only add alternates · "ee:<entry-id>" and
+  "fe:<entry-id>" (/feedback) open that entry in /edit
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import asyncio
 import datetime as dt
 import logging
 import re
-import secrets
-from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -31,8 +30,19 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from bot import drafts
 from bot.access import admin_command, admin_only
 from bot.context import Context
-from bot.render import source_date
 from bot.telegram_render import STATUS_BADGES, TOPIC_LABELS, entry_messages, esc, shorten
+from handlers.entry_steps import (
+    LISTS,
+    MORE_ALTERNATES,
+    STEPS,
+    TEXT_STAGES,
+    EntryDraft,
+    choice_keyboard,
+    choice_text,
+    drop_draft,
+    more_alternates_html,
+    prompt_html,
+)
 from handlers.maintainer_ui import (
     callback,
     edit,
@@ -43,7 +53,6 @@ from handlers.maintainer_ui import (
     shown_path,
 )
 from knowledge.authoring import (
-    EntryFields,
     Review,
     build_entry,
     changed_fields,
@@ -56,40 +65,14 @@ from knowledge.authoring import (
     parse_source,
 )
 from knowledge.loader import KnowledgeError
-from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Topic
-from knowledge.saves import EditConflict, NotReviewed, delete_entry, new_id, on_disk, save_entry
-from knowledge.writer import EntryExists, NoSuchEntry, entry_path
+from knowledge.model import MIN_ALTERNATES, Status, Topic
+from knowledge.saves import EditConflict, NotReviewed, new_id, on_disk, save_entry
+from knowledge.writer import EntryExists, entry_path
 
 log = logging.getLogger(__name__)
 
-STEPS = ("question", "alternates", "answer", "caveats", "sources", "topic", "status")
-TEXT_STAGES = STEPS[:5]
-MORE_ALTERNATES = "more-alternates"  # /edit's own step: only add phrasings, then the preview
 EDIT_CHOICES = 8
-LISTS = ("alternates", "caveats", "sources")
 CLOSED = "This draft is closed. Start again with /add or /edit."
-
-
-@dataclass
-class EntryDraft(EntryFields):
-    nonce: str = ""
-    original: Entry | None = None  # set for /edit: the entry as it was on disk when the edit began
-    stage: str = "question"
-    replaced: set[str] = field(default_factory=set)  # /edit: lists whose new values have begun
-    # The /gaps rows (row id, key) this draft answers: removed from the list on save.
-    gaps: list[tuple[int, str]] = field(default_factory=list)
-
-    @classmethod
-    def new(cls, **values: object) -> EntryDraft:
-        return cls(nonce=secrets.token_hex(4), **values)  # type: ignore[arg-type]
-
-    @classmethod
-    def editing(cls, entry: Entry) -> EntryDraft:
-        return cls.new(original=entry, **vars(EntryFields.of(entry)))
-
-
-def source_line(source: Source) -> str:
-    return f"{source.title} | {source.publisher} | {source.url} | {source_date(source)} | {source.tier.value}"
 
 
 def _lines(text: str) -> tuple[list[str], bool]:
@@ -108,108 +91,12 @@ def _is(text: str, word: str) -> bool:
     return text.strip().lower() == word
 
 
-def has_draft(context: Context) -> bool:
-    return drafts.current(context, EntryDraft) is not None
-
-
-def has_open_draft(context: Context) -> bool:
-    """True while the draft waits for text (its later steps are buttons)."""
-    draft = drafts.current(context, EntryDraft)
-    return draft is not None and (draft.stage in TEXT_STAGES or draft.stage == MORE_ALTERNATES)
-
-
-def drop_draft(context: Context) -> bool:
-    return drafts.drop(context, EntryDraft)
-
-
-def _now_html(draft: EntryDraft) -> str:
-    """/edit: the current value of this step, and how to keep it."""
-    original = draft.original
-    assert original is not None
-    stage = draft.stage
-    if stage == "question":
-        now = f"<i>{esc(original.question)}</i>"
-    elif stage == "alternates":
-        now = "\n".join(f"• {esc(a)}" for a in original.alternates)
-    elif stage == "answer":
-        now = esc(original.answer)
-    elif stage == "caveats":
-        now = "\n".join(f"• {esc(c)}" for c in original.caveats) or "<i>none</i>"
-    else:
-        now = "\n".join(f"<code>{esc(source_line(s))}</code>" for s in original.sources)
-    replace = " New ones replace them all." if stage in ("alternates", "caveats", "sources") else ""
-    return f"<b>Now:</b>\n{now}\n\nSend <code>keep</code> to keep {'them' if replace else 'it'}.{replace}"
-
-
-def prompt_html(draft: EntryDraft) -> str:
-    step = STEPS.index(draft.stage) + 1
-    what = f"✏️ <b>Editing {esc(draft.original.id)}</b>" if draft.original else "➕ <b>New entry</b>"
-    head = f"{what} · step {step} of {len(STEPS)}: "
-    body = {
-        "question": "the <b>question</b>, worded as users will see it above the answer.",
-        "alternates": (
-            f"<b>alternate phrasings</b>: how people actually ask it (at least {MIN_ALTERNATES}), one per "
-            "message or one per line. Send <code>done</code> when finished."
-        ),
-        "answer": (
-            f"the <b>answer</b>, plain text, at most {MAX_ANSWER_CHARS} characters; a blank line starts a "
-            "new paragraph."
-        ),
-        "caveats": (
-            "the <b>caveats</b>, one per message or one per line, then <code>done</code>; or "
-            "<code>none</code>."
-        ),
-        "sources": (
-            "the <b>sources</b>, one per message or one per line, then <code>done</code>:\n"
-            "<code>title | publisher | url | date | tier</code>\n"
-            "date: YYYY-MM-DD, <code>c. YYYY-MM-DD</code> when approximate, or <code>n.d.</code>; "
-            "tier: official, copy-of-official, law-firm or news."
-        ),
-    }[draft.stage]
-    text = head + body
-    if draft.stage == "question" and draft.alternates and draft.original is None:
-        text += f"\n\nFrom /gaps: the user's question is already its first alternate:\n<i>{esc(draft.alternates[0])}</i>"
-    if draft.stage == "alternates" and draft.alternates and draft.original is None:
-        listed = "\n".join(f"• {esc(a)}" for a in draft.alternates)
-        text += f"\n\nAlready in ({len(draft.alternates)}):\n{listed}"
-    if draft.original is not None:
-        text += "\n\n" + _now_html(draft)
-    return text + "\n\n/cancel stops; nothing is saved until you press Save."
-
-
-def _choice_keyboard(draft: EntryDraft, kind: str) -> InlineKeyboardMarkup:
-    if kind == "topic":
-        options = [(t.value, TOPIC_LABELS[t], draft.topic is t) for t in Topic]
-    else:
-        options = [(s.value, STATUS_BADGES[s], draft.status is s) for s in Status]
-    prefix = "et" if kind == "topic" else "es"
-    rows = [
-        [InlineKeyboardButton(("☑️ " if current and draft.original else "") + label,
-                              callback_data=callback(f"{prefix}:{draft.nonce}:{value}"))]
-        for value, label, current in options
-    ]
-    rows.append([InlineKeyboardButton("Cancel", callback_data=callback(f"ex:{draft.nonce}"))])
-    return InlineKeyboardMarkup(rows)
-
-
-def _choice_text(draft: EntryDraft, kind: str) -> str:
-    step = STEPS.index(kind) + 1
-    what = f"✏️ <b>Editing {esc(draft.original.id)}</b>" if draft.original else "➕ <b>New entry</b>"
-    body = "pick the <b>topic</b>." if kind == "topic" else (
-        "how firmly is it established? Pick the <b>status</b>: <i>official</i> when the authority "
-        "states it; <i>reported</i> when only media or law firms do; <i>unclear</i> when sources "
-        "conflict; <i>pending</i> when the authority has not published it."
-    )
-    keep = " (☑️ marks the current one)" if draft.original else ""
-    return f"{what} · step {step} of {len(STEPS)}: {body}{keep}"
-
-
 async def _advance(message: Message, context: Context, draft: EntryDraft) -> None:
     draft.stage = STEPS[STEPS.index(draft.stage) + 1]
     if draft.stage in TEXT_STAGES:
         await reply_long(message, prompt_html(draft))
     else:
-        await message.reply_text(_choice_text(draft, draft.stage), reply_markup=_choice_keyboard(draft, draft.stage))
+        await message.reply_text(choice_text(draft, draft.stage), reply_markup=choice_keyboard(draft, draft.stage))
 
 
 async def on_draft_input(update: Update, context: Context) -> None:
@@ -285,16 +172,6 @@ async def _take_more_alternates(message: Message, context: Context, draft: Entry
     await message.reply_text(f"Got {added} ({new} new in all); {need}.{notes}")
 
 
-def _more_alternates_html(draft: EntryDraft) -> str:
-    assert draft.original is not None
-    listed = "\n".join(f"• {esc(a)}" for a in draft.alternates)
-    return (
-        f"✏️ <b>Editing {esc(draft.original.id)}</b> · add alternates: send new phrasings, one per message "
-        f"or one per line, then <code>done</code> for the preview. The rest of the entry stays as it is.\n\n"
-        f"Already in ({len(draft.alternates)}):\n{listed}\n\n/cancel stops; nothing is saved until you press Save."
-    )
-
-
 @admin_only("entry add alternates")
 async def on_more_alternates_button(update: Update, context: Context) -> None:
     """ "➕ Only add alternates" under /edit's first step: jump to that step alone."""
@@ -310,7 +187,7 @@ async def on_more_alternates_button(update: Update, context: Context) -> None:
     draft.stage = MORE_ALTERNATES
     await query.answer()
     await edit(message, None)
-    await reply_long(message, _more_alternates_html(draft))
+    await reply_long(message, more_alternates_html(draft))
 
 
 async def _take_answer(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
@@ -604,52 +481,3 @@ async def on_edit_button(update: Update, context: Context) -> None:
     await query.answer()
     if message is not None:
         await start_edit(message, context, query.data[3:])
-
-
-# ---------------------------------------------------------------- /delete
-
-
-@admin_command("/delete")
-async def on_delete(update: Update, context: Context) -> None:
-    """/delete ID: ask for confirmation with a button; nothing is removed before it is pressed."""
-    assert update.message is not None
-    args = context.args or []
-    if len(args) != 1 or not re.fullmatch(r"[a-z0-9-]{1,48}", args[0]):
-        await update.message.reply_text("Usage: <code>/delete ENTRY-ID</code>, e.g. <code>/delete h1b-masters-cap</code>.")
-        return
-    entry_id = args[0]
-    if on_disk(knowledge_dir(context.bot_data), entry_id) is None and context.bot_data.kb.base.get(entry_id) is None:
-        await update.message.reply_text(f"No entry <code>{esc(entry_id)}</code>. Nothing to delete.")
-        return
-    keyboard = InlineKeyboardMarkup([[
-        InlineKeyboardButton("🗑 Delete", callback_data=callback(f"ed:{entry_id}")),
-        InlineKeyboardButton("Cancel", callback_data="edx"),
-    ]])
-    await update.message.reply_text(
-        f"Delete <code>{esc(entry_id)}</code>? Its file is removed and the bot stops answering with it at once.",
-        reply_markup=keyboard,
-    )
-
-
-@admin_only("entry delete")
-async def on_delete_button(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    message = query_message(update)
-    await query.answer()
-    if query.data == "edx":
-        await edit(message, "Not deleted.")
-        return
-    entry_id = query.data.removeprefix("ed:")
-    try:
-        referring = await asyncio.to_thread(delete_entry, context.bot_data, knowledge_dir(context.bot_data), entry_id)
-    except NoSuchEntry:
-        await edit(message, f"No entry <code>{esc(entry_id)}</code> on disk (deleted meanwhile?). Nothing deleted.")
-        return
-    log.info("admin %s deleted entry %s", query.from_user.id, entry_id)
-    text = f"🗑 Deleted <code>{esc(entry_id)}</code>: {len(context.bot_data.kb.base.entries)} entries now served."
-    if referring:
-        text += f"\nStill listed as related by: {esc(', '.join(referring))} (<code>visabot kb lint</code> reports them)."
-    await edit(message, text)
-
-

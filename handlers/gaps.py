@@ -31,7 +31,8 @@ from bot.context import BotData, Context
 from bot.gap_clusters import Cluster, Gap, cluster, unanswered
 from bot.logs import user_text
 from bot.telegram_render import esc, shorten
-from handlers.entry_drafts import EntryDraft, prompt_html, start
+from handlers.entry_drafts import start
+from handlers.entry_steps import EntryDraft, prompt_html
 from handlers.maintainer_ui import (
     MAX_CALLBACK_BYTES,
     callback,

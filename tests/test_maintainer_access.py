@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot import drafts
 from handlers.admin import Draft
-from handlers.entry_drafts import EntryDraft
+from handlers.entry_steps import EntryDraft
 from tests.bot_harness import running_bot
 from tests.fake_telegram import (
     DEFAULT_GROUP_ID,
