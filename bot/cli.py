@@ -11,7 +11,8 @@ import click
 
 from bot.cli_broadcast import broadcast, subscribers
 from bot.cli_common import knowledge_or_exit, settings_or_exit
-from bot.cli_kb import gaps, kb
+from bot.cli_kb import kb
+from bot.cli_kb_match import gaps
 from bot.cli_sources import sources
 from bot.config import BotSettings
 from bot.i18n import choose

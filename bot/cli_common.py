@@ -3,13 +3,31 @@ each with a clear message and never a traceback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from bot.config import Settings, SettingsError, load_settings
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def fail(message: str, problems: Iterable[object] = ()) -> NoReturn:
+    """Exit 1 with `message` on stderr, after the problems behind it (one per line)."""
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def day_or_today(value: dt.datetime | None) -> dt.date:
+    """A `--today` option's day, or today."""
+    return value.date() if value is not None else dt.date.today()
 
 
 def settings_or_exit(settings_class: type[Settings] = Settings) -> Settings:

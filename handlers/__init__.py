@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
-
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -18,18 +15,24 @@ from telegram.ext import (
     filters,
 )
 
+from bot.access import admin_command
 from bot.context import Context
 from bot.flood import SLOW_DOWN, Verdict
 from handlers import (
     admin,
     ask,
     browse,
+    entry_delete,
+    entry_drafts,
+    entry_steps,
     errors,
+    feedback,
+    gaps,
     inline,
     language,
-    maintainers,
     media,
     privacy,
+    reload,
     start,
     subscriptions,
 )
@@ -62,27 +65,6 @@ async def _flood_guard(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-MAINTAINERS_IN_PRIVATE = "🔒 Maintainer commands work only in a private chat with me, so nothing " \
-    "users asked is posted to a group. Send it to me directly."
-Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
-
-
-def private_only(handler: Handler) -> Handler:
-    """A maintainer command outside a private chat: a maintainer gets a short hint (a group would
-    otherwise see users' questions, stats and drafts); anyone else gets the handler's own refusal."""
-
-    async def guarded(update: Update, context: Context) -> None:
-        chat, user = update.effective_chat, update.effective_user
-        if chat is not None and chat.type != "private" and context.bot_data.is_admin(user.id if user else None):
-            if update.effective_message is not None:
-                await update.effective_message.reply_text(MAINTAINERS_IN_PRIVATE)
-            return
-        await handler(update, context)
-
-    guarded.__doc__ = handler.__doc__
-    return guarded
-
-
 async def on_private_text(update: Update, context: Context) -> None:
     """A maintainer in the middle of a draft (a broadcast, or an entry for /add or /edit) that waits
     for text is answering it; everyone else is asking. At most one draft is open: starting one
@@ -90,24 +72,21 @@ async def on_private_text(update: Update, context: Context) -> None:
     is_admin = context.bot_data.is_admin(update.effective_user.id if update.effective_user else None)
     if is_admin and admin.has_open_draft(context):
         await admin.on_draft_input(update, context)
-    elif is_admin and maintainers.has_open_draft(context):
-        await maintainers.on_draft_input(update, context)
+    elif is_admin and entry_steps.has_open_draft(context):
+        await entry_drafts.on_draft_input(update, context)
+    elif is_admin and gaps.has_open_search(context):
+        await gaps.on_search_text(update, context)
     else:
         await ask.on_private_text(update, context)
 
 
-async def on_broadcast(update: Update, context: Context) -> None:
-    """/broadcast: an open entry draft is discarded first (one draft at a time; /add does the same
-    to a broadcast draft). Non-admins have no drafts, so nothing changes for them."""
-    if context.bot_data.is_admin(update.effective_user.id if update.effective_user else None):
-        maintainers.drop_draft(context)
-    await admin.on_broadcast(update, context)
-
-
+@admin_command("/cancel")
 async def on_cancel(update: Update, context: Context) -> None:
-    """/cancel ends whichever draft is open: an entry draft, else the broadcast draft."""
-    if maintainers.has_draft(context):
-        await maintainers.on_cancel(update, context)
+    """/cancel ends whichever draft is open: an entry draft, a search for /gaps, else the broadcast draft."""
+    if entry_steps.has_draft(context):
+        await entry_drafts.on_cancel(update, context)
+    elif gaps.has_open_search(context):
+        await gaps.on_cancel(update, context)
     else:
         await admin.on_cancel(update, context)
 
@@ -134,20 +113,20 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Reply language: stored per user, only in a private chat (a group is many users).
     application.add_handler(CommandHandler("language", language.on_language, filters=NEW_MESSAGE & filters.ChatType.PRIVATE))
 
-    # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS, and
-    # they work only in a private chat (private_only).
-    application.add_handler(CommandHandler("broadcast", private_only(on_broadcast), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("broadcasts", private_only(admin.on_broadcasts), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("stats", private_only(admin.on_stats), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("skip", private_only(admin.on_skip), filters=NEW_MESSAGE))
-    # Knowledge-base upkeep (handlers/maintainers.py): entry drafts, unanswered questions, 👎, reload.
-    application.add_handler(CommandHandler("add", private_only(maintainers.on_add), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("edit", private_only(maintainers.on_edit), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("delete", private_only(maintainers.on_delete), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("gaps", private_only(maintainers.on_gaps), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("feedback", private_only(maintainers.on_feedback), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("reload", private_only(maintainers.on_reload), filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("cancel", private_only(on_cancel), filters=NEW_MESSAGE))
+    # Maintainers' commands: each handler is an @admin_command (bot/access.py): it refuses (and
+    # logs) anyone not in VISABOT_ADMIN_IDS, and works only in a private chat.
+    application.add_handler(CommandHandler("broadcast", admin.on_broadcast, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("broadcasts", admin.on_broadcasts, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("stats", admin.on_stats, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("skip", admin.on_skip, filters=NEW_MESSAGE))
+    # Knowledge-base upkeep: entry drafts, unanswered questions, 👎, reload.
+    application.add_handler(CommandHandler("add", entry_drafts.on_add, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("edit", entry_drafts.on_edit, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("delete", entry_delete.on_delete, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("gaps", gaps.on_gaps, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("feedback", feedback.on_feedback, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("reload", reload.on_reload, filters=NEW_MESSAGE))
+    application.add_handler(CommandHandler("cancel", on_cancel, filters=NEW_MESSAGE))
 
     # Buttons.
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))
@@ -162,15 +141,18 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))
     application.add_handler(CallbackQueryHandler(admin.on_cancel, pattern=r"^bx$"))
     # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
-    application.add_handler(CallbackQueryHandler(maintainers.on_topic_button, pattern=r"^et:"))
-    application.add_handler(CallbackQueryHandler(maintainers.on_status_button, pattern=r"^es:"))
-    application.add_handler(CallbackQueryHandler(maintainers.on_save, pattern=r"^e[vw]:"))  # ew: save despite warnings
-    application.add_handler(CallbackQueryHandler(maintainers.on_cancel_button, pattern=r"^ex:"))
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_topic_button, pattern=r"^et:"))
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_status_button, pattern=r"^es:"))
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_save, pattern=r"^e[vw]:"))  # ew: save despite warnings
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_cancel_button, pattern=r"^ex:"))
+    # /edit: "ea:" only add alternates (with the nonce); "ee:ID" (its search) and "fe:ID" (/feedback) open an entry.
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_more_alternates_button, pattern=r"^ea:"))
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_edit_button, pattern=r"^(ee|fe):[a-z0-9-]+$"))
     # /delete: "ed:ID" confirms, "edx" cancels.
-    application.add_handler(CallbackQueryHandler(maintainers.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$"))
-    # /gaps: "gn:" add entry, "ga:" attach (pick), "gt:" attach to, "gx:" dismiss, "gb:" back; /feedback: "fe:" edit.
-    application.add_handler(CallbackQueryHandler(maintainers.on_gap_button, pattern=r"^g[nagtxb]:"))
-    application.add_handler(CallbackQueryHandler(maintainers.on_feedback_edit, pattern=r"^fe:[a-z0-9-]+$"))
+    application.add_handler(CallbackQueryHandler(entry_delete.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$"))
+    # /gaps, one message: "gp:" a page, "go:" open a group, "gn:" add entry, "ga:" attach (closest),
+    # "gs:" attach (search by words), "gt:" attach to, "gx:" dismiss, "gb:" back to the group.
+    application.add_handler(CallbackQueryHandler(gaps.on_gap_button, pattern=r"^g[ponastxb]:"))
 
     # Blocking the bot (my_chat_member → kicked) unsubscribes at once.
     application.add_handler(ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -18,6 +18,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot import drafts
+from bot.access import admin_command, admin_only
 from bot.broadcast import MAX_BODY_CHARS, broadcast_markup, framed_html
 from bot.broadcast_jobs import progress_text
 from bot.context import Context
@@ -27,8 +29,6 @@ from bot.telegram_render import esc
 from handlers.subscriptions import subscribable_topics, topic_label
 
 log = logging.getLogger(__name__)
-NOT_ALLOWED = "⛔ Not allowed: only the bot's maintainers can do that."
-DRAFT_KEY = "broadcast_draft"
 
 
 @dataclass
@@ -39,22 +39,8 @@ class Draft:
     entry_ids: list[str] = field(default_factory=list)
 
 
-async def refuse(update: Update, context: Context, what: str) -> bool:
-    """True (and a short refusal, and a log line) when the user is not an admin."""
-    user = update.effective_user
-    if context.bot_data.is_admin(user.id if user else None):
-        return False
-    log.warning("non-admin user %s tried %s", user.id if user else "?", what)
-    if update.callback_query:
-        await update.callback_query.answer(NOT_ALLOWED, show_alert=True)
-    elif update.effective_message:
-        await update.effective_message.reply_text(NOT_ALLOWED)
-    return True
-
-
 def _draft(context: Context) -> Draft | None:
-    draft = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
-    return draft if isinstance(draft, Draft) else None
+    return drafts.current(context, Draft)
 
 
 def has_open_draft(context: Context) -> bool:
@@ -71,19 +57,17 @@ def _topics_keyboard(context: Context, chosen: list[str]) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(rows)
 
 
+@admin_command("/broadcast")
 async def on_broadcast(update: Update, context: Context) -> None:
-    if await refuse(update, context, "/broadcast"):
-        return
-    assert update.message is not None and context.user_data is not None
-    context.user_data[DRAFT_KEY] = Draft()
+    assert update.message is not None
+    drafts.start(context, Draft())  # an open entry draft is discarded: one draft at a time
     await update.message.reply_text(
         "📣 <b>New broadcast</b>\nStep 1 of 3: who should get it?", reply_markup=_topics_keyboard(context, [])
     )
 
 
+@admin_only("broadcast topics")
 async def on_topic_button(update: Update, context: Context) -> None:
-    if await refuse(update, context, "broadcast topics"):
-        return
     query = update.callback_query
     assert query is not None and query.data is not None
     draft = _draft(context)
@@ -137,9 +121,10 @@ async def on_draft_input(update: Update, context: Context) -> None:
     await _preview(message, context, draft)
 
 
+@admin_command("/skip")
 async def on_skip(update: Update, context: Context) -> None:
     draft = _draft(context)
-    if draft is None or draft.stage != "entries" or await refuse(update, context, "/skip"):
+    if draft is None or draft.stage != "entries":
         return
     assert update.message is not None
     await _preview(update.message, context, draft)
@@ -169,9 +154,8 @@ async def _preview(message: Message, context: Context, draft: Draft) -> None:
     )
 
 
+@admin_only("broadcast send")
 async def on_send(update: Update, context: Context) -> None:
-    if await refuse(update, context, "broadcast send"):
-        return
     query = update.callback_query
     assert query is not None and query.data is not None and isinstance(query.message, Message)
     key = f"tg:{query.message.chat.id}:{query.data.removeprefix('bs:')}"
@@ -184,7 +168,7 @@ async def on_send(update: Update, context: Context) -> None:
             key, topics=draft.topics, html=draft.html, recipients=recipients, entry_ids=draft.entry_ids,
             paid=bool(data.settings and data.settings.paid_broadcast), created_by=query.from_user.id,
         )
-        context.user_data.pop(DRAFT_KEY, None)  # type: ignore[union-attr]
+        drafts.drop(context, Draft)
     else:  # a second tap after the draft was sent: the key finds the same broadcast
         broadcast, created = data.outbox.by_key(key), False
     if broadcast is None:
@@ -200,12 +184,10 @@ async def on_send(update: Update, context: Context) -> None:
     data.jobs.start(broadcast.id)
 
 
+@admin_only("cancel a broadcast draft")
 async def on_cancel(update: Update, context: Context) -> None:
     # Only a maintainer has a broadcast draft: a forged "bx" button from anyone else edits nothing.
-    if await refuse(update, context, "cancel a broadcast draft"):
-        return
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT_KEY, None)
+    drafts.drop(context, Draft)
     if update.callback_query:
         await update.callback_query.answer("Cancelled.")
         await update.callback_query.edit_message_text("Broadcast cancelled; nothing was sent.")
@@ -213,9 +195,8 @@ async def on_cancel(update: Update, context: Context) -> None:
         await update.message.reply_text("Cancelled; nothing was sent.")
 
 
+@admin_command("/broadcasts")
 async def on_broadcasts(update: Update, context: Context) -> None:
-    if await refuse(update, context, "/broadcasts"):
-        return
     assert update.message is not None
     outbox = context.bot_data.outbox
     recent = outbox.recent(10)
@@ -226,9 +207,8 @@ async def on_broadcasts(update: Update, context: Context) -> None:
     await update.message.reply_text("\n\n".join(lines))
 
 
+@admin_command("/stats")
 async def on_stats(update: Update, context: Context) -> None:
-    if await refuse(update, context, "/stats"):
-        return
     assert update.message is not None
     subs = context.bot_data.subscriptions
     counts = subs.counts()

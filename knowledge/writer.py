@@ -7,19 +7,32 @@ atomically (temporary file in the same folder, fsync, rename). A crash at any po
 the old file or the new, valid one, never a half-written or invalid entry. So two maintainers
 adding at once can neither overwrite each other nor create the same id twice. Files get the
 usual mode for the umask (0644 under 022), so a bot running as another user can read them.
+
+An edit writes the file back round-trip (ruamel.yaml): only the fields that changed are
+re-serialised, and the others keep their order, comments, quoting and line breaks, so a git diff
+shows only the change. Should that text not parse back to the very entry, the whole file is
+written afresh in the standard format instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
+import io
 import os
+import re
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import FoldedScalarString
 
 from knowledge.loader import (
     ENTRIES_DIRNAME,
@@ -46,7 +59,8 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
-def entry_to_yaml(entry: Entry) -> str:
+def _entry_data(entry: Entry) -> dict[str, Any]:
+    """The entry as the files hold it: optional empty lists and approximate: false left out."""
     data = entry.model_dump(mode="json")
     for source in [*data["sources"], *(h["source"] for h in data["history"])]:
         if not source.get("approximate"):
@@ -54,7 +68,78 @@ def entry_to_yaml(entry: Entry) -> str:
     for name in OPTIONAL_EMPTY:
         if not data[name] and name != "related":
             data.pop(name)
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return data
+
+
+def entry_to_yaml(entry: Entry) -> str:
+    return yaml.dump(_entry_data(entry), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _plain(value: Any) -> Any:
+    """Loaded YAML as the JSON-mode data `_entry_data` gives (dates as ISO text), without the
+    empty fields of nested mappings (a source's `via: null` is the same as no `via`)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _dated(value: Any) -> Any:
+    """JSON-mode data with its ISO dates as dates again, so they are written unquoted, and
+    without the empty fields of nested mappings."""
+    if isinstance(value, dict):
+        return {k: _dated(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_dated(v) for v in value]
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def _folded(text: str) -> FoldedScalarString:
+    """A one-paragraph text as a folded block (`>-`), its lines broken at spaces within 100
+    columns, as the shipped answers are written."""
+    folded = FoldedScalarString(text)
+    positions, at = [], 0
+    for line in textwrap.wrap(text, 98, break_long_words=False, break_on_hyphens=False)[:-1]:
+        at = text.index(line, at) + len(line)
+        positions.append(at)
+    folded.fold_pos = positions
+    return folded
+
+
+def _round_trip_yaml(old_text: str, entry: Entry) -> str | None:
+    """`old_text` with only the fields that differ from `entry` replaced (a list that only grew
+    keeps its items and their comments); None when the old text cannot be read round-trip."""
+    rt = YAML()
+    rt.width = 4096  # never re-wrap a line that is kept
+    rt.preserve_quotes = True
+    rt.indent(mapping=2, sequence=4, offset=2)
+    try:
+        doc = rt.load(old_text)
+    except YAMLError:
+        return None
+    if not isinstance(doc, CommentedMap):
+        return None
+    new = _entry_data(entry)
+    for key in [k for k in doc if k not in new]:
+        del doc[key]
+    for key, value in new.items():
+        old = doc.get(key)
+        if (key in doc and _plain(old) == _plain(value)) or (key not in doc and value is None):
+            continue
+        if isinstance(old, CommentedSeq) and isinstance(value, list) and _plain(list(old)) == _plain(value[: len(old)]):
+            old.extend(_dated(value[len(old):]))  # appended: the existing items stay as written
+        elif isinstance(old, FoldedScalarString) and isinstance(value, str) and "\n" not in value:
+            doc[key] = _folded(value)  # a changed answer keeps its block style
+        else:
+            doc[key] = _dated(value)
+    out = io.StringIO()
+    rt.dump(doc, out)
+    return out.getvalue()
 
 
 @contextlib.contextmanager
@@ -124,6 +209,10 @@ def _check_before_write(root: Path, entry: Entry, path: Path, text: str) -> None
 def _write_validated(root: Path, entry: Entry, old_path: Path | None) -> KnowledgeBase:
     path = entry_path(root, entry)
     text = entry_to_yaml(entry)
+    if old_path is not None:
+        kept = _round_trip_yaml(old_path.read_text(encoding="utf-8"), entry)
+        if kept is not None and parse_entry_text(kept, path)[0] == entry:
+            text = kept
     _check_before_write(root, entry, path, text)
     _atomic_write(path, text)
     if old_path is not None and old_path != path:

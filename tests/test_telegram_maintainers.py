@@ -7,6 +7,7 @@ Every test works on a temporary copy of the knowledge folder, never on the shipp
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import html
 import logging
@@ -17,8 +18,9 @@ import pytest
 import yaml
 
 from bot.telegram_render import entry_messages, entry_view_messages
-from handlers.maintainers import gap_token, slug_for
+from handlers.gaps import gap_token
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.authoring import slug_for
 from knowledge.loader import load_knowledge_base, parse_entry_text
 from knowledge.model import Topic
 from knowledge.writer import update_entry
@@ -335,10 +337,19 @@ async def test_edit_refuses_to_overwrite_a_change_made_meanwhile(
 # ---------------------------------------------------------------- /gaps
 
 
+def number_for(listing: Call, text: str) -> str:
+    """The "go:" button of the /gaps line that holds `text`."""
+    (line,) = [ln for ln in (listing.text or "").splitlines() if text in ln and ln[:1].isdigit()]
+    number = line.split(".", 1)[0]
+    (data,) = [b["callback_data"] for b in buttons(listing) if b["text"] == number]
+    return str(data)
+
+
 async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path) -> None:
     fake = fake_telegram
     goldfish = "can my goldfish come along on an h1b"
     long_question = "zebra " * 83  # ~500 characters: buttons still carry only short keys
+    edited = "editMessageText"
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         db = app.bot_data.db
         for _ in range(3):
@@ -346,24 +357,23 @@ async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path
         db.log_unanswered(long_question)
         await send(fake, goldfish, USER, "don't have a sourced answer")  # a real decline is logged
         empty_before = len(db.gaps())
-        await send(fake, "/gaps", ADMIN, "Unanswered questions")
-        listed = await fake.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: bool(buttons(c)), count=3)
-        weather, *others = listed
-        gold = next(c for c in others if goldfish in c.text)
-        long_gap = next(c for c in others if c is not gold)
-        # Dismiss.
+        listed = await send(fake, "/gaps", ADMIN, "Unanswered questions")
+        # Dismiss: open the group, then dismiss it; the list comes back in the same message.
+        weather = await press(fake, number_for(listed, "weather in beijing"), listed, ADMIN, expect="last asked", method=edited)
         token = str(buttons(weather)[2]["callback_data"]).removeprefix("gx:")
-        dismissed = await press(fake, f"gx:{token}", weather, ADMIN, expect="Dismissed", method="editMessageText")
-        again = await press(fake, f"gx:{token}", weather, ADMIN)
+        dismissed = await press(fake, f"gx:{token}", listed, ADMIN, expect="Dismissed", method=edited)
+        again = await press(fake, f"gx:{token}", listed, ADMIN)
         # Attach: the top matches as buttons, then one of them.
-        picks = await press(fake, buttons(gold)[1]["callback_data"], gold, ADMIN, expect="Attach it", method="editMessageText")
+        gold = await press(fake, number_for(dismissed, goldfish), listed, ADMIN, expect=goldfish, method=edited)
+        picks = await press(fake, buttons(gold)[1]["callback_data"], listed, ADMIN, expect="Attach it", method=edited)
         choices = [b["callback_data"] for b in buttons(picks)]
-        back = await press(fake, choices[-1], gold, ADMIN, expect=goldfish, method="editMessageText")
+        back = await press(fake, choices[-1], listed, ADMIN, expect=goldfish, method=edited)
         target = str(choices[0]).rsplit(":", 1)[1]
-        attached = await press(fake, choices[0], gold, ADMIN, expect="Attached", method="editMessageText")
+        attached = await press(fake, choices[0], listed, ADMIN, expect="Attached", method=edited)
         served = app.bot_data.kb.base.get(target)
         # Add entry: the question is the first alternate; saving removes it from the list.
-        first = await press(fake, buttons(long_gap)[0]["callback_data"], long_gap, ADMIN, expect="step 1 of 7")
+        long_gap = await press(fake, number_for(attached, "zebra zebra"), listed, ADMIN, expect="last asked", method=edited)
+        first = await press(fake, buttons(long_gap)[0]["callback_data"], listed, ADMIN, expect="step 1 of 7")
         await send(fake, ZEBRA, ADMIN, "step 2 of 7")
         await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), ADMIN, "step 3 of 7")
         await send(fake, ZEBRA_ANSWER, ADMIN, "step 4 of 7")
@@ -376,19 +386,96 @@ async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path
         entry = app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china")
         none_left = await send(fake, "/gaps", ADMIN, "No unanswered")
     assert empty_before == 3
-    assert weather.text.startswith("<b>3×</b> · last asked ") and "weather in beijing" in weather.text
-    assert [b["text"] for b in buttons(weather)] == ["➕ Add entry", "📎 Attach", "✖ Dismiss"]
-    assert "Dismissed" in dismissed.text and not buttons(dismissed)
+    assert "<b>3×</b> what is the weather in beijing" in (listed.text or "")
+    long_line = next(ln for ln in (listed.text or "").splitlines() if "zebra" in ln)
+    assert long_line.endswith("zebra…") and len(long_line) < 160  # cut at a word
+    assert (weather.text or "").startswith("<b>3×</b> · last asked ") and "weather in beijing" in (weather.text or "")
+    group_buttons = ["➕ Add entry", "📎 Attach", "✖ Dismiss", "⬅ List"]
+    assert [b["text"] for b in buttons(weather)] == group_buttons
+    assert "Dismissed" in (dismissed.text or "") and "weather in beijing" not in (dismissed.text or "").split("\n\n", 1)[1]
     assert "no longer in the list" in again.params["text"]
-    assert len(choices) >= 2 and all(str(c).startswith("gt:") for c in choices[:-1]) and str(choices[-1]).startswith("gb:")
-    assert [b["text"] for b in buttons(back)] == ["➕ Add entry", "📎 Attach", "✖ Dismiss"]
+    assert all(str(c).startswith("gt:") for c in choices[:-2]) and len(choices) >= 3
+    assert [str(c)[:3] for c in choices[-2:]] == ["gs:", "gb:"]
+    assert [b["text"] for b in buttons(back)] == group_buttons
     assert served is not None and served.alternates[-1] == goldfish
     on_disk = next((kb_dir / "entries").glob(f"*/{target}.yaml"))
     assert goldfish in yaml.safe_load(on_disk.read_text(encoding="utf-8"))["alternates"]
-    assert f"<code>{target}</code>" in attached.text
+    assert f"<code>{target}</code>" in (attached.text or "") and goldfish not in (attached.text or "")
     assert "already its first alternate" in first.text
     assert entry is not None and entry.alternates[0] == long_question.strip() and entry.review_after_days == 14
     assert remaining == [] and "No unanswered" in none_left.text
+    assert_all_payloads_valid(fake)
+
+
+async def test_gaps_groups_near_duplicates_hides_answered_pages_and_searches(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    chennai = "how long is the wait for h1b stamping in chennai"
+    chennai_too = "chennai h1b stamping wait time"
+    others = ["best hotpot in chengdu", "is tokyo cheaper than seoul", "how to learn piano fast",
+              "my cat is sick", "football scores today", "price of bitcoin"]
+    edited = "editMessageText"
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        db = app.bot_data.db
+        for text in [chennai, chennai, chennai_too, MASTERS, *others]:
+            db.log_unanswered(text)
+        listed = await send(fake, "/gaps", ADMIN, "Unanswered questions")
+        page2 = await press(fake, "gp:1", listed, ADMIN, expect="page 2 of 2", method=edited)
+        page1 = await press(fake, "gp:0", listed, ADMIN, expect="page 1 of 2", method=edited)
+        group = await press(fake, number_for(page1, "chennai"), listed, ADMIN, expect="Also asked as", method=edited)
+        picks = await press(fake, buttons(group)[1]["callback_data"], listed, ADMIN, expect="ttach", method=edited)
+        search = next(b["callback_data"] for b in buttons(picks) if str(b["callback_data"]).startswith("gs:"))
+        await press(fake, search, listed, ADMIN, expect="Send words")
+        found = await send(fake, "masters cap", ADMIN, "Attach it")
+        pick = next(b["callback_data"] for b in buttons(found) if str(b["callback_data"]).endswith(":h1b-masters-cap"))
+        attached = await press(fake, pick, found, ADMIN, expect="Attached", method=edited)
+        entry = app.bot_data.kb.base.get("h1b-masters-cap")
+        left = [g["text"] for g in db.gaps()]
+    text = listed.text or ""
+    assert f"<b>3×</b> {chennai} <i>(+1 similar)</i>" in text and chennai_too not in text
+    assert "1 more are hidden: an entry answers them now" in text and MASTERS.lower() not in text.lower()
+    assert "page 1 of 2" in text and [b["text"] for b in buttons(listed)] == ["1", "2", "3", "4", "5", "▶"]
+    assert [b["text"] for b in buttons(page2)] == ["6", "7", "◀"]
+    assert f"• {chennai_too} (1×)" in (group.text or "")
+    assert "Attached</b> 2 question(s)" in (attached.text or "")
+    assert entry is not None and entry.alternates[-2:] == [chennai, chennai_too]
+    assert chennai not in left and chennai_too not in left and MASTERS in left  # hidden, not deleted
+    assert_all_payloads_valid(fake)
+
+
+async def test_edit_finds_the_entry_by_words_and_only_adds_alternates(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    fake = fake_telegram
+    path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    path.write_text("# Checked by hand against the USCIS cap page.\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    before = path.read_text(encoding="utf-8").splitlines()
+    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        original = app.bot_data.kb.base.get("h1b-masters-cap")
+        found = await send(fake, "/edit masters cap", ADMIN, "Which entry?")
+        first = await press(fake, "ee:h1b-masters-cap", found, ADMIN, expect="step 1 of 7")
+        step = await press(fake, f"ea:{nonce_of(first)}", first, ADMIN, expect="add alternates")
+        got = await send(fake, "masters cap lottery odds", ADMIN, "Got 1")
+        summary = await send(fake, "done", ADMIN, "Preview")
+        await save(fake, summary, expect="Updated")
+        edited = app.bot_data.kb.base.get("h1b-masters-cap")
+    assert original is not None and edited is not None
+    assert "h1b-masters-cap" in [str(b["callback_data"]).removeprefix("ee:") for b in buttons(found)]
+    assert [b["text"] for b in buttons(first)] == ["➕ Only add alternates"]
+    assert f"Already in ({len(original.alternates)})" in (step.text or "") and "1 new in all" in (got.text or "")
+    assert "Changes to <code>h1b-masters-cap</code>" in (summary.text or "") and "alternates" in (summary.text or "")
+    assert edited.alternates == [*original.alternates, "masters cap lottery odds"]
+    assert edited.model_dump(exclude={"alternates", "verified_on"}) == original.model_dump(exclude={"alternates", "verified_on"})
+    # Written back round-trip: the diff is the new alternate and the verification date, nothing else.
+    after = path.read_text(encoding="utf-8").splitlines()
+    changed = [d for d in difflib.ndiff(before, after) if d[:1] in "+-"]
+    assert changed == [
+        "+   - masters cap lottery odds",
+        f"- verified_on: {original.verified_on.isoformat()}",
+        f"+ verified_on: {edited.verified_on.isoformat()}",
+    ]
+    assert after[0] == "# Checked by hand against the USCIS cap page."
     assert_all_payloads_valid(fake)
 
 
@@ -539,7 +626,8 @@ async def test_user_text_reaches_logs_only_when_configured(
         await send(fake_telegram, secret, USER)
         (gap,) = app.bot_data.db.gaps()
         listed = await send(fake_telegram, "/gaps", ADMIN, "secret-project")
-        await press(fake_telegram, buttons(listed)[2]["callback_data"], listed, ADMIN, expect="Dismissed", method="editMessageText")
+        group = await press(fake_telegram, buttons(listed)[0]["callback_data"], listed, ADMIN, expect="last asked", method="editMessageText")
+        await press(fake_telegram, buttons(group)[2]["callback_data"], listed, ADMIN, expect="Dismissed", method="editMessageText")
     logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert "dismissed unanswered question" in logged and TOKEN not in logged
     assert ("secret-project" in logged) is log_user_text
