@@ -16,11 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
+
+# Property tests judge results, not speed: a busy 2-core machine must not fail them on time.
+settings.register_profile("visabot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("visabot")
 
 
 @pytest.fixture(autouse=True)
