@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from knowledge.loader import KnowledgeBase
 from tests.cli import visabot, visabot_process
 
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
@@ -70,7 +71,7 @@ def test_ask_with_broken_knowledge_dir_exits_nonzero(tmp_path: Path) -> None:
     assert "x.yaml" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_kb_export_json(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_kb_export_json(shipped_kb: KnowledgeBase) -> None:
     out = visabot("kb", "export", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
@@ -90,8 +91,8 @@ def test_chat_answers_then_exits() -> None:
     assert "20,000" in out.stdout
 
 
-def test_chat_answers_short_then_more_and_sources_expand(shipped_kb) -> None:  # type: ignore[no-untyped-def]
-    entry = shipped_kb.get("h1b-100k-one-time")
+def test_chat_answers_short_then_more_and_sources_expand(shipped_kb: KnowledgeBase) -> None:
+    entry = shipped_kb.by_id["h1b-100k-one-time"]
     out = visabot("chat", stdin="h1b 100k fee anual or one time??\nmore\nsources\nexit\n")
     assert out.returncode == 0, out.stderr
     answer, more, sources = out.stdout.split("you> ")[1:4]

@@ -23,6 +23,7 @@ from bot.source_watch import (
 )
 from bot.storage import Storage
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry
 from tests.cli import visabot
 
@@ -61,14 +62,15 @@ async def site() -> AsyncIterator[tuple[Site, str]]:
     await runner.cleanup()
 
 
-def _entry_citing(shipped_kb, base: str, verified_on: dt.date) -> Entry:  # type: ignore[no-untyped-def]
+def _entry_citing(shipped_kb: KnowledgeBase, base: str, verified_on: dt.date) -> Entry:
     entry = shipped_kb.get("h1b-100k-one-time")
+    assert entry is not None
     official = entry.sources[0].model_copy(update={"url": f"{base}/rule", "tier": "official"})
     news = entry.sources[0].model_copy(update={"url": f"{base}/missing", "tier": "news"})
     return entry.model_copy(update={"sources": [official, news], "history": [], "verified_on": verified_on})
 
 
-async def test_states_conditional_get_and_the_review_queue(site, tmp_path: Path, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+async def test_states_conditional_get_and_the_review_queue(site: tuple[Site, str], tmp_path: Path, shipped_kb: KnowledgeBase) -> None:
     server, base = site
     storage = Storage(tmp_path / "db.sqlite3")
     entry = _entry_citing(shipped_kb, base, verified_on=dt.date.today() - dt.timedelta(days=1))
@@ -95,7 +97,7 @@ async def test_states_conditional_get_and_the_review_queue(site, tmp_path: Path,
     storage.close()
 
 
-async def test_the_command_line_reports_one_line_per_url(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_command_line_reports_one_line_per_url(site: tuple[Site, str], tmp_path: Path) -> None:
     server, base = site
     knowledge = tmp_path / "kb"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", knowledge / "entries")
