@@ -76,7 +76,7 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 class BotSettings(Settings):
     """Settings for running the Telegram bot: the token is required and webhooks are complete."""
 
-    telegram_bot_token: SecretStr = Field(alias="TELEGRAM_BOT_TOKEN")  # type: ignore[assignment]
+    telegram_bot_token: SecretStr = Field(alias="TELEGRAM_BOT_TOKEN")
 
     @field_validator("telegram_bot_token")
     @classmethod

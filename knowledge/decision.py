@@ -44,7 +44,8 @@ class DecisionModel:
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """P(candidate answers the question) for each row of features."""
         z = rows @ np.asarray(self.weights) + self.bias
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return probabilities
 
     @classmethod
     def load(cls, path: Path) -> DecisionModel:

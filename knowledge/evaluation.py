@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 
@@ -80,7 +80,7 @@ class EvalReport:
         )
 
 
-def _read_items(path: Path) -> list[dict]:
+def _read_items(path: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of question items")
@@ -90,7 +90,7 @@ def _read_items(path: Path) -> list[dict]:
     return data
 
 
-def _item(path: Path, n: int, raw: dict) -> EvalItem:
+def _item(path: Path, n: int, raw: dict[str, Any]) -> EvalItem:
     """One item in either format: dev.yaml's (`expect` patterns or `expect_no_match`) or the
     id-labelled one of eval/regression.yaml and eval/real/ (`ids`, or `decline` with a reason)."""
     decline = raw.get("decline")

@@ -69,7 +69,8 @@ def _margins(values: np.ndarray) -> np.ndarray:
         return values.copy()
     order = np.argsort(-values, kind="stable")
     best, second = values[order[0]], values[order[1]]
-    return values - np.where(np.arange(len(values)) == order[0], second, best)
+    margins: np.ndarray = values - np.where(np.arange(len(values)) == order[0], second, best)
+    return margins
 
 
 def feature_matrix(

@@ -369,7 +369,8 @@ class LexicalIndex:
         np.maximum(denom, 1e-9, out=denom)
         scores = np.multiply(query_cover, 100.0 * (1 + beta2), out=query_cover)
         np.multiply(scores, phrasing_cover, out=scores)
-        return np.divide(scores, denom, out=scores)
+        result: np.ndarray = np.divide(scores, denom, out=scores)
+        return result
 
     def _entry_scores(self, tokens: Sequence[str], canonical: str) -> np.ndarray:
         """Best phrasing score per entry, 0–100."""

@@ -83,7 +83,8 @@ class StaticEmbedder:
                 if len(ids):
                     out[row] = self._table[ids].mean(axis=0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norms, out=out, where=norms > 0)
+        normalised: np.ndarray = np.divide(out, norms, out=out, where=norms > 0)
+        return normalised
 
 
 def cache_dir() -> Path:
@@ -101,7 +102,7 @@ def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
     digest = hashlib.sha256("\x1f".join([str(WEIGHTS), *texts]).encode()).hexdigest()[:32]
     path = cache_dir() / f"phrasings-{digest}.npy"
     try:
-        cached = np.load(path, allow_pickle=False)
+        cached: np.ndarray = np.load(path, allow_pickle=False)
         if cached.shape == (len(texts), embedder.dimensions):
             return cached
     except (OSError, ValueError):
@@ -137,7 +138,8 @@ class SemanticIndex:
             self._centroids = np.divide(sums, norms, out=sums, where=norms > 0)
 
     def vector(self, text: str) -> np.ndarray:
-        return self._embedder.embed([text])[0]
+        vector: np.ndarray = self._embedder.embed([text])[0]
+        return vector
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Per entry, the cosine between a question's vector and its closest phrasing (0 if none).

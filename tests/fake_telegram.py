@@ -492,8 +492,9 @@ class Call:
         return self.params.get("chat_id")
 
     @property
-    def text(self) -> str | None:
-        return self.params.get("text")
+    def text(self) -> str:
+        """The message text, "" for a call without one, so a test can search it as it is."""
+        return str(self.params.get("text") or "")
 
     @property
     def result(self) -> Any:
@@ -640,7 +641,9 @@ class FakeTelegram:
         fake = self
 
         class Handler(_Handler):
-            owner = fake
+            pass
+
+        Handler.owner = fake
 
         server = _Server(("127.0.0.1", 0), Handler)
         self._server = server
@@ -1090,7 +1093,7 @@ class FakeTelegram:
         text = "" if text is None else str(text)
         if str(parse_mode or "").upper() == "HTML":
             return visible_text(text)
-        return text
+        return str(text)
 
     def _message_result(self, params: dict[str, Any], message_id: int,
                         date: int | None = None) -> dict[str, Any]:
@@ -1275,8 +1278,9 @@ class _Handler(BaseHTTPRequestHandler):
             raw = b"Content-Type: " + ctype.encode("latin-1") + b"\r\nMIME-Version: 1.0\r\n\r\n"
             msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw + body)
             for part in msg.iter_parts():
-                name = part.get_param("name", header="content-disposition")
+                name = str(part.get_param("name", header="content-disposition"))
                 payload = part.get_payload(decode=True) or b""
+                assert isinstance(payload, bytes)
                 filename = part.get_filename()
                 if filename is not None:
                     files[name] = {"filename": filename,
@@ -1307,5 +1311,5 @@ class _Handler(BaseHTTPRequestHandler):
         if self.owner._closing.is_set():
             self.send_header("Connection", "close")
             self.close_connection = True
-        self._headers_buffer.append(b"\r\n" + data)  # headers and body in one write
+        self._headers_buffer.append(b"\r\n" + data)  # type: ignore[attr-defined]  # headers and body in one write
         self.flush_headers()

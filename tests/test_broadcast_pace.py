@@ -29,7 +29,7 @@ from tests.bot_harness import TOKEN
 LATENESS = 0.003  # every wake-up of the loop comes up to 3 ms late
 
 
-class _VirtualClock(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualClock(selectors.DefaultSelector):
     """select() never sleeps: it moves the clock on by the timeout instead, plus some lateness."""
 
     def __init__(self, lateness: float) -> None:
@@ -41,11 +41,11 @@ class _VirtualClock(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     def select(self, timeout: float | None = None) -> list[Any]:
         ready = super().select(0)
         if ready or timeout == 0:  # work to do now: no time passes
-            return ready  # type: ignore[no-any-return]
+            return ready
         if timeout is None:
             raise RuntimeError("the loop would wait forever")
         self.now += timeout + self.random.uniform(0, self.lateness)
-        return ready  # type: ignore[no-any-return]
+        return ready
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.telegram_render import shorten
 from knowledge.browse_order import browse_sorted, curated_order
+from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
 
 
@@ -11,7 +12,7 @@ def _ids(entries: list[Entry]) -> list[str]:
     return [e.id for e in entries]
 
 
-def test_asked_entries_first_then_curated_then_alphabetical(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_asked_entries_first_then_curated_then_alphabetical(shipped_kb: KnowledgeBase) -> None:
     h1b = [e for e in shipped_kb.entries if e.topic is Topic.H1B]
     curated = curated_order()["h1b"]
     ordered = _ids(browse_sorted(h1b, curated, most_asked=[]))
@@ -23,7 +24,7 @@ def test_asked_entries_first_then_curated_then_alphabetical(shipped_kb) -> None:
     assert _ids(browse_sorted(h1b, curated, asked))[:3] == ["h1b-grace-period", "h1b-cap", curated[0]]
 
 
-def test_every_curated_id_exists_in_its_topic(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_every_curated_id_exists_in_its_topic(shipped_kb: KnowledgeBase) -> None:
     by_id = {e.id: e for e in shipped_kb.entries}
     for topic, ids in curated_order().items():
         assert len(set(ids)) == len(ids), topic

@@ -15,7 +15,8 @@ from knowledge.bilingual import (
     english_numbers,
     fingerprint,
 )
-from tests.bot_harness import running_bot
+from knowledge.loader import KnowledgeBase
+from tests.bot_harness import assert_valid_reply, running_bot
 from tests.fake_telegram import (
     FakeTelegram,
     make_callback_query,
@@ -23,7 +24,7 @@ from tests.fake_telegram import (
     make_inline_query,
     make_private_text,
 )
-from tests.test_telegram_chat import USER, assert_valid_reply, buttons
+from tests.test_telegram_chat import USER, buttons
 
 UNTRANSLATED_AT_MOST = 15  # entries added this week, not yet translated (kb lint warns)
 
@@ -61,8 +62,8 @@ def test_numbers_amounts_and_dates_read_alike_in_both_languages() -> None:
     assert chinese_numbers("和H-1B相比，I-140获批后") == set()  # names touching Chinese characters are names
 
 
-def test_the_lint_catches_a_changed_number_and_an_out_of_step_translation(shipped_kb) -> None:  # type: ignore[no-untyped-def]
-    entry = shipped_kb.get("k-visa-age-limit")
+def test_the_lint_catches_a_changed_number_and_an_out_of_step_translation(shipped_kb: KnowledgeBase) -> None:
+    entry = shipped_kb.by_id["k-visa-age-limit"]
     zh = shipped_kb.chinese["k-visa-age-limit"]
     assert check_entry(entry, zh) == []
     wrong_date = zh.model_copy(update={"answer": zh.answer.replace("2025年8月14日", "2025年8月15日")})
@@ -77,8 +78,8 @@ def test_the_lint_catches_a_changed_number_and_an_out_of_step_translation(shippe
     assert entry_text(entry, Lang.ZH, shipped_kb.chinese).question == zh.question
 
 
-def test_translation_fingerprint_covers_question_answer_and_caveats(shipped_kb) -> None:  # type: ignore[no-untyped-def]
-    entry = shipped_kb.get("k-visa-age-limit")
+def test_translation_fingerprint_covers_question_answer_and_caveats(shipped_kb: KnowledgeBase) -> None:
+    entry = shipped_kb.by_id["k-visa-age-limit"]
     changed = [entry.model_copy(update={field: value}) for field, value in
                (("question", "x?"), ("answer", "x"), ("caveats", ["x"]))]
     assert len({fingerprint(entry), *(fingerprint(c) for c in changed)}) == 4
@@ -145,7 +146,7 @@ async def test_inline_mode_answers_a_chinese_query_in_chinese(fake_telegram: Fak
     assert call.params["button"]["text"] == "在私聊中向我提问" and call.params["is_personal"] is True
 
 
-def test_every_shipped_translation_is_in_step_and_most_entries_have_one(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_every_shipped_translation_is_in_step_and_most_entries_have_one(shipped_kb: KnowledgeBase) -> None:
     from knowledge.bilingual import NO_CHINESE, check_all
 
     problems = check_all(list(shipped_kb.entries), shipped_kb.chinese)

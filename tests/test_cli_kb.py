@@ -1,4 +1,5 @@
-"""The maintainers' commands (`visabot kb ...`, `visabot gaps`) through the real console script.
+"""The maintainers' commands (`visabot kb ...`, `visabot gaps`), run in-process through the CLI's
+top-level click group; `kb lint` runs once more as the real console script (tests/cli.py).
 
 Each test works on a temporary copy of the shipped knowledge folder (VISABOT_KNOWLEDGE_DIR) and a
 temporary database (VISABOT_DB_PATH). Review dates are checked with `--today` pinned to the day
@@ -13,9 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
-import time
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,9 +30,9 @@ from knowledge.loader import KnowledgeBase, load_knowledge_base, parse_entry_tex
 from knowledge.model import Entry
 from knowledge.writer import entry_to_yaml
 from tests.bot_harness import TOKEN
+from tests.cli import VISABOT, Ran, SignalWitness, visabot, visabot_process
 from tests.fake_telegram import FakeTelegram, make_private_text
 
-VISABOT = str(Path(sys.executable).parent / "visabot")
 README = Path(__file__).resolve().parents[1] / "README.md"
 NEW_QUESTION = "Can a K visa holder bring a pet panda to China?"
 NEW_ANSWER = "No sourced rule covers pandas; this entry exists only for the tests."
@@ -52,23 +51,13 @@ class Env:
         shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", self.kb / "entries")
         shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "zh", self.kb / "zh")
         shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", self.kb / "synonyms.yaml")
+        self.vars = {"VISABOT_KNOWLEDGE_DIR": str(self.kb), "VISABOT_DB_PATH": str(self.db)}
 
-    def run(
-        self, *args: str, stdin: str | None = None, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
-        env.update(VISABOT_KNOWLEDGE_DIR=str(self.kb), VISABOT_DB_PATH=str(self.db))
-        with tempfile.TemporaryDirectory() as cwd:  # no developer's .env leaks in
-            out = subprocess.run(
-                [VISABOT, *args],
-                check=False,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=env,
-                cwd=cwd,
-            )
+    def run(self, *args: str, stdin: str | None = None) -> Ran:
+        return visabot(*args, stdin=stdin, env=self.vars)
+
+    def run_process(self, *args: str) -> Ran:
+        out = visabot_process(*args, env=self.vars)
         assert "Traceback" not in out.stderr, out.stderr
         return out
 
@@ -381,7 +370,7 @@ def test_lint_clean_copy_passes_with_sourcing_warnings(
 ) -> None:
     unofficial = [e.id for e in shipped_kb.entries if not e.has_official_source]
     untranslated = check_all(list(shipped_kb.entries), shipped_kb.chinese)  # warnings until every entry has its Chinese
-    out = env.run("kb", "lint", "--today", verified_day)
+    out = env.run_process("kb", "lint", "--today", verified_day)  # the console script, end to end
     assert out.returncode == 0, out.stdout
     assert out.stdout.rstrip().endswith(f"0 error(s), {len(unofficial) + len(untranslated)} warning(s).")
     for entry_id in unofficial:
@@ -440,9 +429,7 @@ def test_lint_reports_everything_even_when_the_loader_refuses(env: Env, verified
 
 
 def test_lint_help_explains_what_fails() -> None:
-    out = subprocess.run(
-        [VISABOT, "kb", "lint", "--help"], check=False, capture_output=True, text=True, timeout=30
-    )
+    out = visabot("kb", "lint", "--help")
     assert "Errors (exit 1)" in out.stdout and "Warnings (listed, exit 0)" in out.stdout
 
 
@@ -467,18 +454,14 @@ def test_stale_lists_oldest_first_with_days_overdue(env: Env, verified_day: str)
 
 def test_reload_refuses_invalid_folder(env: Env) -> None:
     env.db.parent.mkdir(parents=True)
-    sleeper = subprocess.Popen(["sleep", "30"])
-    try:
-        (env.db.parent / PID_FILE_NAME).write_text(str(sleeper.pid))
+    with SignalWitness("visabot") as running:
+        (env.db.parent / PID_FILE_NAME).write_text(str(running.pid))
         (env.kb / "entries" / "h1b" / "broken.yaml").write_text("id: broken\n", encoding="utf-8")
         out = env.run("kb", "reload")
-        assert out.returncode == 1
-        assert "broken.yaml:1: topic: Field required" in out.stderr
-        assert "keeps serving its last good knowledge base" in out.stderr
-        assert sleeper.poll() is None
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+        assert running.hangups() == 0
+    assert out.returncode == 1
+    assert "broken.yaml:1: topic: Field required" in out.stderr
+    assert "keeps serving its last good knowledge base" in out.stderr
 
 
 def test_reload_without_a_running_bot(env: Env) -> None:
@@ -490,42 +473,72 @@ def test_reload_without_a_running_bot(env: Env) -> None:
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="the check reads /proc (Linux)")
 def test_reload_never_signals_a_process_that_is_not_visabot(env: Env) -> None:
     env.db.parent.mkdir(parents=True)
-    sleeper = subprocess.Popen(["sleep", "30"])
-    try:
-        (env.db.parent / PID_FILE_NAME).write_text(str(sleeper.pid))
+    with SignalWitness() as other:
+        (env.db.parent / PID_FILE_NAME).write_text(str(other.pid))
         out = env.run("kb", "reload")
-        assert out.returncode == 0, out.stderr
-        assert "not visabot" in out.stdout
-        time.sleep(0.2)
-        assert sleeper.poll() is None  # SIGHUP would have ended it
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+        assert other.hangups() == 0
+    assert out.returncode == 0, out.stderr
+    assert "not visabot" in out.stdout
+
+
+class BotProcess:
+    """`visabot run` in a subprocess, its log read line by line as it comes."""
+
+    def __init__(self, env: Env, fake: FakeTelegram) -> None:
+        full_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))
+        }
+        full_env.update(
+            env.vars,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=fake.base_url,
+            TELEGRAM_API_FILE_URL=fake.base_file_url,
+        )
+        self.proc = subprocess.Popen(
+            [VISABOT, "run"],
+            cwd=env.root,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.pid = self.proc.pid
+        self.log: list[str] = []
+        self._grew = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._grew:
+                self.log.append(line)
+                self._grew.notify_all()
+
+    def wait_for_log(self, text: str, after: int = 0, timeout: float = 20) -> None:
+        """Wait until a log line from index `after` on contains `text`."""
+        with self._grew:
+            found = self._grew.wait_for(
+                lambda: any(text in line for line in self.log[after:]), timeout
+            )
+        assert found, f"no log line {text!r} in {self.log[after:]}"
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self._reader.join(timeout=20)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return "".join(self.log)
 
 
 @pytest.fixture
-def bot(env: Env, fake_telegram: FakeTelegram) -> Iterator[subprocess.Popen[str]]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
-    full_env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake_telegram.base_url,
-        TELEGRAM_API_FILE_URL=fake_telegram.base_file_url,
-        VISABOT_DB_PATH=str(env.db),
-        VISABOT_KNOWLEDGE_DIR=str(env.kb),
-    )
-    proc = subprocess.Popen(
-        [VISABOT, "run"],
-        cwd=env.root,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def bot(env: Env, fake_telegram: FakeTelegram) -> Iterator[BotProcess]:
+    running = BotProcess(env, fake_telegram)
     try:
-        yield proc
+        yield running
     finally:
-        proc.terminate()
-        output, _ = proc.communicate(timeout=20)
+        output = running.stop()
         assert "Traceback" not in output, output
 
 
@@ -537,27 +550,25 @@ def ask_bot(fake: FakeTelegram, text: str) -> str:
 
 
 def test_reload_signals_the_running_bot_which_serves_the_new_entry(
-    env: Env, bot: subprocess.Popen[str], fake_telegram: FakeTelegram, tmp_path: Path
+    env: Env, bot: BotProcess, fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    assert NEW_ANSWER not in ask_bot(
-        fake_telegram, NEW_QUESTION
-    )  # running, signal handler installed
+    assert NEW_ANSWER not in ask_bot(fake_telegram, NEW_QUESTION)  # running, handler installed
     source = tmp_path / "panda.yaml"
     source.write_text(entry_to_yaml(new_entry()), encoding="utf-8")
     assert env.run("kb", "add", "--from-file", str(source)).returncode == 0
+    seen = len(bot.log)
     out = env.run("kb", "reload")
     assert out.returncode == 0, out.stderr
     assert f"Sent SIGHUP to the running bot (pid {bot.pid})" in out.stdout
-    deadline = time.monotonic() + 20
-    while NEW_ANSWER not in ask_bot(fake_telegram, NEW_QUESTION):
-        assert time.monotonic() < deadline, "the bot did not reload"
-        time.sleep(0.3)
+    bot.wait_for_log("knowledge base reloaded", after=seen)
+    assert NEW_ANSWER in ask_bot(fake_telegram, NEW_QUESTION)
     # An invalid folder: the CLI refuses, and even a direct SIGHUP leaves the last good one serving.
     (env.kb / "entries" / "h1b" / "broken.yaml").write_text("id: broken\n", encoding="utf-8")
     assert env.run("kb", "reload").returncode == 1
-    bot.send_signal(signal.SIGHUP)
-    time.sleep(1.0)
-    assert bot.poll() is None
+    seen = len(bot.log)
+    bot.proc.send_signal(signal.SIGHUP)
+    bot.wait_for_log("knowledge base reloaded", after=seen)  # without the invalid file
+    assert bot.proc.poll() is None
     assert NEW_ANSWER in ask_bot(fake_telegram, NEW_QUESTION)
 
 

@@ -9,6 +9,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from telegram import (
@@ -18,6 +20,7 @@ from telegram import (
     InlineQueryResultArticle,
     InputTextMessageContent,
     LinkPreviewOptions,
+    Message,
     Update,
 )
 from telegram.constants import ParseMode
@@ -118,6 +121,7 @@ async def test_other_recognised_methods(fake_telegram: FakeTelegram) -> None:
         assert sent.chat.type == "supergroup"
         edited = await bot.edit_message_text("Picked", chat_id=DEFAULT_GROUP_ID,
                                              message_id=sent.message_id)
+        assert isinstance(edited, Message)
         assert edited.text == "Picked" and edited.reply_markup is None
         with pytest.raises(BadRequest, match="(?i)message is not modified"):
             await bot.edit_message_text("Picked", chat_id=DEFAULT_GROUP_ID,
@@ -126,6 +130,7 @@ async def test_other_recognised_methods(fake_telegram: FakeTelegram) -> None:
             chat_id=DEFAULT_GROUP_ID, message_id=sent.message_id,
             reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("b", callback_data="b")]]),
         )
+        assert isinstance(again, Message) and again.reply_markup is not None
         assert again.reply_markup.inline_keyboard[0][0].callback_data == "b"
         assert await bot.answer_callback_query("42", text="ok")
         assert await bot.answer_inline_query(
@@ -169,7 +174,8 @@ async def test_unknown_method_is_recorded_and_fails(fake_telegram: FakeTelegram)
             await bot.get_chat(DEFAULT_USER_ID)
     assert [c.method for c in fake_telegram.unknown_calls()] == ["frobnicate", "getChat"]
     assert fake_telegram.calls("frobnicate")[0].params == {"chat_id": 5}
-    assert fake_telegram.calls("getChat")[0].response["description"] == (
+    refused = fake_telegram.calls("getChat")[0].response
+    assert refused is not None and refused["description"] == (
         "Not Found: method getChat not supported by the fake"
     )
     with pytest.raises(AssertionError, match="getChat"):
@@ -230,7 +236,7 @@ async def test_fail_next(fake_telegram: FakeTelegram) -> None:
 async def test_hang_next_and_rate_policy(fake_telegram: FakeTelegram) -> None:
     seen: list[str] = []
 
-    def policy(method: str, params: dict, now: float):  # type: ignore[no-untyped-def]
+    def policy(method: str, params: dict[str, Any], now: float) -> tuple[int, str, int] | None:
         seen.append(method)
         if method == "sendMessage" and params.get("text") == "flood":
             return 429, "Too Many Requests: retry after 3", 3
@@ -254,10 +260,11 @@ def test_get_updates_long_poll_and_offsets() -> None:
     with FakeTelegram(max_poll_wait=0.2) as fake:
         url = f"{fake.base_url}{TOKEN}/getUpdates"
 
-        def get(**params: object) -> list[dict]:
+        def get(**params: object) -> list[dict[str, Any]]:
             data = "&".join(f"{k}={v}" for k, v in params.items()).encode()
             with urllib.request.urlopen(url, data=data, timeout=5) as resp:
-                return json.loads(resp.read())["result"]
+                result: list[dict[str, Any]] = json.loads(resp.read())["result"]
+                return result
 
         start = time.monotonic()
         assert get(timeout=10) == []
@@ -407,7 +414,7 @@ async def test_application_polling_receives_updates_and_replies(
          lambda u: u.my_chat_member.new_chat_member.status == "administrator"),
     ],
 )
-def test_factories_parse_as_ptb_updates(update: dict, check) -> None:  # type: ignore[no-untyped-def]
+def test_factories_parse_as_ptb_updates(update: dict[str, Any], check: Callable[[Update], bool]) -> None:
     parsed = Update.de_json({"update_id": 1, **update}, None)
     assert parsed is not None and check(parsed)
 

@@ -15,8 +15,8 @@ from knowledge.loader import KnowledgeError, load_knowledge_base
 from knowledge.model import Entry
 from knowledge.writer import add_entry
 from tests.bot_harness import running_bot
+from tests.cli import SignalWitness, visabot, visabot_process
 from tests.fake_telegram import FakeTelegram, make_private_text
-from tests.test_cli import run
 
 USER = 777
 GARBAGE = "id: [unclosed\n\x00 not yaml at all: : :\n"
@@ -35,8 +35,8 @@ def new_entry(root: Path, **changes: object) -> Entry:
 
 def test_garbage_entry_file_is_skipped_and_reported_by_ask(kb_dir: Path) -> None:
     (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
-    asked = run("ask", "how many extra h1b for a master's degree?", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
-    validated = run("kb", "validate", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+    asked = visabot("ask", "how many extra h1b for a master's degree?", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+    validated = visabot("kb", "validate", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
     assert asked.returncode == 0, asked.stderr
     assert "20,000" in asked.stdout
     assert "skipped:" in asked.stderr and "garbage.yaml" in asked.stderr
@@ -45,7 +45,7 @@ def test_garbage_entry_file_is_skipped_and_reported_by_ask(kb_dir: Path) -> None
 
 def test_kb_lint_reports_the_skipped_file(kb_dir: Path) -> None:
     (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
-    linted = run("kb", "lint", str(kb_dir))
+    linted = visabot("kb", "lint", str(kb_dir))
     assert linted.returncode == 1 and "[invalid]" in linted.stdout and "garbage.yaml" in linted.stdout
 
 
@@ -162,15 +162,15 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
 def test_kb_remove_asks_then_deletes_the_file(kb_dir: Path, tmp_path: Path) -> None:
     env = {"VISABOT_KNOWLEDGE_DIR": str(kb_dir), "VISABOT_DB_PATH": str(tmp_path / "db" / "v.sqlite3")}
     path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
-    declined = run("kb", "remove", "h1b-masters-cap", stdin="n\n", env=env)
+    declined = visabot("kb", "remove", "h1b-masters-cap", stdin="n\n", env=env)
     assert declined.returncode == 1 and path.exists()
-    unknown = run("kb", "remove", "h1b-no-such", "--yes", env=env)
+    unknown = visabot("kb", "remove", "h1b-no-such", "--yes", env=env)
     assert unknown.returncode == 1 and "No entry 'h1b-no-such'" in unknown.stderr
-    removed = run("kb", "remove", "h1b-masters-cap", "--yes", env=env)
+    removed = visabot("kb", "remove", "h1b-masters-cap", "--yes", env=env)
     assert removed.returncode == 0, removed.stderr
     assert not path.exists() and "Removed h1b-masters-cap" in removed.stdout
     assert "Nothing to reload: no bot is running" in removed.stdout
-    asked = run("ask", "what is the h1b master's cap?", "--json", env=env)
+    asked = visabot("ask", "what is the h1b master's cap?", "--json", env=env)
     assert '"id": "h1b-masters-cap"' not in asked.stdout
 
 
@@ -214,7 +214,7 @@ def test_a_second_bot_on_the_same_database_is_refused(kb_dir: Path, tmp_path: Pa
     (db.parent / PID_FILE_NAME).write_text("12345")  # the first bot's
     with open(instance_lock_path(db), "ab") as first:  # held as the first bot holds it
         fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        second = run("run", env=env)
+        second = visabot_process("run", env=env)
     assert second.returncode == 2
     assert "Another visabot is already running" in second.stderr and "Traceback" not in second.stderr
     assert TOKEN not in second.stderr + second.stdout
@@ -224,22 +224,13 @@ def test_a_second_bot_on_the_same_database_is_refused(kb_dir: Path, tmp_path: Pa
 def test_kb_reload_reports_a_stale_pid_file_and_signals_nothing(kb_dir: Path, tmp_path: Path) -> None:
     """After a SIGKILL the pid file stays; its pid may name another process, even one whose command
     line says visabot. Without the instance lock held, it is stale: reported, not signalled."""
-    import subprocess
-    import sys
-
     from bot.runner import PID_FILE_NAME
 
     db = tmp_path / "data" / "visabot.sqlite3"
     db.parent.mkdir()
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "visabot"])
-    try:
+    with SignalWitness("visabot") as other:
         (db.parent / PID_FILE_NAME).write_text(str(other.pid))
-        out = run("kb", "reload", env={"VISABOT_DB_PATH": str(db), "VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
-        time.sleep(0.3)
-        alive = other.poll() is None  # SIGHUP would have ended it
-    finally:
-        other.kill()
-        other.wait()
+        out = visabot("kb", "reload", env={"VISABOT_DB_PATH": str(db), "VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+        assert other.hangups() == 0
     assert out.returncode == 0, out.stderr
     assert "stale pid file" in out.stdout and "not signalled" in out.stdout
-    assert alive

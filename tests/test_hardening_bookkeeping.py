@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from telegram.ext import Application
 
 import bot.storage
 from bot.flood import MAX_UPDATES, SLOW_DOWN, FloodGuard, Verdict
@@ -43,9 +44,20 @@ def _asked(path: Path) -> dict[str, int]:
 # ---------------------------------------------------------------- 4: bookkeeping off the loop
 
 
-async def test_a_locked_database_does_not_hold_up_replies(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def _logged(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 10) -> None:
+    """Wait until a log record contains `text` (the bookkeeping thread logs as it goes)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not any(text in r.getMessage() for r in caplog.records):
+        assert asyncio.get_running_loop().time() < deadline, f"never logged: {text!r}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_locked_database_does_not_hold_up_replies(
+    fake_telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     fake = fake_telegram
     db_path = tmp_path / "visabot.sqlite3"
+    caplog.set_level(logging.INFO, logger="bot.storage")
     async with running_bot(fake, tmp_path) as app:
         locker = sqlite3.connect(db_path, isolation_level=None, timeout=0)
         locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
@@ -56,12 +68,13 @@ async def test_a_locked_database_does_not_hold_up_replies(fake_telegram: FakeTel
             # Bounded wait well below the time the lock is held (busy timeout 5 s, lock ~8 s).
             calls = await fake.wait_for("sendMessage", chat_id=USER, count=3, timeout=4)
             lock_still_held = locker.in_transaction
-            await asyncio.sleep(2)  # the writer keeps retrying meanwhile
+            await _logged(caplog, "database is locked); retrying")  # the writer met the lock
             assert _asked(db_path) == {}  # a reader is not blocked (WAL); nothing written yet
         finally:
             locker.execute("COMMIT")
             locker.close()
         assert await asyncio.to_thread(app.bot_data.db.bookkeeping.wait_idle, 10)
+    assert "bookkeeping writes resumed" in caplog.text  # retried until the lock was gone
     texts = [c.text for c in calls]
     assert lock_still_held
     assert any("20,000" in t for t in texts) and any("/ask" in t or "/topics" in t for t in texts)
@@ -195,10 +208,10 @@ async def test_one_flood_guard_for_commands_buttons_and_stickers(fake_telegram: 
     assert len(replies) == MAX_UPDATES + 1
 
 
-async def _settled(app: object) -> None:
-    """Let in-flight handlers finish (nothing is expected; a sleep that asserts nothing is not
-    the test — the counts above are)."""
-    await asyncio.sleep(0.5)
+async def _settled(app: Application) -> None:  # type: ignore[type-arg]
+    """Wait until every update the bot has fetched is handled: PTB marks each queued update done
+    when its handler returns, so no reply can still be on its way after this."""
+    await asyncio.wait_for(app.update_queue.join(), timeout=30)
 
 
 def test_flood_guard_memory_stays_bounded() -> None:

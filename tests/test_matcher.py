@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.features import FEATURES
+from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher, Outcome
 from knowledge.model import Topic
 from knowledge.normalize import MAX_QUERY_CHARS, Normalizer, fold
@@ -16,7 +17,7 @@ def test_fold_handles_width_case_punctuation_controls() -> None:
     assert fold("K字签证是什么？") == "k字签证是什么"
 
 
-def test_synonyms_map_variants_to_canonical(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_synonyms_map_variants_to_canonical(shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     for variant in ["H1B", "H-1B", "h1-b", "h 1 b", "H1b visa"]:
         assert "h1b" in norm.tokens(variant), variant
@@ -168,7 +169,7 @@ def test_a_single_question_has_no_other_parts(matcher: Matcher) -> None:
     ],
 )
 def test_a_follow_up_is_read_with_the_previous_answer(
-    matcher: Matcher, shipped_kb, text: str, previous: str, expected: str  # type: ignore[no-untyped-def]
+    matcher: Matcher, shipped_kb: KnowledgeBase, text: str, previous: str, expected: str
 ) -> None:
     alone = matcher.match(text)
     followed = matcher.match(text, context=shipped_kb.get(previous))
@@ -177,13 +178,13 @@ def test_a_follow_up_is_read_with_the_previous_answer(
     assert alone.entry is None or alone.entry.id != expected  # the context made the difference
 
 
-def test_a_new_question_is_not_bent_by_the_previous_answer(matcher: Matcher, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_question_is_not_bent_by_the_previous_answer(matcher: Matcher, shipped_kb: KnowledgeBase) -> None:
     result = matcher.match("h1b lottery dates", context=shipped_kb.get("k-visa-age-limit"))
     assert result.entry is not None and result.entry.id == "h1b-timeline"
     assert not result.followup
 
 
-def test_a_follow_up_naming_the_other_visa_switches_topic(matcher: Matcher, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_a_follow_up_naming_the_other_visa_switches_topic(matcher: Matcher, shipped_kb: KnowledgeBase) -> None:
     result = matcher.match("and for the k visa?", context=shipped_kb.get("h1b-h4-dependents"))
     assert result.outcome is Outcome.ANSWER and result.entry is not None
     assert result.entry.id == "k-visa-family"

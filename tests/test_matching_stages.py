@@ -11,6 +11,7 @@ import pytest
 from knowledge.decision import DecisionModel, Thresholds, fit_logistic
 from knowledge.features import FEATURES, Question, _margins, candidates, feature_matrix
 from knowledge.lexical import LexicalIndex
+from knowledge.loader import KnowledgeBase
 from knowledge.model import Topic
 from knowledge.normalize import Normalizer, split_canonical
 from knowledge.scope import Scope, Signals, SmallTalk, load_scope_vocabulary
@@ -20,7 +21,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "knowledge"
 
 
 @pytest.fixture(scope="module")
-def scope(shipped_kb) -> Scope:  # type: ignore[no-untyped-def]
+def scope(shipped_kb: KnowledgeBase) -> Scope:
     return Scope(load_scope_vocabulary(SHIPPED), Normalizer(shipped_kb.synonyms))
 
 
@@ -38,7 +39,7 @@ def test_chinese_runs_become_two_character_words() -> None:
     assert split_canonical("钱") == ["钱"]
 
 
-def test_traditional_chinese_is_folded_to_simplified(shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_traditional_chinese_is_folded_to_simplified(shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     assert norm.canonical("K字簽證申請") == norm.canonical("K字签证申请")
 
@@ -46,7 +47,7 @@ def test_traditional_chinese_is_folded_to_simplified(shipped_kb) -> None:  # typ
 # ---------------------------------------------------------------- scope
 
 
-def test_signals_read_visa_names_and_places(scope: Scope, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_signals_read_visa_names_and_places(scope: Scope, shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     assert _signals(scope, norm, "H-1B fee").h1b
     assert _signals(scope, norm, "K字签证").k_visa
@@ -56,7 +57,7 @@ def test_signals_read_visa_names_and_places(scope: Scope, shipped_kb) -> None:  
     assert young.china and young.k_traits and not young.k_visa
 
 
-def test_us_counts_as_written_not_as_the_pronoun(scope: Scope, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+def test_us_counts_as_written_not_as_the_pronoun(scope: Scope, shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     assert not _signals(scope, norm, "can they send us to china").us
     assert _signals(scope, norm, "permanent residence in the US").us
@@ -112,8 +113,8 @@ def test_margins_are_leads_over_the_best_other() -> None:
     assert _margins(np.array([0.9, 0.5, 0.7])).round(2).tolist() == [0.2, -0.4, -0.2]
 
 
-def test_feature_matrix_on_a_tiny_index(shipped_kb) -> None:  # type: ignore[no-untyped-def]
-    entries = [shipped_kb.get("h1b-h4-ead"), shipped_kb.get("k-visa-age-limit")]
+def test_feature_matrix_on_a_tiny_index(shipped_kb: KnowledgeBase) -> None:
+    entries = [shipped_kb.by_id["h1b-h4-ead"], shipped_kb.by_id["k-visa-age-limit"]]
     norm = Normalizer(shipped_kb.synonyms)
     index = LexicalIndex(entries, norm)
     canonical = " ".join(norm.tokens("can my h4 spouse work"))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +23,9 @@ from bot.source_watch import (
 )
 from bot.storage import Storage
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry
+from tests.cli import visabot
 
 
 class Site:
@@ -57,19 +57,20 @@ async def site() -> AsyncIterator[tuple[Site, str]]:
     await runner.setup()
     server = web.TCPSite(runner, "127.0.0.1", 0)
     await server.start()
-    port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     yield state, f"http://127.0.0.1:{port}"
     await runner.cleanup()
 
 
-def _entry_citing(shipped_kb, base: str, verified_on: dt.date) -> Entry:  # type: ignore[no-untyped-def]
+def _entry_citing(shipped_kb: KnowledgeBase, base: str, verified_on: dt.date) -> Entry:
     entry = shipped_kb.get("h1b-100k-one-time")
+    assert entry is not None
     official = entry.sources[0].model_copy(update={"url": f"{base}/rule", "tier": "official"})
     news = entry.sources[0].model_copy(update={"url": f"{base}/missing", "tier": "news"})
     return entry.model_copy(update={"sources": [official, news], "history": [], "verified_on": verified_on})
 
 
-async def test_states_conditional_get_and_the_review_queue(site, tmp_path: Path, shipped_kb) -> None:  # type: ignore[no-untyped-def]
+async def test_states_conditional_get_and_the_review_queue(site: tuple[Site, str], tmp_path: Path, shipped_kb: KnowledgeBase) -> None:
     server, base = site
     storage = Storage(tmp_path / "db.sqlite3")
     entry = _entry_citing(shipped_kb, base, verified_on=dt.date.today() - dt.timedelta(days=1))
@@ -96,7 +97,7 @@ async def test_states_conditional_get_and_the_review_queue(site, tmp_path: Path,
     storage.close()
 
 
-async def test_the_command_line_reports_one_line_per_url(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_command_line_reports_one_line_per_url(site: tuple[Site, str], tmp_path: Path) -> None:
     server, base = site
     knowledge = tmp_path / "kb"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", knowledge / "entries")
@@ -105,22 +106,14 @@ async def test_the_command_line_reports_one_line_per_url(site, tmp_path: Path) -
     for n, source in enumerate(data["sources"] + [h["source"] for h in data.get("history", [])]):
         source["url"] = f"{base}/rule" if n == 0 else f"{base}/page{n}"  # nothing leaves this machine
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    env = {**os.environ, "VISABOT_KNOWLEDGE_DIR": str(knowledge), "VISABOT_DB_PATH": str(tmp_path / "db.sqlite3"),
-           "TELEGRAM_BOT_TOKEN": ""}
-    visabot = [str(Path(sys.executable).parent / "visabot")]
-    import asyncio
-
-    out = await asyncio.to_thread(
-        subprocess.run, [*visabot, "sources", "check", "--json", "--id", "h1b-100k-one-time"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )
+    env = {"VISABOT_KNOWLEDGE_DIR": str(knowledge), "VISABOT_DB_PATH": str(tmp_path / "db.sqlite3")}
+    # In a thread: the command runs its own event loop, while this one serves the pages.
+    out = await asyncio.to_thread(visabot, "sources", "check", "--json", "--id", "h1b-100k-one-time", env=env)
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert {r["url"]: r["state"] for r in rows}[f"{base}/rule"] == "new"
     assert all(set(r) == {"id", "url", "state", "checked_at"} and r["id"] == ["h1b-100k-one-time"] for r in rows)
     assert {r["url"] for r in rows} == {s["url"] for s in data["sources"] + [h["source"] for h in data.get("history", [])]}
     assert {path for path, _ in server.requests} <= {"/rule", *(f"/page{n}" for n in range(20))}
-    bad = await asyncio.to_thread(
-        subprocess.run, [*visabot, "sources", "check", "--id", "no-such-entry"], capture_output=True, text=True, env=env
-    )
+    bad = await asyncio.to_thread(visabot, "sources", "check", "--id", "no-such-entry", env=env)
     assert bad.returncode == 2 and "No entry with id no-such-entry" in bad.stderr

@@ -170,7 +170,7 @@ async def test_answers_keep_flowing_during_a_broadcast(fake_telegram: FakeTelegr
         fake_telegram.push_update(make_private_text("What is the H-1B master's cap?", user_id=77))
         (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=77)
         broadcast_sends = [c for c in fake_telegram.calls("sendMessage") if int(c.chat_id) >= 1000]
-        await app.bot_data.jobs.wait(1)  # type: ignore[union-attr]
+        await app.bot_data.jobs.wait(1)
     assert "20,000" in answer.text
     assert len(broadcast_sends) < 90, "the answer came while the broadcast was still running"
     assert answer.answered_at - answer.timestamp < 1.0  # type: ignore[operator]
@@ -198,7 +198,7 @@ async def test_answers_keep_flowing_during_a_429_pause(fake_telegram: FakeTelegr
         (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=77)
         during_pause = [c for c in fake_telegram.calls("sendMessage") if int(c.chat_id) in chats
                         and flood.timestamp < c.timestamp < answer.timestamp]
-        await app.bot_data.jobs.wait(1)  # type: ignore[union-attr]
+        await app.bot_data.jobs.wait(1)
     assert "20,000" in answer.text
     assert during_pause == [], "the answer came while the broadcast waited out the 429"
     assert answer.answered_at - answer.timestamp < 1.0  # type: ignore[operator]
@@ -220,7 +220,7 @@ async def test_interrupted_broadcast_resumes_at_start_up(fake_telegram: FakeTele
     storage.close()
     async with running_bot(fake_telegram, tmp_path) as app:
         await fake_telegram.wait_for("sendMessage", count=7, timeout=15)
-        await app.bot_data.jobs.wait(broadcast.id)  # type: ignore[union-attr]
+        await app.bot_data.jobs.wait(broadcast.id)
         done = app.bot_data.outbox.get(broadcast.id)
     assert sorted(int(c.chat_id) for c in fake_telegram.calls("sendMessage")) == list(range(4, 11))
     assert done is not None and done.status == "done" and done.resumed_in_flight == 1

@@ -185,9 +185,9 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
     assert "at least one is needed" in none_yet.text
     assert "closed" in stale.params["text"]
     # The preview shows the whole entry; users now get its first screen.
-    parts = entry_messages(entry)
+    screens = entry_messages(entry)
     end = sent.index(summary.text)
-    assert sent[end - len(parts) : end] == parts and answer.text == entry_view_messages(entry)[0]
+    assert sent[end - len(screens) : end] == screens and answer.text == entry_view_messages(entry)[0]
     assert "k-visa-holder-bring-pet-zebra-china" in summary.text and "Alternates (3)" in summary.text
     path = kb_dir / "entries" / "k-visa" / "k-visa-holder-bring-pet-zebra-china.yaml"
     assert "entries/k-visa/k-visa-holder-bring-pet-zebra-china.yaml" in saved.text
