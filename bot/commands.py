@@ -45,6 +45,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("delete", "Delete an entry (asks to confirm): /delete ID", Scope.ADMIN),
     Command("gaps", "Most frequent unanswered questions: add, attach or dismiss", Scope.ADMIN),
     Command("feedback", "Answers with the most 👎 and the questions behind them", Scope.ADMIN),
+    Command("changes", "Entries whose official source changed since verified: mark verified or edit", Scope.ADMIN),
     Command("reload", "Reload the knowledge base from disk", Scope.ADMIN),
     Command("cancel", "Cancel the open draft (broadcast or entry)", Scope.ADMIN),
 )

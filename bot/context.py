@@ -13,6 +13,7 @@ from bot.broadcast_jobs import BroadcastJobs
 from bot.config import Settings
 from bot.flood import FloodGuard
 from bot.outbox import Outbox
+from bot.source_job import DailySourceWatch
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
 from knowledge.loader import (
@@ -40,6 +41,7 @@ class BotData:
     storage: Storage | None = None
     flood: FloodGuard = field(default_factory=FloodGuard)
     jobs: BroadcastJobs | None = None
+    source_job: DailySourceWatch | None = None  # VISABOT_SOURCE_WATCH=daily
     # Which question led to which answer message, so a 👎 can tell maintainers what was asked.
     # Memory only, bounded, never written with a user id.
     recent_questions: OrderedDict[tuple[int, int], str] = field(default_factory=OrderedDict)

@@ -24,6 +24,7 @@ from handlers import (
     admin,
     ask,
     browse,
+    changes,
     errors,
     inline,
     language,
@@ -147,6 +148,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("gaps", private_only(maintainers.on_gaps), filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("feedback", private_only(maintainers.on_feedback), filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("reload", private_only(maintainers.on_reload), filters=NEW_MESSAGE))
+    # The source watch's review queue (handlers/changes.py).
+    application.add_handler(CommandHandler("changes", private_only(changes.on_changes), filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("cancel", private_only(on_cancel), filters=NEW_MESSAGE))
 
     # Buttons.
@@ -171,6 +174,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # /gaps: "gn:" add entry, "ga:" attach (pick), "gt:" attach to, "gx:" dismiss, "gb:" back; /feedback: "fe:" edit.
     application.add_handler(CallbackQueryHandler(maintainers.on_gap_button, pattern=r"^g[nagtxb]:"))
     application.add_handler(CallbackQueryHandler(maintainers.on_feedback_edit, pattern=r"^fe:[a-z0-9-]+$"))
+    # /changes: "cv:ID" mark verified, "ce:ID" edit.
+    application.add_handler(CallbackQueryHandler(changes.on_mark_verified, pattern=r"^cv:[a-z0-9-]+$"))
+    application.add_handler(CallbackQueryHandler(changes.on_edit_button, pattern=r"^ce:[a-z0-9-]+$"))
 
     # Blocking the bot (my_chat_member → kicked) unsubscribes at once.
     application.add_handler(ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
