@@ -40,6 +40,7 @@ async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
     resumed = data.jobs.resume_unfinished()
     if resumed:
         log.info("resuming interrupted broadcast(s) %s", resumed)
+    data.tell_watchers(data.kb.base)  # entries changed while the bot was down
     settings = data.settings
     if settings is not None and settings.source_watch == "daily":
         data.source_job = DailySourceWatch(application.bot, data.db, lambda: data.kb.base, settings.admin_ids)

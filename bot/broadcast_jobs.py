@@ -43,6 +43,7 @@ class BroadcastJobs:
         self.bot, self.storage, self.kb = bot, storage, kb
         self.outbox = Outbox(storage)
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._loop = asyncio.get_running_loop()  # made in post_init, on the bot's loop
 
     def start(self, broadcast_id: int) -> bool:
         """Start delivering in the background; False if it is already running here."""
@@ -53,6 +54,11 @@ class BroadcastJobs:
             self._run(broadcast_id), name=f"broadcast-{broadcast_id}"
         )
         return True
+
+    def start_soon(self, broadcast_id: int) -> None:
+        """`start` from any thread: a knowledge-base reload runs in a worker thread (an /edit
+        save) and may queue watch notices (bot/watch.py)."""
+        self._loop.call_soon_threadsafe(self.start, broadcast_id)
 
     def resume_unfinished(self) -> list[int]:
         """Called at start-up: a broadcast interrupted by a crash carries on by itself."""

@@ -33,6 +33,7 @@ from handlers import (
     privacy,
     start,
     subscriptions,
+    watch,
 )
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are ignored everywhere
@@ -134,6 +135,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("forget", privacy.on_forget, filters=NEW_MESSAGE))
     # Reply language: stored per user, only in a private chat (a group is many users).
     application.add_handler(CommandHandler("language", language.on_language, filters=NEW_MESSAGE & filters.ChatType.PRIVATE))
+    # 👁 Watches: listed and removed in a private chat (handlers/watch.py says why).
+    application.add_handler(CommandHandler("watching", watch.on_watching, filters=NEW_MESSAGE))
 
     # Maintainers' commands: each handler refuses (and logs) anyone not in VISABOT_ADMIN_IDS, and
     # they work only in a private chat (private_only).
@@ -158,6 +161,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(ask.on_expand, pattern=r"^x:[a-z0-9-]+:[scrfh]$"))
     application.add_handler(CallbackQueryHandler(language.on_language_button, pattern=r"^lang:(auto|en|zh)$"))
     application.add_handler(CallbackQueryHandler(browse.on_vote, pattern=r"^v:[a-z0-9-]+:[01]$"))
+    application.add_handler(CallbackQueryHandler(watch.on_watch_button, pattern=r"^w:[a-z0-9-]+$"))
+    application.add_handler(CallbackQueryHandler(watch.on_unwatch_button, pattern=r"^wu:[a-z0-9-]+$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_button, pattern=r"^sub:"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_unsubscribe_button, pattern=r"^unsub:"))
