@@ -13,7 +13,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.broadcast import PROGRESS_INTERVAL, Broadcaster, LeaseHeld
-from bot.outbox import BLOCKED, FAILED, SENT, Broadcast, Outbox, Progress
+from bot.outbox import BLOCKED, FAILED, SENT, WATCH_NOTICE, Broadcast, Outbox, Progress
 from bot.storage import Storage
 from knowledge.loader import KnowledgeBase
 
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def progress_text(broadcast: Broadcast, progress: Progress, eta: float | None, final: bool) -> str:
-    head = f"📣 <b>Broadcast #{broadcast.id}</b> — " + ("finished" if final else "sending…")
+    kind = "👁 <b>Watch notice" if broadcast.topics == [WATCH_NOTICE] else "📣 <b>Broadcast"
+    head = f"{kind} #{broadcast.id}</b> — " + ("finished" if final else "sending…")
     lines = [
         head,
         f"✅ sent {progress[SENT]} · 🚫 blocked {progress[BLOCKED]} · ⚠️ failed {progress[FAILED]}",

@@ -139,6 +139,8 @@ async def test_an_edit_tells_each_watcher_once_through_the_outbox_and_a_reload_t
         sent = data.db.db.execute("SELECT topics, idempotency_key FROM broadcasts ORDER BY id").fetchall()
         assert sent == [('["watch"]', f"watch:{ENTRY}:1:en"), ('["watch"]', f"watch:{ENTRY}:1:zh")]
         assert Watches(data.db).watchers(ENTRY) == [USER, USER_ZH]
+        listing = await send(fake, "/broadcasts", ADMIN, "Watch notice")
+        assert "👁 <b>Watch notice #1</b>" in listing.text and "📣" not in listing.text
 
         # A reload that changes nothing the watchers see tells nobody.
         await send(fake, "/reload", ADMIN, "Reloaded")
