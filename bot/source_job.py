@@ -83,7 +83,8 @@ class DailySourceWatch:
         entries = self.knowledge().entries
         checks = await SourceWatch(self.storage).check(urls_by_entry(entries))
         self._set_meta(LAST_RUN_KEY, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-        queue = [entry.id for entry, _ in changed_entries(self.knowledge().entries, self.storage)]
+        queued = await asyncio.to_thread(changed_entries, self.knowledge().entries, self.storage)
+        queue = [entry.id for entry, _ in queued]
         announced = set(json.loads(self._meta(ANNOUNCED_KEY) or "[]"))
         new_ids = [i for i in queue if i not in announced]
         log.info("daily source watch: %d URLs checked, %d entries queued, %d new", len(checks), len(queue), len(new_ids))
