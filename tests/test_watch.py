@@ -9,10 +9,11 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+from bot.storage import Storage
 from bot.telegram_render import esc, shorten
-from bot.watch import Watches
-from knowledge.loader import parse_entry_text
-from knowledge.model import Entry, HistoryEvent
+from bot.watch import Watches, notify_watchers
+from knowledge.loader import KnowledgeBase, load_knowledge_base, parse_entry_text
+from knowledge.model import Entry, HistoryEvent, Status
 from knowledge.writer import update_entry
 from tests.bot_harness import assert_valid_reply, running_bot
 from tests.fake_telegram import DEFAULT_GROUP_ID, Call, FakeTelegram, make_callback_query
@@ -177,3 +178,32 @@ async def test_a_change_made_while_the_bot_was_down_is_told_at_start(
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):  # told once, not at every start
         await asyncio.sleep(0.5)
     assert len(notices(fake, USER)) == 1
+
+
+def test_a_new_watcher_starts_from_the_entry_as_it_is_and_notice_keys_never_repeat(tmp_path: Path, kb_dir: Path) -> None:
+    """Versions outlive their watchers: a notice's idempotency key (entry, version, language) is
+    never reused, and a new watcher is not told about changes made before they watched."""
+    storage = Storage(tmp_path / "db.sqlite3")
+    started: list[int] = []
+    watches = Watches(storage)
+    _, entry = on_disk(kb_dir)
+    watches.add(USER, entry)
+
+    def change(**update: object) -> KnowledgeBase:
+        _, current = on_disk(kb_dir)
+        return update_entry(kb_dir, current.model_copy(update=update))
+
+    assert notify_watchers(storage, change(answer="First change."), started.append) == [1]
+    assert notify_watchers(storage, load_knowledge_base(kb_dir), started.append) == []  # nothing new
+    watches.remove(USER, ENTRY)
+    base = change(answer="Changed while nobody watched.", status=Status.UNCLEAR)
+    assert notify_watchers(storage, base, started.append) == []
+    watches.add(USER_ZH, base.get(ENTRY))  # type: ignore[arg-type]
+    assert notify_watchers(storage, change(answer="Second change."), started.append) == [2]
+    keys = [r[0] for r in storage.db.execute("SELECT idempotency_key FROM broadcasts ORDER BY id")]
+    recipients = storage.db.execute("SELECT broadcast_id, chat_id FROM outbox ORDER BY broadcast_id").fetchall()
+    html = storage.db.execute("SELECT html FROM broadcasts WHERE id = 2").fetchone()[0]
+    storage.close()
+    assert keys == [f"watch:{ENTRY}:1:en", f"watch:{ENTRY}:2:en"] and started == [1, 2]
+    assert recipients == [(1, USER), (2, USER_ZH)]
+    assert "Second change." in html and "Status:" not in html  # unclear before and after they watched
