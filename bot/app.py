@@ -21,6 +21,7 @@ from bot.broadcast_jobs import BroadcastJobs
 from bot.commands import Scope, commands_for
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, BotData
+from bot.source_job import DailySourceWatch
 from bot.storage import Storage
 from bot.telegram_request import AiohttpRequest, UpdatesRequest
 from knowledge.loader import load_knowledge_base, report_skipped
@@ -39,6 +40,11 @@ async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
     resumed = data.jobs.resume_unfinished()
     if resumed:
         log.info("resuming interrupted broadcast(s) %s", resumed)
+    data.tell_watchers(data.kb.base)  # entries changed while the bot was down
+    settings = data.settings
+    if settings is not None and settings.source_watch == "daily":
+        data.source_job = DailySourceWatch(application.bot, data.db, lambda: data.kb.base, settings.admin_ids)
+        data.source_job.start()
     # SIGHUP (sent by `visabot kb reload`) reloads the knowledge base without a restart.
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals outside the main thread
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, data.reload)
@@ -52,8 +58,11 @@ async def _set_commands(application: Application) -> None:  # type: ignore[type-
 
 
 async def _stop_broadcasts(application: Application) -> None:  # type: ignore[type-arg]
-    """Before the HTTP client closes; a stopped broadcast resumes at the next start."""
+    """Before the HTTP client closes; a stopped broadcast resumes at the next start, an
+    interrupted source check runs again at the next."""
     data: BotData = application.bot_data
+    if data.source_job is not None:
+        await data.source_job.stop()
     if data.jobs is not None:
         await data.jobs.stop()
 

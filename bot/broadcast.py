@@ -5,8 +5,8 @@
   broadcast, and retries to a chat wait at least a second, so the per-chat limit holds.
 - 429: every worker pauses for retry_after, then the message is retried. Conversation replies do
   not go through this limiter, so users keep getting answers while a broadcast runs.
-- 403 (blocked, deactivated) and 400 "chat not found": the recipient is marked blocked and
-  unsubscribed, never retried. Timeouts and 5xx: bounded retries with backoff, then failed.
+- 403 (blocked, deactivated) and 400 "chat not found": the recipient is marked blocked,
+  unsubscribed, its watches dropped, never retried. Timeouts and 5xx: bounded retries with backoff, then failed.
 - Crash safety: see bot/outbox.py (`Ledger`). A lease keeps two processes from delivering the
   same broadcast at once.
 - CPU: at 1,000 messages a second, one message may cost at most 1 ms of a core, so the message
@@ -37,6 +37,7 @@ from bot.outbox import (
     PENDING,
     RUNNING,
     SENT,
+    WATCH_NOTICE,
     Broadcast,
     Ledger,
     Outbox,
@@ -46,6 +47,7 @@ from bot.storage import Storage
 from bot.subscriptions import Subscriptions
 from bot.telegram_render import MAX_MESSAGE_UNITS, TOPIC_LABELS, esc, shorten, show_data
 from bot.telegram_request import AiohttpRequest
+from bot.watch import Watches
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Topic
 
@@ -146,8 +148,9 @@ def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None) -> dict[s
     `telegram.Message` from every answer, which delivery never reads: together about a quarter
     of the CPU per message (bench/RESULTS-broadcast.md). PTB sends a str parameter as it is.
     """
+    day = dt.date.fromisoformat(broadcast.created_at[:10])
     parameters: dict[str, object] = {
-        "text": framed_html(broadcast.html, broadcast.topics, dt.date.fromisoformat(broadcast.created_at[:10])),
+        "text": broadcast.html if broadcast.topics == [WATCH_NOTICE] else framed_html(broadcast.html, broadcast.topics, day),
         "parse_mode": ParseMode.HTML.value,
         "link_preview_options": LinkPreviewOptions(is_disabled=True).to_json(),
     }
@@ -194,6 +197,7 @@ class Broadcaster:
         self.bot = bot
         self.outbox = Outbox(storage)
         self.subscriptions = Subscriptions(storage)
+        self.watches = Watches(storage)
         self.kb = kb
         self.on_progress = on_progress
         self.progress_interval = progress_interval
@@ -334,6 +338,7 @@ class Broadcaster:
     def _drop(self, ledger: Ledger, chat_id: int, reason: str) -> None:
         ledger.finish(chat_id, BLOCKED, reason)
         self.subscriptions.unsubscribe(chat_id)
+        self.watches.forget_chat(chat_id)
 
     def _pause(self, seconds: float) -> None:
         """A 429 is about the whole bot: every worker waits it out."""

@@ -13,7 +13,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.broadcast import PROGRESS_INTERVAL, Broadcaster, LeaseHeld
-from bot.outbox import BLOCKED, FAILED, SENT, Broadcast, Outbox, Progress
+from bot.outbox import BLOCKED, FAILED, SENT, WATCH_NOTICE, Broadcast, Outbox, Progress
 from bot.storage import Storage
 from knowledge.loader import KnowledgeBase
 
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def progress_text(broadcast: Broadcast, progress: Progress, eta: float | None, final: bool) -> str:
-    head = f"📣 <b>Broadcast #{broadcast.id}</b> — " + ("finished" if final else "sending…")
+    kind = "👁 <b>Watch notice" if broadcast.topics == [WATCH_NOTICE] else "📣 <b>Broadcast"
+    head = f"{kind} #{broadcast.id}</b> — " + ("finished" if final else "sending…")
     lines = [
         head,
         f"✅ sent {progress[SENT]} · 🚫 blocked {progress[BLOCKED]} · ⚠️ failed {progress[FAILED]}",
@@ -43,6 +44,7 @@ class BroadcastJobs:
         self.bot, self.storage, self.kb = bot, storage, kb
         self.outbox = Outbox(storage)
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._loop = asyncio.get_running_loop()  # made in post_init, on the bot's loop
 
     def start(self, broadcast_id: int) -> bool:
         """Start delivering in the background; False if it is already running here."""
@@ -53,6 +55,11 @@ class BroadcastJobs:
             self._run(broadcast_id), name=f"broadcast-{broadcast_id}"
         )
         return True
+
+    def start_soon(self, broadcast_id: int) -> None:
+        """`start` from any thread: a knowledge-base reload runs in a worker thread (an /edit
+        save) and may queue watch notices (bot/watch.py)."""
+        self._loop.call_soon_threadsafe(self.start, broadcast_id)
 
     def resume_unfinished(self) -> list[int]:
         """Called at start-up: a broadcast interrupted by a crash carries on by itself."""

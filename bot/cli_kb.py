@@ -22,6 +22,7 @@ from bot.cli_common import DATE, day_or_today, fail, knowledge_or_exit, settings
 from bot.cli_kb_add import add
 from bot.cli_kb_match import calibrate, search, why
 from bot.cli_kb_reload import reload, remove
+from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
 
 
@@ -171,12 +172,14 @@ def lint(path: Path | None, today: dt.datetime | None, strict: bool) -> None:
     help="Also list entries due within this many days.",
 )
 def stale(today: dt.datetime | None, within: int) -> None:
-    """Entries due for re-verification, oldest first, with due date and days overdue."""
+    """Entries due for re-verification, oldest first, with due date and days overdue; and entries
+    whose official source changed after their verified_on (the source watch's queue), marked."""
     base = knowledge_or_exit()
     day = day_or_today(today)
     horizon = day + dt.timedelta(days=within)
+    changed = _source_changes(base)
     due = sorted(
-        (e for e in base.entries if e.review_due < horizon or e.is_stale(day)),
+        (e for e in base.entries if e.review_due < horizon or e.is_stale(day) or e.id in changed),
         key=lambda e: (e.review_due, e.id),
     )
     if not due:
@@ -190,14 +193,36 @@ def stale(today: dt.datetime | None, within: int) -> None:
     for entry in due:
         overdue = (day - entry.review_due).days
         late = f"{overdue}d" if overdue > 0 else "-"
+        mark = "  [official source changed since verified]" if entry.id in changed else ""
         click.echo(
-            f"{entry.review_due.isoformat()}  {late:>7}  {entry.id:<{width}}  {entry.question}"
+            f"{entry.review_due.isoformat()}  {late:>7}  {entry.id:<{width}}  {entry.question}{mark}"
         )
     overdue_count = sum(e.is_stale(day) for e in due)
     click.echo(
         f"{overdue_count} of {len(base.entries)} entries past their review date. Re-check the sources, "
         "then update verified_on (and as_of if the facts changed)."
     )
+    if changed:
+        click.echo(
+            f"{len(changed)} entr{'y' if len(changed) == 1 else 'ies'} with an official source changed since "
+            "verified: see `visabot sources changed` for the pages."
+        )
+
+
+def _source_changes(base: KnowledgeBase) -> set[str]:
+    """Ids in the source watch's review queue; none before the first `visabot sources check`
+    (no database is created just to find that out)."""
+    from bot.source_watch import changed_entries
+    from bot.storage import Storage
+
+    db_path = settings_or_exit().db_path
+    if not db_path.exists():
+        return set()
+    storage = Storage(db_path)
+    try:
+        return {entry.id for entry, _ in changed_entries(base.entries, storage)}
+    finally:
+        storage.close()
 
 
 for _command in (search, why, calibrate, add, reload, remove):

@@ -33,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("subscribe", "Get policy updates on the topics you choose", Scope.BOTH, "订阅你选择的主题的政策更新"),
     Command("unsubscribe", "Stop policy updates", Scope.BOTH, "停止政策更新"),
     Command("subscriptions", "Show your policy-update subscriptions", Scope.BOTH, "查看你的政策更新订阅"),
+    Command("watching", "Answers you watch (👁), with buttons to stop", Scope.PRIVATE, "你关注的回答（👁），可取消关注"),
     Command("language", "Reply language: English, 中文 or auto", Scope.PRIVATE, "回复语言：English、中文或自动"),
     Command("privacy", "What visabot stores about you, and why", Scope.BOTH, "visabot 存储了你的哪些信息，以及原因"),
     Command("forget", "Delete everything visabot stores about you", Scope.PRIVATE, "删除 visabot 存储的关于你的全部信息"),
@@ -45,6 +46,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("delete", "Delete an entry (asks to confirm): /delete ID", Scope.ADMIN),
     Command("gaps", "Unanswered questions, near-duplicates grouped: add, attach or dismiss", Scope.ADMIN),
     Command("feedback", "Answers with the most 👎 and the questions behind them", Scope.ADMIN),
+    Command("changes", "Entries whose official source changed since verified: mark verified or edit", Scope.ADMIN),
     Command("reload", "Reload the knowledge base from disk", Scope.ADMIN),
     Command("cancel", "Cancel the open draft (broadcast or entry)", Scope.ADMIN),
 )

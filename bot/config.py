@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # seconds (doubling each time) when the network is down.
     startup_attempts: int = Field(default=6, ge=1, le=100, alias="VISABOT_STARTUP_ATTEMPTS")
     startup_backoff: float = Field(default=1.0, ge=0, le=60, alias="VISABOT_STARTUP_BACKOFF")
+    # "daily": the running bot checks every cited page once a day (bot/source_job.py) and tells the
+    # admins when entries enter the review queue (/changes). Off by default: it fetches ~300 pages.
+    source_watch: Literal["off", "daily"] = Field(default="off", alias="VISABOT_SOURCE_WATCH")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -13,8 +13,10 @@ from bot.broadcast_jobs import BroadcastJobs
 from bot.config import Settings
 from bot.flood import FloodGuard
 from bot.outbox import Outbox
+from bot.source_job import DailySourceWatch
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
+from bot.watch import notify_watchers
 from knowledge.loader import (
     KnowledgeBase,
     KnowledgeError,
@@ -40,6 +42,7 @@ class BotData:
     storage: Storage | None = None
     flood: FloodGuard = field(default_factory=FloodGuard)
     jobs: BroadcastJobs | None = None
+    source_job: DailySourceWatch | None = None  # VISABOT_SOURCE_WATCH=daily
     # Which question led to which answer message, so a 👎 can tell maintainers what was asked.
     # Memory only, bounded, never written with a user id.
     recent_questions: OrderedDict[tuple[int, int], str] = field(default_factory=OrderedDict)
@@ -109,10 +112,20 @@ class BotData:
                 return exc.problems
         report_skipped(base.skipped)
         self.matcher = Matcher(base)  # one assignment: handlers see the old index or the new one
+        log.info("knowledge base reloaded: %d entries", len(base.entries))
         if self.jobs is not None:
             self.jobs.kb = base
-        log.info("knowledge base reloaded: %d entries", len(base.entries))
+            self.tell_watchers(base)
         return []
+
+    def tell_watchers(self, base: KnowledgeBase) -> None:
+        """Queue a notice to the watchers of each entry whose answer, status or history changed
+        (bot/watch.py). A failure is logged and never undoes or blocks the reload."""
+        assert self.jobs is not None
+        try:
+            notify_watchers(self.db, base, self.jobs.start_soon)
+        except Exception:
+            log.exception("could not queue the notices to watchers; they are retried at the next reload")
 
     def is_admin(self, user_id: int | None) -> bool:
         return self.settings is not None and user_id is not None and user_id in self.settings.admin_ids

@@ -188,6 +188,35 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "language.auto": ("🌐 Auto (follow my question)", "🌐 自动（跟随提问语言）"),
     "language.set": ("Replies will now be in: {choice}", "回复语言已设为：{choice}"),
 }
+# ---- 👁 Watch an answer (bot/watch.py, handlers/watch.py): kept apart from the block above.
+_WATCH_TEXTS: dict[str, tuple[str, str]] = {
+    "watch.button": ("👁 Watch", "👁 关注"),
+    "watch.watching": ("👁 Watching ✓", "👁 已关注 ✓"),
+    "watch.on": (
+        "👁 Watching: you get one message when this answer, its status or its history changes. /watching lists your watches.",
+        "👁 已关注：这个回答、它的状态或变化记录有更新时，你会收到一条消息。/watching 查看你的关注。",
+    ),
+    "watch.off": ("Stopped watching this answer.", "已取消关注这个回答。"),
+    "watch.private_only": ("Watching works in a private chat with me.", "关注功能只能在与我的私聊中使用。"),
+    "watch.gone": ("That entry no longer exists. Try /topics.", "该条目已不存在。请试试 /topics。"),
+    "watch.changed": ("An answer you watch has changed", "你关注的回答有更新"),
+    "watch.status": ("Status: {old} → {new}", "状态：{old} → {new}"),
+    "watch.new_history": ("New in its history:", "新增变化记录："),
+    "watch.new_answer": ("The answer now reads:", "现在的回答："),
+    "watch.corrected": ("Its change history was corrected.", "它的变化记录已更正。"),
+    "watch.footer": (
+        "You get this because you tapped 👁 Watch under this answer. To stop: /watching",
+        "你收到这条消息，是因为你在这个回答下点了 👁 关注。取消关注：/watching",
+    ),
+    "watching.none": (
+        "You watch no answers. Tap 👁 Watch under an answer to get one message when it changes.",
+        "你还没有关注任何回答。在回答下点 👁 关注，回答有更新时你会收到一条消息。",
+    ),
+    "watching.list": ("👁 Answers you watch ({n}). Tap one to stop watching it:", "👁 你关注的回答（{n}）。点击一个即可取消关注："),
+    "watching.more": ("… and {n} more.", "……另有 {n} 个。"),
+    "watching.removed": ("Stopped watching.", "已取消关注。"),
+}
+_TEXTS.update(_WATCH_TEXTS)
 _VISA_NAMES_ZH = {"H-1B": "H-1B", "K visa": "K字签证", "K visa / H-1B": "K字签证 / H-1B"}
 
 

@@ -20,6 +20,9 @@ PENDING, SENDING, SENT, BLOCKED, FAILED = "pending", "sending", "sent", "blocked
 STATES = (PENDING, SENDING, SENT, BLOCKED, FAILED)
 # Broadcast status
 QUEUED, RUNNING, DONE, CANCELLED = "queued", "running", "done", "cancelled"
+# The `topics` of a 👁 watch notice (bot/watch.py): sent to an entry's watchers, not to subscribers,
+# and its html is the whole message (no policy-update header or /unsubscribe footer).
+WATCH_NOTICE = "watch"
 
 
 @dataclass(frozen=True)

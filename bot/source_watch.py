@@ -99,7 +99,10 @@ class SourceWatch:
         try:
             async with session.get(url, headers=headers) as response:
                 if response.status == 304 and seen:
-                    self.storage.record_source_check(url, str(seen["hash"]), seen["etag"], seen["last_modified"], checked_at, changed=False)
+                    await asyncio.to_thread(
+                        self.storage.record_source_check, url, str(seen["hash"]), seen["etag"], seen["last_modified"],
+                        checked_at, changed=False,
+                    )
                     return Check(entry_ids, url, State.UNCHANGED, checked_at)
                 if response.status >= 400:
                     return Check(entry_ids, url, State.UNREACHABLE, checked_at, f"HTTP {response.status}")
@@ -109,7 +112,9 @@ class SourceWatch:
             return Check(entry_ids, url, State.UNREACHABLE, checked_at, type(exc).__name__)
         digest = page_fingerprint(body)
         state = State.NEW if seen is None else State.UNCHANGED if seen["hash"] == digest else State.CHANGED
-        self.storage.record_source_check(url, digest, etag, modified, checked_at, changed=state is State.CHANGED)
+        await asyncio.to_thread(  # off the event loop: the bot runs this check while it answers
+            self.storage.record_source_check, url, digest, etag, modified, checked_at, changed=state is State.CHANGED
+        )
         return Check(entry_ids, url, state, checked_at)
 
 

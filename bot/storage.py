@@ -94,7 +94,19 @@ def _v5_source_checks(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_anonymous_votes, _v4_languages, _v5_source_checks)
+def _v6_watches(db: sqlite_utils.Database) -> None:
+    # 👁 Watch (bot/watch.py): the chat to tell and the entry watched, nothing else.
+    db.execute("CREATE TABLE watches (chat_id INTEGER NOT NULL, entry_id TEXT NOT NULL, PRIMARY KEY (chat_id, entry_id))")
+    db.execute("CREATE INDEX watches_entry ON watches (entry_id)")
+    # What each watched entry said when its watchers were last told (no user data): a change made
+    # while the bot was down is noticed at the next start, and the notice can say old → new.
+    db.execute(
+        "CREATE TABLE watched_versions (entry_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status TEXT NOT NULL,"
+        " answer TEXT NOT NULL, history TEXT NOT NULL, version INTEGER NOT NULL)"
+    )
+
+
+MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_anonymous_votes, _v4_languages, _v5_source_checks, _v6_watches)
 MAX_LOGGED_QUESTION_CHARS = 500
 
 log = logging.getLogger(__name__)
@@ -342,6 +354,7 @@ class Storage:
                     "UPDATE broadcasts SET created_by = NULL WHERE created_by = ?", [user_id]
                 ).rowcount,
                 "language choice": execute("DELETE FROM languages WHERE user_id = ?", [user_id]).rowcount,
+                "watches": execute("DELETE FROM watches WHERE chat_id = ?", [chat_id]).rowcount,
             }
             execute(
                 "UPDATE broadcasts SET progress_chat_id = NULL, progress_message_id = NULL WHERE progress_chat_id = ?",

@@ -22,6 +22,7 @@ from handlers import (
     admin,
     ask,
     browse,
+    changes,
     entry_delete,
     entry_drafts,
     entry_steps,
@@ -35,6 +36,7 @@ from handlers import (
     reload,
     start,
     subscriptions,
+    watch,
 )
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE  # edited messages are ignored everywhere
@@ -112,6 +114,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("forget", privacy.on_forget, filters=NEW_MESSAGE))
     # Reply language: stored per user, only in a private chat (a group is many users).
     application.add_handler(CommandHandler("language", language.on_language, filters=NEW_MESSAGE & filters.ChatType.PRIVATE))
+    # 👁 Watches: listed and removed in a private chat (handlers/watch.py says why).
+    application.add_handler(CommandHandler("watching", watch.on_watching, filters=NEW_MESSAGE))
 
     # Maintainers' commands: each handler is an @admin_command (bot/access.py): it refuses (and
     # logs) anyone not in VISABOT_ADMIN_IDS, and works only in a private chat.
@@ -126,6 +130,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("gaps", gaps.on_gaps, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("feedback", feedback.on_feedback, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("reload", reload.on_reload, filters=NEW_MESSAGE))
+    # The source watch's review queue (handlers/changes.py).
+    application.add_handler(CommandHandler("changes", changes.on_changes, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("cancel", on_cancel, filters=NEW_MESSAGE))
 
     # Buttons.
@@ -134,6 +140,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(ask.on_expand, pattern=r"^x:[a-z0-9-]+:[scrfh]$"))
     application.add_handler(CallbackQueryHandler(language.on_language_button, pattern=r"^lang:(auto|en|zh)$"))
     application.add_handler(CallbackQueryHandler(browse.on_vote, pattern=r"^v:[a-z0-9-]+:[01]$"))
+    application.add_handler(CallbackQueryHandler(watch.on_watch_button, pattern=r"^w:[a-z0-9-]+$"))
+    application.add_handler(CallbackQueryHandler(watch.on_unwatch_button, pattern=r"^wu:[a-z0-9-]+$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_button, pattern=r"^sub:"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_unsubscribe_button, pattern=r"^unsub:"))
@@ -153,6 +161,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # /gaps, one message: "gp:" a page, "go:" open a group, "gn:" add entry, "ga:" attach (closest),
     # "gs:" attach (search by words), "gt:" attach to, "gx:" dismiss, "gb:" back to the group.
     application.add_handler(CallbackQueryHandler(gaps.on_gap_button, pattern=r"^g[ponastxb]:"))
+    # /changes: "cv:ID" mark verified, "ce:ID" edit.
+    application.add_handler(CallbackQueryHandler(changes.on_mark_verified, pattern=r"^cv:[a-z0-9-]+$"))
+    application.add_handler(CallbackQueryHandler(changes.on_edit_button, pattern=r"^ce:[a-z0-9-]+$"))
 
     # Blocking the bot (my_chat_member → kicked) unsubscribes at once.
     application.add_handler(ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -21,6 +21,8 @@ from bot.telegram_render import (
     smalltalk_html,
     with_expand_row,
 )
+from bot.watch import Watches
+from handlers.watch import with_watch_button
 from knowledge.matcher import Candidate, Outcome
 from knowledge.model import Entry
 
@@ -46,6 +48,8 @@ async def send_entry(
     if message.chat.type == ChatType.PRIVATE:
         related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
         markup = with_expand_row(answer_keyboard(entry, related, did_you_mean, lang), entry, view, lang)
+        watching = Watches(context.bot_data.db).watching(message.chat.id, entry.id)
+        markup = with_watch_button(markup, entry.id, watching, lang)
         parts = entry_view_messages(entry, view, text=shown)
     else:
         markup = group_answer_keyboard(entry, context.bot.username, lang)

@@ -3,7 +3,7 @@
 Nothing stored links a user to what they asked: declined questions and the questions behind a 👎
 are kept as text only (a 👎's question with its day, no time). Votes are per-answer tallies; who
 rated which answer is held in memory only, to count one vote per person, and expires. What is
-linked to a user — subscriptions (by chat id), those in-memory ratings, broadcast deliveries, a
+linked to a user — subscriptions and watches (by chat id), those in-memory ratings, broadcast deliveries, a
 maintainer's authorship and unfinished drafts — is what /forget deletes.
 """
 
@@ -23,6 +23,8 @@ PRIVACY_HTML = (
     "policy updates are sent to. /unsubscribe or /forget removes them.\n"
     "• <b>Language</b>: only if you choose one with /language, your user id and that choice, so "
     "replies come in it. /language → Auto or /forget removes it.\n"
+    "• <b>Watches</b> (👁): your chat id and the answers you watch, because that is where a change "
+    "is sent. /watching or /forget removes them.\n"
     "• <b>Votes</b> (👍/👎): only a tally per answer is stored, with nothing about who voted. To "
     "count one vote per person, I remember in memory (never on disk) which answers you rated, for "
     "two days at most; /forget clears that too.\n"
@@ -46,7 +48,8 @@ KEPT_NOTE = (
 
 def _plural(n: int, word: str) -> str:
     singular = {"votes": "vote", "subscriptions": "subscription", "broadcast deliveries": "broadcast delivery",
-                "broadcast authorships": "broadcast authorship", "unfinished drafts": "unfinished draft"}
+                "broadcast authorships": "broadcast authorship", "unfinished drafts": "unfinished draft",
+                "watches": "watch"}
     return f"{n} {singular.get(word, word) if n == 1 else word}"
 
 

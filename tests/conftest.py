@@ -12,12 +12,14 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from hypothesis import HealthCheck, settings
 
+from bot.source_watch import page_fingerprint
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.matcher import Matcher
@@ -62,3 +64,39 @@ def kb_dir(tmp_path: Path) -> Path:
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
     shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
     return root
+
+
+class Site:
+    """The pages of a local web server for the source watch's tests (nothing leaves the machine):
+    a test changes their text; each request's path and headers are recorded."""
+
+    def __init__(self) -> None:
+        self.pages = {"/rule": "<html><body><h1>Rule</h1><p>The fee is $100,000.</p></body></html>"}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.path, dict(request.headers)))
+        if request.path == "/slow":
+            raise web.HTTPServiceUnavailable()
+        body = self.pages.get(request.path)
+        if body is None:
+            raise web.HTTPNotFound()
+        etag = f'"{page_fingerprint(body)[:16]}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304)
+        return web.Response(text=body, content_type="text/html", headers={"ETag": etag})
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[tuple[Site, str]]:
+    """A running local web server and its base URL."""
+    state = Site()
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", state.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    server = web.TCPSite(runner, "127.0.0.1", 0)
+    await server.start()
+    port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield state, f"http://127.0.0.1:{port}"
+    await runner.cleanup()

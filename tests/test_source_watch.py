@@ -6,19 +6,15 @@ import asyncio
 import datetime as dt
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import yaml
-from aiohttp import web
 
 from bot.source_watch import (
     USER_AGENT,
     SourceWatch,
     State,
     changed_entries,
-    page_fingerprint,
     urls_by_entry,
 )
 from bot.storage import Storage
@@ -26,40 +22,7 @@ from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry
 from tests.cli import visabot
-
-
-class Site:
-    """Pages whose text the test changes; records each request's headers."""
-
-    def __init__(self) -> None:
-        self.pages = {"/rule": "<html><body><h1>Rule</h1><p>The fee is $100,000.</p></body></html>"}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append((request.path, dict(request.headers)))
-        if request.path == "/slow":
-            raise web.HTTPServiceUnavailable()
-        body = self.pages.get(request.path)
-        if body is None:
-            raise web.HTTPNotFound()
-        etag = f'"{page_fingerprint(body)[:16]}"'
-        if request.headers.get("If-None-Match") == etag:
-            return web.Response(status=304)
-        return web.Response(text=body, content_type="text/html", headers={"ETag": etag})
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[tuple[Site, str]]:
-    state = Site()
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", state.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    server = web.TCPSite(runner, "127.0.0.1", 0)
-    await server.start()
-    port = runner.addresses[0][1]
-    yield state, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+from tests.conftest import Site
 
 
 def _entry_citing(shipped_kb: KnowledgeBase, base: str, verified_on: dt.date) -> Entry:

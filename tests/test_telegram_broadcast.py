@@ -78,7 +78,7 @@ async def test_bell_under_answer_and_deep_link_subscribe(fake_telegram: FakeTele
     async with running_bot(fake_telegram, tmp_path) as app:
         fake_telegram.push_update(make_private_text("What is the H-1B master's cap?"))
         (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
-        assert buttons(answer)[-1]["callback_data"] == "sub:h1b"
+        assert buttons(answer)[-2]["callback_data"] == "sub:h1b"  # beside 👁 Watch
         await press(fake_telegram, "sub:h1b", answer)
         reply = await command(fake_telegram, "/start sub-k-visa")
         assert app.bot_data.subscriptions.topics_of(USER) == ["h1b", "k-visa"]

@@ -127,8 +127,8 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     more = len(entry.caveats) - 1
     assert [b["text"] for b in buttons(reply)[:3]] == [f"⚠️ {more} more caveats", "📚 Sources", "🕓 History"]
     assert data[:3] == ["x:h1b-100k-one-time:c", "x:h1b-100k-one-time:r", "x:h1b-100k-one-time:h"]
-    assert data[-3:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0", "sub:h1b"]
-    assert data[3:-3] == [f"a:{r}" for r in entry.related[:3]]
+    assert data[-4:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0", "sub:h1b", "w:h1b-100k-one-time"]
+    assert data[3:-4] == [f"a:{r}" for r in entry.related[:3]]
     assert all(len(d.encode()) <= 64 for d in data)
 
 
@@ -153,7 +153,7 @@ async def test_expand_buttons_edit_the_answer_in_place(fake_telegram: FakeTelegr
     for call, expand in ((sources, ["x:h1b-100k-one-time:f", "x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"]),
                          (full, ["x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"])):
         data = [b["callback_data"] for b in buttons(call)]
-        assert data[: len(expand)] == expand and data[-1] == "sub:h1b"  # the rest of the keyboard kept
+        assert data[: len(expand)] == expand and data[-2:] == ["sub:h1b", "w:h1b-100k-one-time"]  # the rest kept
         assert_valid_reply(call.text)
     assert [b["callback_data"] for b in buttons(short)] == [b["callback_data"] for b in buttons(reply)]
 
