@@ -102,13 +102,13 @@ def _dated(value: Any) -> Any:
 def _folded(text: str) -> FoldedScalarString:
     """A one-paragraph text as a folded block (`>-`), its lines broken at spaces within 100
     columns, as the shipped answers are written."""
-    folded: FoldedScalarString = FoldedScalarString(text)
+    folded = FoldedScalarString(text)
     positions, at = [], 0
     for line in textwrap.wrap(text, 98, break_long_words=False, break_on_hyphens=False)[:-1]:
         at = text.index(line, at) + len(line)
         positions.append(at)
     folded.fold_pos = positions
-    return folded
+    return folded  # type: ignore[no-any-return]  # ruamel.yaml ships no type information
 
 
 def _round_trip_yaml(old_text: str, entry: Entry) -> str | None:
