@@ -61,8 +61,9 @@ def test_polling_answers_and_stops_cleanly_on_signal(fake_telegram: FakeTelegram
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
 
 
-def post_update(port: int, path: str, secret: str | None) -> int:
-    body = json.dumps({"update_id": 99, **make_private_text("H1B cap how many")}).encode()
+def post_update(port: int, path: str, secret: str | None, body: bytes | None = None) -> int:
+    if body is None:
+        body = json.dumps({"update_id": 99, **make_private_text("H1B cap how many")}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=body, method="POST")
     request.add_header("Content-Type", "application/json")
     if secret is not None:
@@ -72,6 +73,15 @@ def post_update(port: int, path: str, secret: str | None) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def status_of_partial_post(port: int, path: str, announced: int, body: bytes) -> int:
+    """POST without the secret whose headers announce `announced` bytes but send only `body`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        head = f"POST /{path} HTTP/1.1\r\nHost: x\r\nContent-Length: {announced}\r\n\r\n"
+        sock.sendall(head.encode() + body)
+        status_line = sock.makefile("rb").readline()  # times out if the server waits for the rest
+    return int(status_line.split()[1])
 
 
 def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
@@ -95,6 +105,9 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
                 time.sleep(0.05)
         assert post_update(port, "tg-hook", "wrong") == 403
         assert post_update(port, "tg-hook", None) == 403
+        # Refused before the body is read: 90 MB announced, 1 KB sent (PTB's server waited for it all).
+        assert status_of_partial_post(port, "tg-hook", 90 * 1024 * 1024, b"x" * 1024) == 403
+        assert post_update(port, "tg-hook", "right_Secret-123", b"not json") == 400  # was 500
         assert post_update(port, "tg-hook", "right_Secret-123") == 200
         (reply,) = fake_telegram.wait_for_sync("sendMessage", timeout=10)
     finally:
