@@ -188,6 +188,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "language.auto": ("🌐 Auto (follow my question)", "🌐 自动（跟随提问语言）"),
     "language.set": ("Replies will now be in: {choice}", "回复语言已设为：{choice}"),
 }
+# Toasts for votes (handlers/browse.py) and the /subscribe topic toggles (handlers/subscriptions.py).
+_TEXTS |= {
+    "vote.counted": ("Thanks for the feedback!", "感谢你的反馈！"),
+    "vote.changed": ("Vote changed. Thanks!", "已更改评价，谢谢！"),
+    "vote.same": ("Your vote is already counted.", "你的评价已计入。"),
+    "sub.off": ("🔕 Unsubscribed from {topic}.", "🔕 已取消订阅：{topic}。"),
+    "sub.off_group": ("🔕 This group is no longer subscribed to {topic}.", "🔕 本群已取消订阅：{topic}。"),
+}
 _VISA_NAMES_ZH = {"H-1B": "H-1B", "K visa": "K字签证", "K visa / H-1B": "K字签证 / H-1B"}
 
 
