@@ -9,6 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
+from tests.bot_harness import clean_env
+
 VISABOT = str(Path(sys.executable).parent / "visabot")
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
@@ -18,13 +22,42 @@ JSON_FIELDS = {
 
 
 def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_env()
     full_env.update(env or {})
-    # A scratch working directory, so a developer's own .env cannot leak into the test.
     with tempfile.TemporaryDirectory() as cwd:
         return subprocess.run(
             [VISABOT, *args], check=False, input=stdin, capture_output=True, text=True, timeout=60, env=full_env, cwd=cwd
         )
+
+
+def test_the_projects_env_is_read_whatever_the_current_folder(tmp_path: Path) -> None:
+    # `.venv/bin/visabot` run from another folder read only that folder's .env and said "not set".
+    project_env = Path(__file__).resolve().parents[1] / ".env"
+    try:
+        fd = os.open(project_env, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pytest.skip("this checkout has its own .env, which a test must not touch")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("VISABOT_KNOWLEDGE_DIR=/nonexistent/named-in-the-project-env\n")
+        (tmp_path / ".env").write_text("VISABOT_KNOWLEDGE_DIR=/nonexistent/named-in-the-current-folder\n")
+        env = {k: v for k, v in clean_env().items() if k != "VISABOT_ENV_FILE"}
+        out = subprocess.run(
+            [VISABOT, "ask", "h1b cap"], check=False, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+        )
+    finally:
+        project_env.unlink()
+    assert out.returncode == 2, out.stderr  # the settings error proves which .env was read
+    assert "named-in-the-project-env" in out.stderr and "current-folder" not in out.stderr
+
+
+def test_readme_tells_a_newcomer_what_the_first_run_needs() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    for fact in ("package index", "python3-venv", "make clean", "PYTHON=", ".venv/bin/visabot"):
+        assert fact in quick_start, fact
+    configuration = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert "whatever the current folder" in configuration and "VISABOT_ENV_FILE" in configuration
 
 
 def test_ask_prints_answer_caveats_sources() -> None:

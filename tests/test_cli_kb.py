@@ -8,7 +8,6 @@ the shipped entries were verified, so the suite does not start failing when they
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 import signal
@@ -30,7 +29,7 @@ from knowledge.bilingual import check_all
 from knowledge.loader import KnowledgeBase, load_knowledge_base, parse_entry_text
 from knowledge.model import Entry
 from knowledge.writer import entry_to_yaml
-from tests.bot_harness import TOKEN
+from tests.bot_harness import TOKEN, clean_env
 from tests.fake_telegram import FakeTelegram, make_private_text
 
 VISABOT = str(Path(sys.executable).parent / "visabot")
@@ -56,9 +55,9 @@ class Env:
     def run(
         self, *args: str, stdin: str | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+        env = clean_env()
         env.update(VISABOT_KNOWLEDGE_DIR=str(self.kb), VISABOT_DB_PATH=str(self.db))
-        with tempfile.TemporaryDirectory() as cwd:  # no developer's .env leaks in
+        with tempfile.TemporaryDirectory() as cwd:
             out = subprocess.run(
                 [VISABOT, *args],
                 check=False,
@@ -505,7 +504,7 @@ def test_reload_never_signals_a_process_that_is_not_visabot(env: Env) -> None:
 
 @pytest.fixture
 def bot(env: Env, fake_telegram: FakeTelegram) -> Iterator[subprocess.Popen[str]]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_env()
     full_env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=fake_telegram.base_url,

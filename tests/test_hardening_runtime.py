@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from bot.config import BotSettings, SettingsError, load_settings
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from tests.bot_harness import TOKEN, running_bot
+from tests.bot_harness import TOKEN, clean_env, running_bot
 from tests.fake_telegram import FakeTelegram, make_callback_query, make_private_text
 from tests.test_telegram_process import free_port
 
@@ -23,7 +22,7 @@ VISABOT = str(Path(sys.executable).parent / "visabot")
 
 
 def run_visabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_env()
     full_env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         VISABOT_DB_PATH=str(tmp_path / "db.sqlite3"),
