@@ -13,7 +13,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import Context
-from bot.i18n import detect, t
+from bot.i18n import Lang, detect, t
 from bot.telegram_render import TOPIC_LABELS, esc, shorten, show_data, topics_data, with_vote_row
 from handlers.ask import send_entry
 from knowledge.browse_order import browse_sorted, curated_order
@@ -96,7 +96,7 @@ async def on_vote(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     _, entry_id, direction = query.data.split(":")
     message = query.message
-    if context.bot_data.kb.base.get(entry_id) is None or not isinstance(message, Message):
+    if context.bot_data.kb.base.get(entry_id) is None or message is None:
         await query.answer()
         return
     up = direction == "1"
@@ -105,10 +105,11 @@ async def on_vote(update: Update, context: Context) -> None:
         entry_id, up, user_id=query.from_user.id, chat_id=message.chat.id,
         message_id=message.message_id, question=question,
     )
-    lang = detect(message.text or "")  # the language the answer was shown in
+    # The language the answer was shown in; an old message Telegram no longer shows has no text.
+    lang = detect(message.text or "") if isinstance(message, Message) else Lang.EN
     await query.answer(t(f"vote.{result.value}", lang))
     # A group's message is seen by everyone: one member's tick there would read as everyone's.
-    if message.chat.type != ChatType.PRIVATE or message.reply_markup is None:
+    if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE or message.reply_markup is None:
         return
     markup = with_vote_row(message.reply_markup, entry_id, lang, up)
     if markup != message.reply_markup:
