@@ -8,7 +8,10 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test bench lint clean lock
 
+# A clear message instead of a pip resolution error later when the Python is too old.
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "visabot needs Python 3.11+; $(PYTHON) is $$($(PYTHON) --version 2>&1). Try: make run PYTHON=python3.12" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

@@ -6,6 +6,7 @@ appears in a repr, a log line or an error message.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,8 +20,24 @@ TELEGRAM_API_BASE_URL = "https://api.telegram.org/bot"
 TELEGRAM_API_FILE_URL = "https://api.telegram.org/file/bot"
 
 
+def env_file() -> Path:
+    """The `.env` to read: next to the project, whatever the current folder.
+
+    Reading `./.env` made `.venv/bin/visabot` run from another folder say "TELEGRAM_BOT_TOKEN is
+    not set" although `.env` existed. The project is the checkout this code runs from (`make`
+    installs it editable); installed as a plain package, the current folder's `.env` is read.
+    VISABOT_ENV_FILE names another file (the tests point it at nothing, so a developer's `.env`
+    cannot leak into them).
+    """
+    chosen = os.environ.get("VISABOT_ENV_FILE")
+    if chosen is not None:
+        return Path(chosen)
+    project = Path(__file__).resolve().parents[1]
+    return project / ".env" if (project / "pyproject.toml").is_file() else Path(".env")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore")
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field(default=TELEGRAM_API_BASE_URL, alias="TELEGRAM_API_BASE_URL")
@@ -116,6 +133,8 @@ class SettingsError(Exception):
 
 
 def load_settings(settings_class: type[Settings] = Settings, **overrides: object) -> Settings:
+    """Settings from the environment, then `env_file()`; `overrides` (tests) win over both."""
+    overrides.setdefault("_env_file", env_file())
     try:
         return settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -217,6 +217,14 @@ _WATCH_TEXTS: dict[str, tuple[str, str]] = {
     "watching.removed": ("Stopped watching.", "已取消关注。"),
 }
 _TEXTS.update(_WATCH_TEXTS)
+# Toasts for votes (handlers/browse.py) and the /subscribe topic toggles (handlers/subscriptions.py).
+_TEXTS |= {
+    "vote.counted": ("Thanks for the feedback!", "感谢你的反馈！"),
+    "vote.changed": ("Vote changed. Thanks!", "已更改评价，谢谢！"),
+    "vote.same": ("Your vote is already counted.", "你的评价已计入。"),
+    "sub.off": ("🔕 Unsubscribed from {topic}.", "🔕 已取消订阅：{topic}。"),
+    "sub.off_group": ("🔕 This group is no longer subscribed to {topic}.", "🔕 本群已取消订阅：{topic}。"),
+}
 _VISA_NAMES_ZH = {"H-1B": "H-1B", "K visa": "K字签证", "K visa / H-1B": "K字签证 / H-1B"}
 
 

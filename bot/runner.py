@@ -1,8 +1,7 @@
 """Run the bot: long polling by default, a webhook when VISABOT_WEBHOOK_URL is set.
 
-PTB's run_polling/run_webhook stop cleanly on SIGINT and SIGTERM. In webhook mode PTB registers
-the secret token with Telegram and answers 403 to requests without the right
-X-Telegram-Bot-Api-Secret-Token header.
+Both stop cleanly on SIGINT and SIGTERM. In webhook mode the bot registers the secret token with
+Telegram and serves the webhook itself (bot/webhook.py): secret first, body capped, junk refused.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import IO
@@ -24,6 +24,7 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.logs import configure_logging
 from bot.telegram_request import AiohttpRequest, without_token
+from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 PID_FILE_NAME = "visabot.pid"
@@ -93,20 +94,46 @@ def run_bot(settings: Settings) -> None:
 
 def _run(application: Application, settings: Settings, entries: int) -> None:  # type: ignore[type-arg]
     if settings.webhook_url:
-        assert settings.webhook_secret is not None
-        path = urlparse(settings.webhook_url).path.lstrip("/")
-        log.info("starting webhook on %s:%s/%s with %d entries", settings.listen, settings.port, path, entries)
-        application.run_webhook(
-            listen=settings.listen,
-            port=settings.port,
-            url_path=path,
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES,
-        )
+        log.info("starting webhook on %s:%s%s with %d entries", settings.listen, settings.port,
+                 urlparse(settings.webhook_url).path, entries)
+        asyncio.run(_serve_webhook(application, settings))
     else:
         log.info("starting long polling with %d entries", entries)
         application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+async def _serve_webhook(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """The Application's life around our own webhook server (bot/webhook.py says why not PTB's):
+    start, register the webhook with its secret, serve until SIGINT or SIGTERM, stop cleanly."""
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    secret = settings.webhook_secret.get_secret_value()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = WebhookServer(
+        application, path=urlparse(settings.webhook_url).path, secret=secret, listen=settings.listen, port=settings.port
+    )
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            await server.start()
+            try:
+                await application.bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+                await stop.wait()
+            finally:
+                await server.stop()
+        finally:
+            await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
 
 
 class StartupError(Exception):

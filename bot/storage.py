@@ -1,8 +1,9 @@
 """SQLite storage through sqlite-utils: votes, the unanswered log and ask counts.
 
 Privacy by design: no table holds a Telegram user id next to what the user asked or how they
-voted. Votes are per-entry tallies; one vote per user per answer message is enforced by a guard
-in memory that expires (VoteGuard), so nothing on disk can tie a 👎's question to its user.
+voted. Votes are per-entry tallies; one vote per user per answer message (which may be changed)
+is enforced by a guard in memory that expires (VoteGuard), so nothing on disk can tie a 👎's
+question to its user.
 
 Bookkeeping nobody asked for (tallies, ask counts, the unanswered log) is queued and written by a
 background thread (Bookkeeper): a locked or full database never delays or breaks a reply.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 import logging
 import queue
 import secrets
@@ -221,23 +223,32 @@ VOTE_GUARD_SECONDS = 2 * 24 * 3600  # answers older than this can be rated again
 VOTE_GUARD_MAX = 200_000
 
 
+class VoteResult(enum.Enum):
+    COUNTED = "counted"
+    CHANGED = "changed"  # the user's earlier vote on the message, the other way, moved
+    SAME = "same"  # the user had voted so already: nothing counted
+
+
 class VoteGuard:
-    """One vote per user per answer message, in memory only: bounded and expiring, so nothing
-    on disk says who voted, and memory does not grow with every vote ever cast."""
+    """Which way each user voted on each answer message, in memory only: bounded and expiring, so
+    nothing on disk says who voted, and memory does not grow with every vote ever cast. Knowing
+    the direction (not just that a vote was cast) is what lets a user change a vote: the tallies
+    then move by one each way."""
 
     def __init__(self, ttl: float = VOTE_GUARD_SECONDS, max_size: int = VOTE_GUARD_MAX):
         self.ttl, self.max_size = ttl, max_size
-        self._seen: OrderedDict[tuple[int, int, int], float] = OrderedDict()
+        self._seen: OrderedDict[tuple[int, int, int], tuple[float, bool]] = OrderedDict()
 
-    def first(self, user_id: int, chat_id: int, message_id: int) -> bool:
+    def cast(self, user_id: int, chat_id: int, message_id: int, up: bool) -> bool | None:
+        """Remember this vote; returns the user's previous vote on this message (None: none).
+        A changed vote keeps the time of the first, so the guard still expires in order."""
         now = time.monotonic()
-        while self._seen and (len(self._seen) >= self.max_size or now - next(iter(self._seen.values())) > self.ttl):
+        while self._seen and (len(self._seen) >= self.max_size or now - next(iter(self._seen.values()))[0] > self.ttl):
             self._seen.popitem(last=False)
         key = (user_id, chat_id, message_id)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
+        first_at, previous = self._seen.get(key, (now, None))
+        self._seen[key] = (first_at, up)
+        return previous
 
     def forget(self, user_id: int) -> int:
         keys = [k for k in self._seen if k[0] == user_id]
@@ -295,26 +306,41 @@ class Storage:
 
     def record_vote(
         self, entry_id: str, up: bool, *, user_id: int, chat_id: int, message_id: int, question: str | None = None
-    ) -> bool:
-        """Count one vote (queued); False when this user already voted on this answer message.
+    ) -> VoteResult:
+        """Count a vote (queued), or move it when this user voted the other way on this message.
 
         Only per-entry tallies are stored, plus (for a 👎) the question with its day: no vote row,
         no voter hash, no time to the second, so no query can tie a question to who disliked it.
         One vote per user per message is enforced by a guard in memory that expires."""
-        if not self.vote_guard.first(user_id, chat_id, message_id):
-            return False
-        column = "up" if up else "down"
-        self.bookkeeping.put(
-            f"INSERT INTO vote_counts (entry_id, up, down) VALUES (?, ?, ?) "
-            f"ON CONFLICT(entry_id) DO UPDATE SET {column} = {column} + 1",
-            [entry_id, int(up), int(not up)],
-        )
-        if not up and question:
+        previous = self.vote_guard.cast(user_id, chat_id, message_id, up)
+        if previous is up:
+            return VoteResult.SAME
+        column, other = ("up", "down") if up else ("down", "up")
+        if previous is None:
             self.bookkeeping.put(
-                "INSERT INTO downvoted_questions (entry_id, question, day) VALUES (?, ?, ?)",
-                [entry_id, question[:MAX_LOGGED_QUESTION_CHARS], today()],
+                f"INSERT INTO vote_counts (entry_id, up, down) VALUES (?, ?, ?) "
+                f"ON CONFLICT(entry_id) DO UPDATE SET {column} = {column} + 1",
+                [entry_id, int(up), int(not up)],
             )
-        return True
+        else:
+            self.bookkeeping.put(
+                f"UPDATE vote_counts SET {column} = {column} + 1, {other} = MAX({other} - 1, 0) WHERE entry_id = ?",
+                [entry_id],
+            )
+        if question:
+            question = question[:MAX_LOGGED_QUESTION_CHARS]
+            if not up:
+                self.bookkeeping.put(
+                    "INSERT INTO downvoted_questions (entry_id, question, day) VALUES (?, ?, ?)",
+                    [entry_id, question, today()],
+                )
+            elif previous is False:  # the 👎 taken back: its question no longer says the answer failed
+                self.bookkeeping.put(
+                    "DELETE FROM downvoted_questions WHERE rowid = (SELECT MAX(rowid) FROM downvoted_questions "
+                    "WHERE entry_id = ? AND question = ?)",
+                    [entry_id, question],
+                )
+        return VoteResult.COUNTED if previous is None else VoteResult.CHANGED
 
     def votes(self, entry_id: str) -> tuple[int, int]:
         self._settle()

@@ -228,6 +228,25 @@ def vote_data(entry_id: str, up: bool) -> str:
     return f"v:{entry_id}:{1 if up else 0}"
 
 
+def vote_row(entry_id: str, lang: Lang = Lang.EN, voted: bool | None = None) -> list[InlineKeyboardButton]:
+    """👍 and 👎, the user's vote ticked once cast ("👍 Helpful ✓"): the keyboard shows the vote,
+    and a tap on the other one changes it."""
+    return [
+        InlineKeyboardButton(t(key, lang) + (" ✓" if voted is up else ""), callback_data=vote_data(entry_id, up))
+        for key, up in (("helpful", True), ("not_helpful", False))
+    ]
+
+
+def with_vote_row(markup: InlineKeyboardMarkup, entry_id: str, lang: Lang, voted: bool) -> InlineKeyboardMarkup:
+    """The message's keyboard with its vote row showing `voted`."""
+    return InlineKeyboardMarkup(
+        [
+            vote_row(entry_id, lang, voted) if any(str(b.callback_data or "").startswith("v:") for b in row) else list(row)
+            for row in markup.inline_keyboard
+        ]
+    )
+
+
 def topics_data(topic: str | None = None, page: int = 0) -> str:
     return "t" if topic is None else f"t:{topic}:{page}"
 
@@ -277,12 +296,7 @@ def answer_keyboard(
     rows += [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
     shown = {e.id for e in offered}
     rows += [_entry_button(r) for r in related if r.id not in shown][: 3 - len(offered) // 2]
-    rows.append(
-        [
-            InlineKeyboardButton(t("helpful", lang), callback_data=vote_data(entry.id, True)),
-            InlineKeyboardButton(t("not_helpful", lang), callback_data=vote_data(entry.id, False)),
-        ]
-    )
+    rows.append(vote_row(entry.id, lang))
     label = TOPIC_LABELS[entry.topic].split(" ", 1)[1]
     rows.append([InlineKeyboardButton(t("updates_on", lang, topic=visa_name(label, lang)), callback_data=subscribe_data(entry.topic.value))])
     return InlineKeyboardMarkup(rows)

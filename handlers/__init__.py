@@ -144,6 +144,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(watch.on_unwatch_button, pattern=r"^wu:[a-z0-9-]+$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_button, pattern=r"^sub:"))
+    application.add_handler(CallbackQueryHandler(subscriptions.on_topic_toggle, pattern=r"^subt:"))
     application.add_handler(CallbackQueryHandler(subscriptions.on_unsubscribe_button, pattern=r"^unsub:"))
     application.add_handler(CallbackQueryHandler(admin.on_topic_button, pattern=r"^bt:"))
     application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))

@@ -1,18 +1,20 @@
 """Inline-keyboard navigation: topics, entry pages, "show this entry" and 👍/👎 votes.
 
 callback_data formats (ids only, ≤ 64 bytes): "t" topic menu · "t:<topic>:<page>" a page of one
-topic · "a:<entry-id>" show that entry · "v:<entry-id>:<1|0>" vote.
+topic · "a:<entry-id>" show that entry · "v:<entry-id>:<1|0>" vote (again, the other way: change it).
 """
 
 from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import Context
-from bot.telegram_render import TOPIC_LABELS, esc, shorten, show_data, topics_data
+from bot.i18n import Lang, detect, t
+from bot.telegram_render import TOPIC_LABELS, esc, shorten, show_data, topics_data, with_vote_row
 from handlers.ask import send_entry
 from knowledge.browse_order import browse_sorted, curated_order
 from knowledge.model import Topic
@@ -89,6 +91,7 @@ async def on_show_entry(update: Update, context: Context) -> None:
 
 
 async def on_vote(update: Update, context: Context) -> None:
+    """Count a 👍/👎, or change the user's vote on this answer, and tick it in the keyboard."""
     query = update.callback_query
     assert query is not None and query.data is not None
     _, entry_id, direction = query.data.split(":")
@@ -96,9 +99,22 @@ async def on_vote(update: Update, context: Context) -> None:
     if context.bot_data.kb.base.get(entry_id) is None or message is None:
         await query.answer()
         return
+    up = direction == "1"
     question = context.bot_data.recent_questions.get((message.chat.id, message.message_id))
-    counted = context.bot_data.db.record_vote(
-        entry_id, direction == "1", user_id=query.from_user.id, chat_id=message.chat.id,
+    result = context.bot_data.db.record_vote(
+        entry_id, up, user_id=query.from_user.id, chat_id=message.chat.id,
         message_id=message.message_id, question=question,
     )
-    await query.answer("Thanks for the feedback!" if counted else "You already rated this answer.")
+    # The language the answer was shown in; an old message Telegram no longer shows has no text.
+    lang = detect(message.text or "") if isinstance(message, Message) else Lang.EN
+    await query.answer(t(f"vote.{result.value}", lang))
+    # A group's message is seen by everyone: one member's tick there would read as everyone's.
+    if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE or message.reply_markup is None:
+        return
+    markup = with_vote_row(message.reply_markup, entry_id, lang, up)
+    if markup != message.reply_markup:
+        try:
+            await query.edit_message_reply_markup(markup)
+        except BadRequest as exc:  # "message is not modified" after a double tap is harmless
+            if "not modified" not in str(exc).lower():
+                raise

@@ -1,7 +1,8 @@
 """Policy-update subscriptions: /subscribe, /unsubscribe, /subscriptions, 🔔 buttons, deep links,
 and unsubscribing users who block the bot.
 
-callback_data: "sub:<topic|all>" subscribes, "unsub:<topic|all>" unsubscribes.
+callback_data: "sub:<topic|all>" subscribes (🔔 under an answer), "subt:<topic|all>" toggles a topic
+in the /subscribe picker (✅ marks the subscribed ones), "unsub:<topic|all>" unsubscribes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot.context import Context
+from bot.i18n import choose, t
 from bot.subscriptions import ALL_TOPICS
-from bot.telegram_render import TOPIC_LABELS, subscribe_data
+from bot.telegram_render import TOPIC_LABELS
 from knowledge.model import Topic
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ def subscribable_topics(context: Context) -> list[str]:
 
 def subscribe_keyboard(context: Context, current: list[str]) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(("✅ " if t in current else "") + topic_label(t), callback_data=subscribe_data(t))]
+        [InlineKeyboardButton(("✅ " if t in current else "") + topic_label(t), callback_data=f"subt:{t}")]
         for t in subscribable_topics(context)
     ]
     return InlineKeyboardMarkup(rows)
@@ -118,6 +120,36 @@ async def on_subscribe_button(update: Update, context: Context) -> None:
         return
     text = await _subscribe(query.message, context, topic)  # type: ignore[arg-type]
     await query.answer(text[:200])
+
+
+async def on_topic_toggle(update: Update, context: Context) -> None:
+    """A topic in the /subscribe picker: subscribes, or unsubscribes when already subscribed (✅),
+    then redraws the picker in place so its ticks always show the chat's subscriptions."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    topic = query.data.removeprefix("subt:")
+    message = query.message
+    if topic not in subscribable_topics(context) or not isinstance(message, Message):
+        await query.answer()
+        return
+    if not await _may_change_group(query, context):
+        return
+    subscriptions = context.bot_data.subscriptions
+    if topic in subscriptions.topics_of(message.chat.id):
+        subscriptions.unsubscribe(message.chat.id, topic)
+        user = query.from_user
+        lang = choose(context.bot_data.db.language(user.id), "", user.language_code)
+        text = t("sub.off" if message.chat.type == "private" else "sub.off_group", lang, topic=topic_label(topic))
+    else:
+        text = await _subscribe(message, context, topic)
+    await query.answer(text[:200])
+    markup = subscribe_keyboard(context, subscriptions.topics_of(message.chat.id))
+    if markup != message.reply_markup:
+        try:
+            await query.edit_message_reply_markup(markup)
+        except BadRequest as exc:  # two quick taps: the second edit may change nothing
+            if "not modified" not in str(exc).lower():
+                raise
 
 
 async def start_subscription(message: Message, context: Context, topic: str) -> None:

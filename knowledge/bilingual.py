@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.entry_file import read_entry_file
 from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug
 
 ZH_DIRNAME = "zh"
@@ -57,7 +58,7 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
     folder = root / ZH_DIRNAME
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         try:
-            text = ChineseText.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            text = ChineseText.model_validate(yaml.safe_load(read_entry_file(path)))
         except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
             problems.append(f"{path.name}: {exc}".splitlines()[0])
             continue

@@ -20,6 +20,7 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from knowledge.bilingual import NO_CHINESE, check_all
+from knowledge.entry_file import read_entry_file
 from knowledge.loader import (
     ENTRIES_DIRNAME,
     SYNONYMS_FILENAME,
@@ -145,7 +146,7 @@ def _lenient_base(root: Path) -> KnowledgeBase | None:
     paths: dict[str, Path] = {}
     for path in sorted((root / ENTRIES_DIRNAME).glob("*/*.yaml")):
         try:
-            entry, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
+            entry, _ = parse_entry_text(read_entry_file(path), path)
         except (OSError, UnicodeDecodeError):
             continue
         if entry is not None and entry.id not in paths:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.bilingual import ChineseText, load_chinese
+from knowledge.entry_file import read_entry_file
 from knowledge.model import Entry
 from knowledge.store import EntryStore
 
@@ -50,9 +50,6 @@ _Loader.yaml_implicit_resolvers = {
 log = logging.getLogger(__name__)
 ENTRIES_DIRNAME = "entries"
 SYNONYMS_FILENAME = "synonyms.yaml"
-# The largest entry file read. Real entries are 2-6 KB; a bigger file is a mistake or an attack
-# (a 50 MB file took 22 s and 680 MB at start), refused before it is read.
-MAX_ENTRY_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -163,31 +160,6 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[Problem]]:
     ):
         return {}, [Problem(path, 1, "synonyms must map each canonical term to a list of strings")]
     return data, []
-
-
-def read_entry_file(path: Path, limit: int = MAX_ENTRY_BYTES) -> str:
-    """The text of one entry file, refusing anything but a regular file of at most `limit` bytes.
-
-    Opened without following a symlink and without blocking, then checked with fstat on the open
-    descriptor (no window between check and read): a symlink to /dev/zero would read until
-    MemoryError, and a FIFO would hang /reload while it holds the write lock. Raises OSError.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"not a regular file ({stat.filemode(info.st_mode)[0]!r} type); skipped")
-        if info.st_size > limit:
-            raise OSError(f"{info.st_size} bytes, over the {limit}-byte limit for an entry file")
-        with os.fdopen(fd, "rb") as handle:
-            fd = -1  # the handle owns it now
-            data = handle.read(limit + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    if len(data) > limit:
-        raise OSError(f"over the {limit}-byte limit for an entry file")
-    return data.decode("utf-8")
 
 
 def _file_problem(path: Path, exc: Exception) -> Problem:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,13 @@ from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
 
 TOKEN = "123456:TEST-token_for-the-fake-server"
+
+
+def clean_env(**env: str) -> dict[str, str]:
+    """The environment for a `visabot` process in a test: without the developer's TELEGRAM_ and
+    VISABOT_ variables, and without their `.env` (read next to the project whatever the folder)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    return {**full, "VISABOT_ENV_FILE": os.devnull, **env}
 
 
 def bot_settings(fake: FakeTelegram, tmp_path: Path, **overrides: Any) -> BotSettings:

@@ -3,7 +3,8 @@ or as the real console script in a subprocess for the few end-to-end smoke tests
 
 Both take the same arguments and give back the same three things (returncode, stdout, stderr), so
 a test reads the same whichever way it runs. Both start from a clean slate: no TELEGRAM_* or
-VISABOT_* variable of the developer's shell, and a scratch working directory so no `.env` leaks in.
+VISABOT_* variable of the developer's shell, no `.env` (VISABOT_ENV_FILE points at nothing: the
+project's own .env is read whatever the folder), and a scratch working directory.
 Commands are invoked only through the top-level click group, as a user types them, so the tests
 do not depend on how the CLI's modules are split.
 """
@@ -24,6 +25,7 @@ from typing import Self
 from click.testing import CliRunner
 
 from bot.cli import main
+from tests.bot_harness import clean_env
 
 VISABOT = str(Path(sys.executable).parent / "visabot")
 OWN_PREFIXES = ("TELEGRAM_", "VISABOT_")
@@ -48,6 +50,7 @@ def visabot(
     would print a traceback fails the test with that traceback."""
     # None removes a variable for the duration of the run; CliRunner restores them afterwards.
     overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith(OWN_PREFIXES)}
+    overrides["VISABOT_ENV_FILE"] = os.devnull  # the project's .env is read whatever the folder
     overrides.update(env or {})
     with contextlib.ExitStack() as stack:
         where = cwd or Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -66,8 +69,7 @@ def visabot_process(
 ) -> Ran:
     """The installed console script in a subprocess: the end-to-end check that the entry point,
     its imports and its exit codes work as a user meets them."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
-    full_env.update(env or {})
+    full_env = clean_env(**(env or {}))
     with tempfile.TemporaryDirectory() as cwd:
         done = subprocess.run(
             [VISABOT, *args],

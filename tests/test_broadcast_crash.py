@@ -3,7 +3,6 @@ the messages that were in flight at the moment of the kill (and those are report
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 from bot.outbox import SENT, Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from tests.bot_harness import TOKEN
+from tests.bot_harness import TOKEN, clean_env
 from tests.fake_telegram import FakeTelegram
 
 VISABOT = str(Path(sys.executable).parent / "visabot")
@@ -23,7 +22,7 @@ KILL_AFTER = 40
 
 
 def cli_env(fake: FakeTelegram, db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    env = clean_env()
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=fake.base_url,

@@ -4,16 +4,51 @@ installed console script in a subprocess."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
+
 from knowledge.loader import KnowledgeBase
-from tests.cli import visabot, visabot_process
+from tests.bot_harness import clean_env
+from tests.cli import VISABOT, visabot, visabot_process
 
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
     "query", "outcome", "matched", "id", "score", "question", "answer", "caveats", "sources",
     "status", "as_of", "in_force_until", "lapse_note", "alternatives", "also", "smalltalk", "lang",
 }
+
+
+def test_the_projects_env_is_read_whatever_the_current_folder(tmp_path: Path) -> None:
+    # `.venv/bin/visabot` run from another folder read only that folder's .env and said "not set".
+    project_env = Path(__file__).resolve().parents[1] / ".env"
+    try:
+        fd = os.open(project_env, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pytest.skip("this checkout has its own .env, which a test must not touch")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("VISABOT_KNOWLEDGE_DIR=/nonexistent/named-in-the-project-env\n")
+        (tmp_path / ".env").write_text("VISABOT_KNOWLEDGE_DIR=/nonexistent/named-in-the-current-folder\n")
+        env = {k: v for k, v in clean_env().items() if k != "VISABOT_ENV_FILE"}
+        out = subprocess.run(
+            [VISABOT, "ask", "h1b cap"], check=False, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+        )
+    finally:
+        project_env.unlink()
+    assert out.returncode == 2, out.stderr  # the settings error proves which .env was read
+    assert "named-in-the-project-env" in out.stderr and "current-folder" not in out.stderr
+
+
+def test_readme_tells_a_newcomer_what_the_first_run_needs() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    for fact in ("package index", "python3-venv", "make clean", "PYTHON=", ".venv/bin/visabot"):
+        assert fact in quick_start, fact
+    configuration = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert "whatever the current folder" in configuration and "VISABOT_ENV_FILE" in configuration
 
 
 def test_console_script_ask_prints_answer_caveats_sources() -> None:

@@ -119,6 +119,19 @@ def test_symlink_fifo_and_huge_file_are_skipped_quickly(kb_dir: Path) -> None:
         load_knowledge_base(kb_dir)
 
 
+@pytest.mark.parametrize("folder", ["entries/h1b", "zh"])
+def test_kb_lint_skips_a_fifo_among_entries_and_translations(kb_dir: Path, folder: str) -> None:
+    # Lint re-reads the entries itself when the strict load fails, and every load reads the
+    # Chinese texts: both used read_text, which blocks on a FIFO that nobody writes to.
+    (kb_dir / folder).mkdir(exist_ok=True)
+    os.mkfifo(kb_dir / folder / "pipe.yaml")
+    linted = visabot_process("kb", "lint", str(kb_dir))  # hung (a subprocess: a regression times out)
+    assert "Traceback" not in linted.stderr
+    assert linted.stdout.rstrip().endswith("warning(s).")
+    if folder != "zh":  # an unreadable translation only leaves its entry untranslated (a warning)
+        assert "pipe.yaml" in linted.stdout and "not a regular file" in linted.stdout
+
+
 # ---------------------------------------------------------------- point 11
 
 

@@ -135,9 +135,9 @@ async def test_a_downvoted_question_cannot_be_joined_to_its_user(fake_telegram: 
             fake.push_update(make_private_text(f"{MASTERS} asked by user {n}", user_id=user))
             (answer,) = await fake.wait_for("sendMessage", chat_id=user)
             fake.push_update(make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result))
-            await fake.wait_for("answerCallbackQuery", count=n)
+            await fake.wait_for("answerCallbackQuery", count=2 * n - 1)  # one press answered at a time
             fake.push_update(make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result))
-            await fake.wait_for("answerCallbackQuery", count=n + n)
+            await fake.wait_for("answerCallbackQuery", count=2 * n)
         votes = app.bot_data.db.votes("h1b-masters-cap")
         feedback = app.bot_data.db.most_downvoted()
     assert votes == (0, 2)  # one vote per user per answer message
@@ -249,25 +249,6 @@ async def test_maintainer_commands_only_in_a_private_chat(fake_telegram: FakeTel
     assert all("only in a private chat" in t for t in in_group), in_group
     assert not any("secret-employer" in t or "Subscribers" in t for t in in_group)
     assert "Unanswered questions" in private and "secret-employer" in private
-
-
-async def test_only_group_admins_subscribe_the_group(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
-    fake = fake_telegram
-    group_admin = 5005
-    fake.member_status[(DEFAULT_GROUP_ID, group_admin)] = "administrator"
-    async with running_bot(fake, tmp_path) as app:
-        fake.push_update(make_command("/subscribe", user_id=USER, chat_id=DEFAULT_GROUP_ID))
-        (menu,) = await fake.wait_for("sendMessage", chat_id=DEFAULT_GROUP_ID)
-        fake.push_update(make_callback_query("sub:h1b", user_id=USER, message=menu.result))
-        (refused,) = await fake.wait_for("answerCallbackQuery")
-        after_member = app.bot_data.subscriptions.topics_of(DEFAULT_GROUP_ID)
-        fake.push_update(make_callback_query("sub:h1b", user_id=group_admin, message=menu.result))
-        _, accepted = await fake.wait_for("answerCallbackQuery", count=2)
-        after_admin = app.bot_data.subscriptions.topics_of(DEFAULT_GROUP_ID)
-    assert after_member == [] and "administrators" in refused.params["text"]
-    assert after_admin == ["h1b"] and "This group is now subscribed" in accepted.params["text"]
-    checks = fake.calls("getChatMember")
-    assert [int(c.params["user_id"]) for c in checks] == [USER, group_admin]
 
 
 async def test_a_forged_broadcast_cancel_button_from_a_non_admin_edits_nothing(

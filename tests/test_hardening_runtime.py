@@ -4,7 +4,6 @@ skipped, not polled forever; admin ids must be user ids."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from bot.config import BotSettings, SettingsError, load_settings
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from tests.bot_harness import TOKEN, running_bot
+from tests.bot_harness import TOKEN, clean_env, running_bot
 from tests.fake_telegram import FakeTelegram, make_callback_query, make_private_text
 from tests.test_telegram_process import free_port
 
@@ -22,7 +21,7 @@ VISABOT = str(Path(sys.executable).parent / "visabot")
 
 
 def run_visabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_env()
     full_env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         VISABOT_DB_PATH=str(tmp_path / "db.sqlite3"),

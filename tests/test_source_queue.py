@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from bot.context import BotData
 from bot.source_watch import SourceWatch, State, urls_by_entry
 from bot.storage import Storage, now
 from knowledge.loader import load_knowledge_base, parse_entry_text
-from tests.bot_harness import assert_valid_reply, running_bot
+from tests.bot_harness import assert_valid_reply, clean_env, running_bot
 from tests.conftest import Site
 from tests.fake_telegram import DEFAULT_GROUP_ID, FakeTelegram, make_command
 from tests.test_telegram_maintainers import ADMIN, USER, buttons, press, seen, send
@@ -81,7 +80,7 @@ def test_kb_stale_marks_entries_whose_official_source_changed(kb_dir: Path, tmp_
     entry = next(e for e in load_knowledge_base(kb_dir).entries if e.has_official_source and e.verified_on < dt.date.today())
     official = next(s.url for s in entry.sources if s.tier.value in ("official", "copy-of-official"))
     db = tmp_path / "db.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    env = clean_env()
     env.update(VISABOT_KNOWLEDGE_DIR=str(kb_dir), VISABOT_DB_PATH=str(db))
     visabot = str(Path(sys.executable).parent / "visabot")
     # A day on which no entry is past its review date: only the source change lists the entry.

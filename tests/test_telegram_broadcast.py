@@ -13,8 +13,11 @@ from bot.broadcast import framed_html
 from bot.outbox import Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
+from bot.telegram_render import TOPIC_LABELS
+from knowledge.model import Topic
 from tests.bot_harness import running_bot
 from tests.fake_telegram import (
+    DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
     Call,
     FakeTelegram,
@@ -48,17 +51,58 @@ async def press(fake: FakeTelegram, data: str, on: Call, user: int = USER) -> Ca
 # ---------------------------------------------------------------- subscriptions
 
 
-async def test_subscribe_buttons_are_idempotent_and_listed(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
-    async with running_bot(fake_telegram, tmp_path) as app:
-        menu = await command(fake_telegram, "/subscribe")
-        choices = [b["callback_data"] for b in buttons(menu)]
-        first = await press(fake_telegram, "sub:h1b", menu)
-        second = await press(fake_telegram, "sub:h1b", menu)
-        listing = await command(fake_telegram, "/subscriptions")
-        assert app.bot_data.subscriptions.topics_of(USER) == ["h1b"]
-    assert choices == ["sub:k-visa", "sub:h1b", "sub:compare", "sub:context", "sub:all"]
-    assert first.params["text"].startswith("🔔 Subscribed") and "already" in second.params["text"]
-    assert "US H-1B" in listing.text
+K_VISA, H1B = TOPIC_LABELS[Topic.K_VISA], TOPIC_LABELS[Topic.H1B]
+
+
+def picker(call: Call) -> list[str]:
+    return [b["text"] for b in buttons(call)]
+
+
+async def test_subscribe_picker_ticks_and_toggles_in_place(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path) as app:
+        menu = await command(fake, "/subscribe")
+        first = await press(fake, "subt:h1b", menu)
+        (after_h1b,) = await fake.wait_for("editMessageReplyMarkup")
+        await press(fake, "subt:k-visa", after_h1b)
+        _, after_k = await fake.wait_for("editMessageReplyMarkup", count=2)
+        off = await press(fake, "subt:h1b", after_k)  # tapping a ticked topic unsubscribes
+        *_, after_off = await fake.wait_for("editMessageReplyMarkup", count=3)
+        listing = await command(fake, "/subscriptions")
+        reopened = await command(fake, "/subscribe")
+        assert app.bot_data.subscriptions.topics_of(USER) == ["k-visa"]
+    assert [b["callback_data"] for b in buttons(menu)] == ["subt:k-visa", "subt:h1b", "subt:compare", "subt:context", "subt:all"]
+    assert not any(label.startswith("✅") for label in picker(menu))
+    assert [label for label in picker(after_h1b) if label.startswith("✅")] == [f"✅ {H1B}"]
+    assert [label for label in picker(after_k) if label.startswith("✅")] == [f"✅ {K_VISA}", f"✅ {H1B}"]
+    assert [label for label in picker(after_off) if label.startswith("✅")] == [f"✅ {K_VISA}"]
+    assert {int(c.params["message_id"]) for c in fake.calls("editMessageReplyMarkup")} == {menu.result["message_id"]}
+    assert first.params["text"].startswith("🔔 Subscribed") and off.params["text"] == f"🔕 Unsubscribed from {H1B}."
+    assert "K visa" in listing.text and "H-1B" not in listing.text
+    assert picker(reopened) == picker(after_off)
+
+
+async def test_group_picker_toggles_only_for_group_admins(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    # A group's subscription reaches every member: only its administrators, as Telegram says, change it.
+    fake = fake_telegram
+    group_admin = 5005
+    fake.member_status[(DEFAULT_GROUP_ID, group_admin)] = "administrator"
+    async with running_bot(fake, tmp_path) as app:
+        fake.push_update(make_command("/subscribe", user_id=USER, chat_id=DEFAULT_GROUP_ID))
+        (menu,) = await fake.wait_for("sendMessage", chat_id=DEFAULT_GROUP_ID)
+        refused = await press(fake, "subt:h1b", menu)
+        assert app.bot_data.subscriptions.topics_of(DEFAULT_GROUP_ID) == []
+        assert fake.calls("editMessageReplyMarkup") == []
+        on = await press(fake, "subt:h1b", menu, user=group_admin)
+        (ticked,) = await fake.wait_for("editMessageReplyMarkup")
+        off = await press(fake, "subt:h1b", ticked, user=group_admin)
+        _, unticked = await fake.wait_for("editMessageReplyMarkup", count=2)
+        assert app.bot_data.subscriptions.topics_of(DEFAULT_GROUP_ID) == []
+    assert "administrators" in refused.params["text"] and refused.params.get("show_alert")
+    assert "This group is now subscribed" in on.params["text"] and f"✅ {H1B}" in picker(ticked)
+    assert off.params["text"] == f"🔕 This group is no longer subscribed to {H1B}."
+    assert not any(label.startswith("✅") for label in picker(unticked))
+    assert [int(c.params["user_id"]) for c in fake.calls("getChatMember")] == [USER, group_admin, group_admin]
 
 
 async def test_unsubscribe_per_topic_and_all(fake_telegram: FakeTelegram, tmp_path: Path) -> None:

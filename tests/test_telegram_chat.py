@@ -169,18 +169,41 @@ async def test_related_button_opens_that_answer(fake_telegram: FakeTelegram, tmp
     assert_valid_reply(calls[-1].text)
 
 
-async def test_votes_once_per_user_per_message_without_user_id(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
-    async with running_bot(fake_telegram, tmp_path) as app:
-        (reply,) = await ask(fake_telegram, "What is the H-1B master's cap?")
-        await press(fake_telegram, "v:h1b-masters-cap:1", reply)
-        await fake_telegram.wait_for("answerCallbackQuery", count=1)
-        await press(fake_telegram, "v:h1b-masters-cap:0", reply)
-        answers = await fake_telegram.wait_for("answerCallbackQuery", count=2)
+def vote_labels(call: Call) -> list[str]:
+    return [b["text"] for b in buttons(call) if b["callback_data"].startswith("v:")]
+
+
+async def test_a_vote_is_ticked_and_can_be_changed_without_storing_the_user(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path) as app:
+        (reply,) = await ask(fake, "What is the H-1B master's cap?")
         storage = app.bot_data.db
-        assert storage.votes("h1b-masters-cap") == (1, 0)
+        on = reply
+        tallies, downvoted = [], []
+        for n, data in enumerate(["v:h1b-masters-cap:1", "v:h1b-masters-cap:0", "v:h1b-masters-cap:1"], 1):
+            await press(fake, data, on)
+            on = (await fake.wait_for("editMessageReplyMarkup", count=n))[-1]  # the keyboard as it now is
+            tallies.append(storage.votes("h1b-masters-cap"))
+            downvoted.append([questions for _, _, _, questions in storage.most_downvoted()])
+        await press(fake, "v:h1b-masters-cap:1", on)  # the same vote again counts nothing
+        answers = await fake.wait_for("answerCallbackQuery", count=4)
+        await fake.wait_for_updates_delivered()
+        tallies.append(storage.votes("h1b-masters-cap"))
         dump = "\n".join(str(row) for table in storage.db.table_names() for row in storage.db[table].rows)
-    assert answers[0].params["text"].startswith("Thanks")
-    assert "already" in answers[1].params["text"]
+    edits = fake.calls("editMessageReplyMarkup")
+    assert vote_labels(reply) == ["👍 Helpful", "👎 Not helpful"]
+    assert [vote_labels(e) for e in edits] == [
+        ["👍 Helpful ✓", "👎 Not helpful"],
+        ["👍 Helpful", "👎 Not helpful ✓"],
+        ["👍 Helpful ✓", "👎 Not helpful"],
+    ]
+    others = [b for b in buttons(reply) if not b["callback_data"].startswith("v:")]
+    assert all([b for b in buttons(e) if not b["callback_data"].startswith("v:")] == others for e in edits)
+    assert [a.params["text"] for a in answers] == [
+        "Thanks for the feedback!", "Vote changed. Thanks!", "Vote changed. Thanks!", "Your vote is already counted.",
+    ]
+    assert tallies == [(1, 0), (0, 1), (1, 0), (1, 0)]  # a change moves the vote, never counts two
+    assert downvoted == [[], [["What is the H-1B master's cap?"]], []]  # a 👎 taken back takes its question
     assert str(USER) not in dump
 
 

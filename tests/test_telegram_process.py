@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot_harness import TOKEN
+from tests.bot_harness import TOKEN, clean_env
 from tests.fake_telegram import FakeTelegram, make_private_text
 
 VISABOT = str(Path(sys.executable).parent / "visabot")
@@ -28,7 +27,7 @@ def free_port() -> int:
 
 
 def start_bot(fake: FakeTelegram, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_env()
     full_env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=fake.base_url,
@@ -61,8 +60,9 @@ def test_polling_answers_and_stops_cleanly_on_signal(fake_telegram: FakeTelegram
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
 
 
-def post_update(port: int, path: str, secret: str | None) -> int:
-    body = json.dumps({"update_id": 99, **make_private_text("H1B cap how many")}).encode()
+def post_update(port: int, path: str, secret: str | None, body: bytes | None = None) -> int:
+    if body is None:
+        body = json.dumps({"update_id": 99, **make_private_text("H1B cap how many")}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/{path}", data=body, method="POST")
     request.add_header("Content-Type", "application/json")
     if secret is not None:
@@ -72,6 +72,15 @@ def post_update(port: int, path: str, secret: str | None) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def status_of_partial_post(port: int, path: str, announced: int, body: bytes) -> int:
+    """POST without the secret whose headers announce `announced` bytes but send only `body`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        head = f"POST /{path} HTTP/1.1\r\nHost: x\r\nContent-Length: {announced}\r\n\r\n"
+        sock.sendall(head.encode() + body)
+        status_line = sock.makefile("rb").readline()  # times out if the server waits for the rest
+    return int(status_line.split()[1])
 
 
 def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
@@ -95,6 +104,9 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
                 time.sleep(0.05)
         assert post_update(port, "tg-hook", "wrong") == 403
         assert post_update(port, "tg-hook", None) == 403
+        # Refused before the body is read: 90 MB announced, 1 KB sent (PTB's server waited for it all).
+        assert status_of_partial_post(port, "tg-hook", 90 * 1024 * 1024, b"x" * 1024) == 403
+        assert post_update(port, "tg-hook", "right_Secret-123", b"not json") == 400  # was 500
         assert post_update(port, "tg-hook", "right_Secret-123") == 200
         (reply,) = fake_telegram.wait_for_sync("sendMessage", timeout=10)
     finally:
@@ -120,7 +132,7 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
     ],
 )
 def test_settings_errors_name_every_problem(tmp_path: Path, env: dict[str, str], expected: list[str]) -> None:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_env()
     full_env.update({"TELEGRAM_BOT_TOKEN": "1:abcdef_sECRET-xyz"} | env)
     out = subprocess.run([VISABOT, "run"], check=False, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
