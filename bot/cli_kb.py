@@ -266,7 +266,8 @@ def lint(path: Path | None, today: dt.datetime | None, strict: bool) -> None:
 
     Errors (exit 1): a file the loader refuses; an alternate or question that the bot answers
     with another entry, or does not answer (conflict); near-duplicate questions; an entry past its
-    review date (stale); a related id that names no entry.
+    review date (stale); a related id that names no entry; an entry without Chinese text, or
+    whose Chinese is out of step with the English or states other numbers.
 
     Warnings (listed, exit 0): an entry with no source of tier official or copy-of-official. Many
     entries rest on law firms or news because the official pages could not be retrieved; their
