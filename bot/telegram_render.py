@@ -16,7 +16,16 @@ from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import EntryText, Lang, entry_text, status_badge, t, visa_name
+from bot.i18n import (
+    EntryText,
+    Lang,
+    entry_text,
+    status_badge,
+    t,
+    topic_label,
+    topic_name,
+    visa_name,
+)
 from bot.render import NOT_ADVICE, VISA_NAMES, lapse_note, source_date, stale_note
 from bot.telegram_html import visible_length
 from knowledge.bilingual import ChineseText
@@ -26,12 +35,7 @@ from knowledge.model import Entry, Status, Topic
 MAX_MESSAGE_UNITS = 4096
 BUTTON_LABEL_CHARS = 60
 STATUS_BADGES = {status: status_badge(status, Lang.EN) for status in Status}
-TOPIC_LABELS = {
-    Topic.K_VISA: "🇨🇳 China's K visa",
-    Topic.H1B: "🇺🇸 US H-1B",
-    Topic.COMPARE: "⚖️ K visa vs H-1B",
-    Topic.CONTEXT: "🌐 Background",
-}
+TOPIC_LABELS = {topic: topic_label(topic, Lang.EN) for topic in Topic}
 
 
 def esc(text: str) -> str:
@@ -283,8 +287,7 @@ def answer_keyboard(
             InlineKeyboardButton(t("not_helpful", lang), callback_data=vote_data(entry.id, False)),
         ]
     )
-    label = TOPIC_LABELS[entry.topic].split(" ", 1)[1]
-    rows.append([InlineKeyboardButton(t("updates_on", lang, topic=visa_name(label, lang)), callback_data=subscribe_data(entry.topic.value))])
+    rows.append([InlineKeyboardButton(t("updates_on", lang, topic=topic_name(entry.topic, lang)), callback_data=subscribe_data(entry.topic.value))])
     return InlineKeyboardMarkup(rows)
 
 

@@ -8,9 +8,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.commands import help_text
 from bot.context import Context
-from bot.i18n import Lang, choose, t
+from bot.i18n import Lang, t
 from bot.telegram_render import View, esc, topics_data
 from handlers.ask import send_entry
+from handlers.language import user_language
 from handlers.subscriptions import start_subscription
 
 
@@ -34,17 +35,14 @@ async def on_start(update: Update, context: Context) -> None:
     if entry is not None:  # a group answer's "caveats and sources" link: show it all
         await send_entry(message, context, entry, view=View.FULL)
         return
-    user = message.from_user
-    stored = context.bot_data.db.language(user.id) if user else None
-    lang = choose(stored, "", user.language_code if user else None)
+    lang = user_language(context, message.from_user)
     await message.reply_text(t("welcome_html", lang), reply_markup=welcome_keyboard(lang))
 
 
 async def on_help(update: Update, context: Context) -> None:
     assert update.message is not None
     user = update.effective_user
-    stored = context.bot_data.db.language(user.id) if user else None
-    lang = choose(stored, "", user.language_code if user else None)
+    lang = user_language(context, user)
     intro = t("help_intro_html", lang, username=esc(context.bot.username))
     admin = context.bot_data.is_admin(user.id if user else None)
     await update.message.reply_text(intro + esc(help_text(admin, chinese=lang.chinese)))
