@@ -105,6 +105,11 @@ def send(
     html, problems = read(html_file, "")
     html_zh, zh_problems = read(html_file_zh, "--file-zh") if html_file_zh else (None, [])
     problems += zh_problems
+    if html_zh and not problems:
+        from knowledge.bilingual import texts_differ
+
+        difference = texts_differ(visible_text(html), visible_text(html_zh))
+        problems += [f"--file-zh: {difference} (the two texts must state the same facts)"] if difference else []
     kb = load_knowledge_base(settings.knowledge_dir)
     problems += [f"no entry with id {i!r}" for i in entry_ids if kb.get(i) is None]
     if problems:

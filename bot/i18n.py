@@ -228,6 +228,47 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "<i>You get this because you subscribed to updates. To stop: /unsubscribe</i>",
         "<i>你收到这条消息，是因为你订阅了政策更新。退订：/unsubscribe</i>",
     ),
+    # ---- browsing, small replies ----
+    "browse.menu": ("📂 <b>Browse by topic</b>\nPick a topic, then a question.", "📂 <b>按主题浏览</b>\n先选主题，再选问题。"),
+    "browse.page": ("{topic} — page {page} of {pages}", "{topic} — 第 {page}/{pages} 页"),
+    "browse.prev": ("◀ Prev", "◀ 上一页"),
+    "browse.next": ("Next ▶", "下一页 ▶"),
+    "browse.back": ("⬅ Back to topics", "⬅ 返回主题列表"),
+    "entry_gone": ("That entry no longer exists. Try /topics.", "该条目已不存在。请试试 /topics。"),
+    "vote.thanks": ("Thanks for the feedback!", "感谢反馈！"),
+    "vote.already": ("You already rated this answer.", "你已经评价过这个回答。"),
+    "ask_usage": (
+        "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>",
+        "请在命令后写上你的问题，例如：<code>/ask H-1B的10万美元每年都要交吗？</code>",
+    ),
+    "text_only": (
+        "I can only read text. Type your question about the K visa or the H-1B, or use /topics.",
+        "我只能读文字。请输入关于K字签证或H-1B的问题，或使用 /topics。",
+    ),
+    "apology": (
+        "😔 Sorry, something went wrong on my side. Please try again in a moment.",
+        "😔 抱歉，我这边出了点问题。请稍后再试。",
+    ),
+    "unknown_command": (
+        "I don't know that command. See /help, or just type your question.",
+        "我不认识这个命令。请看 /help，或直接输入你的问题。",
+    ),
+    "about_html": (
+        ("<b>About visabot</b>\n\n"
+        "{count} curated entries ({by_topic}) on China's K visa and the US H-1B. "
+        "Each answer cites its sources with publisher and date, states its caveats, and says what is "
+        "unknown; official sources are preferred, and unofficial figures are labelled as such.\n\n"
+        "Newest verification: {newest}. Policy moves fast: check the as-of date on each answer.\n\n"
+        "<b>Found an error?</b> Tap 👎 under the answer; maintainers review every 👎 and the "
+        "questions I could not answer.\n\n<i>Sourced information, not legal advice.</i>"),
+        ("<b>关于 visabot</b>\n\n"
+        "共 {count} 条精选条目（{by_topic}），涵盖中国K字签证和美国H-1B签证。"
+        "每个回答都注明来源的发布者和日期，列出注意事项，并说明哪些情况尚不清楚；优先采用官方来源，非官方数字都有标注。\n\n"
+        "最近一次核实：{newest}。政策变化很快：请留意每个回答的截至日期。\n\n"
+        "<b>发现错误？</b>点回答下方的 👎；维护者会查看每一个 👎 以及我答不上来的问题。\n\n"
+        "<i>有来源的信息，不构成法律意见。</i>"),
+    ),
+    "about.topic_count": ("{n} {topic}", "{topic} {n} 条"),
     # ---- /privacy and /forget ----
     "privacy_html": (
         ("🔒 <b>What visabot stores, and why</b>\n\n"

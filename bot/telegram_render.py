@@ -236,8 +236,9 @@ def topics_data(topic: str | None = None, page: int = 0) -> str:
     return "t" if topic is None else f"t:{topic}:{page}"
 
 
-def _entry_button(entry: Entry) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(shorten(entry.question), callback_data=show_data(entry.id))]
+def _entry_button(entry: Entry, lang: Lang = Lang.EN, chinese: Mapping[str, ChineseText] | None = None) -> list[InlineKeyboardButton]:
+    """A button showing `entry`, labelled with its question in `lang` where it has one."""
+    return [InlineKeyboardButton(shorten(entry_text(entry, lang, chinese or {}).question), callback_data=show_data(entry.id))]
 
 
 def view_data(entry_id: str, view: View) -> str:
@@ -272,15 +273,19 @@ def subscribe_data(topic: str) -> str:
 
 
 def answer_keyboard(
-    entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None, lang: Lang = Lang.EN
+    entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None, lang: Lang = Lang.EN,
+    chinese: Mapping[str, ChineseText] | None = None,
 ) -> InlineKeyboardMarkup:
     """Under an answer: the expand buttons, runners-up the matcher found plausible ("❓ Did you
-    mean…"), then related entries, votes and the topic's updates."""
+    mean…"), then related entries, votes and the topic's updates; questions in `lang` where they exist."""
     offered = [c.entry for c in did_you_mean or []][:2]
     rows = [expand_row(entry, View.SHORT, lang)] if expand_row(entry, View.SHORT) else []
-    rows += [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
+    rows += [
+        [InlineKeyboardButton("❓ " + shorten(entry_text(e, lang, chinese or {}).question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))]
+        for e in offered
+    ]
     shown = {e.id for e in offered}
-    rows += [_entry_button(r) for r in related if r.id not in shown][: 3 - len(offered) // 2]
+    rows += [_entry_button(r, lang, chinese) for r in related if r.id not in shown][: 3 - len(offered) // 2]
     rows.append(
         [
             InlineKeyboardButton(t("helpful", lang), callback_data=vote_data(entry.id, True)),

@@ -26,9 +26,10 @@ from bot.broadcast_jobs import progress_text
 from bot.context import Context
 from bot.i18n import Lang, Preference, topic_label
 from bot.outbox import Broadcast
-from bot.telegram_html import validate_telegram_html, visible_length
+from bot.telegram_html import validate_telegram_html, visible_length, visible_text
 from bot.telegram_render import esc
 from handlers.subscriptions import subscribable_topics
+from knowledge.bilingual import texts_differ
 
 log = logging.getLogger(__name__)
 NOT_ALLOWED = "⛔ Not allowed: only the bot's maintainers can do that."
@@ -123,6 +124,9 @@ async def on_draft_input(update: Update, context: Context) -> None:
         problems = validate_telegram_html(html)
         if visible_length(html) > MAX_BODY_CHARS:
             problems.append(f"longer than {MAX_BODY_CHARS:,} characters (the rest is kept for the header and footer)")
+        if draft.stage == "text_zh" and not problems:
+            difference = texts_differ(visible_text(draft.html), visible_text(html))
+            problems += [f"{difference}: the two texts must state the same facts"] if difference else []
         if problems:
             reasons = "\n".join(f"• {esc(p)}" for p in problems[:5])
             await message.reply_text(f"❌ I can't send that, nothing was sent:\n{reasons}\nPlease send a corrected text.")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 
 from bot.context import Context
 from bot.i18n import Lang, Preference, choose, t
@@ -15,6 +22,14 @@ def user_language(context: Context, user: User | None) -> Lang:
     button's toast): the user's /language choice, else their Telegram app's language."""
     stored = context.bot_data.db.language(user.id) if user is not None else None
     return choose(stored, "", user.language_code if user is not None else None)
+
+
+def tapped_language(context: Context, query: CallbackQuery) -> Lang:
+    """The language of a reply to a button: the user's /language choice, else the language of the
+    message the button is under (a Chinese answer's buttons answer in Chinese)."""
+    message = query.message
+    shown = (message.text or "") if isinstance(message, Message) else ""
+    return choose(context.bot_data.db.language(query.from_user.id), shown, query.from_user.language_code)
 
 
 def _keyboard(current: str | None, lang: Lang) -> InlineKeyboardMarkup:

@@ -22,7 +22,7 @@ from bot.context import Context
 from bot.i18n import Lang, t, topic_label
 from bot.subscriptions import ALL_TOPICS
 from bot.telegram_render import subscribe_data
-from handlers.language import user_language
+from handlers.language import tapped_language, user_language
 from knowledge.model import Topic
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,11 @@ async def _may_change_group(query: CallbackQuery, context: Context) -> bool:
         member = await context.bot.get_chat_member(message.chat.id, query.from_user.id)
     except TelegramError as exc:
         log.warning("getChatMember failed (%s); group subscription unchanged", type(exc).__name__)
-        await query.answer(t("sub.group_check_failed", user_language(context, query.from_user)), show_alert=True)
+        await query.answer(t("sub.group_check_failed", tapped_language(context, query)), show_alert=True)
         return False
     if member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER):
         return True
-    await query.answer(t("sub.group_admins_only", user_language(context, query.from_user)), show_alert=True)
+    await query.answer(t("sub.group_admins_only", tapped_language(context, query)), show_alert=True)
     return False
 
 
@@ -88,7 +88,7 @@ async def on_subscribe_menu_button(update: Update, context: Context) -> None:
     await query.answer()
     if isinstance(query.message, Message):  # not an old, inaccessible message
         current = context.bot_data.subscriptions.topics_of(query.message.chat.id)
-        lang = user_language(context, query.from_user)
+        lang = tapped_language(context, query)
         await query.message.reply_text(t("sub.choose", lang), reply_markup=subscribe_keyboard(context, current, lang))
 
 
@@ -101,7 +101,7 @@ async def on_subscribe_button(update: Update, context: Context) -> None:
         return
     if not await _may_change_group(query, context):
         return
-    text = await _subscribe(query.message, context, topic, user_language(context, query.from_user))  # type: ignore[arg-type]
+    text = await _subscribe(query.message, context, topic, tapped_language(context, query))  # type: ignore[arg-type]
     await query.answer(text[:200])
 
 
@@ -136,7 +136,7 @@ async def on_unsubscribe_button(update: Update, context: Context) -> None:
     chat_id = query.message.chat.id
     subscriptions = context.bot_data.subscriptions
     subscriptions.unsubscribe(chat_id, None if choice == f"{ALL_TOPICS}*" else choice)
-    lang = user_language(context, query.from_user)
+    lang = tapped_language(context, query)
     await query.answer(t("sub.unsubscribed", lang))
     await query.edit_message_text(current_text(subscriptions.topics_of(chat_id), lang))
 

@@ -198,8 +198,8 @@ async def test_privacy_and_subscriptions_follow_a_stored_chinese_choice(fake_tel
 # ---- broadcasts carry a language
 
 
-ZH_UPDATE = "<b>H-1B 更新</b>：法院暂缓执行了裁决。"
-EN_UPDATE = "<b>H-1B update</b>: the court stayed its ruling."
+ZH_UPDATE = "<b>H-1B 更新</b>：2026年6月12日，法院暂缓执行了关于10万美元费用的裁决。"
+EN_UPDATE = "<b>H-1B update</b>: on 12 Jun 2026 the court stayed its ruling on the $100,000 payment."
 
 
 async def test_admin_adds_chinese_text_and_each_subscriber_gets_their_language(
@@ -216,12 +216,15 @@ async def test_admin_adds_chinese_text_and_each_subscriber_gets_their_language(
         assert "Add Chinese text" in str(buttons(summary))
         await press(fake_telegram, "bz", summary, ADMIN)
         await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "simplified Chinese" in (c.text or ""))
+        fake_telegram.push_update(make_private_text(ZH_UPDATE.replace("12日", "13日"), user_id=ADMIN))
+        (refused,) = await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "numbers differ" in (c.text or ""))
         fake_telegram.push_update(make_private_text(ZH_UPDATE, user_id=ADMIN))
         both = (await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "In Chinese" in (c.text or "")))[-1]
         zh_preview = fake_telegram.calls("sendMessage", chat_id=ADMIN)[-2]
         await press(fake_telegram, buttons(both)[0]["callback_data"], both, ADMIN)
         sent = await fake_telegram.wait_for("sendMessage", predicate=lambda c: int(c.chat_id) in (500, 501, 502), count=3, timeout=15)
     got = {int(c.chat_id): c.text for c in sent}
+    assert "only in English [&#x27;2026-06-12&#x27;], only in Chinese [&#x27;2026-06-13&#x27;]" in refused.text
     assert "In Chinese (their /language is 中文): <b>1</b>" in both.text and "Add Chinese" not in str(buttons(both))
     assert zh_preview.text == got[500]
     header, body, footer = got[500].split("\n\n")
@@ -250,11 +253,17 @@ def test_cli_broadcast_with_file_zh_and_english_only_broadcasts(fake_telegram: F
     (tmp_path / "zh.html").write_text(ZH_UPDATE, encoding="utf-8")
     (tmp_path / "only-en.html").write_text("<b>Second update</b>", encoding="utf-8")
 
-    def send(*args: str) -> None:
+    (tmp_path / "zh-wrong.html").write_text(ZH_UPDATE.replace("10万", "1万"), encoding="utf-8")
+
+    def send(*args: str, code: int = 0) -> str:
         out = subprocess.run([VISABOT, "broadcast", "send", "--topic", "h1b", *args], check=False, cwd=tmp_path,
                              env=cli_env(fake_telegram, db), capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.returncode == code, out.stdout + out.stderr
+        return out.stderr
 
+    refused = send("--file", "en.html", "--file-zh", "zh-wrong.html", code=1)
+    assert "--file-zh: numbers differ: only in English ['100000'], only in Chinese ['10000']" in refused
+    assert fake_telegram.calls("sendMessage") == []
     send("--file", "en.html", "--file-zh", "zh.html", "--entry", "h1b-100k-one-time")
     first = {int(c.chat_id): c for c in fake_telegram.calls("sendMessage")}
     send("--file", "only-en.html")
@@ -280,3 +289,31 @@ def test_kb_show_lang_zh_shows_the_chinese_text_and_whether_it_is_in_step(tmp_pa
     (env.kb / "zh" / "k-visa-age-limit.yaml").unlink()
     missing = env.run("kb", "show", "k-visa-age-limit", "--lang", "zh")
     assert "本条目暂无中文版本" in missing.stdout and "chinese: no Chinese text yet" in missing.stdout
+
+
+async def test_buttons_under_a_chinese_answer_and_browsing_stay_in_chinese(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    """Auto mode, English Telegram app: a related entry tapped under a Chinese answer opens in
+    Chinese (it opened in English: the reply followed the bot's own message). With /language 中文,
+    /topics, its pages and /about are Chinese too."""
+    async with running_bot(fake_telegram, tmp_path) as app:
+        fake_telegram.push_update(make_private_text("K字签证有年龄限制吗"))
+        (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=1)
+        related = next(b for b in buttons(answer) if b.get("callback_data", "").startswith("a:"))
+        fake_telegram.push_update(make_callback_query(related["callback_data"], message=answer.result))
+        opened = (await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2))[-1]
+        app.bot_data.db.set_language(USER, "zh")
+        fake_telegram.push_update(make_command("/topics"))
+        menu = (await fake_telegram.wait_for("sendMessage", chat_id=USER, count=3))[-1]
+        fake_telegram.push_update(make_callback_query("t:k-visa:0", message=menu.result))
+        (page,) = await fake_telegram.wait_for("editMessageText", count=1)
+        fake_telegram.push_update(make_command("/about"))
+        about = (await fake_telegram.wait_for("sendMessage", chat_id=USER, count=4))[-1]
+    chinese = app.bot_data.kb.base.chinese
+    related_id = related["callback_data"].removeprefix("a:")
+    assert related["text"][:6] == chinese[related_id].question[:6]  # labelled in Chinese too
+    assert opened.text.startswith(f"<b>{chinese[related_id].question}</b>")
+    assert menu.text.startswith("📂 <b>按主题浏览</b>") and "🇨🇳 中国K字签证" in str(buttons(menu))
+    assert page.text.startswith("<b>🇨🇳 中国K字签证 — 第 1/") and chinese["k-visa-what-is-it"].question in str(buttons(page))
+    assert about.text.startswith("<b>关于 visabot</b>") and "K字签证" in about.text
+    for call in (opened, menu, page, about):
+        assert_valid_reply(call.text)
