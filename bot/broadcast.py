@@ -30,6 +30,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.config import BotSettings
+from bot.i18n import Lang, Preference, entry_text, t, topic_name
 from bot.outbox import (
     BLOCKED,
     DONE,
@@ -45,7 +46,7 @@ from bot.outbox import (
 )
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
-from bot.telegram_render import MAX_MESSAGE_UNITS, TOPIC_LABELS, esc, shorten, show_data
+from bot.telegram_render import MAX_MESSAGE_UNITS, esc, shorten, show_data
 from bot.telegram_request import AiohttpRequest
 from bot.watch import Watches
 from knowledge.loader import KnowledgeBase
@@ -128,33 +129,34 @@ FRAME_ALLOWANCE = 300  # visible characters kept free for the header and footer 
 MAX_BODY_CHARS = MAX_MESSAGE_UNITS - FRAME_ALLOWANCE
 
 
-def framed_html(html: str, topics: list[str], day: dt.date) -> str:
-    """The admin's text between a header (what, which topics, when) and how to stop.
+def framed_html(html: str, topics: list[str], day: dt.date, lang: Lang = Lang.EN) -> str:
+    """The admin's text between a header (what, which topics, when) and how to stop, in `lang`.
 
     Subscribers saw only the bare text: they could not tell a policy update from spam, or
     how to stop it.
     """
-    names = [TOPIC_LABELS[Topic(t)].split(" ", 1)[1] for t in topics if t in Topic._value2member_map_]
-    scope = " · ".join(names) if names and len(names) < len(TOPIC_LABELS) else "all topics"
-    header = f"📣 <b>Policy update · {esc(scope)} · {day.day} {day:%b %Y}</b>"
-    footer = "<i>You get this because you subscribed to updates. To stop: /unsubscribe</i>"
-    return f"{header}\n\n{html}\n\n{footer}"
+    names = [topic_name(t, lang) for t in topics if t in Topic._value2member_map_]
+    scope = " · ".join(names) if names and len(names) < len(Topic) else t("broadcast.all_topics", lang)
+    return f"{t('broadcast.header', lang, scope=esc(scope), day=day)}\n\n{html}\n\n{t('broadcast.footer', lang)}"
 
 
-def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None) -> dict[str, object]:
-    """sendMessage's parameters but the chat, serialised once per broadcast.
+def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None, lang: Lang = Lang.EN) -> dict[str, object]:
+    """sendMessage's parameters but the chat, serialised once per broadcast and language: the
+    Chinese text in a Chinese frame when `lang` is Chinese and the admin wrote one, else the English.
 
     `Bot.send_message` would serialise the buttons again for every recipient and build a
     `telegram.Message` from every answer, which delivery never reads: together about a quarter
     of the CPU per message (bench/RESULTS-broadcast.md). PTB sends a str parameter as it is.
     """
+    lang = lang if lang.chinese and broadcast.html_zh else Lang.EN
+    html = (broadcast.html_zh if lang.chinese else None) or broadcast.html
     day = dt.date.fromisoformat(broadcast.created_at[:10])
     parameters: dict[str, object] = {
-        "text": broadcast.html if broadcast.topics == [WATCH_NOTICE] else framed_html(broadcast.html, broadcast.topics, day),
+        "text": html if broadcast.topics == [WATCH_NOTICE] else framed_html(html, broadcast.topics, day, lang),
         "parse_mode": ParseMode.HTML.value,
         "link_preview_options": LinkPreviewOptions(is_disabled=True).to_json(),
     }
-    markup = broadcast_markup(kb, broadcast.entry_ids)
+    markup = broadcast_markup(kb, broadcast.entry_ids, lang)
     if markup is not None:
         parameters["reply_markup"] = markup.to_json()
     if broadcast.paid:
@@ -172,12 +174,13 @@ def bot_from_settings(settings: BotSettings) -> Bot:
     )
 
 
-def broadcast_markup(kb: KnowledgeBase | None, entry_ids: list[str]) -> InlineKeyboardMarkup | None:
+def broadcast_markup(kb: KnowledgeBase | None, entry_ids: list[str], lang: Lang = Lang.EN) -> InlineKeyboardMarkup | None:
     entries = [e for e in (kb.get(i) for i in entry_ids) if e is not None] if kb else []
-    if not entries:
+    if not entries or kb is None:
         return None
+    questions = [entry_text(e, lang, kb.chinese).question for e in entries]
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(f"📖 {shorten(e.question, 56)}", callback_data=show_data(e.id))] for e in entries]
+        [[InlineKeyboardButton(f"📖 {shorten(q, 56)}", callback_data=show_data(e.id))] for e, q in zip(entries, questions, strict=True)]
     )
 
 
@@ -237,7 +240,10 @@ class Broadcaster:
     async def _deliver(self, broadcast: Broadcast) -> None:
         limits = Limits.for_mode(broadcast.paid)
         limiter = AsyncLimiter(limits.burst, limits.burst / limits.rate)
-        message = message_parameters(broadcast, self.kb)
+        english = message_parameters(broadcast, self.kb)
+        # Subscribers who chose 中文 with /language get the Chinese text, when there is one.
+        chinese = message_parameters(broadcast, self.kb, Lang.ZH) if broadcast.html_zh else english
+        readers_of_chinese = self.outbox.storage.users_choosing(Preference.ZH.value) if broadcast.html_zh else set()
         ledger = Ledger(self.outbox, broadcast.id)
         idle = asyncio.Semaphore(limits.concurrency)
         queue: asyncio.Queue[int | None] = asyncio.Queue()
@@ -245,6 +251,7 @@ class Broadcaster:
         async def worker() -> None:
             while (chat_id := await queue.get()) is not None:
                 try:
+                    message = chinese if chat_id in readers_of_chinese else english
                     await self._send_one(chat_id, message, limiter, ledger)
                 finally:
                     idle.release()

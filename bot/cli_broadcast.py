@@ -76,10 +76,16 @@ def broadcast() -> None:
 @broadcast.command()
 @click.option("--topic", "topics", multiple=True, required=True, type=TOPIC_CHOICES, help="Repeat for several.")
 @click.option("--file", "html_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--file-zh", "html_file_zh", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The same message in simplified Chinese, for subscribers whose /language is 中文 (others get FILE).",
+)
 @click.option("--entry", "entry_ids", multiple=True, help="Knowledge-base entry to link under the message.")
 @click.option("--dry-run", is_flag=True, help="Check and preview only; send nothing.")
 @click.option("--paid", is_flag=True, help="Use allow_paid_broadcast (up to 1,000 messages/s).")
-def send(topics: tuple[str, ...], html_file: Path, entry_ids: tuple[str, ...], dry_run: bool, paid: bool) -> None:
+def send(
+    topics: tuple[str, ...], html_file: Path, html_file_zh: Path | None, entry_ids: tuple[str, ...], dry_run: bool, paid: bool
+) -> None:
     """Send the Telegram-HTML message in FILE to subscribers of TOPIC(s)."""
     from bot.broadcast import MAX_BODY_CHARS
     from bot.outbox import Outbox
@@ -88,11 +94,22 @@ def send(topics: tuple[str, ...], html_file: Path, entry_ids: tuple[str, ...], d
     from bot.telegram_html import validate_telegram_html, visible_text
     from knowledge.loader import load_knowledge_base
 
+    def read(path: Path, name: str) -> tuple[str, list[str]]:
+        html = path.read_text(encoding="utf-8").strip()
+        problems = validate_telegram_html(html) or ([] if html else ["the message is empty"])
+        if len(visible_text(html)) > MAX_BODY_CHARS:
+            problems.append(f"the message is longer than {MAX_BODY_CHARS:,} characters (the rest is kept for its header and footer)")
+        return html, [f"{name}: {p}" for p in problems] if name else problems
+
     settings = settings_or_exit(Settings if dry_run else BotSettings)
-    html = html_file.read_text(encoding="utf-8").strip()
-    problems = validate_telegram_html(html) or ([] if html else ["the message is empty"])
-    if len(visible_text(html)) > MAX_BODY_CHARS:
-        problems.append(f"the message is longer than {MAX_BODY_CHARS:,} characters (the rest is kept for its header and footer)")
+    html, problems = read(html_file, "")
+    html_zh, zh_problems = read(html_file_zh, "--file-zh") if html_file_zh else (None, [])
+    problems += zh_problems
+    if html_zh and not problems:
+        from knowledge.bilingual import texts_differ
+
+        difference = texts_differ(visible_text(html), visible_text(html_zh))
+        problems += [f"--file-zh: {difference} (the two texts must state the same facts)"] if difference else []
     kb = load_knowledge_base(settings.knowledge_dir)
     problems += [f"no entry with id {i!r}" for i in entry_ids if kb.get(i) is None]
     if problems:
@@ -103,11 +120,14 @@ def send(topics: tuple[str, ...], html_file: Path, entry_ids: tuple[str, ...], d
     click.echo(f"Recipients: {len(recipients)} (topics: {', '.join(topics)})")
     if dry_run:
         click.echo("Preview (as text):\n" + visible_text(html))
+        if html_zh:
+            click.echo("Chinese preview (as text):\n" + visible_text(html_zh))
         return
     # The same message to the same topics is one broadcast: running the command twice sends once.
-    key = hashlib.sha256(repr((sorted(topics), html, sorted(entry_ids), paid)).encode()).hexdigest()
+    key = hashlib.sha256(repr((sorted(topics), html, sorted(entry_ids), paid, *([html_zh] if html_zh else []))).encode()).hexdigest()
     created, is_new = Outbox(storage).create(
-        f"cli:{key}", topics=list(topics), html=html, recipients=recipients, entry_ids=list(entry_ids), paid=paid or settings.paid_broadcast
+        f"cli:{key}", topics=list(topics), html=html, recipients=recipients, entry_ids=list(entry_ids),
+        paid=paid or settings.paid_broadcast, html_zh=html_zh,
     )
     if not is_new:
         click.echo(f"This broadcast already exists as {created.id}; resuming it if unfinished.")

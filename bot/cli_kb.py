@@ -84,11 +84,15 @@ def _review_text(entry: Entry, today: dt.date) -> str:
 
 @kb.command()
 @click.argument("entry_id", metavar="ID")
-def show(entry_id: str) -> None:
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="The English, or the simplified Chinese of knowledge/zh/ID.yaml (the English, with a note, while it has none in step).")
+def show(entry_id: str, lang: str) -> None:
     """Show entry ID as `visabot ask` renders it, plus its file, status and review date."""
     import difflib
 
+    from bot.i18n import Lang
     from bot.render import entry_as_text, source_date
+    from knowledge.bilingual import check_entry
 
     base = knowledge_or_exit()
     entry = base.get(entry_id)
@@ -99,7 +103,7 @@ def show(entry_id: str) -> None:
         )
         fail(f"No entry {entry_id!r}.{hint}")
     today = dt.date.today()
-    click.echo(entry_as_text(entry))
+    click.echo(entry_as_text(entry, lang=Lang(lang), chinese=base.chinese))
     click.echo("\n" + "-" * 40)
     click.echo(f"id: {entry.id}   topic: {entry.topic.value}   status: {entry.status.value}")
     click.echo(f"file: {base.paths[entry.id]}")
@@ -112,6 +116,9 @@ def show(entry_id: str) -> None:
     if entry.keywords:
         click.echo(f"keywords: {', '.join(entry.keywords)}")
     click.echo(f"related: {', '.join(entry.related) or 'none'}")
+    if lang == "zh":
+        problems = [p.message for p in check_entry(entry, base.chinese.get(entry.id))]
+        click.echo(f"chinese: {'; '.join(problems) or 'in step with the English'}")
     for event in entry.history:
         click.echo(
             f"history {event.date.isoformat()}: {event.change} ({event.source.publisher}, {source_date(event.source)})"
@@ -133,7 +140,8 @@ def lint(path: Path | None, today: dt.datetime | None, strict: bool) -> None:
 
     Errors (exit 1): a file the loader refuses; an alternate or question that the bot answers
     with another entry, or does not answer (conflict); near-duplicate questions; an entry past its
-    review date (stale); a related id that names no entry.
+    review date (stale); a related id that names no entry; an entry without Chinese text, or
+    whose Chinese is out of step with the English or states other numbers.
 
     Warnings (listed, exit 0): an entry with no source of tier official or copy-of-official. Many
     entries rest on law firms or news because the official pages could not be retrieved; their

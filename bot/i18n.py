@@ -1,7 +1,8 @@
 """The reply language: chosen from the question's script or the user's /language, and the texts.
 
-Every string the bot shows around an entry (labels, buttons, declines, small talk) lives here in
-English and simplified Chinese, so the two cannot drift apart across modules. Traditional Chinese
+Every string the bot shows users (labels, buttons, declines, small talk, subscriptions, the
+privacy text, broadcasts' header and footer) lives here in English and simplified Chinese, so the
+two cannot drift apart across modules. Traditional Chinese
 is not written by hand: a question in traditional characters gets the simplified text converted
 with OpenCC, the maintained converter the matcher already uses the other way.
 """
@@ -187,6 +188,157 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "language.ask": ("Reply language:", "回复语言："),
     "language.auto": ("🌐 Auto (follow my question)", "🌐 自动（跟随提问语言）"),
     "language.set": ("Replies will now be in: {choice}", "回复语言已设为：{choice}"),
+    # ---- topics, subscriptions, broadcasts' frame ----
+    "topic.k-visa": ("🇨🇳 China's K visa", "🇨🇳 中国K字签证"),
+    "topic.h1b": ("🇺🇸 US H-1B", "🇺🇸 美国H-1B"),
+    "topic.compare": ("⚖️ K visa vs H-1B", "⚖️ K字签证与H-1B对比"),
+    "topic.context": ("🌐 Background", "🌐 背景"),
+    "topic.all": ("📬 Everything", "📬 全部"),
+    "sub.choose": (
+        "Choose the topics you want policy updates on (one message per change, never spam):",
+        "请选择要订阅政策更新的主题（每次变化发一条消息，绝不刷屏）：",
+    ),
+    "sub.none": ("You have no subscriptions. Use /subscribe to get policy updates.", "你还没有订阅。用 /subscribe 订阅政策更新。"),
+    "sub.current": ("🔔 You get policy updates on: {names}.\nUse /unsubscribe to stop.", "🔔 你订阅了以下政策更新：{names}。\n用 /unsubscribe 退订。"),
+    "sub.added": (
+        "🔔 Subscribed to {what}. You will get a message when the official position changes.",
+        "🔔 已订阅{what}。官方立场有变化时，你会收到一条消息。",
+    ),
+    "sub.already": ("You are already subscribed to {what}.", "你已经订阅了{what}。"),
+    "sub.group_added": (
+        "🔔 This group is now subscribed to {what}: the group gets a message when the official position changes.",
+        "🔔 本群已订阅{what}：官方立场有变化时，本群会收到一条消息。",
+    ),
+    "sub.group_already": ("This group is already subscribed to {what}.", "本群已经订阅了{what}。"),
+    "sub.group_admins_only": (
+        "Only this group's administrators can change the group's subscriptions.",
+        "只有本群管理员可以更改本群的订阅。",
+    ),
+    "sub.group_check_failed": (
+        "I could not check that you are an administrator of this group. Please try again.",
+        "无法确认你是本群管理员，请稍后再试。",
+    ),
+    "sub.bad_link": ("That subscription link is not valid. Use /subscribe to choose topics.", "这个订阅链接无效。请用 /subscribe 选择主题。"),
+    "sub.which_stop": ("Which updates should stop?", "要退订哪些更新？"),
+    "sub.stop_all": ("🔕 Stop all updates", "🔕 退订全部更新"),
+    "sub.unsubscribed": ("Unsubscribed.", "已退订。"),
+    "broadcast.header": ("📣 <b>Policy update · {scope} · {day.day} {day:%b %Y}</b>", "📣 <b>政策更新 · {scope} · {day.year}年{day.month}月{day.day}日</b>"),
+    "broadcast.all_topics": ("all topics", "全部主题"),
+    "broadcast.footer": (
+        "<i>You get this because you subscribed to updates. To stop: /unsubscribe</i>",
+        "<i>你收到这条消息，是因为你订阅了政策更新。退订：/unsubscribe</i>",
+    ),
+    # ---- browsing, small replies ----
+    "browse.menu": ("📂 <b>Browse by topic</b>\nPick a topic, then a question.", "📂 <b>按主题浏览</b>\n先选主题，再选问题。"),
+    "browse.page": ("{topic} — page {page} of {pages}", "{topic} — 第 {page}/{pages} 页"),
+    "browse.prev": ("◀ Prev", "◀ 上一页"),
+    "browse.next": ("Next ▶", "下一页 ▶"),
+    "browse.back": ("⬅ Back to topics", "⬅ 返回主题列表"),
+    "entry_gone": ("That entry no longer exists. Try /topics.", "该条目已不存在。请试试 /topics。"),
+    "vote.thanks": ("Thanks for the feedback!", "感谢反馈！"),
+    "vote.already": ("You already rated this answer.", "你已经评价过这个回答。"),
+    "ask_usage": (
+        "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>",
+        "请在命令后写上你的问题，例如：<code>/ask H-1B的10万美元每年都要交吗？</code>",
+    ),
+    "text_only": (
+        "I can only read text. Type your question about the K visa or the H-1B, or use /topics.",
+        "我只能读文字。请输入关于K字签证或H-1B的问题，或使用 /topics。",
+    ),
+    "apology": (
+        "😔 Sorry, something went wrong on my side. Please try again in a moment.",
+        "😔 抱歉，我这边出了点问题。请稍后再试。",
+    ),
+    "unknown_command": (
+        "I don't know that command. See /help, or just type your question.",
+        "我不认识这个命令。请看 /help，或直接输入你的问题。",
+    ),
+    "about_html": (
+        ("<b>About visabot</b>\n\n"
+        "{count} curated entries ({by_topic}) on China's K visa and the US H-1B. "
+        "Each answer cites its sources with publisher and date, states its caveats, and says what is "
+        "unknown; official sources are preferred, and unofficial figures are labelled as such.\n\n"
+        "Newest verification: {newest}. Policy moves fast: check the as-of date on each answer.\n\n"
+        "<b>Found an error?</b> Tap 👎 under the answer; maintainers review every 👎 and the "
+        "questions I could not answer.\n\n<i>Sourced information, not legal advice.</i>"),
+        ("<b>关于 visabot</b>\n\n"
+        "共 {count} 条精选条目（{by_topic}），涵盖中国K字签证和美国H-1B签证。"
+        "每个回答都注明来源的发布者和日期，列出注意事项，并说明哪些情况尚不清楚；优先采用官方来源，非官方数字都有标注。\n\n"
+        "最近一次核实：{newest}。政策变化很快：请留意每个回答的截至日期。\n\n"
+        "<b>发现错误？</b>点回答下方的 👎；维护者会查看每一个 👎 以及我答不上来的问题。\n\n"
+        "<i>有来源的信息，不构成法律意见。</i>"),
+    ),
+    "about.topic_count": ("{n} {topic}", "{topic} {n} 条"),
+    # ---- /privacy and /forget ----
+    "privacy_html": (
+        ("🔒 <b>What visabot stores, and why</b>\n\n"
+        "• <b>Subscriptions</b>: your chat id and the topics you chose, because that is the address "
+        "policy updates are sent to. /unsubscribe or /forget removes them.\n"
+        "• <b>Language</b>: only if you choose one with /language, your user id and that choice, so "
+        "replies come in it. /language → Auto or /forget removes it.\n"
+        "• <b>Watches</b> (👁): your chat id and the answers you watch, because that is where a change "
+        "is sent. /watching or /forget removes them.\n"
+        "• <b>Votes</b> (👍/👎): only a tally per answer is stored, with nothing about who voted. To "
+        "count one vote per person, I remember in memory (never on disk) which answers you rated and "
+        "how (so you can change your vote), for two days at most; /forget clears that too.\n"
+        "• <b>Broadcast deliveries</b>: which chats an update was sent to, so nobody gets it twice.\n"
+        "• <b>Questions I could not answer</b> and <b>questions behind a 👎</b>: kept as text (with the day only) "
+        "without any user or chat id, so maintainers can add the missing answers. Because nothing links them to "
+        "you, they cannot be traced back to you (nor singled out by /forget): please keep personal "
+        "details out of your questions.\n"
+        "• <b>How often each answer is shown</b>: a count per answer, nothing about who asked.\n"
+        "• <b>Unfinished drafts</b> (maintainers only) are kept in memory until finished or cancelled.\n"
+        "• <b>Logs</b> never hold the bot token. They hold what you type only when the operator turns "
+        "on <code>VISABOT_LOG_USER_TEXT</code> (here: <b>{log_state}</b>).\n\n"
+        "Nothing is sold or shared. /forget deletes everything linked to you, at once."),
+        ("🔒 <b>visabot 存储什么，以及为什么</b>\n\n"
+        "• <b>订阅</b>：你的聊天 id 和你选择的主题，因为政策更新要发到这个地址。"
+        "/unsubscribe 或 /forget 会删除它们。\n"
+        "• <b>语言</b>：仅当你用 /language 选择了语言时，存储你的用户 id 和这个选择，以便用该语言回复。"
+        "/language → 自动 或 /forget 会删除它。\n"
+        "• <b>关注</b>（👁）：你的聊天 id 和你关注的回答，因为回答有变化时要发到这里。"
+        "/watching 或 /forget 会删除它们。\n"
+        "• <b>投票</b>（👍/👎）：每个回答只存储一个计数，不记录谁投了票。为了每人只计一票，"
+        "我会在内存中（从不写入磁盘）记住你评价过哪些回答以及怎么评价的（以便你更改评价），最多两天；"
+        "/forget 也会清除这些。\n"
+        "• <b>广播投递记录</b>：一条更新发到了哪些聊天，以免有人收到两次。\n"
+        "• <b>我答不上来的问题</b>和<b>被点 👎 的回答所对应的问题</b>：以文本形式保存（只记日期），"
+        "不带任何用户或聊天 id，方便维护者补充缺少的答案。因为没有任何东西把它们和你联系起来，"
+        "所以无法追溯到你（/forget 也无法单独找出它们）：请不要在问题中写入个人信息。\n"
+        "• <b>每个回答被展示的次数</b>：每个回答一个计数，不记录是谁问的。\n"
+        "• <b>未完成的草稿</b>（仅限维护者）保存在内存中，直到完成或取消。\n"
+        "• <b>日志</b>从不包含机器人令牌。只有运营者开启 <code>VISABOT_LOG_USER_TEXT</code> 时，"
+        "日志才会记录你输入的内容（当前：<b>{log_state}</b>）。\n\n"
+        "不出售、不分享任何数据。/forget 会立即删除与你有关的全部信息。"),
+    ),
+    "privacy.on": ("on", "开启"),
+    "privacy.off": ("off", "关闭"),
+    "forget.private_only": (
+        "Send /forget to me in a private chat: there it deletes what I store about you.",
+        "请在私聊中向我发送 /forget：在那里它会删除我存储的关于你的信息。",
+    ),
+    "forget.kept_note": (
+        ("Questions I could not answer and questions behind a 👎 are kept as text with no link to you, "
+        "so nothing left identifies you."),
+        "我答不上来的问题和被点 👎 的问题以文本形式保存，与你没有任何关联，因此剩下的内容无法识别出你。",
+    ),
+    "forget.done": ("🗑 <b>Done.</b> I deleted everything I stored about you:", "🗑 <b>完成。</b>我已删除存储的关于你的全部信息："),
+    "forget.nothing": ("🗑 <b>Done.</b> I had nothing stored about you:", "🗑 <b>完成。</b>我没有存储关于你的任何信息："),
+    # Each count /forget reports: the plural form, and ".one" for exactly one.
+    "forget.votes": ("{n} votes", "投票 {n} 条"),
+    "forget.votes.one": ("1 vote", "投票 1 条"),
+    "forget.subscriptions": ("{n} subscriptions", "订阅 {n} 个"),
+    "forget.subscriptions.one": ("1 subscription", "订阅 1 个"),
+    "forget.broadcast deliveries": ("{n} broadcast deliveries", "广播投递记录 {n} 条"),
+    "forget.broadcast deliveries.one": ("1 broadcast delivery", "广播投递记录 1 条"),
+    "forget.broadcast authorships": ("{n} broadcast authorships", "广播作者记录 {n} 条"),
+    "forget.broadcast authorships.one": ("1 broadcast authorship", "广播作者记录 1 条"),
+    "forget.language choice": ("{n} language choices", "语言选择 {n} 个"),
+    "forget.language choice.one": ("1 language choice", "语言选择 1 个"),
+    "forget.unfinished drafts": ("{n} unfinished drafts", "未完成的草稿 {n} 份"),
+    "forget.unfinished drafts.one": ("1 unfinished draft", "未完成的草稿 1 份"),
+    "forget.watches": ("{n} watches", "关注 {n} 个"),
+    "forget.watches.one": ("1 watch", "关注 1 个"),
 }
 # ---- 👁 Watch an answer (bot/watch.py, handlers/watch.py): kept apart from the block above.
 _WATCH_TEXTS: dict[str, tuple[str, str]] = {
@@ -235,6 +387,21 @@ def t(key: str, lang: Lang, **values: object) -> str:
     if "covers" in text and "covers" not in values:
         values["covers"] = t("covers", lang)
     return script(text.format(**values), lang)
+
+
+def count_text(key: str, n: int, lang: Lang) -> str:
+    """`n` things, worded by `key` and, for exactly one, `key.one`."""
+    return t(f"{key}.one" if n == 1 else key, lang, n=n)
+
+
+def topic_label(topic: str, lang: Lang) -> str:
+    """A topic's button label ("all" is every topic), with its emoji."""
+    return t(f"topic.{topic}", lang)
+
+
+def topic_name(topic: str, lang: Lang) -> str:
+    """The label without its emoji, for use inside a sentence."""
+    return topic_label(topic, lang).split(" ", 1)[1]
 
 
 def status_badge(status: Status, lang: Lang) -> str:

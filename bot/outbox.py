@@ -43,6 +43,7 @@ class Broadcast:
     resumed_in_flight: int
     lease_owner: str | None
     lease_until: float | None
+    html_zh: str | None = None  # the same update in simplified Chinese, when the admin wrote one
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Outbox:
         entry_ids: list[str] | None = None,
         paid: bool = False,
         created_by: int | None = None,
+        html_zh: str | None = None,
     ) -> tuple[Broadcast, bool]:
         """Create a broadcast and its outbox rows once per idempotency key.
 
@@ -100,9 +102,9 @@ class Outbox:
             if existing is not None:
                 return existing, False
             cursor = self.db.execute(
-                "INSERT INTO broadcasts (idempotency_key, topics, html, entry_ids, paid, status, created_by,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [key, json.dumps(topics), html, json.dumps(entry_ids or []), int(paid), QUEUED, created_by, now()],
+                "INSERT INTO broadcasts (idempotency_key, topics, html, html_zh, entry_ids, paid, status, created_by,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [key, json.dumps(topics), html, html_zh, json.dumps(entry_ids or []), int(paid), QUEUED, created_by, now()],
             )
             broadcast_id = int(cursor.lastrowid or 0)
             stamp = now()

@@ -108,7 +108,13 @@ def _v6_watches(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_anonymous_votes, _v4_languages, _v5_source_checks, _v6_watches)
+
+def _v7_broadcast_chinese(db: sqlite_utils.Database) -> None:
+    # A broadcast may carry the same update in simplified Chinese, for subscribers whose /language is 中文.
+    db.execute("ALTER TABLE broadcasts ADD COLUMN html_zh TEXT")
+
+
+MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_anonymous_votes, _v4_languages, _v5_source_checks, _v6_watches, _v7_broadcast_chinese)
 MAX_LOGGED_QUESTION_CHARS = 500
 
 log = logging.getLogger(__name__)
@@ -401,6 +407,10 @@ class Storage:
             self.db.execute("DELETE FROM languages WHERE user_id = ?", [user_id])
             if choice is not None:
                 self.db.execute("INSERT INTO languages (user_id, choice) VALUES (?, ?)", [user_id, choice])
+
+    def users_choosing(self, choice: str) -> set[int]:
+        """Every user whose stored /language is `choice` (a private chat's id is its user's id)."""
+        return {row[0] for row in self.db.execute("SELECT user_id FROM languages WHERE choice = ?", [choice])}
 
     # ---- source watch ----
 

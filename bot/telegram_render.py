@@ -16,7 +16,16 @@ from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import EntryText, Lang, entry_text, status_badge, t, visa_name
+from bot.i18n import (
+    EntryText,
+    Lang,
+    entry_text,
+    status_badge,
+    t,
+    topic_label,
+    topic_name,
+    visa_name,
+)
 from bot.render import NOT_ADVICE, VISA_NAMES, lapse_note, source_date, stale_note
 from bot.telegram_html import visible_length
 from knowledge.bilingual import ChineseText
@@ -26,12 +35,7 @@ from knowledge.model import Entry, Status, Topic
 MAX_MESSAGE_UNITS = 4096
 BUTTON_LABEL_CHARS = 60
 STATUS_BADGES = {status: status_badge(status, Lang.EN) for status in Status}
-TOPIC_LABELS = {
-    Topic.K_VISA: "🇨🇳 China's K visa",
-    Topic.H1B: "🇺🇸 US H-1B",
-    Topic.COMPARE: "⚖️ K visa vs H-1B",
-    Topic.CONTEXT: "🌐 Background",
-}
+TOPIC_LABELS = {topic: topic_label(topic, Lang.EN) for topic in Topic}
 
 
 def esc(text: str) -> str:
@@ -251,8 +255,9 @@ def topics_data(topic: str | None = None, page: int = 0) -> str:
     return "t" if topic is None else f"t:{topic}:{page}"
 
 
-def _entry_button(entry: Entry) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(shorten(entry.question), callback_data=show_data(entry.id))]
+def _entry_button(entry: Entry, lang: Lang = Lang.EN, chinese: Mapping[str, ChineseText] | None = None) -> list[InlineKeyboardButton]:
+    """A button showing `entry`, labelled with its question in `lang` where it has one."""
+    return [InlineKeyboardButton(shorten(entry_text(entry, lang, chinese or {}).question), callback_data=show_data(entry.id))]
 
 
 def view_data(entry_id: str, view: View) -> str:
@@ -287,18 +292,21 @@ def subscribe_data(topic: str) -> str:
 
 
 def answer_keyboard(
-    entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None, lang: Lang = Lang.EN
+    entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None, lang: Lang = Lang.EN,
+    chinese: Mapping[str, ChineseText] | None = None,
 ) -> InlineKeyboardMarkup:
     """Under an answer: the expand buttons, runners-up the matcher found plausible ("❓ Did you
-    mean…"), then related entries, votes and the topic's updates."""
+    mean…"), then related entries, votes and the topic's updates; questions in `lang` where they exist."""
     offered = [c.entry for c in did_you_mean or []][:2]
     rows = [expand_row(entry, View.SHORT, lang)] if expand_row(entry, View.SHORT) else []
-    rows += [[InlineKeyboardButton("❓ " + shorten(e.question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))] for e in offered]
+    rows += [
+        [InlineKeyboardButton("❓ " + shorten(entry_text(e, lang, chinese or {}).question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))]
+        for e in offered
+    ]
     shown = {e.id for e in offered}
-    rows += [_entry_button(r) for r in related if r.id not in shown][: 3 - len(offered) // 2]
+    rows += [_entry_button(r, lang, chinese) for r in related if r.id not in shown][: 3 - len(offered) // 2]
     rows.append(vote_row(entry.id, lang))
-    label = TOPIC_LABELS[entry.topic].split(" ", 1)[1]
-    rows.append([InlineKeyboardButton(t("updates_on", lang, topic=visa_name(label, lang)), callback_data=subscribe_data(entry.topic.value))])
+    rows.append([InlineKeyboardButton(t("updates_on", lang, topic=topic_name(entry.topic, lang)), callback_data=subscribe_data(entry.topic.value))])
     return InlineKeyboardMarkup(rows)
 
 

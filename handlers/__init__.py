@@ -148,6 +148,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(subscriptions.on_unsubscribe_button, pattern=r"^unsub:"))
     application.add_handler(CallbackQueryHandler(admin.on_topic_button, pattern=r"^bt:"))
     application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))
+    application.add_handler(CallbackQueryHandler(admin.on_add_chinese, pattern=r"^bz$"))
     application.add_handler(CallbackQueryHandler(admin.on_cancel, pattern=r"^bx$"))
     # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
     application.add_handler(CallbackQueryHandler(entry_drafts.on_topic_button, pattern=r"^et:"))

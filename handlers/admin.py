@@ -2,10 +2,13 @@
 
 /broadcast → pick topic(s) → send the text (Telegram HTML, checked before anything is sent) →
 link entries or /skip → a preview exactly as subscribers will see it, with the recipient count
-→ Send / Cancel. The draft lives in user_data; Send's callback carries the preview's id, which
+→ Send / Cancel, or "Add Chinese text": the same update in simplified Chinese for subscribers
+whose /language is 中文 (everyone else, and everyone when there is none, gets the English), then
+a preview of both. The draft lives in user_data; Send's callback carries the preview's id, which
 is the broadcast's idempotency key, so a double tap sends once.
 
-callback_data: "bt:<topic>" toggle · "bt:next" · "bs:<preview-message-id>" send · "bx" cancel.
+callback_data: "bt:<topic>" toggle · "bt:next" · "bs:<preview-message-id>" send · "bz" add
+Chinese text · "bx" cancel.
 """
 
 from __future__ import annotations
@@ -23,19 +26,22 @@ from bot.access import admin_command, admin_only
 from bot.broadcast import MAX_BODY_CHARS, broadcast_markup, framed_html
 from bot.broadcast_jobs import progress_text
 from bot.context import Context
+from bot.i18n import Lang, Preference, topic_label
 from bot.outbox import Broadcast
-from bot.telegram_html import validate_telegram_html, visible_length
+from bot.telegram_html import validate_telegram_html, visible_length, visible_text
 from bot.telegram_render import esc
-from handlers.subscriptions import subscribable_topics, topic_label
+from handlers.subscriptions import subscribable_topics
+from knowledge.bilingual import texts_differ
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Draft:
-    stage: str = "topics"  # topics → text → entries → preview
+    stage: str = "topics"  # topics → text → entries → preview (→ text_zh → preview)
     topics: list[str] = field(default_factory=list)
     html: str = ""
+    html_zh: str = ""
     entry_ids: list[str] = field(default_factory=list)
 
 
@@ -45,12 +51,12 @@ def _draft(context: Context) -> Draft | None:
 
 def has_open_draft(context: Context) -> bool:
     draft = _draft(context)
-    return draft is not None and draft.stage in ("text", "entries")
+    return draft is not None and draft.stage in ("text", "entries", "text_zh")
 
 
 def _topics_keyboard(context: Context, chosen: list[str]) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(("✅ " if t in chosen else "▫️ ") + topic_label(t), callback_data=f"bt:{t}")]
+        [InlineKeyboardButton(("✅ " if t in chosen else "▫️ ") + topic_label(t, Lang.EN), callback_data=f"bt:{t}")]
         for t in subscribable_topics(context)
     ]
     rows.append([InlineKeyboardButton("Next ➡", callback_data="bt:next"), InlineKeyboardButton("Cancel", callback_data="bx")])
@@ -97,14 +103,21 @@ async def on_draft_input(update: Update, context: Context) -> None:
     message = update.message
     draft = _draft(context)
     assert message is not None and message.text is not None and draft is not None
-    if draft.stage == "text":
+    if draft.stage in ("text", "text_zh"):
         html = message.text.strip()
         problems = validate_telegram_html(html)
         if visible_length(html) > MAX_BODY_CHARS:
             problems.append(f"longer than {MAX_BODY_CHARS:,} characters (the rest is kept for the header and footer)")
+        if draft.stage == "text_zh" and not problems:
+            difference = texts_differ(visible_text(draft.html), visible_text(html))
+            problems += [f"{difference}: the two texts must state the same facts"] if difference else []
         if problems:
             reasons = "\n".join(f"• {esc(p)}" for p in problems[:5])
             await message.reply_text(f"❌ I can't send that, nothing was sent:\n{reasons}\nPlease send a corrected text.")
+            return
+        if draft.stage == "text_zh":
+            draft.html_zh = html
+            await _preview(message, context, draft)
             return
         draft.html, draft.stage = html, "entries"
         await message.reply_text(
@@ -131,26 +144,52 @@ async def on_skip(update: Update, context: Context) -> None:
 
 
 async def _preview(message: Message, context: Context, draft: Draft) -> None:
+    """The message as subscribers will see it (in each language it has), then Send / Cancel."""
+    texts = [(draft.html, Lang.EN, "text")] + ([(draft.html_zh, Lang.ZH, "text_zh")] if draft.html_zh else [])
+    for html, lang, stage in texts:
+        try:
+            preview = await message.reply_text(
+                framed_html(html, draft.topics, dt.date.today(), lang),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=broadcast_markup(context.bot_data.kb.base, draft.entry_ids, lang),
+            )
+        except BadRequest as exc:  # Telegram's own parser has the last word on the markup
+            draft.stage = stage
+            await message.reply_text(f"❌ Telegram refused the text: {esc(exc.message)}\nPlease send a corrected text.")
+            return
+        if lang is Lang.EN:
+            key = preview.message_id
     draft.stage = "preview"
     recipients = context.bot_data.subscriptions.recipients(draft.topics)
-    try:
-        preview = await message.reply_text(
-            framed_html(draft.html, draft.topics, dt.date.today()),
-            parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-            reply_markup=broadcast_markup(context.bot_data.kb.base, draft.entry_ids),
-        )
-    except BadRequest as exc:  # Telegram's own parser has the last word on the markup
-        draft.stage = "text"
-        await message.reply_text(f"❌ Telegram refused the text: {esc(exc.message)}\nPlease send a corrected text.")
+    names = ", ".join(topic_label(t, Lang.EN) for t in draft.topics)
+    rows = [[InlineKeyboardButton(f"✅ Send to {len(recipients)}", callback_data=f"bs:{key}"),
+             InlineKeyboardButton("Cancel", callback_data="bx")]]
+    summary = f"☝️ This is the preview. Topics: {esc(names)}. Recipients now: <b>{len(recipients)}</b>."
+    if draft.html_zh:
+        readers = len(context.bot_data.db.users_choosing(Preference.ZH.value).intersection(recipients))
+        summary += f" In Chinese (their /language is 中文): <b>{readers}</b>."
+    else:
+        rows.append([InlineKeyboardButton("➕ Add Chinese text (中文)", callback_data="bz")])
+    await message.reply_text(summary, reply_markup=InlineKeyboardMarkup(rows))
+
+
+@admin_only("add Chinese text to a broadcast")
+async def on_add_chinese(update: Update, context: Context) -> None:
+    """The preview's "Add Chinese text": the next text from the admin is the Chinese version."""
+    query = update.callback_query
+    assert query is not None
+    draft = _draft(context)
+    if draft is None or draft.stage != "preview":
+        await query.answer("This draft is closed. Start again with /broadcast.")
         return
-    names = ", ".join(topic_label(t) for t in draft.topics)
-    buttons = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(f"✅ Send to {len(recipients)}", callback_data=f"bs:{preview.message_id}"),
-          InlineKeyboardButton("Cancel", callback_data="bx")]]
-    )
-    await message.reply_text(
-        f"☝️ This is the preview. Topics: {esc(names)}. Recipients now: <b>{len(recipients)}</b>.", reply_markup=buttons
+    draft.stage = "text_zh"
+    await query.answer()
+    await query.edit_message_reply_markup(None)  # this summary's Send would skip the Chinese
+    assert isinstance(query.message, Message)
+    await query.message.reply_text(
+        "Send the same message in simplified Chinese (Telegram HTML). Subscribers whose /language is "
+        "中文 get it; everyone else gets the English. /cancel stops."
     )
 
 
@@ -167,6 +206,7 @@ async def on_send(update: Update, context: Context) -> None:
         broadcast, created = data.outbox.create(
             key, topics=draft.topics, html=draft.html, recipients=recipients, entry_ids=draft.entry_ids,
             paid=bool(data.settings and data.settings.paid_broadcast), created_by=query.from_user.id,
+            html_zh=draft.html_zh or None,
         )
         drafts.drop(context, Draft)
     else:  # a second tap after the draft was sent: the key finds the same broadcast
@@ -212,7 +252,7 @@ async def on_stats(update: Update, context: Context) -> None:
     assert update.message is not None
     subs = context.bot_data.subscriptions
     counts = subs.counts()
-    lines = [f"{esc(topic_label(t))}: {n}" for t, n in counts.items()] or ["no subscribers yet"]
+    lines = [f"{esc(topic_label(t, Lang.EN))}: {n}" for t, n in counts.items()] or ["no subscribers yet"]
     await update.message.reply_text(
         "<b>Subscribers per topic</b>\n" + "\n".join(lines) + f"\nChats with any subscription: {subs.total_chats()}"
     )

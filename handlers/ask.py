@@ -9,7 +9,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import Context
-from bot.i18n import Lang, choose, detect, entry_text
+from bot.i18n import Lang, choose, detect, entry_text, t
 from bot.telegram_render import (
     View,
     answer_keyboard,
@@ -22,11 +22,10 @@ from bot.telegram_render import (
     with_expand_row,
 )
 from bot.watch import Watches
+from handlers.language import tapped_language, user_language
 from handlers.watch import with_watch_button
 from knowledge.matcher import Candidate, Outcome
 from knowledge.model import Entry
-
-ASK_USAGE = "Ask your question after the command, e.g. <code>/ask is the H-1B $100,000 fee annual?</code>"
 
 
 async def send_entry(
@@ -47,7 +46,8 @@ async def send_entry(
     shown = entry_text(entry, lang, context.bot_data.kb.base.chinese)
     if message.chat.type == ChatType.PRIVATE:
         related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
-        markup = with_expand_row(answer_keyboard(entry, related, did_you_mean, lang), entry, view, lang)
+        keyboard = answer_keyboard(entry, related, did_you_mean, lang, context.bot_data.kb.base.chinese)
+        markup = with_expand_row(keyboard, entry, view, lang)
         watching = Watches(context.bot_data.db).watching(message.chat.id, entry.id)
         markup = with_watch_button(markup, entry.id, watching, lang)
         parts = entry_view_messages(entry, view, text=shown)
@@ -101,7 +101,7 @@ async def on_ask_command(update: Update, context: Context) -> None:
     assert update.message is not None
     question = " ".join(context.args or [])
     if not question.strip():
-        await update.message.reply_text(ASK_USAGE)
+        await update.message.reply_text(t("ask_usage", user_language(context, update.message.from_user)))
         return
     await answer_question(update.message, context, question)
 
@@ -120,7 +120,7 @@ async def on_group_mention(update: Update, context: Context) -> None:
         return
     question = re.sub(rf"@{re.escape(username)}\b", " ", message.text, flags=re.IGNORECASE).strip()
     if not question:
-        await message.reply_text(ASK_USAGE)
+        await message.reply_text(t("ask_usage", user_language(context, message.from_user)))
         return
     await answer_question(message, context, question)
 
@@ -142,7 +142,7 @@ async def on_expand(update: Update, context: Context) -> None:
     entry = context.bot_data.kb.base.get(entry_id)
     message = query.message
     if entry is None or message is None or not message.is_accessible:
-        await query.answer("That entry no longer exists. Try /topics.", show_alert=True)
+        await query.answer(t("entry_gone", tapped_language(context, query)), show_alert=True)
         return
     await query.answer()
     view = View(view_code)

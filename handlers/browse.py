@@ -13,9 +13,10 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import Context
-from bot.i18n import Lang, detect, t
-from bot.telegram_render import TOPIC_LABELS, esc, shorten, show_data, topics_data, with_vote_row
+from bot.i18n import Lang, entry_text, t, topic_label
+from bot.telegram_render import esc, shorten, show_data, topics_data, with_vote_row
 from handlers.ask import send_entry
+from handlers.language import tapped_language, user_language
 from knowledge.browse_order import browse_sorted, curated_order
 from knowledge.model import Topic
 
@@ -24,17 +25,18 @@ PAGE_SIZE = 8
 BROWSE_ASKED_LIMIT = 1000  # more than the knowledge base will hold; one cheap indexed query
 
 
-def topic_menu(context: Context) -> tuple[str, InlineKeyboardMarkup]:
+def topic_menu(context: Context, lang: Lang = Lang.EN) -> tuple[str, InlineKeyboardMarkup]:
     entries = context.bot_data.kb.base.entries
     rows = []
-    for topic, label in TOPIC_LABELS.items():
+    for topic in Topic:
         count = sum(e.topic is topic for e in entries)
         if count:
-            rows.append([InlineKeyboardButton(f"{label} ({count})", callback_data=topics_data(topic.value, 0))])
-    return "📂 <b>Browse by topic</b>\nPick a topic, then a question.", InlineKeyboardMarkup(rows)
+            rows.append([InlineKeyboardButton(f"{topic_label(topic, lang)} ({count})", callback_data=topics_data(topic.value, 0))])
+    return t("browse.menu", lang), InlineKeyboardMarkup(rows)
 
 
-def topic_page(context: Context, topic: Topic, page: int) -> tuple[str, InlineKeyboardMarkup]:
+def topic_page(context: Context, topic: Topic, page: int, lang: Lang = Lang.EN) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of a topic's questions, in `lang` where the entry has it."""
     entries = browse_sorted(
         (e for e in context.bot_data.kb.base.entries if e.topic is topic),
         curated_order().get(topic.value, ()),
@@ -43,22 +45,23 @@ def topic_page(context: Context, topic: Topic, page: int) -> tuple[str, InlineKe
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    rows = [[InlineKeyboardButton(shorten(e.question), callback_data=show_data(e.id))] for e in shown]
+    chinese = context.bot_data.kb.base.chinese
+    rows = [[InlineKeyboardButton(shorten(entry_text(e, lang, chinese).question), callback_data=show_data(e.id))] for e in shown]
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("◀ Prev", callback_data=topics_data(topic.value, page - 1)))
+        nav.append(InlineKeyboardButton(t("browse.prev", lang), callback_data=topics_data(topic.value, page - 1)))
     if page < pages - 1:
-        nav.append(InlineKeyboardButton("Next ▶", callback_data=topics_data(topic.value, page + 1)))
+        nav.append(InlineKeyboardButton(t("browse.next", lang), callback_data=topics_data(topic.value, page + 1)))
     if nav:
         rows.append(nav)
-    rows.append([InlineKeyboardButton("⬅ Back to topics", callback_data=topics_data())])
-    title = f"{esc(TOPIC_LABELS[topic])} — page {page + 1} of {pages}"
+    rows.append([InlineKeyboardButton(t("browse.back", lang), callback_data=topics_data())])
+    title = t("browse.page", lang, topic=esc(topic_label(topic, lang)), page=page + 1, pages=pages)
     return f"<b>{title}</b>", InlineKeyboardMarkup(rows)
 
 
 async def on_topics(update: Update, context: Context) -> None:
     assert update.message is not None
-    text, markup = topic_menu(context)
+    text, markup = topic_menu(context, user_language(context, update.message.from_user))
     await update.message.reply_text(text, reply_markup=markup)
 
 
@@ -66,10 +69,11 @@ async def on_topics_callback(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     parts = query.data.split(":")
+    lang = tapped_language(context, query)
     if len(parts) == 3 and parts[1] in Topic._value2member_map_ and parts[2].isdigit():
-        text, markup = topic_page(context, Topic(parts[1]), int(parts[2]))
+        text, markup = topic_page(context, Topic(parts[1]), int(parts[2]), lang)
     else:
-        text, markup = topic_menu(context)
+        text, markup = topic_menu(context, lang)
     await query.answer()
     try:
         await query.edit_message_text(text, reply_markup=markup)
@@ -82,12 +86,13 @@ async def on_show_entry(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     entry = context.bot_data.kb.base.get(query.data.removeprefix("a:"))
+    lang = tapped_language(context, query)
     if entry is None:
-        await query.answer("That entry no longer exists. Try /topics.", show_alert=True)
+        await query.answer(t("entry_gone", lang), show_alert=True)
         return
     await query.answer()
     if query.message is not None and query.message.is_accessible:
-        await send_entry(query.message, context, entry)  # type: ignore[arg-type]
+        await send_entry(query.message, context, entry, lang=lang)  # type: ignore[arg-type]
 
 
 async def on_vote(update: Update, context: Context) -> None:
@@ -105,8 +110,7 @@ async def on_vote(update: Update, context: Context) -> None:
         entry_id, up, user_id=query.from_user.id, chat_id=message.chat.id,
         message_id=message.message_id, question=question,
     )
-    # The language the answer was shown in; an old message Telegram no longer shows has no text.
-    lang = detect(message.text or "") if isinstance(message, Message) else Lang.EN
+    lang = tapped_language(context, query)
     await query.answer(t(f"vote.{result.value}", lang))
     # A group's message is seen by everyone: one member's tick there would read as everyone's.
     if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE or message.reply_markup is None:

@@ -8,9 +8,9 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import Context
+from bot.i18n import choose, t
 
 log = logging.getLogger(__name__)
-APOLOGY = "😔 Sorry, something went wrong on my side. Please try again in a moment."
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -22,6 +22,10 @@ async def on_error(update: object, context: Context) -> None:
     log.error("error while handling %s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat and not isinstance(context.error, Forbidden):
         try:
-            await context.bot.send_message(update.effective_chat.id, APOLOGY)
+            # The Telegram app's language only: the stored choice would need the database, which
+            # may be what failed.
+            user = update.effective_user
+            lang = choose(None, "", user.language_code if user else None)
+            await context.bot.send_message(update.effective_chat.id, t("apology", lang))
         except TelegramError:
             log.warning("could not send the apology for %s", where)

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
 
 from bot.context import Context
-from bot.i18n import Lang, Preference, t
+from bot.i18n import Lang, Preference, choose, t
 
 CHOICE_LABELS = {Preference.EN: "English", Preference.ZH: "中文（简体）"}
+
+
+def user_language(context: Context, user: User | None) -> Lang:
+    """The language of a reply with no question to go by (/start, /subscribe, /privacy, a
+    button's toast): the user's /language choice, else their Telegram app's language."""
+    stored = context.bot_data.db.language(user.id) if user is not None else None
+    return choose(stored, "", user.language_code if user is not None else None)
+
+
+def tapped_language(context: Context, query: CallbackQuery) -> Lang:
+    """The language of a reply to a button: the user's /language choice, else the language of the
+    message the button is under (a Chinese answer's buttons answer in Chinese)."""
+    message = query.message
+    shown = (message.text or "") if isinstance(message, Message) else ""
+    return choose(context.bot_data.db.language(query.from_user.id), shown, query.from_user.language_code)
 
 
 def _keyboard(current: str | None, lang: Lang) -> InlineKeyboardMarkup:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import Context
-
-TEXT_ONLY = "I can only read text. Type your question about the K visa or the H-1B, or use /topics."
+from bot.i18n import t
+from handlers.language import user_language
 
 
 async def on_media(update: Update, context: Context) -> None:
     assert update.message is not None
-    await update.message.reply_text(TEXT_ONLY)
+    await update.message.reply_text(t("text_only", user_language(context, update.message.from_user)))

@@ -8,9 +8,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.commands import help_text
 from bot.context import Context
-from bot.i18n import Lang, choose, t
+from bot.i18n import Lang, t, topic_name
 from bot.telegram_render import View, esc, topics_data
 from handlers.ask import send_entry
+from handlers.language import user_language
 from handlers.subscriptions import start_subscription
 
 
@@ -34,17 +35,14 @@ async def on_start(update: Update, context: Context) -> None:
     if entry is not None:  # a group answer's "caveats and sources" link: show it all
         await send_entry(message, context, entry, view=View.FULL)
         return
-    user = message.from_user
-    stored = context.bot_data.db.language(user.id) if user else None
-    lang = choose(stored, "", user.language_code if user else None)
+    lang = user_language(context, message.from_user)
     await message.reply_text(t("welcome_html", lang), reply_markup=welcome_keyboard(lang))
 
 
 async def on_help(update: Update, context: Context) -> None:
     assert update.message is not None
     user = update.effective_user
-    stored = context.bot_data.db.language(user.id) if user else None
-    lang = choose(stored, "", user.language_code if user else None)
+    lang = user_language(context, user)
     intro = t("help_intro_html", lang, username=esc(context.bot.username))
     admin = context.bot_data.is_admin(user.id if user else None)
     await update.message.reply_text(intro + esc(help_text(admin, chinese=lang.chinese)))
@@ -53,21 +51,17 @@ async def on_help(update: Update, context: Context) -> None:
 async def on_about(update: Update, context: Context) -> None:
     assert update.message is not None
     entries = context.bot_data.kb.base.entries
+    lang = user_language(context, update.message.from_user)
     newest = max(e.verified_on for e in entries)
     counts = Counter(e.topic.value for e in entries)
-    by_topic = ", ".join(f"{n} {esc(t)}" for t, n in sorted(counts.items()))
-    text = (
-        "<b>About visabot</b>\n\n"
-        f"{len(entries)} curated entries ({by_topic}) on China's K visa and the US H-1B. "
-        "Each answer cites its sources with publisher and date, states its caveats, and says what is "
-        "unknown; official sources are preferred, and unofficial figures are labelled as such.\n\n"
-        f"Newest verification: {newest.isoformat()}. Policy moves fast: check the as-of date on each answer.\n\n"
-        "<b>Found an error?</b> Tap 👎 under the answer; maintainers review every 👎 and the "
-        "questions I could not answer.\n\n<i>Sourced information, not legal advice.</i>"
+    by_topic = ("、" if lang.chinese else ", ").join(
+        t("about.topic_count", lang, n=n, topic=esc(topic_name(topic, lang) if lang.chinese else topic))
+        for topic, n in sorted(counts.items())
     )
+    text = t("about_html", lang, count=len(entries), by_topic=by_topic, newest=newest.isoformat())
     await update.message.reply_text(text)
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:
     assert update.message is not None
-    await update.message.reply_text("I don't know that command. See /help, or just type your question.")
+    await update.message.reply_text(t("unknown_command", user_language(context, update.message.from_user)))

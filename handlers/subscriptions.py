@@ -20,42 +20,32 @@ from telegram import (
 from telegram.error import BadRequest, TelegramError
 
 from bot.context import Context
-from bot.i18n import choose, t
+from bot.i18n import Lang, t, topic_label
 from bot.subscriptions import ALL_TOPICS
-from bot.telegram_render import TOPIC_LABELS
+from handlers.language import tapped_language, user_language
 from knowledge.model import Topic
 
 log = logging.getLogger(__name__)
-ALL_LABEL = "📬 Everything"
-
-
-def topic_label(topic: str) -> str:
-    return ALL_LABEL if topic == ALL_TOPICS else TOPIC_LABELS[Topic(topic)]
 
 
 def subscribable_topics(context: Context) -> list[str]:
     """The topics the knowledge base has entries for, plus "all"."""
     present = {e.topic for e in context.bot_data.kb.base.entries}
-    return [t.value for t in Topic if t in present] + [ALL_TOPICS]
+    return [topic.value for topic in Topic if topic in present] + [ALL_TOPICS]
 
 
-def subscribe_keyboard(context: Context, current: list[str]) -> InlineKeyboardMarkup:
+def subscribe_keyboard(context: Context, current: list[str], lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(("✅ " if t in current else "") + topic_label(t), callback_data=f"subt:{t}")]
-        for t in subscribable_topics(context)
+        [InlineKeyboardButton(("✅ " if topic in current else "") + topic_label(topic, lang), callback_data=f"subt:{topic}")]
+        for topic in subscribable_topics(context)
     ]
     return InlineKeyboardMarkup(rows)
 
 
-def current_text(topics: list[str]) -> str:
+def current_text(topics: list[str], lang: Lang = Lang.EN) -> str:
     if not topics:
-        return "You have no subscriptions. Use /subscribe to get policy updates."
-    names = ", ".join(topic_label(t) for t in topics)
-    return f"🔔 You get policy updates on: {names}.\nUse /unsubscribe to stop."
-
-
-GROUP_ADMINS_ONLY = "Only this group's administrators can change the group's subscriptions."
-GROUP_CHECK_FAILED = "I could not check that you are an administrator of this group. Please try again."
+        return t("sub.none", lang)
+    return t("sub.current", lang, names=("、" if lang.chinese else ", ").join(topic_label(x, lang) for x in topics))
 
 
 async def _may_change_group(query: CallbackQuery, context: Context) -> bool:
@@ -69,34 +59,26 @@ async def _may_change_group(query: CallbackQuery, context: Context) -> bool:
         member = await context.bot.get_chat_member(message.chat.id, query.from_user.id)
     except TelegramError as exc:
         log.warning("getChatMember failed (%s); group subscription unchanged", type(exc).__name__)
-        await query.answer(GROUP_CHECK_FAILED, show_alert=True)
+        await query.answer(t("sub.group_check_failed", tapped_language(context, query)), show_alert=True)
         return False
     if member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER):
         return True
-    await query.answer(GROUP_ADMINS_ONLY, show_alert=True)
+    await query.answer(t("sub.group_admins_only", tapped_language(context, query)), show_alert=True)
     return False
 
 
-async def _subscribe(message: Message, context: Context, topic: str) -> str:
+async def _subscribe(message: Message, context: Context, topic: str, lang: Lang) -> str:
     added = context.bot_data.subscriptions.subscribe(message.chat.id, [topic])
-    what = topic_label(topic)
-    if message.chat.type != "private":
-        if added:
-            return f"🔔 This group is now subscribed to {what}: the group gets a message when the official position changes."
-        return f"This group is already subscribed to {what}."
-    if added:
-        return f"🔔 Subscribed to {what}. You will get a message when the official position changes."
-    return f"You are already subscribed to {what}."
-
-
-CHOOSE_TOPICS = "Choose the topics you want policy updates on (one message per change, never spam):"
+    group = "group_" if message.chat.type != "private" else ""
+    return t(f"sub.{group}{'added' if added else 'already'}", lang, what=topic_label(topic, lang))
 
 
 async def on_subscribe(update: Update, context: Context) -> None:
     message = update.message
     assert message is not None
     current = context.bot_data.subscriptions.topics_of(message.chat.id)
-    await message.reply_text(CHOOSE_TOPICS, reply_markup=subscribe_keyboard(context, current))
+    lang = user_language(context, message.from_user)
+    await message.reply_text(t("sub.choose", lang), reply_markup=subscribe_keyboard(context, current, lang))
 
 
 async def on_subscribe_menu_button(update: Update, context: Context) -> None:
@@ -106,7 +88,8 @@ async def on_subscribe_menu_button(update: Update, context: Context) -> None:
     await query.answer()
     if isinstance(query.message, Message):  # not an old, inaccessible message
         current = context.bot_data.subscriptions.topics_of(query.message.chat.id)
-        await query.message.reply_text(CHOOSE_TOPICS, reply_markup=subscribe_keyboard(context, current))
+        lang = tapped_language(context, query)
+        await query.message.reply_text(t("sub.choose", lang), reply_markup=subscribe_keyboard(context, current, lang))
 
 
 async def on_subscribe_button(update: Update, context: Context) -> None:
@@ -118,7 +101,7 @@ async def on_subscribe_button(update: Update, context: Context) -> None:
         return
     if not await _may_change_group(query, context):
         return
-    text = await _subscribe(query.message, context, topic)  # type: ignore[arg-type]
+    text = await _subscribe(query.message, context, topic, tapped_language(context, query))  # type: ignore[arg-type]
     await query.answer(text[:200])
 
 
@@ -135,15 +118,14 @@ async def on_topic_toggle(update: Update, context: Context) -> None:
     if not await _may_change_group(query, context):
         return
     subscriptions = context.bot_data.subscriptions
+    lang = tapped_language(context, query)
     if topic in subscriptions.topics_of(message.chat.id):
         subscriptions.unsubscribe(message.chat.id, topic)
-        user = query.from_user
-        lang = choose(context.bot_data.db.language(user.id), "", user.language_code)
-        text = t("sub.off" if message.chat.type == "private" else "sub.off_group", lang, topic=topic_label(topic))
+        text = t("sub.off" if message.chat.type == "private" else "sub.off_group", lang, topic=topic_label(topic, lang))
     else:
-        text = await _subscribe(message, context, topic)
+        text = await _subscribe(message, context, topic, lang)
     await query.answer(text[:200])
-    markup = subscribe_keyboard(context, subscriptions.topics_of(message.chat.id))
+    markup = subscribe_keyboard(context, subscriptions.topics_of(message.chat.id), lang)
     if markup != message.reply_markup:
         try:
             await query.edit_message_reply_markup(markup)
@@ -154,22 +136,24 @@ async def on_topic_toggle(update: Update, context: Context) -> None:
 
 async def start_subscription(message: Message, context: Context, topic: str) -> None:
     """Deep link /start sub-<topic>."""
+    lang = user_language(context, message.from_user)
     if topic not in subscribable_topics(context):
-        await message.reply_text("That subscription link is not valid. Use /subscribe to choose topics.")
+        await message.reply_text(t("sub.bad_link", lang))
         return
-    await message.reply_text(await _subscribe(message, context, topic))
+    await message.reply_text(await _subscribe(message, context, topic, lang))
 
 
 async def on_unsubscribe(update: Update, context: Context) -> None:
     message = update.message
     assert message is not None
     current = context.bot_data.subscriptions.topics_of(message.chat.id)
+    lang = user_language(context, message.from_user)
     if not current:
-        await message.reply_text(current_text(current))
+        await message.reply_text(current_text(current, lang))
         return
-    rows = [[InlineKeyboardButton(f"🔕 {topic_label(t)}", callback_data=f"unsub:{t}")] for t in current]
-    rows.append([InlineKeyboardButton("🔕 Stop all updates", callback_data=f"unsub:{ALL_TOPICS}*")])
-    await message.reply_text("Which updates should stop?", reply_markup=InlineKeyboardMarkup(rows))
+    rows = [[InlineKeyboardButton(f"🔕 {topic_label(topic, lang)}", callback_data=f"unsub:{topic}")] for topic in current]
+    rows.append([InlineKeyboardButton(t("sub.stop_all", lang), callback_data=f"unsub:{ALL_TOPICS}*")])
+    await message.reply_text(t("sub.which_stop", lang), reply_markup=InlineKeyboardMarkup(rows))
 
 
 async def on_unsubscribe_button(update: Update, context: Context) -> None:
@@ -181,14 +165,16 @@ async def on_unsubscribe_button(update: Update, context: Context) -> None:
     chat_id = query.message.chat.id
     subscriptions = context.bot_data.subscriptions
     subscriptions.unsubscribe(chat_id, None if choice == f"{ALL_TOPICS}*" else choice)
-    await query.answer("Unsubscribed.")
-    await query.edit_message_text(current_text(subscriptions.topics_of(chat_id)))
+    lang = tapped_language(context, query)
+    await query.answer(t("sub.unsubscribed", lang))
+    await query.edit_message_text(current_text(subscriptions.topics_of(chat_id), lang))
 
 
 async def on_subscriptions(update: Update, context: Context) -> None:
     message = update.message
     assert message is not None
-    await message.reply_text(current_text(context.bot_data.subscriptions.topics_of(message.chat.id)))
+    lang = user_language(context, message.from_user)
+    await message.reply_text(current_text(context.bot_data.subscriptions.topics_of(message.chat.id), lang))
 
 
 async def on_my_chat_member(update: Update, context: Context) -> None:

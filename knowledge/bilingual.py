@@ -167,10 +167,22 @@ def check_entry(entry: Entry, zh: ChineseText | None) -> list[BilingualProblem]:
     pairs = [(entry.question, zh.question), (entry.answer, zh.answer), *zip(entry.caveats, zh.caveats, strict=False)]
     english = set().union(*(english_numbers(en) for en, _ in pairs))
     chinese = set().union(*(chinese_numbers(cn) for _, cn in pairs))
-    if english != chinese:
-        only_en, only_zh = sorted(english - chinese), sorted(chinese - english)
-        problems.append(BilingualProblem(entry.id, f"numbers differ: only in English {only_en}, only in Chinese {only_zh}"))
+    difference = number_difference(english, chinese)
+    if difference:
+        problems.append(BilingualProblem(entry.id, difference))
     return problems
+
+
+def number_difference(english: set[str], chinese: set[str]) -> str | None:
+    """What differs between the numbers read from each language (see english_numbers), or None."""
+    if english == chinese:
+        return None
+    return f"numbers differ: only in English {sorted(english - chinese)}, only in Chinese {sorted(chinese - english)}"
+
+
+def texts_differ(english: str, chinese: str) -> str | None:
+    """The same check for one text in each language, such as a broadcast and its Chinese version."""
+    return number_difference(english_numbers(english), chinese_numbers(chinese))
 
 
 def check_all(entries: list[Entry], texts: dict[str, ChineseText]) -> list[BilingualProblem]:

@@ -36,9 +36,9 @@ from knowledge.model import Entry
 from knowledge.publishers import tier_of_url
 
 DUPLICATE_QUESTION_SIMILARITY = 92.0
-# "chinese" (a translation out of step or stating other numbers) is an error; an entry not yet
-# translated is a warning: its Chinese readers get the English with a note saying so.
-WARNING_KINDS = frozenset({"no-official-source", "lapsed", "untranslated"})
+# Every entry has both languages: "untranslated" (no Chinese text) is an error like "chinese" (a
+# translation out of step or stating other numbers), so a new entry cannot ship English-only.
+WARNING_KINDS = frozenset({"no-official-source", "lapsed"})
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ async def test_unsubscribe_per_topic_and_all(fake_telegram: FakeTelegram, tmp_pa
         menu = await command(fake_telegram, "/unsubscribe")
         assert [b["callback_data"] for b in buttons(menu)] == ["unsub:h1b", "unsub:k-visa", "unsub:all*"]
         await press(fake_telegram, "unsub:h1b", menu)
+        await fake_telegram.wait_for("editMessageText", count=1)  # before the next tap: edits may interleave
         assert app.bot_data.subscriptions.topics_of(USER) == ["k-visa"]
         await press(fake_telegram, "unsub:all*", menu)
         await fake_telegram.wait_for("editMessageText", count=2)
