@@ -20,6 +20,7 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from knowledge.bilingual import NO_CHINESE, check_all
+from knowledge.caveats import CaveatUse, SharedCaveats, load_shared_caveats, near_copies
 from knowledge.loader import (
     ENTRIES_DIRNAME,
     SYNONYMS_FILENAME,
@@ -37,12 +38,12 @@ from knowledge.publishers import tier_of_url
 DUPLICATE_QUESTION_SIMILARITY = 92.0
 # "chinese" (a translation out of step or stating other numbers) is an error; an entry not yet
 # translated is a warning: its Chinese readers get the English with a note saying so.
-WARNING_KINDS = frozenset({"no-official-source", "lapsed", "untranslated"})
+WARNING_KINDS = frozenset({"no-official-source", "lapsed", "untranslated", "shared-caveat"})
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related
+    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related | chinese | untranslated | shared-caveat
     entry_id: str
     detail: str
 
@@ -127,14 +128,25 @@ def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
         + broken_related(matcher.base.entries)
         + sourcing(matcher, today)
         + bilingual(matcher.base)
+        + shared_copies(matcher.base.entries, matcher.base.shared)
     )
+
+
+def shared_copies(entries: Sequence[Entry], shared: SharedCaveats) -> list[Finding]:
+    """Caveats written out that (nearly) repeat a shared caveat: cite it, so it is updated once.
+    A warning: a near copy may add a fact of its own, which only its author can judge."""
+    uses = [CaveatUse(e.id, n, text) for e in entries for n, text in enumerate(e.caveats) if shared.id_of(text) is None]
+    return [
+        Finding("shared-caveat", use.entry_id, f"caveat {use.index + 1} nearly repeats shared caveat {ref!r} (knowledge/caveats.yaml); cite it as `- ref: {ref}`")
+        for use, ref in near_copies(uses, shared)
+    ]
 
 
 def bilingual(base: KnowledgeBase) -> list[Finding]:
     """Chinese text missing, out of step with the English, or stating other numbers."""
     return [
         Finding("untranslated" if p.message == NO_CHINESE else "chinese", p.entry_id, p.message)
-        for p in check_all(list(base.entries), base.chinese)
+        for p in check_all(list(base.entries), base.chinese, base.shared)
     ]
 
 
@@ -143,9 +155,10 @@ def _lenient_base(root: Path) -> KnowledgeBase | None:
     loader refuses; None when not one entry parses."""
     entries: list[Entry] = []
     paths: dict[str, Path] = {}
+    shared, _ = load_shared_caveats(root)
     for path in sorted((root / ENTRIES_DIRNAME).glob("*/*.yaml")):
         try:
-            entry, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
+            entry, _ = parse_entry_text(path.read_text(encoding="utf-8"), path, shared)
         except (OSError, UnicodeDecodeError):
             continue
         if entry is not None and entry.id not in paths:
@@ -154,7 +167,7 @@ def _lenient_base(root: Path) -> KnowledgeBase | None:
     if not entries:
         return None
     synonyms, _ = load_synonyms(root / SYNONYMS_FILENAME)
-    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths)
+    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, shared=shared)
 
 
 def lint_folder(root: Path, today: dt.date | None = None) -> tuple[list[Finding], list[Problem]]:

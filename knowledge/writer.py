@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from knowledge.caveats import SharedCaveats, load_shared_caveats, shipped_caveats
 from knowledge.loader import (
     ENTRIES_DIRNAME,
     KnowledgeBase,
@@ -46,8 +47,11 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
-def entry_to_yaml(entry: Entry) -> str:
+def entry_to_yaml(entry: Entry, shared: SharedCaveats | None = None) -> str:
+    """The entry's file; a caveat whose text is a shared caveat's is written as its reference
+    (`shared`: the folder's knowledge/caveats.yaml, the shipped one when None)."""
     data = entry.model_dump(mode="json")
+    data["caveats"] = (shared if shared is not None else shipped_caveats()).as_refs(entry.caveats)
     for source in [*data["sources"], *(h["source"] for h in data["history"])]:
         if not source.get("approximate"):
             source.pop("approximate", None)
@@ -108,7 +112,7 @@ def _existing_path(root: Path, entry_id: str) -> Path | None:
 def _check_before_write(root: Path, entry: Entry, path: Path, text: str) -> None:
     """Raise KnowledgeError if `text` (entry's file) would not load cleanly beside the entries on
     disk. Other files' problems do not block: the loader skips those and reports them."""
-    parsed, problems = parse_entry_text(text, path)
+    parsed, problems = parse_entry_text(text, path, load_shared_caveats(root)[0])
     if parsed is not None and parsed != entry:
         problems.append(Problem(path, None, "the entry does not survive being written as YAML"))
     existing = load_knowledge_base(root, skip_invalid=True).by_id
@@ -123,7 +127,7 @@ def _check_before_write(root: Path, entry: Entry, path: Path, text: str) -> None
 
 def _write_validated(root: Path, entry: Entry, old_path: Path | None) -> KnowledgeBase:
     path = entry_path(root, entry)
-    text = entry_to_yaml(entry)
+    text = entry_to_yaml(entry, load_shared_caveats(root)[0])
     _check_before_write(root, entry, path, text)
     _atomic_write(path, text)
     if old_path is not None and old_path != path:
