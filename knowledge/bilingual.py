@@ -54,7 +54,8 @@ def fingerprint(entry: Entry) -> str:
 
     Taken over the caveats as resolved (a shared caveat's text, not its id), so citing a shared
     caveat whose text is the entry's own changes nothing, and editing a shared caveat puts every
-    translation of an entry citing it out of step, as editing the entry itself would."""
+    translation of an entry citing it out of step, as editing the entry itself would. The answer's
+    `summary` is left out: Chinese replies show the whole translated answer, which is short."""
     text = "\n".join([entry.question, entry.answer, *entry.caveats])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
 

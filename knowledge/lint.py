@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from knowledge.bilingual import NO_CHINESE, check_all
+from knowledge.bilingual import NO_CHINESE, check_all, english_numbers
 from knowledge.caveats import CaveatUse, SharedCaveats, load_shared_caveats, near_copies
 from knowledge.loader import (
     ENTRIES_DIRNAME,
@@ -43,7 +43,7 @@ WARNING_KINDS = frozenset({"no-official-source", "lapsed", "untranslated", "shar
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related | chinese | untranslated | shared-caveat
+    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related | chinese | untranslated | shared-caveat | summary
     entry_id: str
     detail: str
 
@@ -129,7 +129,19 @@ def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
         + sourcing(matcher, today)
         + bilingual(matcher.base)
         + shared_copies(matcher.base.entries, matcher.base.shared)
+        + summaries(matcher.base.entries)
     )
+
+
+def summaries(entries: Sequence[Entry]) -> list[Finding]:
+    """A summary stands in for its answer on the first screen: it may leave facts out, never add
+    or change one, so every number and date in it must be one the answer states."""
+    findings = []
+    for entry in entries:
+        extra = english_numbers(entry.summary) - english_numbers(entry.answer) if entry.summary else set()
+        if extra:
+            findings.append(Finding("summary", entry.id, f"summary states numbers the answer does not: {sorted(extra)}"))
+    return findings
 
 
 def shared_copies(entries: Sequence[Entry], shared: SharedCaveats) -> list[Finding]:

@@ -26,6 +26,7 @@ from pydantic import (
 from knowledge.publishers import tier_of_url
 
 MAX_ANSWER_CHARS = 900
+MAX_SUMMARY_CHARS = 640
 MIN_ALTERNATES = 3
 HTTP_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 # The validation context key under which the loader passes the shared caveats
@@ -140,6 +141,9 @@ class Entry(_Strict):
     alternates: list[NonEmpty] = Field(min_length=MIN_ALTERNATES)
     keywords: list[NonEmpty] = Field(default_factory=list)
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)]
+    # The answer's short form for a phone's first screen, only where the answer is very long: the
+    # same facts a user needs to act, fewer words. The full answer is one tap away.
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUMMARY_CHARS)] | None = None
     caveats: list[Caveat] = Field(default_factory=list)
     status: Status
     sources: list[Source] = Field(min_length=1)
@@ -159,6 +163,8 @@ class Entry(_Strict):
             raise ValueError("an entry cannot be related to itself")
         if len(set(self.related)) != len(self.related):
             raise ValueError("related lists an id twice")
+        if self.summary is not None and len(self.summary) >= len(self.answer):
+            raise ValueError("summary must be shorter than the answer it shortens")
         if self.verified_on < self.as_of:
             raise ValueError("verified_on is earlier than as_of")
         if (self.in_force_until is None) != (self.in_force_check is None):

@@ -55,6 +55,8 @@ def entry_to_yaml(entry: Entry, shared: SharedCaveats | None = None) -> str:
     for source in [*data["sources"], *(h["source"] for h in data["history"])]:
         if not source.get("approximate"):
             source.pop("approximate", None)
+    if data["summary"] is None:
+        data.pop("summary")
     for name in OPTIONAL_EMPTY:
         if not data[name] and name != "related":
             data.pop(name)
