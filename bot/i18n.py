@@ -376,6 +376,20 @@ _TEXTS |= {
     "vote.same": ("Your vote is already counted.", "你的评价已计入。"),
     "sub.off": ("🔕 Unsubscribed from {topic}.", "🔕 已取消订阅：{topic}。"),
     "sub.off_group": ("🔕 This group is no longer subscribed to {topic}.", "🔕 本群已取消订阅：{topic}。"),
+    # ---- the answer's first screen (bot/telegram_render.py): one compact status line ----
+    "lapsed_short": (
+        "⏳ This rule was set to end on {end} unless extended; our sources stop there:",
+        "⏳ 这项规定原定于{end}到期（除非延期），我们的资料止于此：",
+    ),
+    "lapsed_check": ("check the official page", "请查看官方页面"),
+    "stale_short": ("re-check due {date}", "应于 {date} 复核"),
+    # Badges for the first screen's status line; the expanded views give the long ones above.
+    "status_short.official": ("✅ Official", "✅ 官方"),
+    "status_short.reported": ("📰 Reported, unofficial", "📰 媒体报道，非官方"),
+    "status_short.unclear": ("⚖️ Unclear", "⚖️ 不明确"),
+    "status_short.pending": ("⏳ Pending", "⏳ 待定"),
+    "not_advice_short": ("not legal advice", "不构成法律意见"),
+    "full_answer": ("📖 Full answer", "📖 完整回答"),
 }
 _VISA_NAMES_ZH = {"H-1B": "H-1B", "K visa": "K字签证", "K visa / H-1B": "K字签证 / H-1B"}
 

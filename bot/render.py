@@ -50,9 +50,12 @@ def lapse_note(entry: Entry, today: dt.date | None = None, lang: Lang = Lang.EN)
     """The line every reply opens with once a dated rule's end has passed."""
     if not entry.lapsed(today) or entry.in_force_until is None:
         return None
-    end = entry.in_force_until
-    day = f"{end.year}年{end.month}月{end.day}日" if lang.chinese else f"{end.day} {end:%b %Y}"
-    return t("lapsed", lang, end=day, check=entry.in_force_check)
+    return t("lapsed", lang, end=day_text(entry.in_force_until, lang), check=entry.in_force_check)
+
+
+def day_text(day: dt.date, lang: Lang) -> str:
+    """A date as each language writes it in a sentence: 21 Sep 2026, 2026年9月21日."""
+    return f"{day.year}年{day.month}月{day.day}日" if lang.chinese else f"{day.day} {day:%b %Y}"
 
 
 def _wrap(text: str, indent: str = "", width: int = 88) -> str:
@@ -70,7 +73,9 @@ def entry_as_text(
     wrap = _wrap
     shown = entry_text(entry, lang, chinese or {})
     status = f"{status_badge(entry.shown_status(today), shown.lang)} · {t('as_of', shown.lang, date=entry.as_of.isoformat())}"
-    parts = [shown.question, "", wrap(shown.answer), "", status]
+    first_screen = not all_caveats and not sources
+    summary = entry.summary if first_screen and not shown.lang.chinese else None  # as in Telegram
+    parts = [shown.question, "", wrap(summary or shown.answer), "", status]
     if shown.fallback_note:
         parts[:0] = [shown.fallback_note, ""]
     lapsed = lapse_note(entry, today, shown.requested)
@@ -88,7 +93,8 @@ def entry_as_text(
     if note:
         parts += ["", wrap(note)]
     more = [
-        *([f"`more` for {len(entry.caveats) - 1} more caveats"] if len(caveats) < len(entry.caveats) else []),
+        *(["`more` for the full answer"] if summary and len(caveats) == len(entry.caveats) else []),
+        *([f"`more` for {'the full answer and ' if summary else ''}{len(entry.caveats) - 1} more caveats"] if len(caveats) < len(entry.caveats) else []),
         *(["`sources` for the sources"] if not sources else []),
     ]
     if more:
@@ -167,6 +173,7 @@ def result_as_dict(
         "score": result.score,
         "question": shown.question if shown else None,
         "answer": shown.answer if shown else None,
+        "summary": entry.summary if entry and shown and not shown.lang.chinese else None,  # the first screen's short form
         "caveats": list(shown.caveats) if shown else [],
         "lang": shown.lang.value if shown else lang.value,
         "sources": [source_as_dict(s) for s in entry.sources] if entry else [],

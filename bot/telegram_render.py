@@ -26,7 +26,7 @@ from bot.i18n import (
     topic_name,
     visa_name,
 )
-from bot.render import NOT_ADVICE, VISA_NAMES, lapse_note, source_date, stale_note
+from bot.render import NOT_ADVICE, VISA_NAMES, day_text, lapse_note, source_date, stale_note
 from bot.telegram_html import visible_length
 from knowledge.bilingual import ChineseText
 from knowledge.matcher import Candidate, MatchResult
@@ -103,23 +103,25 @@ def entry_view_messages(
 ) -> list[str]:
     """An entry for a phone: the answer first, the status and date beside it, the rest on demand.
 
-    Full replies ran 1,700–2,900 characters with the status mid-message; the short view keeps to
-    the answer, one status line and the caveat that matters most, and the buttons expand it. One
-    message, unless an expanded view outgrows Telegram's limit (then split at paragraphs).
-    `text` is the entry in the reply's language (bot/i18n.py); English when not given.
+    Full replies ran 1,700–2,900 characters with the status mid-message. The first screen (SHORT)
+    is the question, the answer (its `summary` where the full answer is very long), one line with
+    the status, date and disclaimer, and the caveat that matters most: 855 visible characters at
+    the median (tests/test_first_screen.py). The buttons expand it to the full answer, every
+    caveat, the sources. One message, unless an expanded view outgrows Telegram's limit (then
+    split at paragraphs). `text` is the entry in the reply's language (bot/i18n.py); English
+    when not given.
     """
     text = text or EntryText(entry.question, entry.answer, tuple(entry.caveats), Lang.EN)
     lang = text.lang
-    blocks = [Block(f"<b>{esc(text.question)}</b>"), *(Block(esc(p)) for p in text.answer.split("\n\n"))]
+    short = view is View.SHORT
+    answer = entry.summary if short and entry.summary and shows_summary(entry, lang) else text.answer
+    blocks = [Block(f"<b>{esc(text.question)}</b>"), *(Block(esc(p)) for p in answer.split("\n\n"))]
     if text.fallback_note:
         blocks.insert(0, Block(f"<i>{esc(text.fallback_note)}</i>"))
-    lapsed = lapse_note(entry, today, text.requested)
+    lapsed = _lapse_html(entry, today, text.requested, short)
     if lapsed:  # a dated rule past its end: said first, before anything that reads as current
-        blocks.insert(0, Block(f"<b>{esc(lapsed)}</b>"))
-    status = f"{status_badge(entry.shown_status(today), lang)} · {t('as_of', lang, date=entry.as_of.isoformat())}"
-    if entry.is_stale(today):
-        status += f"\n⏰ <i>{esc(t('stale', lang, date=entry.review_due.isoformat()))}</i>"
-    blocks.append(Block(status))
+        blocks.insert(0, Block(lapsed))
+    blocks.append(Block(_status_html(entry, today, lang, short)))
     if view in (View.CAVEATS, View.FULL) and text.caveats:
         caveats = "\n".join(f"• {esc(c)}" for c in text.caveats)
         blocks.append(Block(f"⚠️ <b>{t('caveats', lang)}</b>\n{caveats}", keep_whole=True))
@@ -133,8 +135,39 @@ def entry_view_messages(
             for h in sorted(entry.history, key=lambda h: h.date)
         )
         blocks.append(Block(f"🕓 <b>{t('history', lang)}</b>\n{changes}", keep_whole=True))
-    blocks.append(Block(f"<i>{esc(t('not_advice', lang))}</i>"))
+    if not short:  # the first screen says it in its status line
+        blocks.append(Block(f"<i>{esc(t('not_advice', lang))}</i>"))
     return pack(blocks)
+
+
+def shows_summary(entry: Entry, lang: Lang) -> bool:
+    """The first screen gives the answer's short form: English only, the Chinese answers being
+    half the length (the translations are of the full answer)."""
+    return entry.summary is not None and not lang.chinese
+
+
+def _lapse_html(entry: Entry, today: dt.date | None, lang: Lang, short: bool) -> str | None:
+    """The lapse line; on the first screen the page to check is a link, not a 90-character URL."""
+    if not short or not entry.lapsed(today) or entry.in_force_until is None or entry.in_force_check is None:
+        note = lapse_note(entry, today, lang)
+        return f"<b>{esc(note)}</b>" if note else None
+    link = f'<a href="{esc(entry.in_force_check)}">{esc(t("lapsed_check", lang))}</a>'
+    return f"<b>{esc(t('lapsed_short', lang, end=day_text(entry.in_force_until, lang)))}</b> {link}"
+
+
+def _status_html(entry: Entry, today: dt.date | None, lang: Lang, short: bool) -> str:
+    """Status badge and as-of date; on the first screen also the review note and the disclaimer,
+    all on one line, so the answer is not pushed below the fold by boilerplate."""
+    shown = entry.shown_status(today)
+    badge = t(f"status_short.{shown.value}", lang) if short else status_badge(shown, lang)
+    status = f"{badge} · {t('as_of', lang, date=entry.as_of.isoformat())}"
+    if short:
+        if entry.is_stale(today):
+            status += f" · ⏰ {esc(t('stale_short', lang, date=entry.review_due.isoformat()))}"
+        return f"{status} · <i>{esc(t('not_advice_short', lang))}</i>"
+    if entry.is_stale(today):
+        status += f"\n⏰ <i>{esc(t('stale', lang, date=entry.review_due.isoformat()))}</i>"
+    return status
 
 
 def _sources_html(entry: Entry) -> str:
@@ -268,6 +301,8 @@ def expand_row(entry: Entry, view: View, lang: Lang = Lang.EN) -> list[InlineKey
     """"⚠️ N more caveats", "📚 Sources" and "Show less", as fit the view shown."""
     more = len(entry.caveats) - FIRST_SCREEN_CAVEATS
     row = []
+    if view is View.SHORT and shows_summary(entry, lang):
+        row.append(InlineKeyboardButton(t("full_answer", lang), callback_data=view_data(entry.id, View.FULL)))
     if more > 0 and view in (View.SHORT, View.SOURCES):
         label = t("more_caveats", lang, n=more) if more > 1 else t("more_caveat", lang)
         row.append(InlineKeyboardButton(label, callback_data=view_data(entry.id, View.FULL if view is View.SOURCES else View.CAVEATS)))

@@ -20,13 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.caveats import SharedCaveats, context, load_shared_caveats, shipped_caveats
 from knowledge.entry_file import read_entry_file
-from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug
+from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug, resolve_shared
 
 ZH_DIRNAME = "zh"
 NO_CHINESE = "no Chinese text yet (knowledge/zh/<id>.yaml); replies in Chinese fall back to the English"
@@ -42,11 +44,19 @@ class ChineseText(BaseModel):
     translates: str = Field(pattern=r"^[0-9a-f]{12}$")
     question: NonEmpty
     answer: NonEmpty = Field(max_length=MAX_ANSWER_CHARS)
-    caveats: list[NonEmpty] = Field(default_factory=list)
+    # Each its text, or a reference to a shared caveat (knowledge/caveats.yaml), as its Chinese.
+    caveats: list[Annotated[NonEmpty, BeforeValidator(lambda item, info: resolve_shared(item, info, "zh"))]] = Field(
+        default_factory=list
+    )
 
 
 def fingerprint(entry: Entry) -> str:
-    """A short hash of the English a translation must follow: question, answer and caveats."""
+    """A short hash of the English a translation must follow: question, answer and caveats.
+
+    Taken over the caveats as resolved (a shared caveat's text, not its id), so citing a shared
+    caveat whose text is the entry's own changes nothing, and editing a shared caveat puts every
+    translation of an entry citing it out of step, as editing the entry itself would. The answer's
+    `summary` is left out: Chinese replies show the whole translated answer, which is short."""
     text = "\n".join([entry.question, entry.answer, *entry.caveats])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
 
@@ -56,9 +66,11 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
     texts: dict[str, ChineseText] = {}
     problems: list[str] = []
     folder = root / ZH_DIRNAME
+    shared, _ = load_shared_caveats(root)  # its own problems are reported by the entries' load
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         try:
-            text = ChineseText.model_validate(yaml.safe_load(read_entry_file(path)))
+            data = yaml.safe_load(read_entry_file(path))
+            text = ChineseText.model_validate(data, context=context(shared))
         except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
             problems.append(f"{path.name}: {exc}".splitlines()[0])
             continue
@@ -155,7 +167,7 @@ class BilingualProblem:
     message: str
 
 
-def check_entry(entry: Entry, zh: ChineseText | None) -> list[BilingualProblem]:
+def check_entry(entry: Entry, zh: ChineseText | None, shared: SharedCaveats | None = None) -> list[BilingualProblem]:
     """What keeps this entry's two languages from saying the same thing."""
     if zh is None:
         return [BilingualProblem(entry.id, NO_CHINESE)]
@@ -164,6 +176,7 @@ def check_entry(entry: Entry, zh: ChineseText | None) -> list[BilingualProblem]:
         problems.append(BilingualProblem(entry.id, "the English changed since the Chinese was written; update both"))
     if len(zh.caveats) != len(entry.caveats):
         problems.append(BilingualProblem(entry.id, f"{len(entry.caveats)} English caveats but {len(zh.caveats)} Chinese"))
+    problems += _misaligned_shared(entry, zh, shared if shared is not None else shipped_caveats())
     pairs = [(entry.question, zh.question), (entry.answer, zh.answer), *zip(entry.caveats, zh.caveats, strict=False)]
     english = set().union(*(english_numbers(en) for en, _ in pairs))
     chinese = set().union(*(chinese_numbers(cn) for _, cn in pairs))
@@ -185,9 +198,19 @@ def texts_differ(english: str, chinese: str) -> str | None:
     return number_difference(english_numbers(english), chinese_numbers(chinese))
 
 
-def check_all(entries: list[Entry], texts: dict[str, ChineseText]) -> list[BilingualProblem]:
+def _misaligned_shared(entry: Entry, zh: ChineseText, shared: SharedCaveats) -> list[BilingualProblem]:
+    """A shared caveat's Chinese at another place than its English: the lists no longer pair."""
+    problems = []
+    for n, (en, cn) in enumerate(zip(entry.caveats, zh.caveats, strict=False)):
+        cited = shared.id_of(cn, "zh")
+        if cited is not None and cited != shared.id_of(en):
+            problems.append(BilingualProblem(entry.id, f"Chinese caveat {n + 1} is shared caveat {cited!r}, the English one is not"))
+    return problems
+
+
+def check_all(entries: list[Entry], texts: dict[str, ChineseText], shared: SharedCaveats | None = None) -> list[BilingualProblem]:
     known = {e.id for e in entries}
-    problems = [p for e in entries for p in check_entry(e, texts.get(e.id))]
+    problems = [p for e in entries for p in check_entry(e, texts.get(e.id), shared)]
     problems += [BilingualProblem(i, "Chinese text for an entry that does not exist") for i in sorted(set(texts) - known)]
     return problems
 

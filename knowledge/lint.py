@@ -19,7 +19,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from knowledge.bilingual import NO_CHINESE, check_all
+from knowledge.bilingual import NO_CHINESE, check_all, english_numbers
+from knowledge.caveats import CaveatUse, SharedCaveats, load_shared_caveats, near_copies
 from knowledge.entry_file import read_entry_file
 from knowledge.loader import (
     ENTRIES_DIRNAME,
@@ -38,12 +39,12 @@ from knowledge.publishers import tier_of_url
 DUPLICATE_QUESTION_SIMILARITY = 92.0
 # Every entry has both languages: "untranslated" (no Chinese text) is an error like "chinese" (a
 # translation out of step or stating other numbers), so a new entry cannot ship English-only.
-WARNING_KINDS = frozenset({"no-official-source", "lapsed"})
+WARNING_KINDS = frozenset({"no-official-source", "lapsed", "shared-caveat"})
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related
+    kind: str  # lapsed | conflict | duplicate | no-official-source | unlisted-publisher | stale | broken-related | chinese | untranslated | shared-caveat | summary
     entry_id: str
     detail: str
 
@@ -128,14 +129,37 @@ def lint(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
         + broken_related(matcher.base.entries)
         + sourcing(matcher, today)
         + bilingual(matcher.base)
+        + shared_copies(matcher.base.entries, matcher.base.shared)
+        + summaries(matcher.base.entries)
     )
+
+
+def summaries(entries: Sequence[Entry]) -> list[Finding]:
+    """A summary stands in for its answer on the first screen: it may leave facts out, never add
+    or change one, so every number and date in it must be one the answer states."""
+    findings = []
+    for entry in entries:
+        extra = english_numbers(entry.summary) - english_numbers(entry.answer) if entry.summary else set()
+        if extra:
+            findings.append(Finding("summary", entry.id, f"summary states numbers the answer does not: {sorted(extra)}"))
+    return findings
+
+
+def shared_copies(entries: Sequence[Entry], shared: SharedCaveats) -> list[Finding]:
+    """Caveats written out that (nearly) repeat a shared caveat: cite it, so it is updated once.
+    A warning: a near copy may add a fact of its own, which only its author can judge."""
+    uses = [CaveatUse(e.id, n, text) for e in entries for n, text in enumerate(e.caveats) if shared.id_of(text) is None]
+    return [
+        Finding("shared-caveat", use.entry_id, f"caveat {use.index + 1} nearly repeats shared caveat {ref!r} (knowledge/caveats.yaml); cite it as `- ref: {ref}`")
+        for use, ref in near_copies(uses, shared)
+    ]
 
 
 def bilingual(base: KnowledgeBase) -> list[Finding]:
     """Chinese text missing, out of step with the English, or stating other numbers."""
     return [
         Finding("untranslated" if p.message == NO_CHINESE else "chinese", p.entry_id, p.message)
-        for p in check_all(list(base.entries), base.chinese)
+        for p in check_all(list(base.entries), base.chinese, base.shared)
     ]
 
 
@@ -144,9 +168,10 @@ def _lenient_base(root: Path) -> KnowledgeBase | None:
     loader refuses; None when not one entry parses."""
     entries: list[Entry] = []
     paths: dict[str, Path] = {}
+    shared, _ = load_shared_caveats(root)
     for path in sorted((root / ENTRIES_DIRNAME).glob("*/*.yaml")):
         try:
-            entry, _ = parse_entry_text(read_entry_file(path), path)
+            entry, _ = parse_entry_text(read_entry_file(path), path, shared)
         except (OSError, UnicodeDecodeError):
             continue
         if entry is not None and entry.id not in paths:
@@ -155,7 +180,7 @@ def _lenient_base(root: Path) -> KnowledgeBase | None:
     if not entries:
         return None
     synonyms, _ = load_synonyms(root / SYNONYMS_FILENAME)
-    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths)
+    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, shared=shared)
 
 
 def lint_folder(root: Path, today: dt.date | None = None) -> tuple[list[Finding], list[Problem]]:

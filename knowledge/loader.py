@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.bilingual import ChineseText, load_chinese
+from knowledge.caveats import SharedCaveats, caveats_path, context, load_shared_caveats
 from knowledge.entry_file import read_entry_file
 from knowledge.model import Entry
 from knowledge.store import EntryStore
@@ -83,6 +84,7 @@ class KnowledgeBase:
         paths: dict[str, Path] | None = None,
         chinese: dict[str, ChineseText] | None = None,
         skipped: list[Problem] | None = None,
+        shared: SharedCaveats | None = None,
     ):
         self.entries = entries if isinstance(entries, EntryStore) else EntryStore(entries)
         self.synonyms = synonyms if synonyms is not None else {}
@@ -90,6 +92,7 @@ class KnowledgeBase:
         self.chinese = chinese if chinese is not None else {}  # id → Chinese text (knowledge/bilingual.py)
         # Problems set aside by a lenient load (skip_invalid=True): to be reported, not served.
         self.skipped = skipped if skipped is not None else []
+        self.shared = shared if shared is not None else SharedCaveats()  # knowledge/caveats.py
 
     @property
     def by_id(self) -> Mapping[str, Entry]:
@@ -127,8 +130,9 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> Problem:
     return Problem(path, mark.line + 1 if mark else None, f"malformed YAML: {reason}")
 
 
-def parse_entry_text(text: str, path: Path) -> tuple[Entry | None, list[Problem]]:
-    """Parse and validate one entry's YAML text; never raises for bad content."""
+def parse_entry_text(text: str, path: Path, shared: SharedCaveats | None = None) -> tuple[Entry | None, list[Problem]]:
+    """Parse and validate one entry's YAML text; never raises for bad content. Caveats citing a
+    shared caveat resolve against `shared` (the shipped knowledge/caveats.yaml when None)."""
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -136,7 +140,7 @@ def parse_entry_text(text: str, path: Path) -> tuple[Entry | None, list[Problem]
     if not isinstance(data, dict):
         return None, [Problem(path, 1, "an entry must be a YAML mapping of fields")]
     try:
-        return Entry.model_validate(data), []
+        return Entry.model_validate(data, context=context(shared)), []
     except ValidationError as exc:
         node = yaml.compose(text, Loader=_Loader)  # parsed again only to find line numbers
         problems = []
@@ -191,6 +195,10 @@ def load_knowledge_base(root: Path, skip_invalid: bool = False) -> KnowledgeBase
     entries = EntryStore()  # filled one at a time, so the whole base is never held as objects
     paths: dict[str, Path] = {}
     related: list[tuple[str, str]] = []
+    shared, shared_problems = load_shared_caveats(root)
+    # A broken table refuses only the entries citing what it lost (their unknown ids).
+    problems += [Problem(caveats_path(root), None, message) for message in shared_problems]
+    skipped += problems
     for path in sorted(entries_dir.glob("*/*.yaml")):
         found = []
         try:
@@ -199,7 +207,7 @@ def load_knowledge_base(root: Path, skip_invalid: bool = False) -> KnowledgeBase
             found = [_file_problem(path, exc)]
             entry = None
         else:
-            entry, found = parse_entry_text(text, path)
+            entry, found = parse_entry_text(text, path, shared)
         if entry is not None:
             if entry.id in paths:
                 found.append(Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})"))
@@ -229,7 +237,7 @@ def load_knowledge_base(root: Path, skip_invalid: bool = False) -> KnowledgeBase
     if problems and not skip_invalid:
         raise KnowledgeError(problems)
     chinese, _ = load_chinese(root)  # a bad translation never stops the bot; `kb lint` reports it
-    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, chinese=chinese, skipped=skipped)
+    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, chinese=chinese, skipped=skipped, shared=shared)
 
 
 def report_skipped(skipped: list[Problem]) -> None:

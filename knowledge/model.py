@@ -14,9 +14,11 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -24,11 +26,30 @@ from pydantic import (
 from knowledge.publishers import tier_of_url
 
 MAX_ANSWER_CHARS = 900
+MAX_SUMMARY_CHARS = 640
 MIN_ALTERNATES = 3
 HTTP_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+# The validation context key under which the loader passes the shared caveats
+# (knowledge/caveats.py), so a caveat item {ref: <id>} resolves to its text.
+SHARED_CAVEATS = "shared_caveats"
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=48)]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def resolve_shared(item: object, info: ValidationInfo, lang: str) -> object:
+    """A caveat item {ref: <id>} as the shared caveat's text in `lang` (knowledge/caveats.py).
+    Without the table in the context (an entry built in code) a reference is refused."""
+    table = (info.context or {}).get(SHARED_CAVEATS)
+    if table is not None:
+        return table.resolve(item, lang)
+    if isinstance(item, dict):
+        raise ValueError("a shared caveat {ref: <id>} is resolved only when loaded from a knowledge folder")
+    return item
+
+
+# One caveat: its text, or a reference to a shared caveat, resolved to the English text.
+Caveat = Annotated[NonEmpty, BeforeValidator(lambda item, info: resolve_shared(item, info, "en"))]
 
 
 class Topic(StrEnum):
@@ -120,7 +141,10 @@ class Entry(_Strict):
     alternates: list[NonEmpty] = Field(min_length=MIN_ALTERNATES)
     keywords: list[NonEmpty] = Field(default_factory=list)
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)]
-    caveats: list[NonEmpty] = Field(default_factory=list)
+    # The answer's short form for a phone's first screen, only where the answer is very long: the
+    # same facts a user needs to act, fewer words. The full answer is one tap away.
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUMMARY_CHARS)] | None = None
+    caveats: list[Caveat] = Field(default_factory=list)
     status: Status
     sources: list[Source] = Field(min_length=1)
     as_of: dt.date
@@ -139,6 +163,8 @@ class Entry(_Strict):
             raise ValueError("an entry cannot be related to itself")
         if len(set(self.related)) != len(self.related):
             raise ValueError("related lists an id twice")
+        if self.summary is not None and len(self.summary) >= len(self.answer):
+            raise ValueError("summary must be shorter than the answer it shortens")
         if self.verified_on < self.as_of:
             raise ValueError("verified_on is earlier than as_of")
         if (self.in_force_until is None) != (self.in_force_check is None):

@@ -34,6 +34,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString
 
+from knowledge.caveats import SharedCaveats, load_shared_caveats, shipped_caveats
 from knowledge.loader import (
     ENTRIES_DIRNAME,
     KnowledgeBase,
@@ -59,20 +60,26 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
-def _entry_data(entry: Entry) -> dict[str, Any]:
-    """The entry as the files hold it: optional empty lists and approximate: false left out."""
+def _entry_data(entry: Entry, shared: SharedCaveats | None = None) -> dict[str, Any]:
+    """The entry as the files hold it: optional empty lists and approximate: false left out, and
+    a caveat whose text is a shared caveat's as its reference (`shared`: the folder's
+    knowledge/caveats.yaml, the shipped one when None)."""
     data = entry.model_dump(mode="json")
+    data["caveats"] = (shared if shared is not None else shipped_caveats()).as_refs(entry.caveats)
     for source in [*data["sources"], *(h["source"] for h in data["history"])]:
         if not source.get("approximate"):
             source.pop("approximate", None)
+    if data["summary"] is None:
+        data.pop("summary")
     for name in OPTIONAL_EMPTY:
         if not data[name] and name != "related":
             data.pop(name)
     return data
 
 
-def entry_to_yaml(entry: Entry) -> str:
-    return yaml.dump(_entry_data(entry), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+def entry_to_yaml(entry: Entry, shared: SharedCaveats | None = None) -> str:
+    """The entry's file in the standard format."""
+    return yaml.dump(_entry_data(entry, shared), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def _plain(value: Any) -> Any:
@@ -111,7 +118,7 @@ def _folded(text: str) -> FoldedScalarString:
     return folded  # type: ignore[no-any-return]  # ruamel.yaml ships no type information
 
 
-def _round_trip_yaml(old_text: str, entry: Entry) -> str | None:
+def _round_trip_yaml(old_text: str, entry: Entry, shared: SharedCaveats | None = None) -> str | None:
     """`old_text` with only the fields that differ from `entry` replaced (a list that only grew
     keeps its items and their comments); None when the old text cannot be read round-trip."""
     rt = YAML()
@@ -124,7 +131,7 @@ def _round_trip_yaml(old_text: str, entry: Entry) -> str | None:
         return None
     if not isinstance(doc, CommentedMap):
         return None
-    new = _entry_data(entry)
+    new = _entry_data(entry, shared)
     for key in [k for k in doc if k not in new]:
         del doc[key]
     for key, value in new.items():
@@ -193,7 +200,7 @@ def _existing_path(root: Path, entry_id: str) -> Path | None:
 def _check_before_write(root: Path, entry: Entry, path: Path, text: str) -> None:
     """Raise KnowledgeError if `text` (entry's file) would not load cleanly beside the entries on
     disk. Other files' problems do not block: the loader skips those and reports them."""
-    parsed, problems = parse_entry_text(text, path)
+    parsed, problems = parse_entry_text(text, path, load_shared_caveats(root)[0])
     if parsed is not None and parsed != entry:
         problems.append(Problem(path, None, "the entry does not survive being written as YAML"))
     existing = load_knowledge_base(root, skip_invalid=True).by_id
@@ -208,10 +215,11 @@ def _check_before_write(root: Path, entry: Entry, path: Path, text: str) -> None
 
 def _write_validated(root: Path, entry: Entry, old_path: Path | None) -> KnowledgeBase:
     path = entry_path(root, entry)
-    text = entry_to_yaml(entry)
+    shared = load_shared_caveats(root)[0]
+    text = entry_to_yaml(entry, shared)
     if old_path is not None:
-        kept = _round_trip_yaml(old_path.read_text(encoding="utf-8"), entry)
-        if kept is not None and parse_entry_text(kept, path)[0] == entry:
+        kept = _round_trip_yaml(old_path.read_text(encoding="utf-8"), entry, shared)
+        if kept is not None and parse_entry_text(kept, path, shared)[0] == entry:
             text = kept
     _check_before_write(root, entry, path, text)
     _atomic_write(path, text)

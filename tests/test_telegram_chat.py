@@ -15,9 +15,7 @@ import pytest
 import yaml
 
 from bot.commands import COMMANDS, Scope
-from bot.render import lapse_note
 from bot.telegram_html import visible_length
-from bot.telegram_render import STATUS_BADGES
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.matcher import Outcome
 from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
@@ -113,13 +111,16 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     assert reply.params["parse_mode"] == "HTML"
     assert reply.params["link_preview_options"] == {"is_disabled": True}
     # The payment's proclamation was set to end on 21 Sep 2026: after that the reply opens with
-    # that warning and shows the status as unclear.
-    opening = lapse_note(entry)
-    first = f"<b>{html.escape(opening)}</b>\n\n" if opening else ""
-    assert text.startswith(f"{first}<b>{html.escape(entry.question)}</b>")
-    assert f"{STATUS_BADGES[entry.shown_status()]} · As of {entry.as_of.isoformat()}" in text
+    # that warning, the page to check as a link, and shows the status as unclear.
+    if entry.lapsed():
+        assert text.startswith("<b>⏳ This rule was set to end on 21 Sep 2026 unless extended")
+        assert f'<a href="{entry.in_force_check}">check the official page</a>' in text
+    assert f"<b>{html.escape(entry.question)}</b>\n\n{html.escape(entry.answer)}" in text
+    badge = "⚖️ Unclear" if entry.lapsed() else "📰 Reported, unofficial"
+    assert f"{badge} · As of {entry.as_of.isoformat()}" in text  # one line: status, date, disclaimer
     assert f"⚠️ {html.escape(entry.caveats[0])}" in text  # the first caveat on the first screen
-    assert all(html.escape(c) not in text for c in entry.caveats[1:]) and "<a href" not in text
+    assert all(html.escape(c) not in text for c in entry.caveats[1:])
+    assert not any(s.url in text for s in entry.sources)
     assert "not legal advice" in text
     assert visible_length(text) <= 1500  # a phone's first screen, not the 2,000+ of the full entry
     assert_valid_reply(text)
@@ -147,7 +148,7 @@ async def test_expand_buttons_edit_the_answer_in_place(fake_telegram: FakeTelegr
     for source in entry.sources:
         assert f'<a href="{source.url.replace("&", "&amp;")}">' in sources.text and source.url.replace("&", "&amp;") in full.text
     assert html.escape(entry.caveats[-1]) not in sources.text and html.escape(entry.caveats[-1]) in full.text
-    assert short.text == reply.text and "<a href" not in short.text
+    assert short.text == reply.text and not any(s.url in short.text for s in entry.sources)
     assert "🕓 <b>History</b>" in history.text and all(h.date.isoformat() in history.text for h in entry.history)
     assert_valid_reply(history.text)
     for call, expand in ((sources, ["x:h1b-100k-one-time:f", "x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"]),
@@ -217,7 +218,7 @@ async def test_stale_entry_shows_review_note(fake_telegram: FakeTelegram, tmp_pa
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=knowledge):
         (reply,) = await ask(fake_telegram, "What is the H-1B master's cap?")
-    assert "due for re-checking on 2025-02-01" in reply.text
+    assert "⏰ re-check due 2025-02-01" in reply.text  # on the status line of the first screen
 
 
 async def test_long_answer_is_split_with_caveats_whole(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
@@ -328,7 +329,7 @@ async def test_group_answers_only_ask_mention_and_replies(fake_telegram: FakeTel
     assert "one-time" in calls[2].text.lower()
     for call in calls:  # the short form, with the caveats and sources one tap away in private
         (link,) = buttons(call)
-        assert link["url"].startswith("https://t.me/visabot_test_bot?start=") and "<a href" not in call.text
+        assert link["url"].startswith("https://t.me/visabot_test_bot?start=") and "<b>Sources</b>" not in call.text
 
 
 async def test_inline_mode(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
