@@ -146,6 +146,7 @@ async def on_skip(update: Update, context: Context) -> None:
 async def _preview(message: Message, context: Context, draft: Draft) -> None:
     """The message as subscribers will see it (in each language it has), then Send / Cancel."""
     texts = [(draft.html, Lang.EN, "text")] + ([(draft.html_zh, Lang.ZH, "text_zh")] if draft.html_zh else [])
+    previews: list[int] = []
     for html, lang, stage in texts:
         try:
             preview = await message.reply_text(
@@ -158,12 +159,12 @@ async def _preview(message: Message, context: Context, draft: Draft) -> None:
             draft.stage = stage
             await message.reply_text(f"❌ Telegram refused the text: {esc(exc.message)}\nPlease send a corrected text.")
             return
-        if lang is Lang.EN:
-            key = preview.message_id
+        previews.append(preview.message_id)
     draft.stage = "preview"
     recipients = context.bot_data.subscriptions.recipients(draft.topics)
     names = ", ".join(topic_label(t, Lang.EN) for t in draft.topics)
-    rows = [[InlineKeyboardButton(f"✅ Send to {len(recipients)}", callback_data=f"bs:{key}"),
+    # The English preview's id is the idempotency key, as before there was a Chinese one.
+    rows = [[InlineKeyboardButton(f"✅ Send to {len(recipients)}", callback_data=f"bs:{previews[0]}"),
              InlineKeyboardButton("Cancel", callback_data="bx")]]
     summary = f"☝️ This is the preview. Topics: {esc(names)}. Recipients now: <b>{len(recipients)}</b>."
     if draft.html_zh:
