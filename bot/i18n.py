@@ -9,6 +9,7 @@ with OpenCC, the maintained converter the matcher already uses the other way.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "status.reported": ("📰 Reported, not confirmed officially", "📰 媒体报道，未经官方确认"),
     "status.unclear": ("⚖️ Unclear: sources conflict", "⚖️ 不明确：来源互相矛盾"),
     "status.pending": ("⏳ Pending: not yet published by the authority", "⏳ 待定：主管部门尚未公布"),
+    # An entry whose rule passed its own end date (in_force_until) is shown unclear for that reason.
+    "status.lapsed": ("⚖️ Unclear: the rule may have lapsed", "⚖️ 不明确：该规定可能已失效"),
     "as_of": ("As of {date}", "截至 {date}"),
     "caveats": ("Caveats", "注意事项"),
     "lapsed": (
@@ -420,6 +423,12 @@ def topic_name(topic: str, lang: Lang) -> str:
 
 def status_badge(status: Status, lang: Lang) -> str:
     return t(f"status.{status.value}", lang)
+
+
+def shown_badge(entry: Entry, today: dt.date | None, lang: Lang) -> str:
+    """The badge users see: an entry past its rule's end date is unclear because the rule may
+    have lapsed, which "sources conflict" would misstate."""
+    return t("status.lapsed", lang) if entry.lapsed(today) else status_badge(entry.status, lang)
 
 
 def visa_name(name: str, lang: Lang) -> str:

@@ -10,7 +10,7 @@ import datetime as dt
 import textwrap
 from collections.abc import Mapping
 
-from bot.i18n import Lang, entry_text, status_badge, t, visa_name
+from bot.i18n import Lang, entry_text, shown_badge, t, visa_name
 from knowledge.bilingual import ChineseText
 from knowledge.matcher import MatchResult, Outcome
 from knowledge.model import Entry, Source, Topic
@@ -72,7 +72,7 @@ def entry_as_text(
     """The entry as plain text; the terminal chat's first screen leaves out later caveats and sources."""
     wrap = _wrap
     shown = entry_text(entry, lang, chinese or {})
-    status = f"{status_badge(entry.shown_status(today), shown.lang)} · {t('as_of', shown.lang, date=entry.as_of.isoformat())}"
+    status = f"{shown_badge(entry, today, shown.lang)} · {t('as_of', shown.lang, date=entry.as_of.isoformat())}"
     first_screen = not all_caveats and not sources
     summary = entry.summary if first_screen and not shown.lang.chinese else None  # as in Telegram
     parts = [shown.question, "", wrap(summary or shown.answer), "", status]

@@ -20,6 +20,7 @@ from bot.i18n import (
     EntryText,
     Lang,
     entry_text,
+    shown_badge,
     status_badge,
     t,
     topic_label,
@@ -76,7 +77,7 @@ def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
         f'{n}. <a href="{esc(s.url)}">{esc(s.title)}</a> — {esc(s.publisher)}, {esc(source_date(s))}'
         for n, s in enumerate(entry.sources, 1)
     )
-    blocks.append(Block(f"{STATUS_BADGES[entry.shown_status(today)]} · As of {entry.as_of.isoformat()}"))
+    blocks.append(Block(f"{shown_badge(entry, today, Lang.EN)} · As of {entry.as_of.isoformat()}"))
     blocks.append(Block(f"📚 <b>Sources</b>\n{sources}"))
     note = stale_note(entry, today)
     if note:
@@ -159,7 +160,7 @@ def _status_html(entry: Entry, today: dt.date | None, lang: Lang, short: bool) -
     """Status badge and as-of date; on the first screen also the review note and the disclaimer,
     all on one line, so the answer is not pushed below the fold by boilerplate."""
     shown = entry.shown_status(today)
-    badge = t(f"status_short.{shown.value}", lang) if short else status_badge(shown, lang)
+    badge = t(f"status_short.{shown.value}", lang) if short else shown_badge(entry, today, lang)
     status = f"{badge} · {t('as_of', lang, date=entry.as_of.isoformat())}"
     if short:
         if entry.is_stale(today):

@@ -19,13 +19,15 @@ def test_lapsed_rule_opens_every_reply_and_shows_unclear(shipped_kb: KnowledgeBa
     entry = shipped_kb.by_id["h1b-100k-fee-amount"]
     assert entry.in_force_until == BEFORE
     assert entry_as_text(entry, today=AFTER).startswith(LINE)
-    assert "⚖️ Unclear" in entry_as_text(entry, today=AFTER)
+    assert "⚖️ Unclear: the rule may have lapsed" in entry_as_text(entry, today=AFTER)
+    assert "sources conflict" not in entry_as_text(entry, today=AFTER)  # the badge names the real reason
     assert LINE not in entry_as_text(entry, today=BEFORE) and "✅ Official" in entry_as_text(entry, today=BEFORE)
     first_screen = entry_view_messages(entry, today=AFTER)[0]  # what Telegram users see first
     assert first_screen.startswith(f"<b>{LINE}") and "⚖️ Unclear" in first_screen
     assert LINE not in entry_view_messages(entry, today=BEFORE)[0]
     blocks = entry_blocks(entry, AFTER)
     assert LINE in blocks[0].html and "uscis.gov" in blocks[0].html
+    assert any("⚖️ Unclear: the rule may have lapsed" in b.html for b in blocks)
     assert not any(LINE in b.html for b in entry_blocks(entry, BEFORE))
 
 
