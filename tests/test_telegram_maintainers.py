@@ -362,9 +362,11 @@ async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path
         weather = await press(fake, number_for(listed, "weather in beijing"), listed, ADMIN, expect="last asked", method=edited)
         token = str(buttons(weather)[2]["callback_data"]).removeprefix("gx:")
         dismissed = await press(fake, f"gx:{token}", listed, ADMIN, expect="Dismissed", method=edited)
-        again = await press(fake, f"gx:{token}", listed, ADMIN)
+        before = seen(fake)
+        again = await press(fake, f"gx:{token}", listed, ADMIN)  # a stale button: the list is shown again
+        relisted = await new_call(fake, before, edited, ADMIN, "Unanswered questions")
         # Attach: the top matches as buttons, then one of them.
-        gold = await press(fake, number_for(dismissed, goldfish), listed, ADMIN, expect=goldfish, method=edited)
+        gold = await press(fake, number_for(relisted, goldfish), listed, ADMIN, expect="last asked", method=edited)
         picks = await press(fake, buttons(gold)[1]["callback_data"], listed, ADMIN, expect="Attach it", method=edited)
         choices = [b["callback_data"] for b in buttons(picks)]
         back = await press(fake, choices[-1], listed, ADMIN, expect=goldfish, method=edited)
@@ -393,7 +395,8 @@ async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path
     group_buttons = ["➕ Add entry", "📎 Attach", "✖ Dismiss", "⬅ List"]
     assert [b["text"] for b in buttons(weather)] == group_buttons
     assert "Dismissed" in (dismissed.text or "") and "weather in beijing" not in (dismissed.text or "").split("\n\n", 1)[1]
-    assert "no longer in the list" in again.params["text"]
+    assert "no longer in the list" in again.params["text"] and "weather" not in (relisted.text or "")
+    assert goldfish in (gold.text or "")
     assert all(str(c).startswith("gt:") for c in choices[:-2]) and len(choices) >= 3
     assert [str(c)[:3] for c in choices[-2:]] == ["gs:", "gb:"]
     assert [b["text"] for b in buttons(back)] == group_buttons
