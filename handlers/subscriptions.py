@@ -41,8 +41,8 @@ def subscribable_topics(context: Context) -> list[str]:
 
 def subscribe_keyboard(context: Context, current: list[str]) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(("✅ " if t in current else "") + topic_label(t), callback_data=f"subt:{t}")]
-        for t in subscribable_topics(context)
+        [InlineKeyboardButton(("✅ " if topic in current else "") + topic_label(topic), callback_data=f"subt:{topic}")]
+        for topic in subscribable_topics(context)
     ]
     return InlineKeyboardMarkup(rows)
 
