@@ -83,7 +83,7 @@ def run_bot(settings: Settings) -> None:
         pid_file.write_text(str(os.getpid()))  # lets `visabot kb reload` find the running bot
         try:
             _run(application, settings, entries)
-        except TelegramError as exc:  # the network or Telegram failed at start-up after the check
+        except (TelegramError, StartupError) as exc:  # the network or Telegram failed after the check
             print(f"The bot stopped: {without_token(str(exc)).replace(token, '[REDACTED]')}", file=sys.stderr)
             raise SystemExit(2) from None
         finally:
@@ -120,7 +120,13 @@ async def _serve_webhook(application: Application, settings: Settings) -> None: 
             await application.post_init(application)
         await application.start()
         try:
-            await server.start()
+            try:
+                await server.start()
+            except OSError as exc:  # the port is taken, or the address is not this machine's
+                raise StartupError(
+                    f"cannot serve the webhook on {settings.listen}:{settings.port} ({exc.strerror or exc}): "
+                    "check VISABOT_LISTEN and VISABOT_PORT."
+                ) from None
             try:
                 await application.bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
                 await stop.wait()
@@ -137,7 +143,8 @@ async def _serve_webhook(application: Application, settings: Settings) -> None: 
 
 
 class StartupError(Exception):
-    """Telegram cannot be used with these settings; the message says why, without the token."""
+    """The bot cannot start with these settings (Telegram refuses them, or the webhook's address
+    cannot be used); the message says why, without the token."""
 
 
 async def check_telegram(settings: Settings) -> None:

@@ -50,8 +50,13 @@ class WebhookServer:
         self._port = port
 
     async def start(self) -> None:
+        """Listen; raises OSError when the address cannot be used (the port is taken, say)."""
         await self._runner.setup()
-        await web.TCPSite(self._runner, self._listen, self._port).start()
+        try:
+            await web.TCPSite(self._runner, self._listen, self._port).start()
+        except OSError:
+            await self._runner.cleanup()
+            raise
 
     async def stop(self) -> None:
         await self._runner.cleanup()

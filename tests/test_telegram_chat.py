@@ -208,6 +208,19 @@ async def test_a_vote_is_ticked_and_can_be_changed_without_storing_the_user(fake
     assert str(USER) not in dump
 
 
+async def test_a_vote_on_a_chinese_answer_is_ticked_and_thanked_in_chinese(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    fake = fake_telegram
+    async with running_bot(fake, tmp_path):
+        (reply,) = await ask(fake, "K字签证有年龄限制吗")
+        (vote,) = [b["callback_data"] for b in buttons(reply) if b["callback_data"].endswith(":1")]
+        await press(fake, vote, reply)
+        (ticked,) = await fake.wait_for("editMessageReplyMarkup")
+        (thanks,) = await fake.wait_for("answerCallbackQuery")
+    assert vote_labels(reply) == ["👍 有帮助", "👎 没帮助"]
+    assert vote_labels(ticked) == ["👍 有帮助 ✓", "👎 没帮助"]
+    assert thanks.params["text"] == "感谢你的反馈！"
+
+
 async def test_stale_entry_shows_review_note(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     knowledge = tmp_path / "kb"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", knowledge / "entries")

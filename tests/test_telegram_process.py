@@ -118,6 +118,23 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
     assert code == 0, output
 
 
+def test_webhook_on_a_taken_port_is_one_plain_message(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proc = start_bot(
+            fake_telegram,
+            tmp_path,
+            VISABOT_WEBHOOK_URL="https://bot.example.org/tg-hook",
+            VISABOT_WEBHOOK_SECRET="right_Secret-123",
+            VISABOT_PORT=str(taken.getsockname()[1]),
+        )
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, output
+    assert "cannot serve the webhook on 127.0.0.1:" in output and "VISABOT_PORT" in output
+    assert "Traceback" not in output and TOKEN not in output
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
