@@ -12,7 +12,7 @@ from pathlib import Path
 VISABOT = str(Path(sys.executable).parent / "visabot")
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
-    "query", "outcome", "matched", "id", "score", "question", "answer", "caveats", "sources",
+    "query", "outcome", "matched", "id", "score", "question", "answer", "summary", "caveats", "sources",
     "status", "as_of", "in_force_until", "lapse_note", "alternatives", "also", "smalltalk", "lang",
 }
 
