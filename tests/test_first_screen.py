@@ -5,13 +5,14 @@ past their review date, both shown on the first screen), visible characters as T
 them (UTF-16 units after entity parsing):
 
     before: English median 1,061, max 1,418; 17 of 134 first screens ≤ 900
-    after:  English median   897, max 1,043; 70 of 134 ≤ 900
+            Chinese median   427, max 1,176; 121 of 134 ≤ 900
+    after:  English median   885, max 1,041; 75 of 134 ≤ 900
             Chinese median   395, max 1,057; 126 of 134 ≤ 900
 
 What changed: one status line (short badge · as-of date · review note · "not legal advice")
 instead of a status block, a footer and a sentence-long review note; the lapse line links the page
 to check instead of printing its URL; the 12 caveats the entries repeated live once
-(knowledge/caveats.yaml); and the 46 longest English answers have a `summary` stating the facts
+(knowledge/caveats.yaml); and the 51 longest English answers have a `summary` stating the facts
 a user needs to act (every number in it is one the answer states: `kb lint`), the full answer
 being one tap away ("📖 Full answer", or any other expand button). The Chinese answers, about
 half as long, are shown whole.
