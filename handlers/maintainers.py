@@ -245,6 +245,8 @@ def build_entry(draft: EntryDraft, entry_id: str, today: dt.date) -> Entry:
         as_of = today if changed else original.as_of
         review = original.review_after_days if draft.status is original.status else REVIEW_DAYS[draft.status]
         kept = {"keywords": original.keywords, "related": original.related, "history": original.history}
+        if draft.answer == original.answer:  # a new answer needs its own summary (or none)
+            kept["summary"] = original.summary
     return Entry(
         id=entry_id, topic=draft.topic, question=draft.question, alternates=draft.alternates,
         answer=draft.answer, caveats=draft.caveats, status=draft.status, sources=draft.sources,

@@ -126,3 +126,17 @@ def test_ask_json_gives_resolved_caveats_and_the_summary() -> None:
     assert all(isinstance(c, str) and "ref" not in c for c in data["caveats"])
     assert any(c.startswith("The payment is contested in court.") for c in data["caveats"])
     assert data["summary"] and data["answer"].startswith("The employer (the petitioner) pays it.")
+
+
+def test_an_edit_keeps_the_summary_only_while_the_answer_stands(shipped_kb: KnowledgeBase) -> None:
+    """/edit of another field keeps the summary; a new answer drops it, so the first screen never
+    shows a short form of an answer that no longer exists."""
+    from handlers.maintainers import EntryDraft, build_entry
+
+    entry = shipped_kb.by_id["h1b-100k-who-pays"]
+    day = dt.date(2026, 12, 4)
+    draft = EntryDraft.editing(entry)
+    draft.alternates = [*draft.alternates, "who foots the 100k bill"]
+    assert build_entry(draft, entry.id, day).summary == entry.summary
+    draft.answer = "The employer pays it."
+    assert build_entry(draft, entry.id, day).summary is None
