@@ -106,7 +106,7 @@ def entry_view_messages(
 
     Full replies ran 1,700–2,900 characters with the status mid-message. The first screen (SHORT)
     is the question, the answer (its `summary` where the full answer is very long), one line with
-    the status, date and disclaimer, and the caveat that matters most: 855 visible characters at
+    the status, date and disclaimer, and the caveat that matters most: 885 visible characters at
     the median (tests/test_first_screen.py). The buttons expand it to the full answer, every
     caveat, the sources. One message, unless an expanded view outgrows Telegram's limit (then
     split at paragraphs). `text` is the entry in the reply's language (bot/i18n.py); English

@@ -153,7 +153,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
     application.add_handler(CallbackQueryHandler(entry_drafts.on_topic_button, pattern=r"^et:"))
     application.add_handler(CallbackQueryHandler(entry_drafts.on_status_button, pattern=r"^es:"))
-    application.add_handler(CallbackQueryHandler(entry_drafts.on_save, pattern=r"^e[vw]:"))  # ew: save despite warnings
+    # ew: save despite warnings; ey: save, every source re-checked today (moves verified_on).
+    application.add_handler(CallbackQueryHandler(entry_drafts.on_save, pattern=r"^e[vwy]:"))
     application.add_handler(CallbackQueryHandler(entry_drafts.on_cancel_button, pattern=r"^ex:"))
     # /edit: "ea:" only add alternates (with the nonce); "ee:ID" (its search) and "fe:ID" (/feedback) open an entry.
     application.add_handler(CallbackQueryHandler(entry_drafts.on_more_alternates_button, pattern=r"^ea:"))

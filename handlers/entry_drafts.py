@@ -311,19 +311,24 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
     if draft.original is None:
         what = f"New entry <code>{esc(entry.id)}</code> → <code>{esc(path)}</code>"
     else:
-        changes = ", ".join(changed_fields(draft.original, entry)) or "nothing but the verification date"
+        changes = ", ".join(changed_fields(draft.original, entry)) or "none (a re-check of the sources can still be recorded)"
         what = f"Changes to <code>{esc(entry.id)}</code> ({esc(path)}): {esc(changes)}"
     alternates = "\n".join(f"• {esc(shorten(a, 100))}" for a in entry.alternates)
     summary = (
         "☝️ <b>Preview</b>: exactly what users will see (with 👍/👎 and 🔔 buttons under it).\n\n"
-        f"{what}\nTopic: {esc(TOPIC_LABELS[entry.topic])} · as of {entry.as_of.isoformat()} · "
-        f"re-check after {entry.review_after_days} days\n\n"
+        f"{what}\nTopic: {esc(TOPIC_LABELS[entry.topic])} · as of {entry.as_of.isoformat()} (its newest "
+        f"source) · verified {entry.verified_on.isoformat()}{'' if draft.original is None else ' (today only if you re-checked every source)'} · re-check after {entry.review_after_days} days\n\n"
         f"Alternates ({len(entry.alternates)}):\n{alternates}\n\n"
         "Save checks it as <code>visabot kb lint</code> would, with the whole knowledge base, writes it and "
         "makes it answerable at once. Text is shown exactly as typed: HTML tags such as &lt;b&gt; appear "
         "literally, they do not format."
     )
-    buttons = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Save", callback_data=callback(f"ev:{draft.nonce}")), cancel]])
+    save = InlineKeyboardButton("✅ Save", callback_data=callback(f"ev:{draft.nonce}"))
+    if draft.original is None:
+        buttons = InlineKeyboardMarkup([[save, cancel]])
+    else:  # verified_on moves only when the maintainer says every source was re-checked
+        rechecked = InlineKeyboardButton("✅ Save · I re-checked every source today", callback_data=callback(f"ey:{draft.nonce}"))
+        buttons = InlineKeyboardMarkup([[save], [rechecked], [cancel]])
     await reply_long(message, summary, buttons)
 
 
@@ -339,6 +344,8 @@ async def on_save(update: Update, context: Context) -> None:
     if draft.stage != "preview":
         await query.answer(CLOSED, show_alert=True)
         return
+    if query.data.startswith("ey:"):  # kept through "Save anyway" (the draft is restored)
+        draft.reverified = True
     drop_draft(context)  # before any await: a double tap saves once
     await query.answer("Saving…")
     data = context.bot_data

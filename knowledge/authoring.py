@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -48,8 +49,10 @@ ID_STOPWORDS = frozenset((
 
 # Not (yet) lint rules for the whole shipped base, but a maintainer saving an entry must confirm
 # them. Warnings, not errors: several shipped official entries rest on law firms because the
-# official pages could not be retrieved, and editing them must stay possible.
-AUTHORING_WARNINGS = WARNING_KINDS | {"no-caveats", "official-unsourced"}
+# official pages could not be retrieved, and editing them must stay possible. An entry due for
+# re-checking (stale) can be edited without re-checking it (a typo fix): saving it says so, and
+# stays possible; re-checking every source is what moves verified_on and clears it.
+AUTHORING_WARNINGS = WARNING_KINDS | {"no-caveats", "official-unsourced", "stale"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class EntryFields:
     sources: list[Source] = field(default_factory=list)
     topic: Topic | None = None
     status: Status | None = None
+    reverified: bool = False  # an edit: the maintainer re-checked every source today
 
     @classmethod
     def of(cls, entry: Entry) -> EntryFields:
@@ -246,25 +250,38 @@ def parse_source(line: str) -> Source:
         raise ValueError("; ".join(error_text(e) for e in exc.errors())) from None
 
 
+def newest_source_date(sources: Sequence[Source]) -> dt.date | None:
+    """The date of the newest dated source (undated ones, "n.d.", say nothing)."""
+    dates = [s.date for s in sources if isinstance(s.date, dt.date)]
+    return max(dates) if dates else None
+
+
 def build_entry(fields: EntryFields, entry_id: str, today: dt.date, original: Entry | None = None) -> Entry:
-    """The Entry the fields describe, validated by the model (raises ValidationError). A new entry
-    is as of and verified today, due for review by its status; an edited one (`original`) keeps
-    its keywords, related ids and history, its as-of date unless the facts changed, and its
-    review interval unless the status changed."""
+    """The Entry the fields describe, validated by the model (raises ValidationError).
+
+    Dates are promises, so they move only for a reason. `as_of` is the newest source's date: a new
+    entry takes it, an edit takes it only when its sources changed (a reworded answer is not a
+    newer fact). `verified_on` is the day someone re-checked the sources: a new entry's author
+    just did; an edit moves it to today only when the maintainer says every source was re-checked
+    (`fields.reverified`), else it stays (raised to `as_of` at least, as a newly cited source
+    was read). An edit keeps keywords, related ids and history, the summary while the answer
+    stands, and the review interval unless the status changed."""
     assert fields.topic is not None and fields.status is not None
+    newest = newest_source_date(fields.sources)
     if original is None:
-        as_of, review, kept = today, review_days(fields.status), {}
+        as_of = newest or today
+        verified_on, review, kept = max(today, as_of), review_days(fields.status), {}
     else:
-        changed = (fields.answer, fields.caveats, fields.status, fields.sources) != (
-            original.answer, list(original.caveats), original.status, list(original.sources)
-        )
-        as_of = today if changed else original.as_of
+        as_of = (newest or original.as_of) if list(fields.sources) != list(original.sources) else original.as_of
+        verified_on = max(today if fields.reverified else original.verified_on, as_of)
         review = original.review_after_days if fields.status is original.status else review_days(fields.status)
         kept = {"keywords": original.keywords, "related": original.related, "history": original.history}
+        if fields.answer == original.answer:  # a new answer needs its own summary (or none)
+            kept["summary"] = original.summary
     return Entry(
         id=entry_id, topic=fields.topic, question=fields.question, alternates=fields.alternates,
         answer=fields.answer, caveats=fields.caveats, status=fields.status, sources=fields.sources,
-        as_of=as_of, verified_on=max(today, as_of), review_after_days=review, **kept,  # type: ignore[arg-type]
+        as_of=as_of, verified_on=verified_on, review_after_days=review, **kept,  # type: ignore[arg-type]
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from rapidfuzz import fuzz, process, utils
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
@@ -37,6 +37,7 @@ SIMILAR_CAVEATS = 90.0
 # A literal caveat this close to a shared one is a copy (a typo's difference): `kb lint` warns.
 # Looser would flag caveats that add a word of their own ("confirm the timing with…", 91).
 NEAR_COPY = 95.0
+_SLUG = TypeAdapter(Slug)  # an id is a slug, as an entry's id
 
 
 class SharedCaveat(BaseModel):
@@ -97,21 +98,13 @@ def load_shared_caveats(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[SharedCavea
     table, problems = SharedCaveats(), []
     for caveat_id, item in data.items():
         try:
-            table[_slug(caveat_id)] = SharedCaveat.model_validate(item)
+            table[_SLUG.validate_python(caveat_id)] = SharedCaveat.model_validate(item)
         except (ValueError, ValidationError) as exc:
             problems.append(f"{path}: {caveat_id}: {exc}".splitlines()[0])
     for lang in ("en", "zh"):
         texts = [getattr(c, lang) for c in table.values()]
         problems += [f"{path}: two shared caveats have the same {lang} text: {t!r}" for t in set(texts) if texts.count(t) > 1]
     return table, problems
-
-
-class _Id(BaseModel):
-    id: Slug
-
-
-def _slug(value: object) -> str:
-    return _Id(id=value).id  # type: ignore[arg-type]  # validated: a non-string id is refused
 
 
 @cache

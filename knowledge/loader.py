@@ -197,8 +197,9 @@ def load_knowledge_base(root: Path, skip_invalid: bool = False) -> KnowledgeBase
     related: list[tuple[str, str]] = []
     shared, shared_problems = load_shared_caveats(root)
     # A broken table refuses only the entries citing what it lost (their unknown ids).
-    problems += [Problem(caveats_path(root), None, message) for message in shared_problems]
-    skipped += problems
+    table_problems = [Problem(caveats_path(root), None, message) for message in shared_problems]
+    problems += table_problems
+    skipped += table_problems
     for path in sorted(entries_dir.glob("*/*.yaml")):
         found = []
         try:

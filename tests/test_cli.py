@@ -16,8 +16,8 @@ from tests.cli import VISABOT, visabot, visabot_process
 
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
-    "query", "outcome", "matched", "id", "score", "question", "answer", "caveats", "sources",
-    "status", "as_of", "in_force_until", "lapse_note", "alternatives", "also", "smalltalk", "lang", "summary",
+    "query", "outcome", "matched", "id", "score", "question", "answer", "summary", "caveats", "sources",
+    "status", "as_of", "in_force_until", "lapse_note", "alternatives", "also", "smalltalk", "lang",
 }
 
 

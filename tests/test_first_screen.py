@@ -5,13 +5,14 @@ past their review date, both shown on the first screen), visible characters as T
 them (UTF-16 units after entity parsing):
 
     before: English median 1,061, max 1,418; 17 of 134 first screens ≤ 900
-    after:  English median   897, max 1,043; 70 of 134 ≤ 900
+            Chinese median   427, max 1,176; 121 of 134 ≤ 900
+    after:  English median   885, max 1,041; 75 of 134 ≤ 900
             Chinese median   395, max 1,057; 126 of 134 ≤ 900
 
 What changed: one status line (short badge · as-of date · review note · "not legal advice")
 instead of a status block, a footer and a sentence-long review note; the lapse line links the page
 to check instead of printing its URL; the 12 caveats the entries repeated live once
-(knowledge/caveats.yaml); and the 46 longest English answers have a `summary` stating the facts
+(knowledge/caveats.yaml); and the 51 longest English answers have a `summary` stating the facts
 a user needs to act (every number in it is one the answer states: `kb lint`), the full answer
 being one tap away ("📖 Full answer", or any other expand button). The Chinese answers, about
 half as long, are shown whole.
@@ -31,6 +32,8 @@ from bot.i18n import Lang, entry_text
 from bot.render import entry_as_text
 from bot.telegram_html import validate_telegram_html, visible_length
 from bot.telegram_render import View, entry_view_messages
+from handlers.entry_steps import EntryDraft
+from knowledge.authoring import build_entry
 from knowledge.lint import summaries
 from knowledge.loader import KnowledgeBase
 from tests.bot_harness import assert_valid_reply, running_bot
@@ -125,3 +128,15 @@ def test_ask_json_gives_resolved_caveats_and_the_summary() -> None:
     assert all(isinstance(c, str) and "ref" not in c for c in data["caveats"])
     assert any(c.startswith("The payment is contested in court.") for c in data["caveats"])
     assert data["summary"] and data["answer"].startswith("The employer (the petitioner) pays it.")
+
+
+def test_an_edit_keeps_the_summary_only_while_the_answer_stands(shipped_kb: KnowledgeBase) -> None:
+    """/edit of another field keeps the summary; a new answer drops it, so the first screen never
+    shows a short form of an answer that no longer exists."""
+    entry = shipped_kb.by_id["h1b-100k-who-pays"]
+    day = dt.date(2026, 12, 4)
+    draft = EntryDraft.editing(entry)
+    draft.alternates = [*draft.alternates, "who foots the 100k bill"]
+    assert build_entry(draft, entry.id, day, entry).summary == entry.summary
+    draft.answer = "The employer pays it."
+    assert build_entry(draft, entry.id, day, entry).summary is None

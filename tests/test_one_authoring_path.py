@@ -42,7 +42,7 @@ def _cli_add(kb: Path, db: Path, entry_id: str, today: dt.date, monkeypatch: pyt
     answers = [
         entry_id, "k-visa", ZEBRA, *ZEBRA_ALTERNATES, "", *ANSWER_LINES, "", CAVEAT, "", "reported",
         *SOURCE, "y", "news", "",  # one source (approximate date), then the list ends
-        today.isoformat(),  # as of: the CLI asks; Telegram records the day the entry is written
+        "",  # as of: the default, the newest source's date, which Telegram takes too
         "",  # verified on: today (the default)
         "",  # re-check after: the default for its status
         "",  # no related entries

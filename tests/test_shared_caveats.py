@@ -113,3 +113,16 @@ def test_an_edit_saved_from_telegram_or_the_cli_keeps_the_references(kb_dir: Pat
     update_entry(kb_dir, entry.model_copy(update={"alternates": [*entry.alternates, "who foots the 100k bill"]}))
     text = (kb_dir / "entries" / "h1b" / "h1b-100k-who-pays.yaml").read_text(encoding="utf-8")
     assert "  - ref: h1b-100k-in-court\n  - ref: h1b-100k-term\n" in text
+
+
+def test_a_broken_shared_caveat_is_reported_and_only_its_citers_are_left_out(kb_dir: Path) -> None:
+    shared = yaml.safe_load((DEFAULT_KNOWLEDGE_DIR / "caveats.yaml").read_text(encoding="utf-8"))
+    del shared["h1b-100k-in-court"]["zh"]
+    (kb_dir / "caveats.yaml").write_text(yaml.safe_dump(shared, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge_base(kb_dir)
+    assert "caveats.yaml: h1b-100k-in-court" in str(info.value)
+    lenient = load_knowledge_base(kb_dir, skip_invalid=True)
+    assert lenient.get("h1b-100k-who-pays") is None  # cites it: left out, reported
+    assert lenient.get("k-visa-what-is-it") is not None  # the rest is served
+    assert any("caveats.yaml" in str(p) for p in lenient.skipped)

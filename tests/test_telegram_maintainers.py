@@ -7,6 +7,7 @@ Every test works on a temporary copy of the knowledge folder, never on the shipp
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import difflib
 import hashlib
 import html
@@ -94,9 +95,11 @@ async def press(
     return await new_call(fake, before, method, user, expect)
 
 
-async def save(fake: FakeTelegram, summary: Call, user: int = ADMIN, expect: str = "Saved") -> Call:
-    """Press Save; confirm the warnings (Save anyway) when the bot lists some first."""
-    reply = await press(fake, f"ev:{nonce_of(summary)}", summary, user, expect=lambda t: "Not saved yet" in t or expect in t)
+async def save(fake: FakeTelegram, summary: Call, user: int = ADMIN, expect: str = "Saved", rechecked: bool = False) -> Call:
+    """Press Save (or, for an edit, "Save · I re-checked every source today"); confirm the
+    warnings (Save anyway) when the bot lists some first."""
+    button = "ey" if rechecked else "ev"
+    reply = await press(fake, f"{button}:{nonce_of(summary)}", summary, user, expect=lambda t: "Not saved yet" in t or expect in t)
     if "Not saved yet" in (reply.text or ""):
         reply = await press(fake, f"ew:{nonce_of(summary)}", reply, user, expect=expect)
     return reply
@@ -195,7 +198,7 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
     assert not problems and on_disk == entry
     assert entry.status.value == "reported" and entry.review_after_days == 30
     assert entry.caveats == ["Zoos may have their own rules."] and entry.sources[0].approximate
-    assert entry.as_of == entry.verified_on
+    assert entry.as_of == entry.sources[0].date and entry.verified_on == dt.date.today()  # newest source; read today
     assert len(load_knowledge_base(kb_dir).entries) == before + 1
     assert not (DEFAULT_KNOWLEDGE_DIR / "entries" / "k-visa" / path.name).exists()
     assert_all_payloads_valid(fake)
@@ -306,7 +309,11 @@ async def test_edit_shows_current_values_keeps_and_changes(
     assert (edited.sources, edited.related, edited.keywords, edited.history) == (
         original.sources, original.related, original.keywords, original.history
     )
-    assert edited.as_of == edited.verified_on and edited.review_after_days == original.review_after_days
+    # A reworded answer is not a newer fact, and nobody said the sources were re-checked: the
+    # dates users read ("As of") and the verification date stay (issue 10 point 2).
+    assert (edited.as_of, edited.verified_on) == (original.as_of, original.verified_on)
+    assert edited.review_after_days == original.review_after_days
+    assert [b["text"] for b in buttons(summary)] == ["✅ Save", "✅ Save · I re-checked every source today", "Cancel"]
     assert_all_payloads_valid(fake)
 
 
@@ -461,7 +468,7 @@ async def test_edit_finds_the_entry_by_words_and_only_adds_alternates(
         step = await press(fake, f"ea:{nonce_of(first)}", first, ADMIN, expect="add alternates")
         got = await send(fake, "masters cap lottery odds", ADMIN, "Got 1")
         summary = await send(fake, "done", ADMIN, "Preview")
-        await save(fake, summary, expect="Updated")
+        await save(fake, summary, expect="Updated", rechecked=True)
         edited = app.bot_data.kb.base.get("h1b-masters-cap")
     assert original is not None and edited is not None
     assert "h1b-masters-cap" in [str(b["callback_data"]).removeprefix("ee:") for b in buttons(found)]
@@ -470,6 +477,8 @@ async def test_edit_finds_the_entry_by_words_and_only_adds_alternates(
     assert "Changes to <code>h1b-masters-cap</code>" in (summary.text or "") and "alternates" in (summary.text or "")
     assert edited.alternates == [*original.alternates, "masters cap lottery odds"]
     assert edited.model_dump(exclude={"alternates", "verified_on"}) == original.model_dump(exclude={"alternates", "verified_on"})
+    # The maintainer re-checked every source, so verified_on is today; as_of stays (same sources).
+    assert edited.verified_on == dt.date.today() and edited.as_of == original.as_of
     # Written back round-trip: the diff is the new alternate and the verification date, nothing else.
     after = path.read_text(encoding="utf-8").splitlines()
     changed = [d for d in difflib.ndiff(before, after) if d[:1] in "+-"]
