@@ -38,6 +38,12 @@ class Ran:
     stderr: str
 
 
+def clean_environ() -> dict[str, str]:
+    """This process's environment without the developer's TELEGRAM_* and VISABOT_* settings: the
+    base for a `visabot` subprocess, which then gets only what its test gives it."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
+
+
 def visabot(
     *args: str,
     stdin: str | None = None,
@@ -66,8 +72,7 @@ def visabot_process(
 ) -> Ran:
     """The installed console script in a subprocess: the end-to-end check that the entry point,
     its imports and its exit codes work as a user meets them."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
-    full_env.update(env or {})
+    full_env = {**clean_environ(), **(env or {})}
     with tempfile.TemporaryDirectory() as cwd:
         done = subprocess.run(
             [VISABOT, *args],

@@ -9,7 +9,6 @@ the shipped entries were verified, so the suite does not start failing when they
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 import signal
@@ -30,7 +29,7 @@ from knowledge.loader import KnowledgeBase, load_knowledge_base, parse_entry_tex
 from knowledge.model import Entry
 from knowledge.writer import entry_to_yaml
 from tests.bot_harness import TOKEN
-from tests.cli import VISABOT, Ran, SignalWitness, visabot, visabot_process
+from tests.cli import VISABOT, Ran, SignalWitness, clean_environ, visabot, visabot_process
 from tests.fake_telegram import FakeTelegram, make_private_text
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -485,9 +484,7 @@ class BotProcess:
     """`visabot run` in a subprocess, its log read line by line as it comes."""
 
     def __init__(self, env: Env, fake: FakeTelegram) -> None:
-        full_env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))
-        }
+        full_env = clean_environ()
         full_env.update(
             env.vars,
             TELEGRAM_BOT_TOKEN=TOKEN,

@@ -4,9 +4,7 @@ skipped, not polled forever; admin ids must be user ids."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,14 +13,13 @@ from bot.config import BotSettings, SettingsError, load_settings
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
 from tests.bot_harness import TOKEN, running_bot
+from tests.cli import VISABOT, clean_environ
 from tests.fake_telegram import FakeTelegram, make_callback_query, make_private_text
 from tests.test_telegram_process import free_port
 
-VISABOT = str(Path(sys.executable).parent / "visabot")
-
 
 def run_visabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_environ()
     full_env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         VISABOT_DB_PATH=str(tmp_path / "db.sqlite3"),

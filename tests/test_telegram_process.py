@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.bot_harness import TOKEN
+from tests.cli import VISABOT, clean_environ
 from tests.fake_telegram import FakeTelegram, make_private_text
-
-VISABOT = str(Path(sys.executable).parent / "visabot")
 
 
 def free_port() -> int:
@@ -28,7 +25,7 @@ def free_port() -> int:
 
 
 def start_bot(fake: FakeTelegram, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_environ()
     full_env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=fake.base_url,
@@ -120,7 +117,7 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
     ],
 )
 def test_settings_errors_name_every_problem(tmp_path: Path, env: dict[str, str], expected: list[str]) -> None:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "VISABOT_"))}
+    full_env = clean_environ()
     full_env.update({"TELEGRAM_BOT_TOKEN": "1:abcdef_sECRET-xyz"} | env)
     out = subprocess.run([VISABOT, "run"], check=False, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
