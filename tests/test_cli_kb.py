@@ -361,6 +361,34 @@ def test_search_shows_clarify_when_two_entries_tie(env: Env) -> None:
     assert "h1b-cap," in out.stdout.splitlines()[0] or out.stdout.splitlines()[0].endswith("h1b-cap")
 
 
+# ---- why, calibrate
+
+
+def test_why_shows_each_candidates_features_and_weights(env: Env) -> None:
+    out = env.run("kb", "why", "h1b fee annual?", "--limit", "2")
+    assert out.returncode == 0, out.stderr
+    assert "Normalised: 'h1b fee annual'" in out.stdout and "Names: h1b" in out.stdout
+    candidates = re.findall(r"^\s*\d+\.\d%\s+(\S+):", out.stdout, re.MULTILINE)
+    assert len(candidates) == 2 and candidates[0] == "h1b-100k-one-time"
+    assert re.search(r"^\s+lexical\s+[+-]\d\.\d{3} × [+-]\d+\.\d\d = ", out.stdout, re.MULTILINE)
+    assert "probability = logistic(bias" in out.stdout
+
+
+def test_calibrate_dry_run_fits_on_eval_and_writes_nothing(env: Env) -> None:
+    decision = DEFAULT_KNOWLEDGE_DIR / "decision.yaml"
+    shipped = decision.read_bytes()
+    out = env.run("kb", "calibrate", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    fitted = re.search(r"^Fitted on (\d+) questions \(real/train\.yaml,", out.stdout, re.MULTILINE)
+    assert fitted and int(fitted.group(1)) > 100
+    assert "5-fold cross-validation: in scope right" in out.stdout
+    found = re.search(r"Thresholds: answer (\S+), clarify (\S+), offer (\S+)", out.stdout)
+    assert found
+    answer, clarify, offer = (float(v) for v in found.groups())
+    assert 0 < clarify <= answer < 1 and 0 < offer <= answer
+    assert decision.read_bytes() == shipped
+
+
 # ---- lint, stale
 
 
