@@ -185,6 +185,26 @@ def test_add_from_file_refuses_unsafe_or_malformed_yaml(env: Env, tmp_path: Path
     assert env.count() == before
 
 
+def test_add_from_file_warns_when_a_phrasing_leads_elsewhere(env: Env, tmp_path: Path) -> None:
+    """Written (the file is valid), with the phrasings lint will fail on named at once."""
+    taken = env.entry("h1b-100k-one-time").question
+    source = tmp_path / "panda.yaml"
+    source.write_text(
+        entry_to_yaml(new_entry(alternates=[*new_entry().alternates, taken])), encoding="utf-8"
+    )
+    out = env.run("kb", "add", "--from-file", str(source))
+    assert out.returncode == 0, out.stderr
+    assert "Check the wording: these phrasings do not lead to the new entry" in out.stdout
+    assert taken in out.stdout.split("Check the wording", 1)[1]
+
+
+def test_add_from_an_unreadable_file_is_refused(env: Env, tmp_path: Path) -> None:
+    source = tmp_path / "latin1.yaml"
+    source.write_bytes("question: café".encode("latin-1"))
+    out = env.run("kb", "add", "--from-file", str(source))
+    assert out.returncode == 1 and f"Cannot read {source}" in out.stderr
+
+
 def test_add_from_file_refuses_broken_related_id(env: Env, tmp_path: Path) -> None:
     source = tmp_path / "panda.yaml"
     source.write_text(entry_to_yaml(new_entry(related=["no-such-entry"])), encoding="utf-8")
@@ -335,6 +355,10 @@ def test_search_answer_and_decline(env: Env) -> None:
     assert re.match(r"^\s+\d+\.\d\s+h1b-100k-one-time\s", first)
     declined = env.run("kb", "search", "bitcoin price today")
     assert declined.stdout.startswith("Outcome: decline")
+    hello = env.run("kb", "search", "hello")
+    assert hello.stdout.startswith("Outcome: small talk (")
+    nothing = env.run("kb", "search", "😀😀😀")
+    assert "No entry matches at all" in nothing.stdout
 
 
 def plant_conflict(env: Env) -> None:
@@ -495,6 +519,16 @@ def test_reload_without_a_running_bot(env: Env) -> None:
     out = env.run("kb", "reload")
     assert out.returncode == 0, out.stderr
     assert "Knowledge base valid" in out.stdout and "the next start will load it" in out.stdout
+    # A pid file that names nothing alive, or nothing at all, is reported, never acted on.
+    env.db.parent.mkdir(parents=True)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    (env.db.parent / PID_FILE_NAME).write_text(str(ended.pid))
+    exited = env.run("kb", "reload")
+    assert exited.returncode == 0 and f"names process {ended.pid}, which has exited" in exited.stdout
+    (env.db.parent / PID_FILE_NAME).write_text("not a pid")
+    garbled = env.run("kb", "reload")
+    assert garbled.returncode == 0 and "unreadable pid file" in garbled.stdout
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="the check reads /proc (Linux)")
