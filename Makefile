@@ -47,7 +47,8 @@ bench: $(BENCH_STAMP)
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet '.[test,dev]'
-	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^visabot' > requirements.lock
+	echo '# Exact versions the tests passed with; `make lock` regenerates it. Installed by `make run` and `make test`.' > requirements.lock
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^visabot' >> requirements.lock
 	rm -rf .venv-lock
 
 clean:

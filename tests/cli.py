@@ -12,12 +12,13 @@ do not depend on how the CLI's modules are split.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -55,10 +56,25 @@ def visabot(
     with contextlib.ExitStack() as stack:
         where = cwd or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         stack.enter_context(contextlib.chdir(where))
+        stack.enter_context(_root_logging_restored())
         result = CliRunner().invoke(
             main, list(args), input=stdin, env=overrides, catch_exceptions=False
         )
     return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+@contextlib.contextmanager
+def _root_logging_restored() -> Iterator[None]:
+    """`visabot run` sets up logging as a process does (bot/logs.py: one handler on the root
+    logger, writing to the stderr of the moment, here CliRunner's). Undo it afterwards, so later
+    tests neither write to a closed stream nor lose pytest's own log capture."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def visabot_process(
@@ -69,7 +85,7 @@ def visabot_process(
 ) -> Ran:
     """The installed console script in a subprocess: the end-to-end check that the entry point,
     its imports and its exit codes work as a user meets them."""
-    full_env = clean_env(**(env or {}))
+    full_env = {**clean_env(), **(env or {})}
     with tempfile.TemporaryDirectory() as cwd:
         done = subprocess.run(
             [VISABOT, *args],

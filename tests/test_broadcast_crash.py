@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,22 +13,20 @@ from bot.outbox import SENT, Outbox
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
 from tests.bot_harness import TOKEN, clean_env
+from tests.cli import VISABOT, visabot
 from tests.fake_telegram import FakeTelegram
 
-VISABOT = str(Path(sys.executable).parent / "visabot")
 SUBSCRIBERS = 150
 KILL_AFTER = 40
 
 
 def cli_env(fake: FakeTelegram, db: Path) -> dict[str, str]:
-    env = clean_env()
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=fake.base_url,
-        TELEGRAM_API_FILE_URL=fake.base_file_url,
-        VISABOT_DB_PATH=str(db),
-    )
-    return env
+    return {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_API_FILE_URL": fake.base_file_url,
+        "VISABOT_DB_PATH": str(db),
+    }
 
 
 @pytest.fixture
@@ -47,9 +44,10 @@ def test_sigkill_mid_broadcast_then_resume(fake_telegram: FakeTelegram, subscrib
     message = tmp_path / "update.html"
     message.write_text("<b>H-1B update</b>: new USCIS guidance.", encoding="utf-8")
     env = cli_env(fake_telegram, subscribed_db)
+    # A process of its own, to be killed mid-send; the resume runs in-process.
     proc = subprocess.Popen(
         [VISABOT, "broadcast", "send", "--topic", "h1b", "--file", str(message)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env={**clean_env(), **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         fake_telegram.wait_for_sync("sendMessage", count=KILL_AFTER, timeout=30)
@@ -63,7 +61,7 @@ def test_sigkill_mid_broadcast_then_resume(fake_telegram: FakeTelegram, subscrib
     }
     assert KILL_AFTER <= len(before) < SUBSCRIBERS, "the kill must land mid-broadcast"
 
-    out = subprocess.run([VISABOT, "broadcast", "resume", "1"], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = visabot("broadcast", "resume", "1", env=env)
     assert out.returncode == 0, out.stderr
 
     received: dict[int, int] = {}

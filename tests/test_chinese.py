@@ -16,7 +16,7 @@ from knowledge.bilingual import (
     fingerprint,
 )
 from knowledge.loader import KnowledgeBase
-from tests.bot_harness import assert_valid_reply, running_bot
+from tests.bot_harness import assert_valid_reply, clean_env, running_bot
 from tests.fake_telegram import (
     FakeTelegram,
     make_callback_query,
@@ -242,7 +242,8 @@ def test_cli_broadcast_with_file_zh_and_english_only_broadcasts(fake_telegram: F
 
     from bot.storage import Storage
     from bot.subscriptions import Subscriptions
-    from tests.test_broadcast_crash import VISABOT, cli_env
+    from tests.cli import VISABOT
+    from tests.test_broadcast_crash import cli_env
 
     db = tmp_path / "db.sqlite3"
     storage = Storage(db)
@@ -258,7 +259,7 @@ def test_cli_broadcast_with_file_zh_and_english_only_broadcasts(fake_telegram: F
 
     def send(*args: str, code: int = 0) -> str:
         out = subprocess.run([VISABOT, "broadcast", "send", "--topic", "h1b", *args], check=False, cwd=tmp_path,
-                             env=cli_env(fake_telegram, db), capture_output=True, text=True, timeout=60)
+                             env={**clean_env(), **cli_env(fake_telegram, db)}, capture_output=True, text=True, timeout=60)
         assert out.returncode == code, out.stdout + out.stderr
         return out.stderr
 

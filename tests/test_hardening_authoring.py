@@ -227,7 +227,7 @@ def test_a_second_bot_on_the_same_database_is_refused(kb_dir: Path, tmp_path: Pa
     (db.parent / PID_FILE_NAME).write_text("12345")  # the first bot's
     with open(instance_lock_path(db), "ab") as first:  # held as the first bot holds it
         fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        second = visabot_process("run", env=env)
+        second = visabot("run", env=env)
     assert second.returncode == 2
     assert "Another visabot is already running" in second.stderr and "Traceback" not in second.stderr
     assert TOKEN not in second.stderr + second.stdout

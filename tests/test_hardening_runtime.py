@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,26 @@ from bot.config import BotSettings, SettingsError, load_settings
 from bot.storage import Storage
 from bot.subscriptions import Subscriptions
 from tests.bot_harness import TOKEN, clean_env, running_bot
+from tests.cli import VISABOT, visabot
 from tests.fake_telegram import FakeTelegram, make_callback_query, make_private_text
 from tests.test_telegram_process import free_port
 
-VISABOT = str(Path(sys.executable).parent / "visabot")
+
+def startup_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    return {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "VISABOT_DB_PATH": str(tmp_path / "db.sqlite3"),
+        "VISABOT_STARTUP_ATTEMPTS": "3",
+        "VISABOT_STARTUP_BACKOFF": "0.05",
+        **env,
+    }
 
 
 def run_visabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = clean_env()
-    full_env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        VISABOT_DB_PATH=str(tmp_path / "db.sqlite3"),
-        VISABOT_STARTUP_ATTEMPTS="3",
-        VISABOT_STARTUP_BACKOFF="0.05",
-        **env,
-    )
+    """`visabot ARGS` as a process: what a user's terminal shows, log lines included."""
     return subprocess.run(
-        [VISABOT, *args], check=False, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60
+        [VISABOT, *args], check=False, cwd=tmp_path, env={**clean_env(), **startup_env(tmp_path, **env)},
+        capture_output=True, text=True, timeout=60,
     )
 
 
@@ -46,7 +48,10 @@ def test_rejected_token_is_one_plain_line_without_the_token(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("base_url", ["http://127.0.0.1:{port}/bot", "http://no-such-host.invalid/bot"])
 def test_unreachable_api_retries_then_one_plain_line(tmp_path: Path, base_url: str) -> None:
-    done = run_visabot(tmp_path, "run", TELEGRAM_API_BASE_URL=base_url.format(port=free_port()))
+    # In-process: the log lines go to CliRunner's stderr too (bot/logs.py writes to stderr), and
+    # an unclosed aiohttp session would be a ResourceWarning, an error under pytest's settings.
+    env = startup_env(tmp_path, TELEGRAM_API_BASE_URL=base_url.format(port=free_port()))
+    done = visabot("run", env=env)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "Cannot reach the Telegram Bot API" in output

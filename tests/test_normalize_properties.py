@@ -20,11 +20,29 @@ from knowledge.normalize import (
 
 # What the words of folded text are made of (normalize.py's _NON_WORD_RE, stated again here so a
 # change to it is a decision, not an accident): digits, Latin, Cyrillic, Devanagari and CJK.
-WORD_CHARS = re.compile(r"[0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+WORD_CHARS = re.compile(
+    r"[0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 
 # Text as users send it: any character at all, with the ones matching cares about made common.
 MESSAGES = st.text() | st.lists(
-    st.sampled_from(["H-1B", "h1b", "K visa", "K字簽證", "签证", "<b>", "</i>", " ", "\u200b", "\x00", "ＦＥＥ", "100k", "$"])
+    st.sampled_from(
+        [
+            "H-1B",
+            "h1b",
+            "K visa",
+            "K字簽證",
+            "签证",
+            "<b>",
+            "</i>",
+            " ",
+            "\u200b",
+            "\x00",
+            "ＦＥＥ",
+            "100k",
+            "$",
+        ]
+    )
     | st.text(max_size=8),
     max_size=30,
 ).map("".join)

@@ -80,3 +80,12 @@ async def test_the_command_line_reports_one_line_per_url(site: tuple[Site, str],
     assert {path for path, _ in server.requests} <= {"/rule", *(f"/page{n}" for n in range(20))}
     bad = await asyncio.to_thread(visabot, "sources", "check", "--id", "no-such-entry", env=env)
     assert bad.returncode == 2 and "No entry with id no-such-entry" in bad.stderr
+    # For people: one line per URL, then the count of each state. Nothing changed since the first
+    # look, so no entry waits for review.
+    again = await asyncio.to_thread(visabot, "sources", "check", "--id", "h1b-100k-one-time", env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"unchanged   {base}/rule  [h1b-100k-one-time]" in again.stdout
+    assert again.stdout.rstrip().endswith(f" — {len(rows)} URLs")
+    changed = await asyncio.to_thread(visabot, "sources", "changed", env=env)
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.startswith("No entry waits for review")

@@ -6,7 +6,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.bot_harness import TOKEN, clean_env
+from tests.cli import VISABOT
 from tests.fake_telegram import FakeTelegram, make_private_text
-
-VISABOT = str(Path(sys.executable).parent / "visabot")
 
 
 def free_port() -> int:
