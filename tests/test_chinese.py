@@ -123,9 +123,11 @@ async def test_a_chinese_question_gets_a_chinese_reply_and_language_is_a_stored_
 
 async def test_start_and_help_follow_a_chinese_language_app(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path):
+        # One at a time: updates are handled concurrently, so two replies may come in either order.
         fake_telegram.push_update(make_command("/start", language_code="zh-hans"))
+        (welcome,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
         fake_telegram.push_update(make_command("/help", language_code="zh-hans"))
-        welcome, help_reply = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
+        help_reply = (await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2))[-1]
         fake_telegram.push_update(make_command("/start", language_code="en"))
         english = (await fake_telegram.wait_for("sendMessage", chat_id=USER, count=3))[-1]
     assert "你好，我是 visabot" in welcome.text and [b["text"] for b in buttons(welcome)] == ["📂 按主题浏览", "🔔 订阅政策更新"]
