@@ -123,6 +123,7 @@ async def test_a_chinese_question_gets_a_chinese_reply_and_language_is_a_stored_
 
 async def test_start_and_help_follow_a_chinese_language_app(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path):
+        # One at a time: updates are handled concurrently, so two replies may come in either order.
         fake_telegram.push_update(make_command("/start", language_code="zh-hans"))
         (welcome,) = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=1)
         fake_telegram.push_update(make_command("/help", language_code="zh-hans"))  # after: replies may interleave

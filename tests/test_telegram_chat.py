@@ -18,7 +18,7 @@ from bot.commands import COMMANDS, Scope
 from bot.telegram_html import visible_length
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.matcher import Outcome
-from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
+from tests.bot_harness import TOKEN, all_written, assert_valid_reply, running_bot
 from tests.fake_telegram import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
@@ -348,8 +348,7 @@ async def test_group_answers_only_ask_mention_and_replies(fake_telegram: FakeTel
 async def test_inline_mode(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         await ask(fake_telegram, "What is the H-1B master's cap?")
-        # The ask counter is bookkeeping, written after the reply: wait for it, not for luck.
-        assert await asyncio.to_thread(app.bot_data.db.bookkeeping.wait_idle, 10)
+        await all_written(app)  # the ask counter is bookkeeping, queued after the reply
         fake_telegram.push_update(make_inline_query("h1b 100k annual"))
         fake_telegram.push_update(make_inline_query(""))
         calls = await fake_telegram.wait_for("answerInlineQuery", count=2)
