@@ -149,6 +149,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(admin.on_topic_button, pattern=r"^bt:"))
     application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))
     application.add_handler(CallbackQueryHandler(admin.on_add_chinese, pattern=r"^bz$"))
+    # "bl:ID" links (or unlinks) a found entry under the broadcast; "bl:" is Done.
+    application.add_handler(CallbackQueryHandler(admin.on_link_button, pattern=r"^bl:[a-z0-9-]*$"))
     application.add_handler(CallbackQueryHandler(admin.on_cancel, pattern=r"^bx$"))
     # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
     application.add_handler(CallbackQueryHandler(entry_drafts.on_topic_button, pattern=r"^et:"))
