@@ -21,15 +21,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot import drafts
-from bot.access import admin_command, admin_only
-from bot.broadcast import MAX_BODY_CHARS, broadcast_markup, framed_html
-from bot.broadcast_jobs import progress_text
-from bot.context import Context
+from bot.delivery.broadcast import MAX_BODY_CHARS, broadcast_markup, framed_html
+from bot.delivery.jobs import progress_text
+from bot.delivery.outbox import Broadcast
 from bot.i18n import Lang, Preference, topic_label
-from bot.outbox import Broadcast
-from bot.telegram_html import validate_telegram_html, visible_length, visible_text
-from bot.telegram_render import esc, shorten
+from bot.replies.html_check import validate_telegram_html, visible_length, visible_text
+from bot.replies.telegram_view import esc, shorten
+from bot.runtime import drafts
+from bot.runtime.access import admin_command, admin_only
+from bot.runtime.context import Context
 from handlers.subscriptions import subscribable_topics
 from knowledge.authoring import find_entries
 from knowledge.bilingual import texts_differ
@@ -129,14 +129,14 @@ async def on_draft_input(update: Update, context: Context) -> None:
             "(e.g. <code>100k one time</code>) or their ids (e.g. <code>h1b-100k-one-time</code>), or /skip."
         )
         return
-    base = context.bot_data.kb.base
+    base = context.bot_data.matcher.base
     ids = message.text.split()
     if all(base.get(i) is not None for i in ids):
         draft.entry_ids = ids
         await _preview(message, context, draft)
         return
     # Not all ids: the words are a search, and the entries found are offered as buttons.
-    draft.found = [e.id for e in find_entries(context.bot_data.kb, message.text, LINK_CHOICES)]
+    draft.found = [e.id for e in find_entries(context.bot_data.matcher, message.text, LINK_CHOICES)]
     if not draft.found:
         await message.reply_text("No entry matches those words. Try other words or ids, or /skip.")
         return
@@ -147,7 +147,7 @@ async def on_draft_input(update: Update, context: Context) -> None:
 
 
 def _link_keyboard(context: Context, draft: Draft) -> InlineKeyboardMarkup:
-    base = context.bot_data.kb.base
+    base = context.bot_data.matcher.base
     rows = [
         [InlineKeyboardButton(("✅ " if i in draft.entry_ids else "➕ ") + shorten(entry.question, 56), callback_data=f"bl:{i}")]
         for i in draft.found if (entry := base.get(i)) is not None
@@ -195,7 +195,7 @@ async def _preview(message: Message, context: Context, draft: Draft) -> None:
                 framed_html(html, draft.topics, dt.date.today(), lang),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=broadcast_markup(context.bot_data.kb.base, draft.entry_ids, lang),
+                reply_markup=broadcast_markup(context.bot_data.matcher.base, draft.entry_ids, lang),
             )
         except BadRequest as exc:  # Telegram's own parser has the last word on the markup
             draft.stage = stage

@@ -6,7 +6,7 @@ current values; "keep" keeps one; "➕ Only add alternates" skips to a step of i
 phrasings and goes to the preview. /edit words… finds the entry when the id is not at hand.
 What each answer becomes (and the defaults) is decided by knowledge/authoring.py, which
 `visabot kb add` uses too. The draft is an EntryDraft in the maintainer's draft slot
-(bot/drafts.py; no ConversationHandler: updates run concurrently); text from a maintainer whose
+(bot/runtime/drafts.py; no ConversationHandler: updates run concurrently); text from a maintainer whose
 draft waits for text is routed here by handlers.on_private_text. Save goes through
 knowledge/saves.py: validated, locked, atomic, and served at once.
 
@@ -27,10 +27,10 @@ import re
 from pydantic import ValidationError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot import drafts
-from bot.access import admin_command, admin_only
-from bot.context import Context
-from bot.telegram_render import STATUS_BADGES, TOPIC_LABELS, entry_messages, esc, shorten
+from bot.replies.telegram_view import STATUS_BADGES, TOPIC_LABELS, entry_messages, esc, shorten
+from bot.runtime import drafts
+from bot.runtime.access import admin_command, admin_only
+from bot.runtime.context import Context
 from handlers.entry_steps import (
     LISTS,
     MORE_ALTERNATES,
@@ -444,7 +444,7 @@ async def start_edit(message: Message, context: Context, entry_id: str) -> None:
     data = context.bot_data
     entry = await asyncio.to_thread(on_disk, knowledge_dir(data), entry_id)
     if entry is None:
-        close = [c.entry.id for c in data.kb.ranked(entry_id.replace("-", " "), limit=3)]
+        close = [c.entry.id for c in data.matcher.ranked(entry_id.replace("-", " "), limit=3)]
         hint = f" Did you mean: {', '.join(f'<code>{esc(i)}</code>' for i in close)}?" if close else ""
         await message.reply_text(f"No valid entry with id <code>{esc(entry_id)}</code> on disk.{hint}")
         return
@@ -469,7 +469,7 @@ async def on_edit(update: Update, context: Context) -> None:
         )
         return
     words = " ".join(args)
-    found = find_entries(context.bot_data.kb, words, EDIT_CHOICES)
+    found = find_entries(context.bot_data.matcher, words, EDIT_CHOICES)
     if not found:
         await update.message.reply_text(f"No entry found for “{esc(shorten(words, 100))}”. Try other words.")
         return

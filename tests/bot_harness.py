@@ -12,9 +12,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application
 from bot.config import BotSettings, load_settings
-from bot.telegram_html import validate_telegram_html, visible_length
+from bot.replies.html_check import validate_telegram_html, visible_length
+from bot.runtime.app import build_application
 from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
 

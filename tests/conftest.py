@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 
-from bot.source_watch import page_fingerprint
+from bot.sources.watch import page_fingerprint
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.matcher import Matcher

@@ -14,7 +14,7 @@ import pytest
 from telegram.ext import Application
 
 import bot.storage
-from bot.flood import MAX_UPDATES, SLOW_DOWN, FloodGuard, Verdict
+from bot.runtime.flood import MAX_UPDATES, SLOW_DOWN, FloodGuard, Verdict
 from bot.storage import Storage
 from tests.bot_harness import all_written, running_bot
 from tests.fake_telegram import (

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.broadcast import framed_html
-from bot.outbox import Outbox
+from bot.delivery.broadcast import framed_html
+from bot.delivery.outbox import Outbox
+from bot.delivery.subscriptions import Subscriptions
+from bot.replies.telegram_view import TOPIC_LABELS
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
-from bot.telegram_render import TOPIC_LABELS
 from knowledge.model import Topic
 from tests.bot_harness import running_bot
 from tests.fake_telegram import (

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import click
 from pydantic import TypeAdapter, ValidationError
 
-from bot.cli_common import fail, knowledge_or_exit, settings_or_exit
+from bot.cli.common import fail, knowledge_or_exit, settings_or_exit
 from knowledge.authoring import (
     Repeated,
     clean_alternate,
