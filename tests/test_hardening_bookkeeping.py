@@ -134,6 +134,7 @@ async def test_a_downvoted_question_cannot_be_joined_to_its_user(fake_telegram: 
         for n, user in enumerate((USER, OTHER), 1):
             fake.push_update(make_private_text(f"{MASTERS} asked by user {n}", user_id=user))
             (answer,) = await fake.wait_for("sendMessage", chat_id=user)
+            await all_written(app)  # the answer's handler remembers its question after replying
             fake.push_update(make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result))
             await fake.wait_for("answerCallbackQuery", count=2 * n - 1)  # one press answered at a time
             fake.push_update(make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result))
