@@ -73,8 +73,12 @@ async def deliver(fake: FakeProcess, db: Path, subscribers: int, paid: bool) -> 
 
     out: dict[str, Any] = {"mode": "paid" if paid else "free", "subscribers": subscribers}
     settings = load_settings(
-        BotSettings, _env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake.base_url,
-        TELEGRAM_API_FILE_URL=fake.base_file_url, VISABOT_DB_PATH=db,
+        BotSettings,
+        _env_file=None,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        TELEGRAM_API_FILE_URL=fake.base_file_url,
+        VISABOT_DB_PATH=db,
     )
     assert isinstance(settings, BotSettings)
     storage = Storage(db)
@@ -92,7 +96,12 @@ async def deliver(fake: FakeProcess, db: Path, subscribers: int, paid: bool) -> 
     entry_ids = [e.id for e in kb.entries if e.topic.value == "h1b"][:2]
     t0 = time.perf_counter()
     broadcast, created = Outbox(storage).create(
-        f"bench:{out['mode']}", topics=["h1b"], html=HTML, recipients=recipients, entry_ids=entry_ids, paid=paid
+        f"bench:{out['mode']}",
+        topics=["h1b"],
+        html=HTML,
+        recipients=recipients,
+        entry_ids=entry_ids,
+        paid=paid,
     )
     out["create_s"] = time.perf_counter() - t0
     assert created
@@ -111,8 +120,12 @@ async def deliver(fake: FakeProcess, db: Path, subscribers: int, paid: bool) -> 
     out["wall_s"] = time.monotonic() - start
     out["cpu_s"] = _cpu() - cpu0
     out["flood_waits_seen_by_bot"] = broadcaster.flood_waits
-    out["outbox"] = {"sent": progress[SENT], "blocked": progress[BLOCKED], "failed": progress[FAILED],
-                     "remaining": progress.remaining}
+    out["outbox"] = {
+        "sent": progress[SENT],
+        "blocked": progress[BLOCKED],
+        "failed": progress[FAILED],
+        "remaining": progress.remaining,
+    }
     out["progress_reports"] = reports
     out["rss_peak_mb"] = _rss_peak_mb()
     storage.close()
@@ -134,15 +147,20 @@ def delivery_stats(stats: dict[str, Any], chats: list[int], wall_s: float) -> di
     first, last = stats["first_accept"], stats["last_accept"]
     out["delivery_span_s"] = (last - first) if first is not None else 0.0
     # Sustained rate: messages after the first, over the time from the first to the last.
-    out["sustained_per_s"] = (stats["delivered"] - 1) / out["delivery_span_s"] if out["delivery_span_s"] else 0.0
+    out["sustained_per_s"] = (
+        (stats["delivered"] - 1) / out["delivery_span_s"] if out["delivery_span_s"] else 0.0
+    )
     out["overall_per_s"] = stats["delivered"] / wall_s
     rejected = stats["rejected"]
     out["rejected_429"] = len(rejected)
     out["rejected_by_reason"] = dict(Counter(r[1] for r in rejected))
     # The target counts Telegram's own 429s; an injected one (--inject-429-at) is not a pacing fault.
     out["rejected_after_first_second"] = sum(
-        1 for r in rejected if first is not None and r[0] - first > 1.0 and r[1] != "injected")
-    out["rejected_at_s"] = [round(r[0] - first, 3) for r in rejected[:20]] if first is not None else []
+        1 for r in rejected if first is not None and r[0] - first > 1.0 and r[1] != "injected"
+    )
+    out["rejected_at_s"] = (
+        [round(r[0] - first, 3) for r in rejected[:20]] if first is not None else []
+    )
     times = sorted(t for v in replies.values() for t in v)
     out["busiest_1s_window"], at = busiest_window(times)
     out["busiest_1s_window_at_s"] = round(at - times[0], 3) if times else None
@@ -177,8 +195,17 @@ BROADCAST_KEY_FUNCTIONS = [
 ]
 
 
-def child(mode: str, subscribers: int, delay: float, profile: Path | None, inject_429_at: float | None) -> None:
-    args = ["--free-limit", str(FREE_LIMIT), "--paid-limit", str(PAID_LIMIT), "--per-chat-interval", "1"]
+def child(
+    mode: str, subscribers: int, delay: float, profile: Path | None, inject_429_at: float | None
+) -> None:
+    args = [
+        "--free-limit",
+        str(FREE_LIMIT),
+        "--paid-limit",
+        str(PAID_LIMIT),
+        "--per-chat-interval",
+        "1",
+    ]
     if delay:
         args += ["--delay", str(delay)]
     if inject_429_at is not None:
@@ -187,15 +214,24 @@ def child(mode: str, subscribers: int, delay: float, profile: Path | None, injec
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
-        result = asyncio.run(deliver(fake, Path(tmp) / "visabot.sqlite3", subscribers, mode == "paid"))
+        result = asyncio.run(
+            deliver(fake, Path(tmp) / "visabot.sqlite3", subscribers, mode == "paid")
+        )
         if profiler and profile:
             profiler.disable()
             from bench.telegram_throughput import profile_summary
 
-            headline = (f"Profiled: {mode} broadcast to {subscribers:,} subscribers (set-up included), "
-                        f"{result['sustained_per_s']:.0f} msg/s under cProfile.")
-            profile.write_text(profile_summary(profiler, result["delivered"], "message", headline,
-                                               BROADCAST_KEY_FUNCTIONS) + "\n", encoding="utf-8")
+            headline = (
+                f"Profiled: {mode} broadcast to {subscribers:,} subscribers (set-up included), "
+                f"{result['sustained_per_s']:.0f} msg/s under cProfile."
+            )
+            profile.write_text(
+                profile_summary(
+                    profiler, result["delivered"], "message", headline, BROADCAST_KEY_FUNCTIONS
+                )
+                + "\n",
+                encoding="utf-8",
+            )
         result["fake_cpu_s"] = fake.cpu_seconds()
         result["fake_delay_s"] = delay
         result["injected_429_at_s"] = inject_429_at
@@ -208,8 +244,17 @@ def child(mode: str, subscribers: int, delay: float, profile: Path | None, injec
 
 def run_child(mode: str, args: argparse.Namespace, repo: Path) -> dict[str, Any]:
     """One mode in a fresh process, sampling the 1-minute load average while it runs."""
-    command = [sys.executable, "-m", "bench.broadcast_throughput", "--child", mode,
-               "--subscribers", str(args.subscribers), "--delay", str(args.delay)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.broadcast_throughput",
+        "--child",
+        mode,
+        "--subscribers",
+        str(args.subscribers),
+        "--delay",
+        str(args.delay),
+    ]
     if args.inject_429_at is not None:
         command += ["--inject-429-at", str(args.inject_429_at)]
     if args.profile:
@@ -238,41 +283,69 @@ def versions() -> dict[str, str]:
 def report(results: list[dict[str, Any]]) -> str:
     rows = []
     for r in results:
-        conditions = (f" +{r['fake_delay_s'] * 1000:.0f} ms per request" if r["fake_delay_s"] else "") + (
-            f", one 429 injected at {r['injected_429_at_s']:g} s" if r["injected_429_at_s"] is not None else "") + (
-            ", under cProfile" if r["profiled"] else "")
-        rows.append([
-            r["mode"] + conditions,
-            f"{r['load']['before']:.1f} / {r['load']['max']:.1f} / {r['load']['after']:.1f}",
-            f"{r['subscribers']:,}",
-            f"**{r['sustained_per_s']:.1f}**",
-            f"{r.get('per_second_min')}–{r.get('per_second_max')}",
-            f"{r['wall_s']:.1f}",
-            f"{r['chats_exactly_once']:,} / {r['chats_missing']} / {r['chats_duplicated']}",
-            f"{r['outbox']['sent']:,} / {r['outbox']['failed']} / {r['outbox']['remaining']}",
-            f"{r['rejected_429']} ({r['rejected_after_first_second']})",
-            f"{r['busiest_1s_window']} at {r['busiest_1s_window_at_s']} s",
-            f"{r['paid_flagged']:,}",
-            f"{r['rss_peak_mb']:.0f}",
-            f"{r['cpu_s'] / max(r['delivered'], 1) * 1000:.2f}",
-        ])
-    headers = ["Mode", "Load before / max / after", "Subscribers", "Sustained msg/s", "Whole seconds min–max",
-               "Wall s", "Chats once / missing / twice", "Outbox sent / failed / left", "429s (after 1st s)",
-               "Busiest 1 s window", "Sent with allow_paid_broadcast", "Peak RSS MB", "Bot CPU ms/msg"]
+        conditions = (
+            (f" +{r['fake_delay_s'] * 1000:.0f} ms per request" if r["fake_delay_s"] else "")
+            + (
+                f", one 429 injected at {r['injected_429_at_s']:g} s"
+                if r["injected_429_at_s"] is not None
+                else ""
+            )
+            + (", under cProfile" if r["profiled"] else "")
+        )
+        rows.append(
+            [
+                r["mode"] + conditions,
+                f"{r['load']['before']:.1f} / {r['load']['max']:.1f} / {r['load']['after']:.1f}",
+                f"{r['subscribers']:,}",
+                f"**{r['sustained_per_s']:.1f}**",
+                f"{r.get('per_second_min')}–{r.get('per_second_max')}",
+                f"{r['wall_s']:.1f}",
+                f"{r['chats_exactly_once']:,} / {r['chats_missing']} / {r['chats_duplicated']}",
+                f"{r['outbox']['sent']:,} / {r['outbox']['failed']} / {r['outbox']['remaining']}",
+                f"{r['rejected_429']} ({r['rejected_after_first_second']})",
+                f"{r['busiest_1s_window']} at {r['busiest_1s_window_at_s']} s",
+                f"{r['paid_flagged']:,}",
+                f"{r['rss_peak_mb']:.0f}",
+                f"{r['cpu_s'] / max(r['delivered'], 1) * 1000:.2f}",
+            ]
+        )
+    headers = [
+        "Mode",
+        "Load before / max / after",
+        "Subscribers",
+        "Sustained msg/s",
+        "Whole seconds min–max",
+        "Wall s",
+        "Chats once / missing / twice",
+        "Outbox sent / failed / left",
+        "429s (after 1st s)",
+        "Busiest 1 s window",
+        "Sent with allow_paid_broadcast",
+        "Peak RSS MB",
+        "Bot CPU ms/msg",
+    ]
     lines = [table(headers, rows), ""]
     for r in results:
         target = TARGETS[r["mode"]]
         lost_ok = r["chats_exactly_once"] == r["subscribers"] and r["unexpected_chats"] == 0
-        lines.append(f"- {r['mode']}: sustained {r['sustained_per_s']:.1f} msg/s vs target >= {target:g}: "
-                     f"{'PASS' if r['sustained_per_s'] >= target else 'FAIL'}; every chat exactly once: "
-                     f"{'PASS' if lost_ok else 'FAIL'}; 429s after the first second: "
-                     f"{r['rejected_after_first_second']} ({'PASS' if r['rejected_after_first_second'] == 0 else 'FAIL'})"
-                     + (f"; allow_paid_broadcast on every message: "
-                        f"{'PASS' if r['paid_flagged'] == r['delivered'] else 'FAIL'}" if r["mode"] == "paid" else ""))
-        lines.append(f"  setup: subscribe {r['subscribe_s']:.1f}s, Outbox.create {r['create_s']:.2f}s; "
-                     f"429 reasons {r['rejected_by_reason'] or '-'}"
-                     + (f" at {r['rejected_at_s']} s" if r["rejected_at_s"] else "")
-                     + f"; fake CPU {r['fake_cpu_s']:.1f}s")
+        lines.append(
+            f"- {r['mode']}: sustained {r['sustained_per_s']:.1f} msg/s vs target >= {target:g}: "
+            f"{'PASS' if r['sustained_per_s'] >= target else 'FAIL'}; every chat exactly once: "
+            f"{'PASS' if lost_ok else 'FAIL'}; 429s after the first second: "
+            f"{r['rejected_after_first_second']} ({'PASS' if r['rejected_after_first_second'] == 0 else 'FAIL'})"
+            + (
+                f"; allow_paid_broadcast on every message: "
+                f"{'PASS' if r['paid_flagged'] == r['delivered'] else 'FAIL'}"
+                if r["mode"] == "paid"
+                else ""
+            )
+        )
+        lines.append(
+            f"  setup: subscribe {r['subscribe_s']:.1f}s, Outbox.create {r['create_s']:.2f}s; "
+            f"429 reasons {r['rejected_by_reason'] or '-'}"
+            + (f" at {r['rejected_at_s']} s" if r["rejected_at_s"] else "")
+            + f"; fake CPU {r['fake_cpu_s']:.1f}s"
+        )
     return "\n".join(lines)
 
 
@@ -280,11 +353,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--modes", nargs="+", choices=["free", "paid"], default=["free", "paid"])
-    parser.add_argument("--delay", type=float, default=0.0,
-                        help="the fake answers every request after this many seconds (network latency)")
-    parser.add_argument("--inject-429-at", type=float, metavar="SECONDS",
-                        help="the fake answers one message 429 (retry_after 1) at this time: how does delivery recover?")
-    parser.add_argument("--profile", type=Path, help="cProfile each run; write summaries to PATH.<mode>.txt")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=0.0,
+        help="the fake answers every request after this many seconds (network latency)",
+    )
+    parser.add_argument(
+        "--inject-429-at",
+        type=float,
+        metavar="SECONDS",
+        help="the fake answers one message 429 (retry_after 1) at this time: how does delivery recover?",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile each run; write summaries to PATH.<mode>.txt"
+    )
     parser.add_argument("--child", choices=["free", "paid"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -294,13 +377,23 @@ def main(argv: list[str] | None = None) -> None:
     repo = Path(__file__).resolve().parents[1]
     results = []
     for mode in args.modes:
-        print(f"broadcast to {args.subscribers:,} subscribers, {mode} mode...", file=sys.stderr, flush=True)
+        print(
+            f"broadcast to {args.subscribers:,} subscribers, {mode} mode...",
+            file=sys.stderr,
+            flush=True,
+        )
         results.append(run_child(mode, args, repo))
     print("## Broadcast throughput (issue 4)\n")
     print(table(["", ""], [[k, v] for k, v in {**machine(), **versions()}.items()]))
-    print(f"\nLoad: the 1-minute load average, sampled every {LOAD_SAMPLE_SECONDS:g} s during each run.\n")
+    print(
+        f"\nLoad: the 1-minute load average, sampled every {LOAD_SAMPLE_SECONDS:g} s during each run.\n"
+    )
     print(report(results))
-    print("\n<details><summary>raw</summary>\n\n```json\n" + json.dumps(results, indent=1) + "\n```\n</details>")
+    print(
+        "\n<details><summary>raw</summary>\n\n```json\n"
+        + json.dumps(results, indent=1)
+        + "\n```\n</details>"
+    )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,13 @@ def _timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
 
 
 def _top_imports(python: str, limit: int = 8) -> list[tuple[str, float]]:
-    proc = subprocess.run([python, "-X", "importtime", "-c", "import bot.cli.main"], cwd=REPO,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [python, "-X", "importtime", "-c", "import bot.cli.main"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     by_package: dict[str, float] = {}
     for line in proc.stderr.splitlines():
         parts = line.removeprefix("import time:").split("|")
@@ -96,31 +101,46 @@ def run(verbose: bool = True) -> Section:
     stages: dict[str, list[float]] = {}
     entries = 0
     for _ in range(BREAKDOWN_RUNS):
-        out = json.loads(_timed([python, "-c", _BREAKDOWN.format(q=QUESTION)])[1].stdout.strip().splitlines()[-1])
+        out = json.loads(
+            _timed([python, "-c", _BREAKDOWN.format(q=QUESTION)])[1].stdout.strip().splitlines()[-1]
+        )
         entries = out.pop("entries")
         for k, v in out.items():
             stages.setdefault(k, []).append(v)
-    breakdown = [("interpreter start (`python -c pass`)", startup)] + [(k, statistics.median(v)) for k, v in stages.items()]
+    breakdown = [("interpreter start (`python -c pass`)", startup)] + [
+        (k, statistics.median(v)) for k, v in stages.items()
+    ]
     imports = _top_imports(python)
 
     parts = [
-        (f"`{' '.join(['.venv/bin/visabot', *cmd[1:3]])} \"{QUESTION}\"` ({entries} entries; outcome "
-        f"`{answer.get('outcome')}` `{answer.get('id')}`), wall time from spawn to exit, {RUNS} runs after one "
-        "untimed warm-up run (warm OS file cache, fresh interpreter each time)."),
+        (
+            f'`{" ".join([".venv/bin/visabot", *cmd[1:3]])} "{QUESTION}"` ({entries} entries; outcome '
+            f"`{answer.get('outcome')}` `{answer.get('id')}`), wall time from spawn to exit, {RUNS} runs after one "
+            "untimed warm-up run (warm OS file cache, fresh interpreter each time)."
+        ),
         "",
-        table(["Runs", "Median s", "Min s", "Max s"], [[RUNS, f"**{med:.3f}**", f"{min(times):.3f}", f"{max(times):.3f}"]]),
+        table(
+            ["Runs", "Median s", "Min s", "Max s"],
+            [[RUNS, f"**{med:.3f}**", f"{min(times):.3f}", f"{max(times):.3f}"]],
+        ),
         "",
-        (f"Breakdown (medians of {BREAKDOWN_RUNS} fresh processes; the stages sum to less than the total because of "
-        "process spawn and exit):"),
+        (
+            f"Breakdown (medians of {BREAKDOWN_RUNS} fresh processes; the stages sum to less than the total because of "
+            "process spawn and exit):"
+        ),
         "",
         table(["Stage", "s"], [[k, f"{v:.3f}"] for k, v in breakdown]),
         "",
-        ("Import time of `import bot.cli.main` by top-level package (`python -X importtime`, self times summed per "
-        "package, one run):"),
+        (
+            "Import time of `import bot.cli.main` by top-level package (`python -X importtime`, self times summed per "
+            "package, one run):"
+        ),
         "",
         table(["Package", "s"], [[f"`{k}`", f"{v:.3f}"] for k, v in imports]),
     ]
-    targets = [(f"cold start median ≤ {TARGET_MEDIAN_S:g} s", f"{med:.3f} s", med <= TARGET_MEDIAN_S)]
+    targets = [
+        (f"cold start median ≤ {TARGET_MEDIAN_S:g} s", f"{med:.3f} s", med <= TARGET_MEDIAN_S)
+    ]
     return Section("Cold start of `visabot ask --json`", "\n".join(parts), targets)
 
 

@@ -47,7 +47,12 @@ class QuestionSet:
 
 
 # (name, path) in report order. The real sets are being collected: a missing file is skipped.
-SET_FILES = (("dev", DEV_SET), ("regression", REGRESSION_SET), ("real-train", REAL_TRAIN), ("real-test", REAL_TEST))
+SET_FILES = (
+    ("dev", DEV_SET),
+    ("regression", REGRESSION_SET),
+    ("real-train", REAL_TRAIN),
+    ("real-test", REAL_TEST),
+)
 
 
 def question_sets() -> list[QuestionSet]:
@@ -88,7 +93,7 @@ def typo(text: str, rng: random.Random, count: int = 2) -> str:
         p = rng.randrange(1, len(w) - 1)
         kind = rng.randrange(4)
         if kind == 0:
-            w = w[: p] + w[p + 1] + w[p] + w[p + 2 :]
+            w = w[:p] + w[p + 1] + w[p] + w[p + 2 :]
         elif kind == 1:
             w = w[:p] + w[p + 1 :]
         elif kind == 2:
@@ -121,7 +126,9 @@ def percentile(samples: Sequence[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def time_calls(fn: Callable[[str], object], queries: Sequence[str], rounds: int, budget_s: float | None = None) -> list[float]:
+def time_calls(
+    fn: Callable[[str], object], queries: Sequence[str], rounds: int, budget_s: float | None = None
+) -> list[float]:
     """Per-call wall times in seconds over `rounds` passes (stops early once past `budget_s`)."""
     samples: list[float] = []
     start = time.perf_counter()
@@ -194,7 +201,9 @@ class Section:
 
     title: str
     markdown: str
-    targets: list[tuple[str, str, bool | None]] = field(default_factory=list)  # (target, measured, ok)
+    targets: list[tuple[str, str, bool | None]] = field(
+        default_factory=list
+    )  # (target, measured, ok)
     appendix: bool = False  # written after every other section (long listings)
 
 

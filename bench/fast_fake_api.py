@@ -67,8 +67,15 @@ def _truthy(value: str | None) -> bool:
 
 
 class FastFake:
-    def __init__(self, *, free_limit: int | None, paid_limit: int | None, per_chat_interval: float | None,
-                 delay: float = 0.0, inject_429_at: float | None = None):
+    def __init__(
+        self,
+        *,
+        free_limit: int | None,
+        paid_limit: int | None,
+        per_chat_interval: float | None,
+        delay: float = 0.0,
+        inject_429_at: float | None = None,
+    ):
         self.inject_429_at = inject_429_at
         self.free_limit = free_limit
         self.paid_limit = paid_limit
@@ -83,7 +90,9 @@ class FastFake:
         self.released = 0  # updates[:released] are available to getUpdates
         self.new_updates = asyncio.Event()
         self.handed_at: dict[int, float] = {}  # update_id -> when getUpdates first returned it
-        self.replies: dict[int, list[float]] = collections.defaultdict(list)  # chat_id -> arrival times
+        self.replies: dict[int, list[float]] = collections.defaultdict(
+            list
+        )  # chat_id -> arrival times
         self.methods: collections.Counter[str] = collections.Counter()
         self.unknown: collections.Counter[str] = collections.Counter()
         self.accepted_window: collections.deque[float] = collections.deque()
@@ -103,7 +112,9 @@ class FastFake:
         start = len(self.updates)
         for n, update in enumerate(updates, start + 1):
             update["update_id"] = n
-            self.updates.append(json.dumps(update, separators=(",", ":"), ensure_ascii=False).encode())
+            self.updates.append(
+                json.dumps(update, separators=(",", ":"), ensure_ascii=False).encode()
+            )
         self.offsets += offsets if offsets is not None else [0.0] * len(updates)
         return len(self.updates)
 
@@ -169,15 +180,23 @@ class FastFake:
         chat_id = int(params["chat_id"])
         paid = _truthy(params.get("allow_paid_broadcast"))
         over = self._limit_check(chat_id, paid, now)
-        if (over is None and self.inject_429_at is not None and self.first_accept is not None
-                and now - self.first_accept >= self.inject_429_at):
+        if (
+            over is None
+            and self.inject_429_at is not None
+            and self.first_accept is not None
+            and now - self.first_accept >= self.inject_429_at
+        ):
             self.inject_429_at = None  # once: as if Telegram had a hiccup
             over = ("injected", 1)
         if over is not None:
             reason, retry_after = over
             self.rejected.append((now, reason, chat_id))
-            body = {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry_after}",
-                    "parameters": {"retry_after": retry_after}}
+            body = {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {retry_after}",
+                "parameters": {"retry_after": retry_after},
+            }
             return 429, json.dumps(body).encode()
         self.accepted_window.append(now)
         self.last_to_chat[chat_id] = now
@@ -191,8 +210,11 @@ class FastFake:
 
     def _message(self, chat_id: int, params: dict[str, str]) -> bytes:
         self.message_id += 1
-        chat = f'{{"id":{chat_id},"type":"private","first_name":"User"}}' if chat_id > 0 else \
-            f'{{"id":{chat_id},"type":"supergroup","title":"Group"}}'
+        chat = (
+            f'{{"id":{chat_id},"type":"private","first_name":"User"}}'
+            if chat_id > 0
+            else f'{{"id":{chat_id},"type":"supergroup","title":"Group"}}'
+        )
         markup = params.get("reply_markup")
         extra = f',"reply_markup":{markup}' if markup and markup.startswith("{") else ""
         text = json.dumps(params.get("text", ""), ensure_ascii=False)
@@ -214,8 +236,15 @@ class FastFake:
             return self.send_message(params)
         if name == "getme":
             return 200, b'{"ok":true,"result":' + _BOT_USER_JSON.encode() + b"}"
-        if name in ("deletewebhook", "setmycommands", "answercallbackquery", "sendchataction", "close",
-                    "logout", "answerinlinequery"):
+        if name in (
+            "deletewebhook",
+            "setmycommands",
+            "answercallbackquery",
+            "sendchataction",
+            "close",
+            "logout",
+            "answerinlinequery",
+        ):
             return 200, _TRUE
         if name == "editmessagetext":
             return 200, self._message(int(params.get("chat_id") or 0), params)
@@ -243,8 +272,14 @@ class FastFake:
 
     def progress(self) -> dict[str, Any]:
         """Small counters, cheap to poll while a run is going."""
-        return {"released": self.released, "handed": len(self.handed_at), "chats_replied": len(self.replies),
-                "delivered": self.delivered, "rejected": len(self.rejected), "requests": self.requests}
+        return {
+            "released": self.released,
+            "handed": len(self.handed_at),
+            "chats_replied": len(self.replies),
+            "delivered": self.delivered,
+            "rejected": len(self.rejected),
+            "requests": self.requests,
+        }
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -312,9 +347,13 @@ class FastFake:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    fake = FastFake(free_limit=args.free_limit, paid_limit=args.paid_limit,
-                    per_chat_interval=args.per_chat_interval, delay=args.delay,
-                    inject_429_at=args.inject_429_at)
+    fake = FastFake(
+        free_limit=args.free_limit,
+        paid_limit=args.paid_limit,
+        per_chat_interval=args.per_chat_interval,
+        delay=args.delay,
+        inject_429_at=args.inject_429_at,
+    )
     server = await asyncio.start_server(fake.handle, args.host, args.port, backlog=1024)
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
@@ -331,7 +370,10 @@ class FakeProcess:
         repo = Path(__file__).resolve().parents[1]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.fast_fake_api", *args],
-            cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=repo,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().split()
@@ -350,8 +392,11 @@ class FakeProcess:
 
     def control(self, name: str, payload: Any = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_control/{name}", data=data,
-                                         method="GET" if data is None and name in ("stats", "progress") else "POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/_control/{name}",
+            data=data,
+            method="GET" if data is None and name in ("stats", "progress") else "POST",
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
@@ -384,12 +429,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--free-limit", type=int, default=None, help="messages/s overall (sliding 1 s window)")
-    parser.add_argument("--paid-limit", type=int, default=None, help="messages/s overall with allow_paid_broadcast")
-    parser.add_argument("--per-chat-interval", type=float, default=None, help="seconds between two messages to a chat")
-    parser.add_argument("--delay", type=float, default=0.0, help="answer every request after this many seconds")
-    parser.add_argument("--inject-429-at", type=float, default=None,
-                        help="answer one message 429 (retry_after 1) this many seconds after the first delivery")
+    parser.add_argument(
+        "--free-limit", type=int, default=None, help="messages/s overall (sliding 1 s window)"
+    )
+    parser.add_argument(
+        "--paid-limit", type=int, default=None, help="messages/s overall with allow_paid_broadcast"
+    )
+    parser.add_argument(
+        "--per-chat-interval",
+        type=float,
+        default=None,
+        help="seconds between two messages to a chat",
+    )
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="answer every request after this many seconds"
+    )
+    parser.add_argument(
+        "--inject-429-at",
+        type=float,
+        default=None,
+        help="answer one message 429 (retry_after 1) this many seconds after the first delivery",
+    )
     args = parser.parse_args(argv)
     try:
         asyncio.run(serve(args))

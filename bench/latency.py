@@ -71,7 +71,9 @@ def _index_mb(matcher: Any) -> float:
         if id(obj) in seen or isinstance(obj, (Entry, KnowledgeBase, type)) or callable(obj):
             return 0
         seen.add(id(obj))
-        if isinstance(obj, np.ndarray):  # an owning array's getsizeof includes its buffer; a view's does not
+        if isinstance(
+            obj, np.ndarray
+        ):  # an owning array's getsizeof includes its buffer; a view's does not
             return sys.getsizeof(obj) + (size(obj.base) if obj.base is not None else 0)
         total = sys.getsizeof(obj)
         if isinstance(obj, dict):
@@ -147,7 +149,9 @@ def child(size: int, profile: int, use_tracemalloc: bool) -> dict:
 
     samples = time_calls(timed_match, questions, ROUNDS.get(size, 1), ROUND_BUDGET_S)
     rounds = len(samples) // len(questions)
-    per_question = [statistics.median(samples[i::len(questions)][:rounds]) for i in range(len(questions))]
+    per_question = [
+        statistics.median(samples[i :: len(questions)][:rounds]) for i in range(len(questions))
+    ]
     out.update(
         queries=len(questions),
         calls=len(samples),
@@ -228,46 +232,73 @@ def run(verbose: bool = True, sizes: list[int] = SIZES) -> Section:
         extra = ["--profile", str(PROFILE_QUERIES)] if size == PROFILE_SIZE else []
         results[size] = _run_child(size, *extra)
         r = results[size]
-        log(f"size {size or 'shipped'}: build {r['build_s']:.2f}s p50 {r['pq_p50_ms']:.2f} ms p99 {r['pq_p99_ms']:.2f} ms "
+        log(
+            f"size {size or 'shipped'}: build {r['build_s']:.2f}s p50 {r['pq_p50_ms']:.2f} ms p99 {r['pq_p99_ms']:.2f} ms "
             f"(raw samples p99 {r['p99_ms']:.2f} ms) "
-            f"peak RSS {r['peak_rss_mb']:.0f} MB ({time.perf_counter() - t0:.0f}s)")
+            f"peak RSS {r['peak_rss_mb']:.0f} MB ({time.perf_counter() - t0:.0f}s)"
+        )
         if size <= TRACEMALLOC_MAX_SIZE:
             t0 = time.perf_counter()
-            r.update({k: v for k, v in _run_child(size, "--tracemalloc").items() if k.startswith(("tracemalloc", "build_traced"))})
-            log(f"size {size or 'shipped'}: tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB ({time.perf_counter() - t0:.0f}s)")
+            r.update(
+                {
+                    k: v
+                    for k, v in _run_child(size, "--tracemalloc").items()
+                    if k.startswith(("tracemalloc", "build_traced"))
+                }
+            )
+            log(
+                f"size {size or 'shipped'}: tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB ({time.perf_counter() - t0:.0f}s)"
+            )
 
     rows, targets = [], []
     for size, r in results.items():
         label = _label(size, r["entries"])
-        rows.append([
-            label,
-            f"{r['phrasings']:,}" if r.get("phrasings") else "—",
-            f"{r['vocab']:,}" if r.get("vocab") else "—",
-            f"{r['calls']:,}",
-            ms(r["mean_ms"] / 1000),
-            ms(r["pq_p50_ms"] / 1000),
-            f"**{ms(r['pq_p99_ms'] / 1000)}**",
-            ms(r["p99_ms"] / 1000),
-            ms(r["max_ms"] / 1000),
-            f"{r['build_s']:.2f}",
-            f"{r['peak_rss_mb']:.0f}",
-            f"{r['rss_kb_mb'] - r['rss_imports_mb']:.0f}",
-            f"{r['rss_built_mb'] - r['rss_kb_mb']:.0f}",
-            f"{r['index_mb']:.1f}" if "index_mb" in r else "—",
-            f"{r['tracemalloc_peak_mb']:.1f} / {r['tracemalloc_index_mb']:.1f}" if "tracemalloc_peak_mb" in r else "not run",
-            f"{100 * r['same_outcome']:.0f}%" if "same_outcome" in r else "—",
-        ])
+        rows.append(
+            [
+                label,
+                f"{r['phrasings']:,}" if r.get("phrasings") else "—",
+                f"{r['vocab']:,}" if r.get("vocab") else "—",
+                f"{r['calls']:,}",
+                ms(r["mean_ms"] / 1000),
+                ms(r["pq_p50_ms"] / 1000),
+                f"**{ms(r['pq_p99_ms'] / 1000)}**",
+                ms(r["p99_ms"] / 1000),
+                ms(r["max_ms"] / 1000),
+                f"{r['build_s']:.2f}",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{r['rss_kb_mb'] - r['rss_imports_mb']:.0f}",
+                f"{r['rss_built_mb'] - r['rss_kb_mb']:.0f}",
+                f"{r['index_mb']:.1f}" if "index_mb" in r else "—",
+                f"{r['tracemalloc_peak_mb']:.1f} / {r['tracemalloc_index_mb']:.1f}"
+                if "tracemalloc_peak_mb" in r
+                else "not run",
+                f"{100 * r['same_outcome']:.0f}%" if "same_outcome" in r else "—",
+            ]
+        )
         if size in P99_TARGET_MS:
             t = P99_TARGET_MS[size]
-            targets.append((f"p99 latency ≤ {t:g} ms at {label}",
-                            f"{r['pq_p99_ms']:.2f} ms (raw samples {r['p99_ms']:.2f} ms)", r["pq_p99_ms"] <= t))
+            targets.append(
+                (
+                    f"p99 latency ≤ {t:g} ms at {label}",
+                    f"{r['pq_p99_ms']:.2f} ms (raw samples {r['p99_ms']:.2f} ms)",
+                    r["pq_p99_ms"] <= t,
+                )
+            )
         if size in PEAK_RSS_TARGET_MB:
             t = PEAK_RSS_TARGET_MB[size]
             measured = f"{r['peak_rss_mb']:.0f} MB"
             if "index_mb" in r:
-                measured += (f" (of which the knowledge base's entries {r['rss_kb_mb'] - r['rss_imports_mb']:.0f} MB, "
-                             f"the index itself {r['index_mb']:.0f} MB)")
-            targets.append((f"peak memory (process RSS) ≤ {t:g} MB at {label}", measured, r["peak_rss_mb"] <= t))
+                measured += (
+                    f" (of which the knowledge base's entries {r['rss_kb_mb'] - r['rss_imports_mb']:.0f} MB, "
+                    f"the index itself {r['index_mb']:.0f} MB)"
+                )
+            targets.append(
+                (
+                    f"peak memory (process RSS) ≤ {t:g} MB at {label}",
+                    measured,
+                    r["peak_rss_mb"] <= t,
+                )
+            )
 
     q = results[0]
     parts = [
@@ -275,7 +306,11 @@ def run(verbose: bool = True, sizes: list[int] = SIZES) -> Section:
         f"{', '.join(f'`{s.name}`' for s in question_sets())}, plus one typo'd variant of each "
         f"({q['queries']} queries), timed one by one with `time.perf_counter` after a warm-up; rounds per size: "
         + ", ".join(f"{_label(s, results[s]['entries'])} ×{ROUNDS[s]}" for s in sizes)
-        + (f" ({LARGE_SIZE:,} entries: `python -m bench.latency --with-100k`)" if LARGE_SIZE not in sizes else "")
+        + (
+            f" ({LARGE_SIZE:,} entries: `python -m bench.latency --with-100k`)"
+            if LARGE_SIZE not in sizes
+            else ""
+        )
         + ". A question's latency is the median of its rounds (damps pre-emption by other processes on this shared "
         "2-core machine); p50/p99 are over questions; *p99 raw* is over every single call. Synthetic bases keep the shipped entries and add rewritten copies (bench/synthetic.py: words kept, "
         "swapped for real-vocabulary words, or replaced by Zipf-drawn pseudo-words from a pool growing by Heaps' law). "
@@ -295,8 +330,24 @@ def run(verbose: bool = True, sizes: list[int] = SIZES) -> Section:
         "would keep decoded entries alive).",
         "",
         table(
-            ["Entries", "Phrasings", "Vocabulary", "Calls", "Mean ms", "p50 ms", "p99 ms", "p99 raw ms", "Max ms", "Index build s",
-             "Peak RSS MB", "KB RSS MB", "Build RSS MB", "Index MB", "tracemalloc build peak / retained MB", "Same outcome"],
+            [
+                "Entries",
+                "Phrasings",
+                "Vocabulary",
+                "Calls",
+                "Mean ms",
+                "p50 ms",
+                "p99 ms",
+                "p99 raw ms",
+                "Max ms",
+                "Index build s",
+                "Peak RSS MB",
+                "KB RSS MB",
+                "Build RSS MB",
+                "Index MB",
+                "tracemalloc build peak / retained MB",
+                "Same outcome",
+            ],
             rows,
         ),
     ]
@@ -306,17 +357,31 @@ def run(verbose: bool = True, sizes: list[int] = SIZES) -> Section:
         total = prof["total_s"]
         parts += [
             "",
-            (f"#### Where the time goes at {PROFILE_SIZE:,} entries (cProfile, {prof['queries']} queries, "
-            f"{1000 * total / prof['queries']:.0f} ms/query under the profiler; full output in `bench/{PROFILE_FILE.name}`)"),
+            (
+                f"#### Where the time goes at {PROFILE_SIZE:,} entries (cProfile, {prof['queries']} queries, "
+                f"{1000 * total / prof['queries']:.0f} ms/query under the profiler; full output in `bench/{PROFILE_FILE.name}`)"
+            ),
             "",
-            ("cProfile does not see numpy's array operators (`+`, `*`, `/`, fancy indexing, `np.maximum`), so their "
-            "time shows up as the *self* time of the Python function that runs them."),
+            (
+                "cProfile does not see numpy's array operators (`+`, `*`, `/`, fancy indexing, `np.maximum`), so their "
+                "time shows up as the *self* time of the Python function that runs them."
+            ),
             "",
-            table(["Function (self time)", "Calls", "Self s", "Share"],
-                  [[f"`{w}`", n, f"{tt:.2f}", f"{100 * tt / total:.0f}%"] for w, n, tt, _ in prof["by_tottime"][:12]]),
+            table(
+                ["Function (self time)", "Calls", "Self s", "Share"],
+                [
+                    [f"`{w}`", n, f"{tt:.2f}", f"{100 * tt / total:.0f}%"]
+                    for w, n, tt, _ in prof["by_tottime"][:12]
+                ],
+            ),
             "",
-            table(["Function (cumulative)", "Calls", "Cum s", "Share"],
-                  [[f"`{w}`", n, f"{ct:.2f}", f"{100 * ct / total:.0f}%"] for w, n, _, ct in prof["by_cumtime"][:10]]),
+            table(
+                ["Function (cumulative)", "Calls", "Cum s", "Share"],
+                [
+                    [f"`{w}`", n, f"{ct:.2f}", f"{100 * ct / total:.0f}%"]
+                    for w, n, _, ct in prof["by_cumtime"][:10]
+                ],
+            ),
         ]
     return Section("Matcher latency and memory vs knowledge-base size", "\n".join(parts), targets)
 
@@ -326,7 +391,9 @@ def main() -> None:
     ap.add_argument("--child", type=int)
     ap.add_argument("--profile", type=int, default=0)
     ap.add_argument("--tracemalloc", action="store_true")
-    ap.add_argument("--with-100k", action="store_true", help=f"also {LARGE_SIZE:,} entries (several minutes)")
+    ap.add_argument(
+        "--with-100k", action="store_true", help=f"also {LARGE_SIZE:,} entries (several minutes)"
+    )
     args = ap.parse_args()
     if args.child is not None:
         result = child(args.child, args.profile, args.tracemalloc)

@@ -52,7 +52,12 @@ def child() -> dict:
     for q in questions:
         matcher.match(q)
     stages.append((f"answer {len(questions)} questions", _peak_mb()))
-    return {"stages": stages, "sets": [s.name for s in sets], "entries": len(base.entries), "vmhwm_mb": _vmhwm_mb()}
+    return {
+        "stages": stages,
+        "sets": [s.name for s in sets],
+        "entries": len(base.entries),
+        "vmhwm_mb": _vmhwm_mb(),
+    }
 
 
 def _vmhwm_mb() -> float:
@@ -74,17 +79,26 @@ def run(verbose: bool = True) -> Section:
     peak = out["stages"][-1][1]
     if verbose:
         print(f"[memory] peak RSS {peak:.0f} MB ({time.perf_counter() - t0:.1f}s)", flush=True)
-    md = "\n".join([
-        (f"A fresh process loads the shipped knowledge base ({out['entries']} entries), builds the matcher and answers "
-         f"every question of {', '.join(f'`{s}`' for s in out['sets'])}. Peak RSS (`ru_maxrss`) after each stage:"),
-        "",
-        table(["Stage", "Peak RSS MB"], [[name, f"{mb:.0f}"] for name, mb in out["stages"]]),
-        "",
-        (f"Check: the same process's VmHWM (/proc/self/status) at the end: {out['vmhwm_mb']:.0f} MB. The process is "
-         "started through a small trampoline process because Linux carries `ru_maxrss` over fork and exec."),
-    ])
-    target = (f"peak RSS ≤ {PEAK_RSS_TARGET_MB:g} MB (load the shipped KB, answer the question sets)",
-              f"{peak:.0f} MB", peak <= PEAK_RSS_TARGET_MB)
+    md = "\n".join(
+        [
+            (
+                f"A fresh process loads the shipped knowledge base ({out['entries']} entries), builds the matcher and answers "
+                f"every question of {', '.join(f'`{s}`' for s in out['sets'])}. Peak RSS (`ru_maxrss`) after each stage:"
+            ),
+            "",
+            table(["Stage", "Peak RSS MB"], [[name, f"{mb:.0f}"] for name, mb in out["stages"]]),
+            "",
+            (
+                f"Check: the same process's VmHWM (/proc/self/status) at the end: {out['vmhwm_mb']:.0f} MB. The process is "
+                "started through a small trampoline process because Linux carries `ru_maxrss` over fork and exec."
+            ),
+        ]
+    )
+    target = (
+        f"peak RSS ≤ {PEAK_RSS_TARGET_MB:g} MB (load the shipped KB, answer the question sets)",
+        f"{peak:.0f} MB",
+        peak <= PEAK_RSS_TARGET_MB,
+    )
     return Section("Peak memory answering the question sets", md, [target])
 
 

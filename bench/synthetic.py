@@ -27,9 +27,9 @@ SHUFFLE = 0.3  # chance a phrasing's word order is shuffled
 HEAPS_BETA = 0.55
 
 _WORD_RE = re.compile(r"\S+")
-_SYLLABLES = [c + v for c in "bcdfghjklmnprstvwxz" for v in ("a", "e", "i", "o", "u", "ai", "ou")] + [
-    c + v + e for c in "bdgklmnprst" for v in "aeiou" for e in "nrs"
-]
+_SYLLABLES = [
+    c + v for c in "bcdfghjklmnprstvwxz" for v in ("a", "e", "i", "o", "u", "ai", "ou")
+] + [c + v + e for c in "bdgklmnprst" for v in "aeiou" for e in "nrs"]
 
 
 def _pseudo_words(count: int, rng: random.Random, avoid: set[str]) -> list[str]:

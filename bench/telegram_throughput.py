@@ -55,9 +55,23 @@ def _cpu() -> float:
 
 
 def make_update(n: int, user_id: int, text: str) -> dict[str, Any]:
-    user = {"id": user_id, "is_bot": False, "first_name": "User", "username": f"u{user_id}", "language_code": "en"}
+    user = {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": "User",
+        "username": f"u{user_id}",
+        "language_code": "en",
+    }
     chat = {"id": user_id, "type": "private", "first_name": "User", "username": f"u{user_id}"}
-    return {"message": {"message_id": n, "from": user, "chat": chat, "date": int(time.time()), "text": text}}
+    return {
+        "message": {
+            "message_id": n,
+            "from": user,
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
+        }
+    }
 
 
 class Feed:
@@ -114,13 +128,27 @@ class PhaseResult:
 
 
 HEADERS = [
-    "Phase", "Offered", "Answered", "Answered/s", "sendMessage/s", "p50 ms", "p99 ms", "max ms",
-    "Bot CPU ms/update", "Fake CPU ms/update",
+    "Phase",
+    "Offered",
+    "Answered",
+    "Answered/s",
+    "sendMessage/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "Bot CPU ms/update",
+    "Fake CPU ms/update",
 ]
 
 
-async def run_phase(fake: FakeProcess, name: str, updates: list[dict[str, Any]], rate: float | None,
-                    first_update_id: int, profiler: cProfile.Profile | None = None) -> PhaseResult:
+async def run_phase(
+    fake: FakeProcess,
+    name: str,
+    updates: list[dict[str, Any]],
+    rate: float | None,
+    first_update_id: int,
+    profiler: cProfile.Profile | None = None,
+) -> PhaseResult:
     """Load `updates` into the fake (ids first_update_id..), release them, wait for every reply."""
     offsets = [i / rate for i in range(len(updates))] if rate else None
     await fake.acontrol("updates", {"updates": updates, "offsets": offsets})
@@ -143,7 +171,9 @@ async def run_phase(fake: FakeProcess, name: str, updates: list[dict[str, Any]],
     cpu1, fake_cpu1 = _cpu(), fake.cpu_seconds()
     stats = await fake.acontrol("stats")
 
-    result = PhaseResult(name, len(updates), rate, bot_cpu_s=cpu1 - cpu0, fake_cpu_s=fake_cpu1 - fake_cpu0)
+    result = PhaseResult(
+        name, len(updates), rate, bot_cpu_s=cpu1 - cpu0, fake_cpu_s=fake_cpu1 - fake_cpu0
+    )
     handed = {int(k): v for k, v in stats["handed_at"].items()}
     replies = {int(k): v for k, v in stats["replies"].items()}
     first_reply = []
@@ -156,7 +186,9 @@ async def run_phase(fake: FakeProcess, name: str, updates: list[dict[str, Any]],
         result.latencies.append(times[0] - handed[n])
         result.last_latencies.append(times[-1] - handed[n])
         first_reply.append(times[0])
-    start = min(handed[n] for n in range(first_update_id, first_update_id + len(updates)) if n in handed)
+    start = min(
+        handed[n] for n in range(first_update_id, first_update_id + len(updates)) if n in handed
+    )
     result.wall_s = max(first_reply) - start if first_reply else 0.0
     return result
 
@@ -187,7 +219,9 @@ async def bench(args: argparse.Namespace) -> tuple[list[PhaseResult], str | None
         await application.start()
         assert application.updater is not None
         # As `visabot run` polls (run_polling's defaults), with every update type.
-        await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+        await application.updater.start_polling(
+            poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES
+        )
         try:
             next_id = 1
             warm = feed.take(args.warmup)
@@ -219,14 +253,23 @@ async def bench(args: argparse.Namespace) -> tuple[list[PhaseResult], str | None
 
 CATEGORIES = [  # (label, substrings of the profiler's file name or built-in's name); first match wins
     ("matching (knowledge/, rapidfuzz, numpy)", ("/knowledge/", "rapidfuzz", "numpy")),
-    ("rendering (bot/telegram_render, telegram_html, render)", ("/bot/telegram_render", "/bot/telegram_html", "/bot/render")),
+    (
+        "rendering (bot/telegram_render, telegram_html, render)",
+        ("/bot/telegram_render", "/bot/telegram_html", "/bot/render"),
+    ),
     ("SQLite (bot/storage, sqlite_utils, sqlite3)", ("/bot/storage", "sqlite_utils", "sqlite3")),
-    ("HTTP client (aiohttp, yarl, multidict; bot/telegram_request)", ("/aiohttp/", "/yarl/", "/multidict/", "/aiohappyeyeballs/", "/bot/telegram_request")),
+    (
+        "HTTP client (aiohttp, yarl, multidict; bot/telegram_request)",
+        ("/aiohttp/", "/yarl/", "/multidict/", "/aiohappyeyeballs/", "/bot/telegram_request"),
+    ),
     ("handlers/ and other bot/ code", ("/handlers/", "/bot/")),
     ("PTB (telegram/, telegram.ext)", ("/telegram/",)),
     ("JSON (json)", ("/json/", "_json")),
     ("URL encoding (urllib.parse)", ("urllib/parse",)),
-    ("event loop and sockets (asyncio, selectors, socket)", ("/asyncio/", "selectors", "socket", "select.", "_asyncio")),
+    (
+        "event loop and sockets (asyncio, selectors, socket)",
+        ("/asyncio/", "selectors", "socket", "select.", "_asyncio"),
+    ),
 ]
 
 KEY_FUNCTIONS = [  # (label, file suffix, function name) for cumulative times
@@ -249,13 +292,20 @@ def _category(filename: str, name: str) -> str:
 
 
 def summarize_profile(profiler: cProfile.Profile, phase: PhaseResult) -> str:
-    headline = (f"Profiled phase: {phase.name}, {phase.answered} updates answered in {phase.wall_s:.1f}s under "
-                f"cProfile ({phase.answered_per_s:.0f}/s; the profiler itself slows everything).")
+    headline = (
+        f"Profiled phase: {phase.name}, {phase.answered} updates answered in {phase.wall_s:.1f}s under "
+        f"cProfile ({phase.answered_per_s:.0f}/s; the profiler itself slows everything)."
+    )
     return profile_summary(profiler, phase.answered, "update", headline, KEY_FUNCTIONS)
 
 
-def profile_summary(profiler: cProfile.Profile, units: int, unit: str, headline: str,
-                    key_functions: list[tuple[str, str, str]]) -> str:
+def profile_summary(
+    profiler: cProfile.Profile,
+    units: int,
+    unit: str,
+    headline: str,
+    key_functions: list[tuple[str, str, str]],
+) -> str:
     """Self time by area, cumulative time of key functions, and the top functions."""
     raw = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     by_category: dict[str, float] = defaultdict(float)
@@ -268,9 +318,13 @@ def profile_summary(profiler: cProfile.Profile, units: int, unit: str, headline:
         "",
         "Self time by area (sum of tottime):",
         "",
-        table(["Area", "Self time s", "Share", f"ms per {unit}"],
-              [[k, f"{v:.2f}", f"{100 * v / total:.1f}%", f"{1000 * v / max(units, 1):.2f}"]
-               for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])]),
+        table(
+            ["Area", "Self time s", "Share", f"ms per {unit}"],
+            [
+                [k, f"{v:.2f}", f"{100 * v / total:.1f}%", f"{1000 * v / max(units, 1):.2f}"]
+                for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])
+            ],
+        ),
         "",
         "Cumulative time of key functions (for coroutines, every resume counts as a call):",
         "",
@@ -299,10 +353,14 @@ def profile_summary(profiler: cProfile.Profile, units: int, unit: str, headline:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--updates", type=int, default=3000, help="updates in the saturation phase")
-    parser.add_argument("--rate", type=float, nargs="*", default=[TARGET_RATE], help="paced phases (updates/s)")
+    parser.add_argument(
+        "--rate", type=float, nargs="*", default=[TARGET_RATE], help="paced phases (updates/s)"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced phase")
     parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--profile", type=Path, help="cProfile the saturation phase; write a summary here")
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile the saturation phase; write a summary here"
+    )
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()
@@ -314,19 +372,27 @@ def main(argv: list[str] | None = None) -> None:
     print("## Telegram throughput (issue 3)\n")
     print(table(["", ""], [[k, v] for k, v in info.items()]))
     print()
-    print(f"Load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1 min); "
-          f"run took {time.monotonic() - started:.0f}s.")
+    print(
+        f"Load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1 min); "
+        f"run took {time.monotonic() - started:.0f}s."
+    )
     print()
     print(table(HEADERS, [r.row() for r in results]))
     print()
     saturation = results[0]
     ok = saturation.answered_per_s >= TARGET_RATE and saturation.answered == saturation.updates
-    print(f"Target: >= {TARGET_RATE:.0f} answered messages/s: measured {saturation.answered_per_s:.0f}/s "
-          f"-> {'PASS' if ok else 'FAIL'}")
+    print(
+        f"Target: >= {TARGET_RATE:.0f} answered messages/s: measured {saturation.answered_per_s:.0f}/s "
+        f"-> {'PASS' if ok else 'FAIL'}"
+    )
     for r in results[1:]:
-        kept_up = r.answered == r.updates and r.offered_rate and r.answered_per_s >= 0.97 * r.offered_rate
-        print(f"{r.name}: {'kept up' if kept_up else 'did NOT keep up'} "
-              f"({r.answered_per_s:.0f}/s answered, p99 {percentile(r.latencies, 99) * 1000:.0f} ms)")
+        kept_up = (
+            r.answered == r.updates and r.offered_rate and r.answered_per_s >= 0.97 * r.offered_rate
+        )
+        print(
+            f"{r.name}: {'kept up' if kept_up else 'did NOT keep up'} "
+            f"({r.answered_per_s:.0f}/s answered, p99 {percentile(r.latencies, 99) * 1000:.0f} ms)"
+        )
     if profile_text and args.profile:
         args.profile.write_text(profile_text + "\n", encoding="utf-8")
         print(f"\nProfile summary written to {args.profile}")

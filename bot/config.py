@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field(default=TELEGRAM_API_BASE_URL, alias="TELEGRAM_API_BASE_URL")
     telegram_api_file_url: str = Field(default=TELEGRAM_API_FILE_URL, alias="TELEGRAM_API_FILE_URL")
-    admin_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="VISABOT_ADMIN_IDS")
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), alias="VISABOT_ADMIN_IDS"
+    )
     db_path: Path = Field(default=Path("data/visabot.sqlite3"), alias="VISABOT_DB_PATH")
     knowledge_dir: Path = Field(default=DEFAULT_KNOWLEDGE_DIR, alias="VISABOT_KNOWLEDGE_DIR")
     webhook_url: str | None = Field(default=None, alias="VISABOT_WEBHOOK_URL")
@@ -72,7 +74,9 @@ class Settings(BaseSettings):
             # User ids are positive; a negative id is a group or channel and can never be an admin.
             not_users = [p for p in parts if int(p) <= 0]
             if not_users:
-                raise ValueError(f"not user ids (groups and channels are negative): {', '.join(not_users)}")
+                raise ValueError(
+                    f"not user ids (groups and channels are negative): {', '.join(not_users)}"
+                )
             return frozenset(int(p) for p in parts)
         return value
 
@@ -113,7 +117,9 @@ class BotSettings(Settings):
         return value
 
     # Validated even when unset, so a webhook without a secret is reported with the other problems.
-    webhook_secret: SecretStr | None = Field(default=None, alias="VISABOT_WEBHOOK_SECRET", validate_default=True)
+    webhook_secret: SecretStr | None = Field(
+        default=None, alias="VISABOT_WEBHOOK_SECRET", validate_default=True
+    )
 
     @field_validator("webhook_secret")
     @classmethod
@@ -138,13 +144,17 @@ def load_settings(settings_class: type[Settings] = Settings, **overrides: object
     try:
         return settings_class(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        aliases = {name: field.alias for name, field in settings_class.model_fields.items() if field.alias}
+        aliases = {
+            name: field.alias for name, field in settings_class.model_fields.items() if field.alias
+        }
         lines = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else ""
             name = aliases.get(name, name)
             msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "missing" or (err.get("input", "") is None and err["type"] != "value_error"):
+            if err["type"] == "missing" or (
+                err.get("input", "") is None and err["type"] != "value_error"
+            ):
                 hint = MISSING_HINTS.get(name)
                 msg = f"is not set ({hint})" if hint else "is not set"
             lines.append(f"{name}: {msg}" if name else msg)

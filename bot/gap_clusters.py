@@ -35,8 +35,13 @@ class Gap:
 
     @classmethod
     def of(cls, row: dict[str, object]) -> Gap:
-        return cls(int(str(row["id"])), str(row["key"]), " ".join(str(row["text"]).split()), int(str(row["count"])),
-                   str(row["last_seen"]))
+        return cls(
+            int(str(row["id"])),
+            str(row["key"]),
+            " ".join(str(row["text"]).split()),
+            int(str(row["count"])),
+            str(row["last_seen"]),
+        )
 
 
 @dataclass(frozen=True)

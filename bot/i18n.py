@@ -67,7 +67,11 @@ def choose(preference: str | None, text: str, language_code: str | None = None) 
     if preference == Preference.ZH:
         return Lang.ZH_HANT if detect(text) is Lang.ZH_HANT else Lang.ZH
     if not text.strip() and language_code and language_code.lower().startswith("zh"):
-        return Lang.ZH_HANT if language_code.lower() in {"zh-hant", "zh-tw", "zh-hk", "zh-mo"} else Lang.ZH
+        return (
+            Lang.ZH_HANT
+            if language_code.lower() in {"zh-hant", "zh-tw", "zh-hk", "zh-mo"}
+            else Lang.ZH
+        )
     return detect(text)
 
 
@@ -89,7 +93,11 @@ class EntryText:
     @property
     def fallback_note(self) -> str | None:
         """Said in the language asked for when the entry has no text in it yet."""
-        return t("english_only", self.requested) if self.requested.chinese and not self.lang.chinese else None
+        return (
+            t("english_only", self.requested)
+            if self.requested.chinese and not self.lang.chinese
+            else None
+        )
 
 
 def entry_text(entry: Entry, lang: Lang, chinese: Mapping[str, ChineseText]) -> EntryText:
@@ -107,7 +115,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "status.official": ("✅ Official", "✅ 官方"),
     "status.reported": ("📰 Reported, not confirmed officially", "📰 媒体报道，未经官方确认"),
     "status.unclear": ("⚖️ Unclear: sources conflict", "⚖️ 不明确：来源互相矛盾"),
-    "status.pending": ("⏳ Pending: not yet published by the authority", "⏳ 待定：主管部门尚未公布"),
+    "status.pending": (
+        "⏳ Pending: not yet published by the authority",
+        "⏳ 待定：主管部门尚未公布",
+    ),
     # An entry whose rule passed its own end date (in_force_until) is shown unclear for that reason.
     "status.lapsed": ("⚖️ Unclear: the rule may have lapsed", "⚖️ 不明确：该规定可能已失效"),
     "as_of": ("As of {date}", "截至 {date}"),
@@ -152,7 +163,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "我回答关于中国K字签证和美国H-1B签证（包括10万美元费用）的问题，并附上来源。",
     ),
     "smalltalk.greeting": (
-        "Hello! {covers} Ask me anything about them, e.g. \"is the H-1B $100,000 fee annual?\"",
+        'Hello! {covers} Ask me anything about them, e.g. "is the H-1B $100,000 fee annual?"',
         "你好！{covers}欢迎提问，例如：“H-1B的10万美元费用是每年交吗？”",
     ),
     "smalltalk.thanks": ("You're welcome! Ask again any time.", "不客气！随时再来提问。"),
@@ -161,17 +172,21 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "我是 visabot。{covers}我只根据有来源的条目作答，不知道时会直说。",
     ),
     "welcome_html": (
-        ("👋 <b>Hi, I'm visabot.</b>\n\n"
-        "I answer questions about <b>China's K visa</b> (for young science and technology talent) and "
-        "the <b>US H-1B</b> (including the $100,000 payment). Just type your question in your own words, "
-        "for example: <i>h1b 100k fee annual?</i> or <i>K字签证是什么</i>.\n\n"
-        "Every answer shows its caveats, sources and the date it is true as of. "
-        "It is sourced information, not legal advice."),
-        ("👋 <b>你好，我是 visabot。</b>\n\n"
-        "我回答关于<b>中国K字签证</b>（面向外国青年科技人才）和<b>美国H-1B签证</b>（包括10万美元费用）的问题。"
-        "直接用自己的话提问即可，例如：<i>K字签证有年龄限制吗</i> 或 <i>H-1B的10万美元每年都要交吗</i>。\n\n"
-        "每个回答都附有注意事项、来源和截至日期。这些是有来源的信息，不构成法律意见。"
-        "用 /language 可切换回复语言。"),
+        (
+            "👋 <b>Hi, I'm visabot.</b>\n\n"
+            "I answer questions about <b>China's K visa</b> (for young science and technology talent) and "
+            "the <b>US H-1B</b> (including the $100,000 payment). Just type your question in your own words, "
+            "for example: <i>h1b 100k fee annual?</i> or <i>K字签证是什么</i>.\n\n"
+            "Every answer shows its caveats, sources and the date it is true as of. "
+            "It is sourced information, not legal advice."
+        ),
+        (
+            "👋 <b>你好，我是 visabot。</b>\n\n"
+            "我回答关于<b>中国K字签证</b>（面向外国青年科技人才）和<b>美国H-1B签证</b>（包括10万美元费用）的问题。"
+            "直接用自己的话提问即可，例如：<i>K字签证有年龄限制吗</i> 或 <i>H-1B的10万美元每年都要交吗</i>。\n\n"
+            "每个回答都附有注意事项、来源和截至日期。这些是有来源的信息，不构成法律意见。"
+            "用 /language 可切换回复语言。"
+        ),
     ),
     "help_intro_html": (
         (
@@ -201,8 +216,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Choose the topics you want policy updates on (one message per change, never spam):",
         "请选择要订阅政策更新的主题（每次变化发一条消息，绝不刷屏）：",
     ),
-    "sub.none": ("You have no subscriptions. Use /subscribe to get policy updates.", "你还没有订阅。用 /subscribe 订阅政策更新。"),
-    "sub.current": ("🔔 You get policy updates on: {names}.\nUse /unsubscribe to stop.", "🔔 你订阅了以下政策更新：{names}。\n用 /unsubscribe 退订。"),
+    "sub.none": (
+        "You have no subscriptions. Use /subscribe to get policy updates.",
+        "你还没有订阅。用 /subscribe 订阅政策更新。",
+    ),
+    "sub.current": (
+        "🔔 You get policy updates on: {names}.\nUse /unsubscribe to stop.",
+        "🔔 你订阅了以下政策更新：{names}。\n用 /unsubscribe 退订。",
+    ),
     "sub.added": (
         "🔔 Subscribed to {what}. You will get a message when the official position changes.",
         "🔔 已订阅{what}。官方立场有变化时，你会收到一条消息。",
@@ -221,18 +242,27 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "I could not check that you are an administrator of this group. Please try again.",
         "无法确认你是本群管理员，请稍后再试。",
     ),
-    "sub.bad_link": ("That subscription link is not valid. Use /subscribe to choose topics.", "这个订阅链接无效。请用 /subscribe 选择主题。"),
+    "sub.bad_link": (
+        "That subscription link is not valid. Use /subscribe to choose topics.",
+        "这个订阅链接无效。请用 /subscribe 选择主题。",
+    ),
     "sub.which_stop": ("Which updates should stop?", "要退订哪些更新？"),
     "sub.stop_all": ("🔕 Stop all updates", "🔕 退订全部更新"),
     "sub.unsubscribed": ("Unsubscribed.", "已退订。"),
-    "broadcast.header": ("📣 <b>Policy update · {scope} · {day.day} {day:%b %Y}</b>", "📣 <b>政策更新 · {scope} · {day.year}年{day.month}月{day.day}日</b>"),
+    "broadcast.header": (
+        "📣 <b>Policy update · {scope} · {day.day} {day:%b %Y}</b>",
+        "📣 <b>政策更新 · {scope} · {day.year}年{day.month}月{day.day}日</b>",
+    ),
     "broadcast.all_topics": ("all topics", "全部主题"),
     "broadcast.footer": (
         "<i>You get this because you subscribed to updates. To stop: /unsubscribe</i>",
         "<i>你收到这条消息，是因为你订阅了政策更新。退订：/unsubscribe</i>",
     ),
     # ---- browsing, small replies ----
-    "browse.menu": ("📂 <b>Browse by topic</b>\nPick a topic, then a question.", "📂 <b>按主题浏览</b>\n先选主题，再选问题。"),
+    "browse.menu": (
+        "📂 <b>Browse by topic</b>\nPick a topic, then a question.",
+        "📂 <b>按主题浏览</b>\n先选主题，再选问题。",
+    ),
     "browse.page": ("{topic} — page {page} of {pages}", "{topic} — 第 {page}/{pages} 页"),
     "browse.prev": ("◀ Prev", "◀ 上一页"),
     "browse.next": ("Next ▶", "下一页 ▶"),
@@ -257,62 +287,70 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "我不认识这个命令。请看 /help，或直接输入你的问题。",
     ),
     "about_html": (
-        ("<b>About visabot</b>\n\n"
-        "{count} curated entries ({by_topic}) on China's K visa and the US H-1B. "
-        "Each answer cites its sources with publisher and date, states its caveats, and says what is "
-        "unknown; official sources are preferred, and unofficial figures are labelled as such.\n\n"
-        "Newest verification: {newest}. Policy moves fast: check the as-of date on each answer.\n\n"
-        "<b>Found an error?</b> Tap 👎 under the answer; maintainers review every 👎 and the "
-        "questions I could not answer.\n\n<i>Sourced information, not legal advice.</i>"),
-        ("<b>关于 visabot</b>\n\n"
-        "共 {count} 条精选条目（{by_topic}），涵盖中国K字签证和美国H-1B签证。"
-        "每个回答都注明来源的发布者和日期，列出注意事项，并说明哪些情况尚不清楚；优先采用官方来源，非官方数字都有标注。\n\n"
-        "最近一次核实：{newest}。政策变化很快：请留意每个回答的截至日期。\n\n"
-        "<b>发现错误？</b>点回答下方的 👎；维护者会查看每一个 👎 以及我答不上来的问题。\n\n"
-        "<i>有来源的信息，不构成法律意见。</i>"),
+        (
+            "<b>About visabot</b>\n\n"
+            "{count} curated entries ({by_topic}) on China's K visa and the US H-1B. "
+            "Each answer cites its sources with publisher and date, states its caveats, and says what is "
+            "unknown; official sources are preferred, and unofficial figures are labelled as such.\n\n"
+            "Newest verification: {newest}. Policy moves fast: check the as-of date on each answer.\n\n"
+            "<b>Found an error?</b> Tap 👎 under the answer; maintainers review every 👎 and the "
+            "questions I could not answer.\n\n<i>Sourced information, not legal advice.</i>"
+        ),
+        (
+            "<b>关于 visabot</b>\n\n"
+            "共 {count} 条精选条目（{by_topic}），涵盖中国K字签证和美国H-1B签证。"
+            "每个回答都注明来源的发布者和日期，列出注意事项，并说明哪些情况尚不清楚；优先采用官方来源，非官方数字都有标注。\n\n"
+            "最近一次核实：{newest}。政策变化很快：请留意每个回答的截至日期。\n\n"
+            "<b>发现错误？</b>点回答下方的 👎；维护者会查看每一个 👎 以及我答不上来的问题。\n\n"
+            "<i>有来源的信息，不构成法律意见。</i>"
+        ),
     ),
     "about.topic_count": ("{n} {topic}", "{topic} {n} 条"),
     # ---- /privacy and /forget ----
     "privacy_html": (
-        ("🔒 <b>What visabot stores, and why</b>\n\n"
-        "• <b>Subscriptions</b>: your chat id and the topics you chose, because that is the address "
-        "policy updates are sent to. /unsubscribe or /forget removes them.\n"
-        "• <b>Language</b>: only if you choose one with /language, your user id and that choice, so "
-        "replies come in it. /language → Auto or /forget removes it.\n"
-        "• <b>Watches</b> (👁): your chat id and the answers you watch, because that is where a change "
-        "is sent. /watching or /forget removes them.\n"
-        "• <b>Votes</b> (👍/👎): only a tally per answer is stored, with nothing about who voted. To "
-        "count one vote per person, I remember in memory (never on disk) which answers you rated and "
-        "how (so you can change your vote), for two days at most; /forget clears that too.\n"
-        "• <b>Broadcast deliveries</b>: which chats an update was sent to, so nobody gets it twice.\n"
-        "• <b>Questions I could not answer</b> and <b>questions behind a 👎</b>: kept as text (with the day only) "
-        "without any user or chat id, so maintainers can add the missing answers. Because nothing links them to "
-        "you, they cannot be traced back to you (nor singled out by /forget): please keep personal "
-        "details out of your questions.\n"
-        "• <b>How often each answer is shown</b>: a count per answer, nothing about who asked.\n"
-        "• <b>Unfinished drafts</b> (maintainers only) are kept in memory until finished or cancelled.\n"
-        "• <b>Logs</b> never hold the bot token. They hold what you type only when the operator turns "
-        "on <code>VISABOT_LOG_USER_TEXT</code> (here: <b>{log_state}</b>).\n\n"
-        "Nothing is sold or shared. /forget deletes everything linked to you, at once."),
-        ("🔒 <b>visabot 存储什么，以及为什么</b>\n\n"
-        "• <b>订阅</b>：你的聊天 id 和你选择的主题，因为政策更新要发到这个地址。"
-        "/unsubscribe 或 /forget 会删除它们。\n"
-        "• <b>语言</b>：仅当你用 /language 选择了语言时，存储你的用户 id 和这个选择，以便用该语言回复。"
-        "/language → 自动 或 /forget 会删除它。\n"
-        "• <b>关注</b>（👁）：你的聊天 id 和你关注的回答，因为回答有变化时要发到这里。"
-        "/watching 或 /forget 会删除它们。\n"
-        "• <b>投票</b>（👍/👎）：每个回答只存储一个计数，不记录谁投了票。为了每人只计一票，"
-        "我会在内存中（从不写入磁盘）记住你评价过哪些回答以及怎么评价的（以便你更改评价），最多两天；"
-        "/forget 也会清除这些。\n"
-        "• <b>广播投递记录</b>：一条更新发到了哪些聊天，以免有人收到两次。\n"
-        "• <b>我答不上来的问题</b>和<b>被点 👎 的回答所对应的问题</b>：以文本形式保存（只记日期），"
-        "不带任何用户或聊天 id，方便维护者补充缺少的答案。因为没有任何东西把它们和你联系起来，"
-        "所以无法追溯到你（/forget 也无法单独找出它们）：请不要在问题中写入个人信息。\n"
-        "• <b>每个回答被展示的次数</b>：每个回答一个计数，不记录是谁问的。\n"
-        "• <b>未完成的草稿</b>（仅限维护者）保存在内存中，直到完成或取消。\n"
-        "• <b>日志</b>从不包含机器人令牌。只有运营者开启 <code>VISABOT_LOG_USER_TEXT</code> 时，"
-        "日志才会记录你输入的内容（当前：<b>{log_state}</b>）。\n\n"
-        "不出售、不分享任何数据。/forget 会立即删除与你有关的全部信息。"),
+        (
+            "🔒 <b>What visabot stores, and why</b>\n\n"
+            "• <b>Subscriptions</b>: your chat id and the topics you chose, because that is the address "
+            "policy updates are sent to. /unsubscribe or /forget removes them.\n"
+            "• <b>Language</b>: only if you choose one with /language, your user id and that choice, so "
+            "replies come in it. /language → Auto or /forget removes it.\n"
+            "• <b>Watches</b> (👁): your chat id and the answers you watch, because that is where a change "
+            "is sent. /watching or /forget removes them.\n"
+            "• <b>Votes</b> (👍/👎): only a tally per answer is stored, with nothing about who voted. To "
+            "count one vote per person, I remember in memory (never on disk) which answers you rated and "
+            "how (so you can change your vote), for two days at most; /forget clears that too.\n"
+            "• <b>Broadcast deliveries</b>: which chats an update was sent to, so nobody gets it twice.\n"
+            "• <b>Questions I could not answer</b> and <b>questions behind a 👎</b>: kept as text (with the day only) "
+            "without any user or chat id, so maintainers can add the missing answers. Because nothing links them to "
+            "you, they cannot be traced back to you (nor singled out by /forget): please keep personal "
+            "details out of your questions.\n"
+            "• <b>How often each answer is shown</b>: a count per answer, nothing about who asked.\n"
+            "• <b>Unfinished drafts</b> (maintainers only) are kept in memory until finished or cancelled.\n"
+            "• <b>Logs</b> never hold the bot token. They hold what you type only when the operator turns "
+            "on <code>VISABOT_LOG_USER_TEXT</code> (here: <b>{log_state}</b>).\n\n"
+            "Nothing is sold or shared. /forget deletes everything linked to you, at once."
+        ),
+        (
+            "🔒 <b>visabot 存储什么，以及为什么</b>\n\n"
+            "• <b>订阅</b>：你的聊天 id 和你选择的主题，因为政策更新要发到这个地址。"
+            "/unsubscribe 或 /forget 会删除它们。\n"
+            "• <b>语言</b>：仅当你用 /language 选择了语言时，存储你的用户 id 和这个选择，以便用该语言回复。"
+            "/language → 自动 或 /forget 会删除它。\n"
+            "• <b>关注</b>（👁）：你的聊天 id 和你关注的回答，因为回答有变化时要发到这里。"
+            "/watching 或 /forget 会删除它们。\n"
+            "• <b>投票</b>（👍/👎）：每个回答只存储一个计数，不记录谁投了票。为了每人只计一票，"
+            "我会在内存中（从不写入磁盘）记住你评价过哪些回答以及怎么评价的（以便你更改评价），最多两天；"
+            "/forget 也会清除这些。\n"
+            "• <b>广播投递记录</b>：一条更新发到了哪些聊天，以免有人收到两次。\n"
+            "• <b>我答不上来的问题</b>和<b>被点 👎 的回答所对应的问题</b>：以文本形式保存（只记日期），"
+            "不带任何用户或聊天 id，方便维护者补充缺少的答案。因为没有任何东西把它们和你联系起来，"
+            "所以无法追溯到你（/forget 也无法单独找出它们）：请不要在问题中写入个人信息。\n"
+            "• <b>每个回答被展示的次数</b>：每个回答一个计数，不记录是谁问的。\n"
+            "• <b>未完成的草稿</b>（仅限维护者）保存在内存中，直到完成或取消。\n"
+            "• <b>日志</b>从不包含机器人令牌。只有运营者开启 <code>VISABOT_LOG_USER_TEXT</code> 时，"
+            "日志才会记录你输入的内容（当前：<b>{log_state}</b>）。\n\n"
+            "不出售、不分享任何数据。/forget 会立即删除与你有关的全部信息。"
+        ),
     ),
     "privacy.on": ("on", "开启"),
     "privacy.off": ("off", "关闭"),
@@ -321,12 +359,20 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "请在私聊中向我发送 /forget：在那里它会删除我存储的关于你的信息。",
     ),
     "forget.kept_note": (
-        ("Questions I could not answer and questions behind a 👎 are kept as text with no link to you, "
-        "so nothing left identifies you."),
+        (
+            "Questions I could not answer and questions behind a 👎 are kept as text with no link to you, "
+            "so nothing left identifies you."
+        ),
         "我答不上来的问题和被点 👎 的问题以文本形式保存，与你没有任何关联，因此剩下的内容无法识别出你。",
     ),
-    "forget.done": ("🗑 <b>Done.</b> I deleted everything I stored about you:", "🗑 <b>完成。</b>我已删除存储的关于你的全部信息："),
-    "forget.nothing": ("🗑 <b>Done.</b> I had nothing stored about you:", "🗑 <b>完成。</b>我没有存储关于你的任何信息："),
+    "forget.done": (
+        "🗑 <b>Done.</b> I deleted everything I stored about you:",
+        "🗑 <b>完成。</b>我已删除存储的关于你的全部信息：",
+    ),
+    "forget.nothing": (
+        "🗑 <b>Done.</b> I had nothing stored about you:",
+        "🗑 <b>完成。</b>我没有存储关于你的任何信息：",
+    ),
     # Each count /forget reports: the plural form, and ".one" for exactly one.
     "forget.votes": ("{n} votes", "投票 {n} 条"),
     "forget.votes.one": ("1 vote", "投票 1 条"),
@@ -352,7 +398,10 @@ _WATCH_TEXTS: dict[str, tuple[str, str]] = {
         "👁 已关注：这个回答、它的状态或变化记录有更新时，你会收到一条消息。/watching 查看你的关注。",
     ),
     "watch.off": ("Stopped watching this answer.", "已取消关注这个回答。"),
-    "watch.private_only": ("Watching works in a private chat with me.", "关注功能只能在与我的私聊中使用。"),
+    "watch.private_only": (
+        "Watching works in a private chat with me.",
+        "关注功能只能在与我的私聊中使用。",
+    ),
     "watch.gone": ("That entry no longer exists. Try /topics.", "该条目已不存在。请试试 /topics。"),
     "watch.changed": ("An answer you watch has changed", "你关注的回答有更新"),
     "watch.status": ("Status: {old} → {new}", "状态：{old} → {new}"),
@@ -367,7 +416,10 @@ _WATCH_TEXTS: dict[str, tuple[str, str]] = {
         "You watch no answers. Tap 👁 Watch under an answer to get one message when it changes.",
         "你还没有关注任何回答。在回答下点 👁 关注，回答有更新时你会收到一条消息。",
     ),
-    "watching.list": ("👁 Answers you watch ({n}). Tap one to stop watching it:", "👁 你关注的回答（{n}）。点击一个即可取消关注："),
+    "watching.list": (
+        "👁 Answers you watch ({n}). Tap one to stop watching it:",
+        "👁 你关注的回答（{n}）。点击一个即可取消关注：",
+    ),
     "watching.more": ("… and {n} more.", "……另有 {n} 个。"),
     "watching.removed": ("Stopped watching.", "已取消关注。"),
 }
@@ -378,7 +430,10 @@ _TEXTS |= {
     "vote.changed": ("Vote changed. Thanks!", "已更改评价，谢谢！"),
     "vote.same": ("Your vote is already counted.", "你的评价已计入。"),
     "sub.off": ("🔕 Unsubscribed from {topic}.", "🔕 已取消订阅：{topic}。"),
-    "sub.off_group": ("🔕 This group is no longer subscribed to {topic}.", "🔕 本群已取消订阅：{topic}。"),
+    "sub.off_group": (
+        "🔕 This group is no longer subscribed to {topic}.",
+        "🔕 本群已取消订阅：{topic}。",
+    ),
     # ---- the answer's first screen (bot/replies/telegram_view.py): one compact status line ----
     "lapsed_short": (
         "⏳ This rule was set to end on {end} unless extended; our sources stop there:",

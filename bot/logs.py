@@ -46,5 +46,7 @@ def user_text(text: str, enabled: bool) -> str:
     """What a log line may say about something a user typed: the text itself (shortened) only when
     VISABOT_LOG_USER_TEXT is on, otherwise just its length."""
     if enabled:
-        return repr(text if len(text) <= MAX_LOGGED_USER_TEXT else text[:MAX_LOGGED_USER_TEXT] + "…")
+        return repr(
+            text if len(text) <= MAX_LOGGED_USER_TEXT else text[:MAX_LOGGED_USER_TEXT] + "…"
+        )
     return f"<{len(text)} chars, not logged>"

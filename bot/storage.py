@@ -70,10 +70,16 @@ def _v2_broadcasts(db: sqlite_utils.Database) -> None:
 def _v3_anonymous_votes(db: sqlite_utils.Database) -> None:
     # Votes become per-entry tallies and a 👎's question keeps only its day: the old voter hashes,
     # the hash key and the to-the-second timestamps could tie a question to its user.
-    db.execute("CREATE TABLE vote_counts (entry_id TEXT PRIMARY KEY, up INTEGER NOT NULL, down INTEGER NOT NULL)")
-    db.execute("INSERT INTO vote_counts SELECT entry_id, SUM(up), SUM(1 - up) FROM votes GROUP BY entry_id")
+    db.execute(
+        "CREATE TABLE vote_counts (entry_id TEXT PRIMARY KEY, up INTEGER NOT NULL, down INTEGER NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO vote_counts SELECT entry_id, SUM(up), SUM(1 - up) FROM votes GROUP BY entry_id"
+    )
     db.execute("DROP TABLE votes")
-    db.execute("CREATE TABLE downvoted_days (entry_id TEXT NOT NULL, question TEXT NOT NULL, day TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE downvoted_days (entry_id TEXT NOT NULL, question TEXT NOT NULL, day TEXT NOT NULL)"
+    )
     db.execute(
         "INSERT INTO downvoted_days SELECT entry_id, question, substr(created_at, 1, 10) FROM downvoted_questions"
         " ORDER BY created_at"
@@ -98,7 +104,9 @@ def _v5_source_checks(db: sqlite_utils.Database) -> None:
 
 def _v6_watches(db: sqlite_utils.Database) -> None:
     # 👁 Watch (bot/delivery/watch.py): the chat to tell and the entry watched, nothing else.
-    db.execute("CREATE TABLE watches (chat_id INTEGER NOT NULL, entry_id TEXT NOT NULL, PRIMARY KEY (chat_id, entry_id))")
+    db.execute(
+        "CREATE TABLE watches (chat_id INTEGER NOT NULL, entry_id TEXT NOT NULL, PRIMARY KEY (chat_id, entry_id))"
+    )
     db.execute("CREATE INDEX watches_entry ON watches (entry_id)")
     # What each watched entry said when its watchers were last told (no user data): a change made
     # while the bot was down is noticed at the next start, and the notice can say old → new.
@@ -108,13 +116,20 @@ def _v6_watches(db: sqlite_utils.Database) -> None:
     )
 
 
-
 def _v7_broadcast_chinese(db: sqlite_utils.Database) -> None:
     # A broadcast may carry the same update in simplified Chinese, for subscribers whose /language is 中文.
     db.execute("ALTER TABLE broadcasts ADD COLUMN html_zh TEXT")
 
 
-MIGRATIONS = (_v1_answers, _v2_broadcasts, _v3_anonymous_votes, _v4_languages, _v5_source_checks, _v6_watches, _v7_broadcast_chinese)
+MIGRATIONS = (
+    _v1_answers,
+    _v2_broadcasts,
+    _v3_anonymous_votes,
+    _v4_languages,
+    _v5_source_checks,
+    _v6_watches,
+    _v7_broadcast_chinese,
+)
 MAX_LOGGED_QUESTION_CHARS = 500
 
 log = logging.getLogger(__name__)
@@ -136,7 +151,11 @@ class Bookkeeper:
 
     def __init__(self, path: str, shared: sqlite3.Connection):
         # ":memory:" is one database per connection: share the bot's (tests only).
-        self._conn = shared if path == ":memory:" else sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn = (
+            shared
+            if path == ":memory:"
+            else sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        )
         self._own = self._conn is not shared
         if self._own:
             self._conn.execute("PRAGMA busy_timeout=1000")
@@ -206,8 +225,12 @@ class Bookkeeper:
             except sqlite3.Error as exc:
                 locked = "locked" in str(exc) or "busy" in str(exc)
                 if not self._failing:  # the error class and message only: no user text
-                    log.warning("bookkeeping write failed (%s: %s)%s", type(exc).__name__, exc,
-                                "; retrying" if locked and not stopping else "; dropped")
+                    log.warning(
+                        "bookkeeping write failed (%s: %s)%s",
+                        type(exc).__name__,
+                        exc,
+                        "; retrying" if locked and not stopping else "; dropped",
+                    )
                 self._failing = True
                 if not locked or stopping:
                     break
@@ -249,7 +272,9 @@ class VoteGuard:
         """Remember this vote; returns the user's previous vote on this message (None: none).
         A changed vote keeps the time of the first, so the guard still expires in order."""
         now = time.monotonic()
-        while self._seen and (len(self._seen) >= self.max_size or now - next(iter(self._seen.values()))[0] > self.ttl):
+        while self._seen and (
+            len(self._seen) >= self.max_size or now - next(iter(self._seen.values()))[0] > self.ttl
+        ):
             self._seen.popitem(last=False)
         key = (user_id, chat_id, message_id)
         first_at, previous = self._seen.get(key, (now, None))
@@ -274,7 +299,9 @@ class Storage:
             self.db.enable_wal()
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.execute("PRAGMA secure_delete=ON")  # dropped vote rows are overwritten, not left in free pages
+        self.db.execute(
+            "PRAGMA secure_delete=ON"
+        )  # dropped vote rows are overwritten, not left in free pages
         self._migrate()
         self.vote_guard = VoteGuard()
         self.bookkeeping = Bookkeeper(str(path), conn)
@@ -300,18 +327,28 @@ class Storage:
             self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)  # type: ignore[union-attr]
         for version, step in enumerate(MIGRATIONS, 1):
             with self.transaction():
-                row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                row = self.db.execute(
+                    "SELECT value FROM meta WHERE key='schema_version'"
+                ).fetchone()
                 if row and int(row[0]) >= version:
                     continue
                 step(self.db)
                 self.db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", [str(version)]
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    [str(version)],
                 )
 
     # ---- votes ----
 
     def record_vote(
-        self, entry_id: str, up: bool, *, user_id: int, chat_id: int, message_id: int, question: str | None = None
+        self,
+        entry_id: str,
+        up: bool,
+        *,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        question: str | None = None,
     ) -> VoteResult:
         """Count a vote (queued), or move it when this user voted the other way on this message.
 
@@ -340,7 +377,9 @@ class Storage:
                     "INSERT INTO downvoted_questions (entry_id, question, day) VALUES (?, ?, ?)",
                     [entry_id, question, today()],
                 )
-            elif previous is False:  # the 👎 taken back: its question no longer says the answer failed
+            elif (
+                previous is False
+            ):  # the 👎 taken back: its question no longer says the answer failed
                 self.bookkeeping.put(
                     "DELETE FROM downvoted_questions WHERE rowid = (SELECT MAX(rowid) FROM downvoted_questions "
                     "WHERE entry_id = ? AND question = ?)",
@@ -350,7 +389,9 @@ class Storage:
 
     def votes(self, entry_id: str) -> tuple[int, int]:
         self._settle()
-        row = self.db.execute("SELECT up, down FROM vote_counts WHERE entry_id = ?", [entry_id]).fetchone()
+        row = self.db.execute(
+            "SELECT up, down FROM vote_counts WHERE entry_id = ?", [entry_id]
+        ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def most_downvoted(self, limit: int = 10) -> list[tuple[str, int, int, list[str]]]:
@@ -380,12 +421,18 @@ class Storage:
             counts = {
                 # Votes are anonymous tallies; only the in-memory guard knows who rated what.
                 "votes": self.vote_guard.forget(user_id),
-                "subscriptions": execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id]).rowcount,
-                "broadcast deliveries": execute("DELETE FROM outbox WHERE chat_id = ?", [chat_id]).rowcount,
+                "subscriptions": execute(
+                    "DELETE FROM subscriptions WHERE chat_id = ?", [chat_id]
+                ).rowcount,
+                "broadcast deliveries": execute(
+                    "DELETE FROM outbox WHERE chat_id = ?", [chat_id]
+                ).rowcount,
                 "broadcast authorships": execute(
                     "UPDATE broadcasts SET created_by = NULL WHERE created_by = ?", [user_id]
                 ).rowcount,
-                "language choice": execute("DELETE FROM languages WHERE user_id = ?", [user_id]).rowcount,
+                "language choice": execute(
+                    "DELETE FROM languages WHERE user_id = ?", [user_id]
+                ).rowcount,
                 "watches": execute("DELETE FROM watches WHERE chat_id = ?", [chat_id]).rowcount,
             }
             execute(
@@ -398,7 +445,9 @@ class Storage:
 
     def language(self, user_id: int) -> str | None:
         """The user's /language choice ("en" or "zh"), None for auto."""
-        row = self.db.execute("SELECT choice FROM languages WHERE user_id = ?", [user_id]).fetchone()
+        row = self.db.execute(
+            "SELECT choice FROM languages WHERE user_id = ?", [user_id]
+        ).fetchone()
         return row[0] if row else None
 
     def set_language(self, user_id: int, choice: str | None) -> None:
@@ -406,22 +455,40 @@ class Storage:
         with self.transaction():
             self.db.execute("DELETE FROM languages WHERE user_id = ?", [user_id])
             if choice is not None:
-                self.db.execute("INSERT INTO languages (user_id, choice) VALUES (?, ?)", [user_id, choice])
+                self.db.execute(
+                    "INSERT INTO languages (user_id, choice) VALUES (?, ?)", [user_id, choice]
+                )
 
     def users_choosing(self, choice: str) -> set[int]:
         """Every user whose stored /language is `choice` (a private chat's id is its user's id)."""
-        return {row[0] for row in self.db.execute("SELECT user_id FROM languages WHERE choice = ?", [choice])}
+        return {
+            row[0]
+            for row in self.db.execute("SELECT user_id FROM languages WHERE choice = ?", [choice])
+        }
 
     # ---- source watch ----
 
     def source_check(self, url: str) -> dict[str, object] | None:
         row = self.db.execute(
-            "SELECT hash, etag, last_modified, checked_at, changed_at FROM source_checks WHERE url = ?", [url]
+            "SELECT hash, etag, last_modified, checked_at, changed_at FROM source_checks WHERE url = ?",
+            [url],
         ).fetchone()
-        return dict(zip(("hash", "etag", "last_modified", "checked_at", "changed_at"), row, strict=True)) if row else None
+        return (
+            dict(
+                zip(("hash", "etag", "last_modified", "checked_at", "changed_at"), row, strict=True)
+            )
+            if row
+            else None
+        )
 
     def record_source_check(
-        self, url: str, digest: str, etag: object, last_modified: object, checked_at: str, changed: bool
+        self,
+        url: str,
+        digest: str,
+        etag: object,
+        last_modified: object,
+        checked_at: str,
+        changed: bool,
     ) -> None:
         """Remember a fetch; `changed_at` moves only when the page's text changed."""
         with self.transaction():
@@ -480,7 +547,8 @@ class Storage:
     def gap(self, row_id: int) -> dict[str, object] | None:
         rows = list(
             self.db.query(
-                "SELECT rowid AS id, key, text, count, first_seen, last_seen FROM unanswered WHERE rowid = ?", [row_id]
+                "SELECT rowid AS id, key, text, count, first_seen, last_seen FROM unanswered WHERE rowid = ?",
+                [row_id],
             )
         )
         return rows[0] if rows else None
@@ -489,7 +557,9 @@ class Storage:
         """Drop one unanswered question from the list (dismissed, attached or answered by a new
         entry); False when it was already gone. Asked again later, it comes back with count 1."""
         with self.transaction():
-            cursor = self.db.execute("DELETE FROM unanswered WHERE rowid = ? AND key = ?", [row_id, key])
+            cursor = self.db.execute(
+                "DELETE FROM unanswered WHERE rowid = ? AND key = ?", [row_id, key]
+            )
         return cursor.rowcount > 0
 
     def count_asked(self, entry_id: str) -> None:
@@ -500,7 +570,9 @@ class Storage:
         )
 
     def most_asked(self, limit: int = 10) -> list[str]:
-        rows = self.db.execute("SELECT entry_id FROM asked ORDER BY count DESC, entry_id LIMIT ?", [limit])
+        rows = self.db.execute(
+            "SELECT entry_id FROM asked ORDER BY count DESC, entry_id LIMIT ?", [limit]
+        )
         return [r[0] for r in rows.fetchall()]
 
     def close(self) -> None:

@@ -71,7 +71,9 @@ async def on_private_text(update: Update, context: Context) -> None:
     """A maintainer in the middle of a draft (a broadcast, or an entry for /add or /edit) that waits
     for text is answering it; everyone else is asking. At most one draft is open: starting one
     discards the other."""
-    is_admin = context.bot_data.is_admin(update.effective_user.id if update.effective_user else None)
+    is_admin = context.bot_data.is_admin(
+        update.effective_user.id if update.effective_user else None
+    )
     if is_admin and admin.has_open_draft(context):
         await admin.on_draft_input(update, context)
     elif is_admin and entry_steps.has_open_draft(context):
@@ -106,14 +108,24 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("about", start.on_about, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("topics", browse.on_topics, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("ask", ask.on_ask_command, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("subscribe", subscriptions.on_subscribe, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("unsubscribe", subscriptions.on_unsubscribe, filters=NEW_MESSAGE))
-    application.add_handler(CommandHandler("subscriptions", subscriptions.on_subscriptions, filters=NEW_MESSAGE))
+    application.add_handler(
+        CommandHandler("subscribe", subscriptions.on_subscribe, filters=NEW_MESSAGE)
+    )
+    application.add_handler(
+        CommandHandler("unsubscribe", subscriptions.on_unsubscribe, filters=NEW_MESSAGE)
+    )
+    application.add_handler(
+        CommandHandler("subscriptions", subscriptions.on_subscriptions, filters=NEW_MESSAGE)
+    )
     # Privacy: anyone. /forget deletes only in a private chat (a group's subscriptions are the group's).
     application.add_handler(CommandHandler("privacy", privacy.on_privacy, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("forget", privacy.on_forget, filters=NEW_MESSAGE))
     # Reply language: stored per user, only in a private chat (a group is many users).
-    application.add_handler(CommandHandler("language", language.on_language, filters=NEW_MESSAGE & filters.ChatType.PRIVATE))
+    application.add_handler(
+        CommandHandler(
+            "language", language.on_language, filters=NEW_MESSAGE & filters.ChatType.PRIVATE
+        )
+    )
     # 👁 Watches: listed and removed in a private chat (handlers/watch.py says why).
     application.add_handler(CommandHandler("watching", watch.on_watching, filters=NEW_MESSAGE))
 
@@ -138,14 +150,24 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(browse.on_topics_callback, pattern=r"^t(:|$)"))
     application.add_handler(CallbackQueryHandler(browse.on_show_entry, pattern=r"^a:"))
     application.add_handler(CallbackQueryHandler(ask.on_expand, pattern=r"^x:[a-z0-9-]+:[scrfh]$"))
-    application.add_handler(CallbackQueryHandler(language.on_language_button, pattern=r"^lang:(auto|en|zh)$"))
+    application.add_handler(
+        CallbackQueryHandler(language.on_language_button, pattern=r"^lang:(auto|en|zh)$")
+    )
     application.add_handler(CallbackQueryHandler(browse.on_vote, pattern=r"^v:[a-z0-9-]+:[01]$"))
     application.add_handler(CallbackQueryHandler(watch.on_watch_button, pattern=r"^w:[a-z0-9-]+$"))
-    application.add_handler(CallbackQueryHandler(watch.on_unwatch_button, pattern=r"^wu:[a-z0-9-]+$"))
-    application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$"))
-    application.add_handler(CallbackQueryHandler(subscriptions.on_subscribe_button, pattern=r"^sub:"))
+    application.add_handler(
+        CallbackQueryHandler(watch.on_unwatch_button, pattern=r"^wu:[a-z0-9-]+$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(subscriptions.on_subscribe_menu_button, pattern=r"^subscribe-menu$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(subscriptions.on_subscribe_button, pattern=r"^sub:")
+    )
     application.add_handler(CallbackQueryHandler(subscriptions.on_topic_toggle, pattern=r"^subt:"))
-    application.add_handler(CallbackQueryHandler(subscriptions.on_unsubscribe_button, pattern=r"^unsub:"))
+    application.add_handler(
+        CallbackQueryHandler(subscriptions.on_unsubscribe_button, pattern=r"^unsub:")
+    )
     application.add_handler(CallbackQueryHandler(admin.on_topic_button, pattern=r"^bt:"))
     application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))
     application.add_handler(CallbackQueryHandler(admin.on_add_chinese, pattern=r"^bz$"))
@@ -159,19 +181,31 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(entry_drafts.on_save, pattern=r"^e[vwy]:"))
     application.add_handler(CallbackQueryHandler(entry_drafts.on_cancel_button, pattern=r"^ex:"))
     # /edit: "ea:" only add alternates (with the nonce); "ee:ID" (its search) and "fe:ID" (/feedback) open an entry.
-    application.add_handler(CallbackQueryHandler(entry_drafts.on_more_alternates_button, pattern=r"^ea:"))
-    application.add_handler(CallbackQueryHandler(entry_drafts.on_edit_button, pattern=r"^(ee|fe):[a-z0-9-]+$"))
+    application.add_handler(
+        CallbackQueryHandler(entry_drafts.on_more_alternates_button, pattern=r"^ea:")
+    )
+    application.add_handler(
+        CallbackQueryHandler(entry_drafts.on_edit_button, pattern=r"^(ee|fe):[a-z0-9-]+$")
+    )
     # /delete: "ed:ID" confirms, "edx" cancels.
-    application.add_handler(CallbackQueryHandler(entry_delete.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$"))
+    application.add_handler(
+        CallbackQueryHandler(entry_delete.on_delete_button, pattern=r"^(ed:[a-z0-9-]+|edx)$")
+    )
     # /gaps, one message: "gp:" a page, "go:" open a group, "gn:" add entry, "ga:" attach (closest),
     # "gs:" attach (search by words), "gt:" attach to, "gx:" dismiss, "gb:" back to the group.
     application.add_handler(CallbackQueryHandler(gaps.on_gap_button, pattern=r"^g[ponastxb]:"))
     # /changes: "cv:ID" mark verified, "ce:ID" edit.
-    application.add_handler(CallbackQueryHandler(changes.on_mark_verified, pattern=r"^cv:[a-z0-9-]+$"))
-    application.add_handler(CallbackQueryHandler(changes.on_edit_button, pattern=r"^ce:[a-z0-9-]+$"))
+    application.add_handler(
+        CallbackQueryHandler(changes.on_mark_verified, pattern=r"^cv:[a-z0-9-]+$")
+    )
+    application.add_handler(
+        CallbackQueryHandler(changes.on_edit_button, pattern=r"^ce:[a-z0-9-]+$")
+    )
 
     # Blocking the bot (my_chat_member → kicked) unsubscribes at once.
-    application.add_handler(ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(
+        ChatMemberHandler(subscriptions.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
 
     # Inline mode.
     application.add_handler(InlineQueryHandler(inline.on_inline_query))
@@ -182,14 +216,25 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(MessageHandler(private & filters.TEXT, on_private_text))
     application.add_handler(
         MessageHandler(
-            private & (filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.Document.ALL | filters.VIDEO | filters.VIDEO_NOTE),
+            private
+            & (
+                filters.Sticker.ALL
+                | filters.PHOTO
+                | filters.VOICE
+                | filters.AUDIO
+                | filters.Document.ALL
+                | filters.VIDEO
+                | filters.VIDEO_NOTE
+            ),
             media.on_media,
         )
     )
 
     # Groups: only a mention of the bot or a reply to it; other chatter is ignored (catch-alls last).
     group_text = filters.ChatType.GROUPS & NEW_MESSAGE & filters.TEXT & ~filters.COMMAND
-    application.add_handler(MessageHandler(group_text & filters.Entity("mention"), ask.on_group_mention))
+    application.add_handler(
+        MessageHandler(group_text & filters.Entity("mention"), ask.on_group_mention)
+    )
     application.add_handler(MessageHandler(group_text & filters.REPLY, ask.on_group_reply))
 
     application.add_error_handler(errors.on_error)

@@ -60,10 +60,19 @@ def has_open_draft(context: Context) -> bool:
 
 def _topics_keyboard(context: Context, chosen: list[str]) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(("✅ " if t in chosen else "▫️ ") + topic_label(t, Lang.EN), callback_data=f"bt:{t}")]
+        [
+            InlineKeyboardButton(
+                ("✅ " if t in chosen else "▫️ ") + topic_label(t, Lang.EN), callback_data=f"bt:{t}"
+            )
+        ]
         for t in subscribable_topics(context)
     ]
-    rows.append([InlineKeyboardButton("Next ➡", callback_data="bt:next"), InlineKeyboardButton("Cancel", callback_data="bx")])
+    rows.append(
+        [
+            InlineKeyboardButton("Next ➡", callback_data="bt:next"),
+            InlineKeyboardButton("Cancel", callback_data="bx"),
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -72,7 +81,8 @@ async def on_broadcast(update: Update, context: Context) -> None:
     assert update.message is not None
     drafts.start(context, Draft())  # an open entry draft is discarded: one draft at a time
     await update.message.reply_text(
-        "📣 <b>New broadcast</b>\nStep 1 of 3: who should get it?", reply_markup=_topics_keyboard(context, [])
+        "📣 <b>New broadcast</b>\nStep 1 of 3: who should get it?",
+        reply_markup=_topics_keyboard(context, []),
     )
 
 
@@ -97,7 +107,11 @@ async def on_topic_button(update: Update, context: Context) -> None:
         )
         return
     if choice in subscribable_topics(context):
-        draft.topics = [t for t in draft.topics if t != choice] if choice in draft.topics else [*draft.topics, choice]
+        draft.topics = (
+            [t for t in draft.topics if t != choice]
+            if choice in draft.topics
+            else [*draft.topics, choice]
+        )
     await query.answer()
     await query.edit_message_reply_markup(_topics_keyboard(context, draft.topics))
 
@@ -111,13 +125,19 @@ async def on_draft_input(update: Update, context: Context) -> None:
         html = message.text.strip()
         problems = validate_telegram_html(html)
         if visible_length(html) > MAX_BODY_CHARS:
-            problems.append(f"longer than {MAX_BODY_CHARS:,} characters (the rest is kept for the header and footer)")
+            problems.append(
+                f"longer than {MAX_BODY_CHARS:,} characters (the rest is kept for the header and footer)"
+            )
         if draft.stage == "text_zh" and not problems:
             difference = texts_differ(visible_text(draft.html), visible_text(html))
-            problems += [f"{difference}: the two texts must state the same facts"] if difference else []
+            problems += (
+                [f"{difference}: the two texts must state the same facts"] if difference else []
+            )
         if problems:
             reasons = "\n".join(f"• {esc(p)}" for p in problems[:5])
-            await message.reply_text(f"❌ I can't send that, nothing was sent:\n{reasons}\nPlease send a corrected text.")
+            await message.reply_text(
+                f"❌ I can't send that, nothing was sent:\n{reasons}\nPlease send a corrected text."
+            )
             return
         if draft.stage == "text_zh":
             draft.html_zh = html
@@ -149,10 +169,18 @@ async def on_draft_input(update: Update, context: Context) -> None:
 def _link_keyboard(context: Context, draft: Draft) -> InlineKeyboardMarkup:
     base = context.bot_data.matcher.base
     rows = [
-        [InlineKeyboardButton(("✅ " if i in draft.entry_ids else "➕ ") + shorten(entry.question, 56), callback_data=f"bl:{i}")]
-        for i in draft.found if (entry := base.get(i)) is not None
+        [
+            InlineKeyboardButton(
+                ("✅ " if i in draft.entry_ids else "➕ ") + shorten(entry.question, 56),
+                callback_data=f"bl:{i}",
+            )
+        ]
+        for i in draft.found
+        if (entry := base.get(i)) is not None
     ]
-    rows.append([InlineKeyboardButton(f"Done ▶ ({len(draft.entry_ids)} linked)", callback_data="bl:")])
+    rows.append(
+        [InlineKeyboardButton(f"Done ▶ ({len(draft.entry_ids)} linked)", callback_data="bl:")]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -172,7 +200,11 @@ async def on_link_button(update: Update, context: Context) -> None:
         await _preview(query.message, context, draft)
         return
     if entry_id in draft.found:
-        draft.entry_ids = [i for i in draft.entry_ids if i != entry_id] if entry_id in draft.entry_ids else [*draft.entry_ids, entry_id]
+        draft.entry_ids = (
+            [i for i in draft.entry_ids if i != entry_id]
+            if entry_id in draft.entry_ids
+            else [*draft.entry_ids, entry_id]
+        )
     await query.edit_message_reply_markup(_link_keyboard(context, draft))
 
 
@@ -187,7 +219,9 @@ async def on_skip(update: Update, context: Context) -> None:
 
 async def _preview(message: Message, context: Context, draft: Draft) -> None:
     """The message as subscribers will see it (in each language it has), then Send / Cancel."""
-    texts = [(draft.html, Lang.EN, "text")] + ([(draft.html_zh, Lang.ZH, "text_zh")] if draft.html_zh else [])
+    texts = [(draft.html, Lang.EN, "text")] + (
+        [(draft.html_zh, Lang.ZH, "text_zh")] if draft.html_zh else []
+    )
     previews: list[int] = []
     for html, lang, stage in texts:
         try:
@@ -199,18 +233,30 @@ async def _preview(message: Message, context: Context, draft: Draft) -> None:
             )
         except BadRequest as exc:  # Telegram's own parser has the last word on the markup
             draft.stage = stage
-            await message.reply_text(f"❌ Telegram refused the text: {esc(exc.message)}\nPlease send a corrected text.")
+            await message.reply_text(
+                f"❌ Telegram refused the text: {esc(exc.message)}\nPlease send a corrected text."
+            )
             return
         previews.append(preview.message_id)
     draft.stage = "preview"
     recipients = context.bot_data.subscriptions.recipients(draft.topics)
     names = ", ".join(topic_label(t, Lang.EN) for t in draft.topics)
     # The English preview's id is the idempotency key, as before there was a Chinese one.
-    rows = [[InlineKeyboardButton(f"✅ Send to {len(recipients)}", callback_data=f"bs:{previews[0]}"),
-             InlineKeyboardButton("Cancel", callback_data="bx")]]
-    summary = f"☝️ This is the preview. Topics: {esc(names)}. Recipients now: <b>{len(recipients)}</b>."
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"✅ Send to {len(recipients)}", callback_data=f"bs:{previews[0]}"
+            ),
+            InlineKeyboardButton("Cancel", callback_data="bx"),
+        ]
+    ]
+    summary = (
+        f"☝️ This is the preview. Topics: {esc(names)}. Recipients now: <b>{len(recipients)}</b>."
+    )
     if draft.html_zh:
-        readers = len(context.bot_data.db.users_choosing(Preference.ZH.value).intersection(recipients))
+        readers = len(
+            context.bot_data.db.users_choosing(Preference.ZH.value).intersection(recipients)
+        )
         summary += f" In Chinese (their /language is 中文): <b>{readers}</b>."
     else:
         rows.append([InlineKeyboardButton("➕ Add Chinese text (中文)", callback_data="bz")])
@@ -247,8 +293,13 @@ async def on_send(update: Update, context: Context) -> None:
     if draft is not None and draft.stage == "preview":
         recipients = data.subscriptions.recipients(draft.topics)
         broadcast, created = data.outbox.create(
-            key, topics=draft.topics, html=draft.html, recipients=recipients, entry_ids=draft.entry_ids,
-            paid=bool(data.settings and data.settings.paid_broadcast), created_by=query.from_user.id,
+            key,
+            topics=draft.topics,
+            html=draft.html,
+            recipients=recipients,
+            entry_ids=draft.entry_ids,
+            paid=bool(data.settings and data.settings.paid_broadcast),
+            created_by=query.from_user.id,
             html_zh=draft.html_zh or None,
         )
         drafts.drop(context, Draft)
@@ -261,7 +312,9 @@ async def on_send(update: Update, context: Context) -> None:
     if not created:
         return
     await query.edit_message_reply_markup(None)
-    status = await query.message.reply_text(progress_text(broadcast, data.outbox.progress(broadcast.id), None, False))
+    status = await query.message.reply_text(
+        progress_text(broadcast, data.outbox.progress(broadcast.id), None, False)
+    )
     data.outbox.set_progress_message(broadcast.id, status.chat.id, status.message_id)
     assert data.jobs is not None
     data.jobs.start(broadcast.id)
@@ -295,7 +348,11 @@ async def on_stats(update: Update, context: Context) -> None:
     assert update.message is not None
     subs = context.bot_data.subscriptions
     counts = subs.counts()
-    lines = [f"{esc(topic_label(t, Lang.EN))}: {n}" for t, n in counts.items()] or ["no subscribers yet"]
+    lines = [f"{esc(topic_label(t, Lang.EN))}: {n}" for t, n in counts.items()] or [
+        "no subscribers yet"
+    ]
     await update.message.reply_text(
-        "<b>Subscribers per topic</b>\n" + "\n".join(lines) + f"\nChats with any subscription: {subs.total_chats()}"
+        "<b>Subscribers per topic</b>\n"
+        + "\n".join(lines)
+        + f"\nChats with any subscription: {subs.total_chats()}"
     )

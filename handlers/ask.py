@@ -45,8 +45,14 @@ async def send_entry(
     lang = lang or reply_language(context, message.from_user, question or "")
     shown = entry_text(entry, lang, context.bot_data.matcher.base.chinese)
     if message.chat.type == ChatType.PRIVATE:
-        related = [e for e in (context.bot_data.matcher.base.get(r) for r in entry.related) if e is not None]
-        keyboard = answer_keyboard(entry, related, did_you_mean, lang, context.bot_data.matcher.base.chinese)
+        related = [
+            e
+            for e in (context.bot_data.matcher.base.get(r) for r in entry.related)
+            if e is not None
+        ]
+        keyboard = answer_keyboard(
+            entry, related, did_you_mean, lang, context.bot_data.matcher.base.chinese
+        )
         markup = with_expand_row(keyboard, entry, view, lang)
         watching = Watches(context.bot_data.db).watching(message.chat.id, entry.id)
         markup = with_watch_button(markup, entry.id, watching, lang)
@@ -67,7 +73,9 @@ async def answer_question(message: Message, context: Context, text: str) -> None
     data = context.bot_data
     replied = message.reply_to_message
     previous_id = data.context_entry_id(
-        message.chat.id, replied.message_id if replied is not None else None, message.chat.type == "private"
+        message.chat.id,
+        replied.message_id if replied is not None else None,
+        message.chat.type == "private",
     )
     previous = data.matcher.base.get(previous_id) if previous_id else None
     result = data.matcher.match(text, context=previous)
@@ -75,15 +83,26 @@ async def answer_question(message: Message, context: Context, text: str) -> None
     if result.outcome is Outcome.SMALLTALK:
         await message.reply_text(smalltalk_html(result, lang))
     elif result.outcome is Outcome.ANSWER and result.entry is not None:
-        await send_entry(message, context, result.entry, question=text, did_you_mean=result.alternatives, lang=lang)
+        await send_entry(
+            message,
+            context,
+            result.entry,
+            question=text,
+            did_you_mean=result.alternatives,
+            lang=lang,
+        )
         for part in result.also:  # a compound question: each part's answer in its own message
             await send_entry(message, context, part.entry, question=text, lang=lang)
     elif result.outcome is Outcome.CLARIFY:
-        choices = choices_keyboard(result.alternatives, lang=lang, chinese=data.matcher.base.chinese)
+        choices = choices_keyboard(
+            result.alternatives, lang=lang, chinese=data.matcher.base.chinese
+        )
         await message.reply_text(clarify_html(result, lang), reply_markup=choices)
     else:
         context.bot_data.db.log_unanswered(text)
-        markup = choices_keyboard(result.alternatives, with_topics=True, lang=lang, chinese=data.matcher.base.chinese)
+        markup = choices_keyboard(
+            result.alternatives, with_topics=True, lang=lang, chinese=data.matcher.base.chinese
+        )
         await message.reply_text(decline_html(result, lang), reply_markup=markup)
 
 
@@ -101,7 +120,9 @@ async def on_ask_command(update: Update, context: Context) -> None:
     assert update.message is not None
     question = " ".join(context.args or [])
     if not question.strip():
-        await update.message.reply_text(t("ask_usage", user_language(context, update.message.from_user)))
+        await update.message.reply_text(
+            t("ask_usage", user_language(context, update.message.from_user))
+        )
         return
     await answer_question(update.message, context, question)
 
@@ -135,7 +156,7 @@ async def on_group_reply(update: Update, context: Context) -> None:
 
 
 async def on_expand(update: Update, context: Context) -> None:
-    """"⚠️ N more caveats", "📚 Sources", "Show less": edit the answer in place."""
+    """ "⚠️ N more caveats", "📚 Sources", "Show less": edit the answer in place."""
     query = update.callback_query
     assert query is not None and query.data is not None
     _, entry_id, view_code = query.data.split(":")
@@ -148,7 +169,9 @@ async def on_expand(update: Update, context: Context) -> None:
     view = View(view_code)
     lang = detect(message.text or "")  # type: ignore[attr-defined]  # the language the answer was shown in
     markup = with_expand_row(message.reply_markup, entry, view, lang)  # type: ignore[attr-defined]
-    first, *rest = entry_view_messages(entry, view, text=entry_text(entry, lang, context.bot_data.matcher.base.chinese))
+    first, *rest = entry_view_messages(
+        entry, view, text=entry_text(entry, lang, context.bot_data.matcher.base.chinese)
+    )
     try:
         await query.edit_message_text(first, reply_markup=markup if not rest else None)
     except BadRequest as exc:  # "message is not modified" after a double tap is harmless

@@ -31,11 +31,20 @@ def topic_menu(context: Context, lang: Lang = Lang.EN) -> tuple[str, InlineKeybo
     for topic in Topic:
         count = sum(e.topic is topic for e in entries)
         if count:
-            rows.append([InlineKeyboardButton(f"{topic_label(topic, lang)} ({count})", callback_data=topics_data(topic.value, 0))])
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        f"{topic_label(topic, lang)} ({count})",
+                        callback_data=topics_data(topic.value, 0),
+                    )
+                ]
+            )
     return t("browse.menu", lang), InlineKeyboardMarkup(rows)
 
 
-def topic_page(context: Context, topic: Topic, page: int, lang: Lang = Lang.EN) -> tuple[str, InlineKeyboardMarkup]:
+def topic_page(
+    context: Context, topic: Topic, page: int, lang: Lang = Lang.EN
+) -> tuple[str, InlineKeyboardMarkup]:
     """One page of a topic's questions, in `lang` where the entry has it."""
     entries = browse_sorted(
         (e for e in context.bot_data.matcher.base.entries if e.topic is topic),
@@ -46,12 +55,27 @@ def topic_page(context: Context, topic: Topic, page: int, lang: Lang = Lang.EN) 
     page = min(max(page, 0), pages - 1)
     shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     chinese = context.bot_data.matcher.base.chinese
-    rows = [[InlineKeyboardButton(shorten(entry_text(e, lang, chinese).question), callback_data=show_data(e.id))] for e in shown]
+    rows = [
+        [
+            InlineKeyboardButton(
+                shorten(entry_text(e, lang, chinese).question), callback_data=show_data(e.id)
+            )
+        ]
+        for e in shown
+    ]
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton(t("browse.prev", lang), callback_data=topics_data(topic.value, page - 1)))
+        nav.append(
+            InlineKeyboardButton(
+                t("browse.prev", lang), callback_data=topics_data(topic.value, page - 1)
+            )
+        )
     if page < pages - 1:
-        nav.append(InlineKeyboardButton(t("browse.next", lang), callback_data=topics_data(topic.value, page + 1)))
+        nav.append(
+            InlineKeyboardButton(
+                t("browse.next", lang), callback_data=topics_data(topic.value, page + 1)
+            )
+        )
     if nav:
         rows.append(nav)
     rows.append([InlineKeyboardButton(t("browse.back", lang), callback_data=topics_data())])
@@ -107,13 +131,21 @@ async def on_vote(update: Update, context: Context) -> None:
     up = direction == "1"
     question = context.bot_data.recent_questions.get((message.chat.id, message.message_id))
     result = context.bot_data.db.record_vote(
-        entry_id, up, user_id=query.from_user.id, chat_id=message.chat.id,
-        message_id=message.message_id, question=question,
+        entry_id,
+        up,
+        user_id=query.from_user.id,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        question=question,
     )
     lang = tapped_language(context, query)
     await query.answer(t(f"vote.{result.value}", lang))
     # A group's message is seen by everyone: one member's tick there would read as everyone's.
-    if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE or message.reply_markup is None:
+    if (
+        not isinstance(message, Message)
+        or message.chat.type != ChatType.PRIVATE
+        or message.reply_markup is None
+    ):
         return
     markup = with_vote_row(message.reply_markup, entry_id, lang, up)
     if markup != message.reply_markup:

@@ -38,7 +38,9 @@ def _changed_at(data: BotData, url: str) -> str:
 
 
 def queue_item_html(data: BotData, entry: Entry, urls: list[str]) -> str:
-    pages = "\n".join(f'• <a href="{esc(u)}">{esc(u)}</a> (changed {_changed_at(data, u)})' for u in urls)
+    pages = "\n".join(
+        f'• <a href="{esc(u)}">{esc(u)}</a> (changed {_changed_at(data, u)})' for u in urls
+    )
     return (
         f"🔎 <code>{esc(entry.id)}</code> · verified {entry.verified_on.isoformat()}\n"
         f"<b>{esc(entry.question)}</b>\n\nOfficial source(s) changed since:\n{pages}"
@@ -46,10 +48,14 @@ def queue_item_html(data: BotData, entry: Entry, urls: list[str]) -> str:
 
 
 def queue_keyboard(entry_id: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton("✅ Mark verified", callback_data=f"cv:{entry_id}"),
-        InlineKeyboardButton("✏️ Edit", callback_data=f"ce:{entry_id}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ Mark verified", callback_data=f"cv:{entry_id}"),
+                InlineKeyboardButton("✏️ Edit", callback_data=f"ce:{entry_id}"),
+            ]
+        ]
+    )
 
 
 @admin_command("/changes")
@@ -63,14 +69,20 @@ async def on_changes(update: Update, context: Context) -> None:
             "(as far as the last <code>visabot sources check</code> saw)."
         )
         return
-    more = f" The first {MAX_LISTED} are below; all: <code>visabot sources changed</code>." if len(queue) > MAX_LISTED else ""
+    more = (
+        f" The first {MAX_LISTED} are below; all: <code>visabot sources changed</code>."
+        if len(queue) > MAX_LISTED
+        else ""
+    )
     await update.message.reply_text(
         f"🔎 <b>{len(queue)} entr{'y' if len(queue) == 1 else 'ies'} to re-verify</b>: an official source "
         "changed after the entry was verified. Re-read the pages, then Mark verified if the entry still "
         f"holds, or Edit it.{more}"
     )
     for entry, urls in queue[:MAX_LISTED]:
-        await update.message.reply_text(queue_item_html(data, entry, urls), reply_markup=queue_keyboard(entry.id))
+        await update.message.reply_text(
+            queue_item_html(data, entry, urls), reply_markup=queue_keyboard(entry.id)
+        )
 
 
 def mark_verified(data: BotData, entry_id: str, today: dt.date) -> Entry | None:
@@ -98,9 +110,13 @@ async def on_mark_verified(update: Update, context: Context) -> None:
     entry = await asyncio.to_thread(mark_verified, context.bot_data, entry_id, today)
     message = query.message if isinstance(query.message, Message) else None
     if entry is None:
-        await query.answer("No such entry on disk (deleted meanwhile?). Nothing changed.", show_alert=True)
+        await query.answer(
+            "No such entry on disk (deleted meanwhile?). Nothing changed.", show_alert=True
+        )
         return
-    log.info("admin %s marked entry %s verified on %s", query.from_user.id, entry_id, today.isoformat())
+    log.info(
+        "admin %s marked entry %s verified on %s", query.from_user.id, entry_id, today.isoformat()
+    )
     await query.answer("Marked verified.")
     if message is not None:
         try:

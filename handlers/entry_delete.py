@@ -30,16 +30,27 @@ async def on_delete(update: Update, context: Context) -> None:
     assert update.message is not None
     args = context.args or []
     if len(args) != 1 or not re.fullmatch(r"[a-z0-9-]{1,48}", args[0]):
-        await update.message.reply_text("Usage: <code>/delete ENTRY-ID</code>, e.g. <code>/delete h1b-masters-cap</code>.")
+        await update.message.reply_text(
+            "Usage: <code>/delete ENTRY-ID</code>, e.g. <code>/delete h1b-masters-cap</code>."
+        )
         return
     entry_id = args[0]
-    if on_disk(knowledge_dir(context.bot_data), entry_id) is None and context.bot_data.matcher.base.get(entry_id) is None:
-        await update.message.reply_text(f"No entry <code>{esc(entry_id)}</code>. Nothing to delete.")
+    if (
+        on_disk(knowledge_dir(context.bot_data), entry_id) is None
+        and context.bot_data.matcher.base.get(entry_id) is None
+    ):
+        await update.message.reply_text(
+            f"No entry <code>{esc(entry_id)}</code>. Nothing to delete."
+        )
         return
-    keyboard = InlineKeyboardMarkup([[
-        InlineKeyboardButton("🗑 Delete", callback_data=callback(f"ed:{entry_id}")),
-        InlineKeyboardButton("Cancel", callback_data="edx"),
-    ]])
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("🗑 Delete", callback_data=callback(f"ed:{entry_id}")),
+                InlineKeyboardButton("Cancel", callback_data="edx"),
+            ]
+        ]
+    )
     await update.message.reply_text(
         f"Delete <code>{esc(entry_id)}</code>? Its file is removed and the bot stops answering with it at once.",
         reply_markup=keyboard,
@@ -57,9 +68,14 @@ async def on_delete_button(update: Update, context: Context) -> None:
         return
     entry_id = query.data.removeprefix("ed:")
     try:
-        referring = await asyncio.to_thread(delete_entry, context.bot_data, knowledge_dir(context.bot_data), entry_id)
+        referring = await asyncio.to_thread(
+            delete_entry, context.bot_data, knowledge_dir(context.bot_data), entry_id
+        )
     except NoSuchEntry:
-        await edit(message, f"No entry <code>{esc(entry_id)}</code> on disk (deleted meanwhile?). Nothing deleted.")
+        await edit(
+            message,
+            f"No entry <code>{esc(entry_id)}</code> on disk (deleted meanwhile?). Nothing deleted.",
+        )
         return
     log.info("admin %s deleted entry %s", query.from_user.id, entry_id)
     text = f"🗑 Deleted <code>{esc(entry_id)}</code>: {len(context.bot_data.matcher.base.entries)} entries now served."

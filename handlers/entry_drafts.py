@@ -96,7 +96,9 @@ async def _advance(message: Message, context: Context, draft: EntryDraft) -> Non
     if draft.stage in TEXT_STAGES:
         await reply_long(message, prompt_html(draft))
     else:
-        await message.reply_text(choice_text(draft, draft.stage), reply_markup=choice_keyboard(draft, draft.stage))
+        await message.reply_text(
+            choice_text(draft, draft.stage), reply_markup=choice_keyboard(draft, draft.stage)
+        )
 
 
 async def on_draft_input(update: Update, context: Context) -> None:
@@ -111,8 +113,14 @@ async def on_draft_input(update: Update, context: Context) -> None:
         setattr(draft, draft.stage, list(value) if draft.stage in LISTS else value)
         await _advance(message, context, draft)
         return
-    take = {"question": _take_question, "alternates": _take_alternates, "answer": _take_answer,
-            "caveats": _take_caveats, "sources": _take_sources, MORE_ALTERNATES: _take_more_alternates}[draft.stage]
+    take = {
+        "question": _take_question,
+        "alternates": _take_alternates,
+        "answer": _take_answer,
+        "caveats": _take_caveats,
+        "sources": _take_sources,
+        MORE_ALTERNATES: _take_more_alternates,
+    }[draft.stage]
     await take(message, context, draft, text)
 
 
@@ -132,7 +140,9 @@ def _replacing(draft: EntryDraft, name: str, items: list[str]) -> None:
         setattr(draft, name, [])
 
 
-async def _take_alternates(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
+async def _take_alternates(
+    message: Message, context: Context, draft: EntryDraft, text: str
+) -> None:
     items, done = _lines(text)
     _replacing(draft, "alternates", items)
     added, notes = _add_alternates(draft, items)
@@ -142,7 +152,11 @@ async def _take_alternates(message: Message, context: Context, draft: EntryDraft
             await message.reply_text(f"Skipped:{notes}")
         await _advance(message, context, draft)
         return
-    need = f"at least {MIN_ALTERNATES} are needed; send more" if have < MIN_ALTERNATES else "send more, or <code>done</code>"
+    need = (
+        f"at least {MIN_ALTERNATES} are needed; send more"
+        if have < MIN_ALTERNATES
+        else "send more, or <code>done</code>"
+    )
     await message.reply_text(f"Got {added} ({have} in all); {need}.{notes}")
 
 
@@ -158,7 +172,9 @@ def _add_alternates(draft: EntryDraft, items: list[str]) -> tuple[int, str]:
     return added, "".join(f"\n• {esc(p)}" for p in problems)
 
 
-async def _take_more_alternates(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
+async def _take_more_alternates(
+    message: Message, context: Context, draft: EntryDraft, text: str
+) -> None:
     items, done = _lines(text)
     added, notes = _add_alternates(draft, items)
     assert draft.original is not None
@@ -218,7 +234,9 @@ async def _take_caveats(message: Message, context: Context, draft: EntryDraft, t
         await _advance(message, context, draft)
         return
     notes = "".join(f"\n• {esc(p)}" for p in problems)
-    await message.reply_text(f"Got {len(items) - len(problems)} ({len(draft.caveats)} in all); send more, or <code>done</code>.{notes}")
+    await message.reply_text(
+        f"Got {len(items) - len(problems)} ({len(draft.caveats)} in all); send more, or <code>done</code>.{notes}"
+    )
 
 
 async def _take_sources(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
@@ -244,7 +262,9 @@ async def _take_sources(message: Message, context: Context, draft: EntryDraft, t
     await message.reply_text(f"Got {len(parsed)} ({len(draft.sources)} in all); {need}.")
 
 
-async def _pressed(update: Update, context: Context, nonce: str) -> tuple[EntryDraft, Message] | None:
+async def _pressed(
+    update: Update, context: Context, nonce: str
+) -> tuple[EntryDraft, Message] | None:
     """The open draft and the message under a button carrying `nonce`; None (and "closed") when the
     button belongs to a finished, cancelled or replaced draft."""
     query = update.callback_query
@@ -303,7 +323,10 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
         entry = build_entry(draft, entry_id, dt.date.today(), draft.original)
     except ValidationError as exc:
         reasons = "\n".join(f"• {esc(error_text(e))}" for e in exc.errors())
-        await message.reply_text(f"❌ This entry is not valid, so it can't be saved:\n{reasons}", reply_markup=InlineKeyboardMarkup([[cancel]]))
+        await message.reply_text(
+            f"❌ This entry is not valid, so it can't be saved:\n{reasons}",
+            reply_markup=InlineKeyboardMarkup([[cancel]]),
+        )
         return
     for part in entry_messages(entry):
         await message.reply_text(part)
@@ -311,7 +334,10 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
     if draft.original is None:
         what = f"New entry <code>{esc(entry.id)}</code> → <code>{esc(path)}</code>"
     else:
-        changes = ", ".join(changed_fields(draft.original, entry)) or "none (a re-check of the sources can still be recorded)"
+        changes = (
+            ", ".join(changed_fields(draft.original, entry))
+            or "none (a re-check of the sources can still be recorded)"
+        )
         what = f"Changes to <code>{esc(entry.id)}</code> ({esc(path)}): {esc(changes)}"
     alternates = "\n".join(f"• {esc(shorten(a, 100))}" for a in entry.alternates)
     summary = (
@@ -327,7 +353,9 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
     if draft.original is None:
         buttons = InlineKeyboardMarkup([[save, cancel]])
     else:  # verified_on moves only when the maintainer says every source was re-checked
-        rechecked = InlineKeyboardButton("✅ Save · I re-checked every source today", callback_data=callback(f"ey:{draft.nonce}"))
+        rechecked = InlineKeyboardButton(
+            "✅ Save · I re-checked every source today", callback_data=callback(f"ey:{draft.nonce}")
+        )
         buttons = InlineKeyboardMarkup([[save], [rechecked], [cancel]])
     await reply_long(message, summary, buttons)
 
@@ -351,7 +379,9 @@ async def on_save(update: Update, context: Context) -> None:
     data = context.bot_data
     root = knowledge_dir(data)
     try:
-        entry, path = await asyncio.to_thread(save_entry, data, root, draft, draft.original, dt.date.today(), confirmed)
+        entry, path = await asyncio.to_thread(
+            save_entry, data, root, draft, draft.original, dt.date.today(), confirmed
+        )
     except NotReviewed as exc:
         drafts.restore(context, draft)  # kept: Save anyway, or /cancel
         await edit(message, None)
@@ -359,7 +389,9 @@ async def on_save(update: Update, context: Context) -> None:
         return
     except ValidationError as exc:
         reasons = "\n".join(f"• {esc(error_text(e))}" for e in exc.errors())
-        await message.reply_text(f"❌ Not saved, nothing was written: the entry is not valid.\n{reasons}")
+        await message.reply_text(
+            f"❌ Not saved, nothing was written: the entry is not valid.\n{reasons}"
+        )
         return
     except EditConflict:
         await message.reply_text(
@@ -377,13 +409,17 @@ async def on_save(update: Update, context: Context) -> None:
         )
         return
     except EntryExists:
-        await message.reply_text("❌ Not saved: no free id for this question. Reword it and start again with /add.")
+        await message.reply_text(
+            "❌ Not saved: no free id for this question. Reword it and start again with /add."
+        )
         return
     await edit(message, None)
     for row_id, key in draft.gaps:  # the unanswered questions it answers leave /gaps
         data.db.remove_gap(row_id, key)
     user = query.from_user.id
-    log.info("admin %s %s entry %s in %s", user, "updated" if draft.original else "added", entry.id, path)
+    log.info(
+        "admin %s %s entry %s in %s", user, "updated" if draft.original else "added", entry.id, path
+    )
     verb = "Updated" if draft.original else "Saved"
     await message.reply_text(
         f"✅ {verb} <code>{esc(entry.id)}</code> in <code>{esc(shown_path(path))}</code>. It answers now, "
@@ -445,12 +481,18 @@ async def start_edit(message: Message, context: Context, entry_id: str) -> None:
     entry = await asyncio.to_thread(on_disk, knowledge_dir(data), entry_id)
     if entry is None:
         close = [c.entry.id for c in data.matcher.ranked(entry_id.replace("-", " "), limit=3)]
-        hint = f" Did you mean: {', '.join(f'<code>{esc(i)}</code>' for i in close)}?" if close else ""
-        await message.reply_text(f"No valid entry with id <code>{esc(entry_id)}</code> on disk.{hint}")
+        hint = (
+            f" Did you mean: {', '.join(f'<code>{esc(i)}</code>' for i in close)}?" if close else ""
+        )
+        await message.reply_text(
+            f"No valid entry with id <code>{esc(entry_id)}</code> on disk.{hint}"
+        )
         return
     draft = EntryDraft.editing(entry)
     note = start(context, draft)
-    only = InlineKeyboardButton("➕ Only add alternates", callback_data=callback(f"ea:{draft.nonce}"))
+    only = InlineKeyboardButton(
+        "➕ Only add alternates", callback_data=callback(f"ea:{draft.nonce}")
+    )
     await reply_long(message, note + prompt_html(draft), InlineKeyboardMarkup([[only]]))
 
 
@@ -471,11 +513,17 @@ async def on_edit(update: Update, context: Context) -> None:
     words = " ".join(args)
     found = find_entries(context.bot_data.matcher, words, EDIT_CHOICES)
     if not found:
-        await update.message.reply_text(f"No entry found for “{esc(shorten(words, 100))}”. Try other words.")
+        await update.message.reply_text(
+            f"No entry found for “{esc(shorten(words, 100))}”. Try other words."
+        )
         return
-    rows = [[InlineKeyboardButton(shorten(e.question), callback_data=callback(f"ee:{e.id}"))] for e in found]
+    rows = [
+        [InlineKeyboardButton(shorten(e.question), callback_data=callback(f"ee:{e.id}"))]
+        for e in found
+    ]
     await update.message.reply_text(
-        f"✏️ Which entry? ({len(found)} found for “{esc(shorten(words, 100))}”)", reply_markup=InlineKeyboardMarkup(rows)
+        f"✏️ Which entry? ({len(found)} found for “{esc(shorten(words, 100))}”)",
+        reply_markup=InlineKeyboardMarkup(rows),
     )
 
 

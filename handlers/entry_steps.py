@@ -108,8 +108,10 @@ def prompt_html(draft: EntryDraft) -> str:
     text = head + body
     if draft.stage == "question" and draft.alternates and draft.original is None:
         asked = "\n".join(f"<i>{esc(a)}</i>" for a in draft.alternates)
-        what = "the user's question is already its first alternate" if len(draft.alternates) == 1 else (
-            f"the users' {len(draft.alternates)} questions are already its first alternates"
+        what = (
+            "the user's question is already its first alternate"
+            if len(draft.alternates) == 1
+            else (f"the users' {len(draft.alternates)} questions are already its first alternates")
         )
         text += f"\n\nFrom /gaps: {what}:\n{asked}"
     if draft.stage == "alternates" and draft.alternates and draft.original is None:
@@ -127,8 +129,12 @@ def choice_keyboard(draft: EntryDraft, kind: str) -> InlineKeyboardMarkup:
         options = [(s.value, STATUS_BADGES[s], draft.status is s) for s in Status]
     prefix = "et" if kind == "topic" else "es"
     rows = [
-        [InlineKeyboardButton(("☑️ " if current and draft.original else "") + label,
-                              callback_data=callback(f"{prefix}:{draft.nonce}:{value}"))]
+        [
+            InlineKeyboardButton(
+                ("☑️ " if current and draft.original else "") + label,
+                callback_data=callback(f"{prefix}:{draft.nonce}:{value}"),
+            )
+        ]
         for value, label, current in options
     ]
     rows.append([InlineKeyboardButton("Cancel", callback_data=callback(f"ex:{draft.nonce}"))])
@@ -138,10 +144,14 @@ def choice_keyboard(draft: EntryDraft, kind: str) -> InlineKeyboardMarkup:
 def choice_text(draft: EntryDraft, kind: str) -> str:
     step = STEPS.index(kind) + 1
     what = f"✏️ <b>Editing {esc(draft.original.id)}</b>" if draft.original else "➕ <b>New entry</b>"
-    body = "pick the <b>topic</b>." if kind == "topic" else (
-        "how firmly is it established? Pick the <b>status</b>: <i>official</i> when the authority "
-        "states it; <i>reported</i> when only media or law firms do; <i>unclear</i> when sources "
-        "conflict; <i>pending</i> when the authority has not published it."
+    body = (
+        "pick the <b>topic</b>."
+        if kind == "topic"
+        else (
+            "how firmly is it established? Pick the <b>status</b>: <i>official</i> when the authority "
+            "states it; <i>reported</i> when only media or law firms do; <i>unclear</i> when sources "
+            "conflict; <i>pending</i> when the authority has not published it."
+        )
     )
     keep = " (☑️ marks the current one)" if draft.original else ""
     return f"{what} · step {step} of {len(STEPS)}: {body}{keep}"

@@ -20,7 +20,11 @@ async def on_error(update: object, context: Context) -> None:
         chat = update.effective_chat
         where = f"update {update.update_id} chat {chat.id if chat else '-'} type {chat.type if chat else '-'}"
     log.error("error while handling %s", where, exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat and not isinstance(context.error, Forbidden):
+    if (
+        isinstance(update, Update)
+        and update.effective_chat
+        and not isinstance(context.error, Forbidden)
+    ):
         try:
             # The Telegram app's language only: the stored choice would need the database, which
             # may be what failed.

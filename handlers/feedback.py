@@ -22,12 +22,24 @@ async def on_feedback(update: Update, context: Context) -> None:
     if not rows:
         await update.message.reply_text("No 👎 so far.")
         return
-    await update.message.reply_text(f"👎 <b>Answers with the most 👎</b> ({len(rows)}), with the questions that led to them.")
+    await update.message.reply_text(
+        f"👎 <b>Answers with the most 👎</b> ({len(rows)}), with the questions that led to them."
+    )
     for entry_id, down, up, questions in rows:
         entry = data.matcher.base.get(entry_id)
         title = esc(entry.question) if entry else "<i>no longer in the knowledge base</i>"
-        asked = "\n".join(f"• {esc(shorten(' '.join(q.split()), 200))}" for q in questions) or "<i>no question recorded</i>"
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("✏️ Edit", callback_data=callback(f"fe:{entry_id}"))]]) if entry else None
+        asked = (
+            "\n".join(f"• {esc(shorten(' '.join(q.split()), 200))}" for q in questions)
+            or "<i>no question recorded</i>"
+        )
+        markup = (
+            InlineKeyboardMarkup(
+                [[InlineKeyboardButton("✏️ Edit", callback_data=callback(f"fe:{entry_id}"))]]
+            )
+            if entry
+            else None
+        )
         await update.message.reply_text(
-            f"👎 {down} · 👍 {up} · <code>{esc(entry_id)}</code>\n<b>{title}</b>\n\nAsked as:\n{asked}", reply_markup=markup
+            f"👎 {down} · 👍 {up} · <code>{esc(entry_id)}</code>\n<b>{title}</b>\n\nAsked as:\n{asked}",
+            reply_markup=markup,
         )

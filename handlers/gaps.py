@@ -110,7 +110,9 @@ async def _find(data: BotData, token: str) -> tuple[Cluster, int] | None:
 # ---------------------------------------------------------------- views
 
 
-def _list_view(clusters: list[Cluster], answered: int, page: int, note: str = "") -> tuple[str, InlineKeyboardMarkup | None]:
+def _list_view(
+    clusters: list[Cluster], answered: int, page: int, note: str = ""
+) -> tuple[str, InlineKeyboardMarkup | None]:
     note = f"{note}\n\n" if note else ""
     hidden = f"\n{answered} more are hidden: an entry answers them now." if answered else ""
     if not clusters:
@@ -122,13 +124,21 @@ def _list_view(clusters: list[Cluster], answered: int, page: int, note: str = ""
     lines = []
     for n, group in enumerate(shown, first + 1):
         similar = f" <i>(+{len(group.gaps) - 1} similar)</i>" if len(group.gaps) > 1 else ""
-        lines.append(f"{n}. <b>{group.count}×</b> {esc(shorten(group.lead.text, LIST_QUESTION_CHARS))}{similar}")
+        lines.append(
+            f"{n}. <b>{group.count}×</b> {esc(shorten(group.lead.text, LIST_QUESTION_CHARS))}{similar}"
+        )
     text = (
         f"{note}🕳 <b>Unanswered questions</b>, most asked first, near-duplicates grouped "
-        f"({len(clusters)}; page {page + 1} of {pages}).{hidden}\n\n" + "\n".join(lines)
+        f"({len(clusters)}; page {page + 1} of {pages}).{hidden}\n\n"
+        + "\n".join(lines)
         + "\n\nTap a number to add an entry for it, attach it to an entry, or dismiss it."
     )
-    rows = [[InlineKeyboardButton(str(n), callback_data=callback(f"go:{_token(g.lead)}")) for n, g in enumerate(shown, first + 1)]]
+    rows = [
+        [
+            InlineKeyboardButton(str(n), callback_data=callback(f"go:{_token(g.lead)}"))
+            for n, g in enumerate(shown, first + 1)
+        ]
+    ]
     nav = []
     if page > 0:
         nav.append(InlineKeyboardButton("◀", callback_data=f"gp:{page - 1}"))
@@ -148,14 +158,16 @@ def _group_html(group: Cluster) -> str:
 
 
 def _group_keyboard(token: str, page: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([
+    return InlineKeyboardMarkup(
         [
-            InlineKeyboardButton("➕ Add entry", callback_data=callback(f"gn:{token}")),
-            InlineKeyboardButton("📎 Attach", callback_data=callback(f"ga:{token}")),
-            InlineKeyboardButton("✖ Dismiss", callback_data=callback(f"gx:{token}")),
-        ],
-        [InlineKeyboardButton("⬅ List", callback_data=f"gp:{page}")],
-    ])
+            [
+                InlineKeyboardButton("➕ Add entry", callback_data=callback(f"gn:{token}")),
+                InlineKeyboardButton("📎 Attach", callback_data=callback(f"ga:{token}")),
+                InlineKeyboardButton("✖ Dismiss", callback_data=callback(f"gx:{token}")),
+            ],
+            [InlineKeyboardButton("⬅ List", callback_data=f"gp:{page}")],
+        ]
+    )
 
 
 def _pick_keyboard(token: str, entries: list[Entry]) -> InlineKeyboardMarkup:
@@ -164,10 +176,12 @@ def _pick_keyboard(token: str, entries: list[Entry]) -> InlineKeyboardMarkup:
         for e in entries
         if len(f"gt:{token}:{e.id}".encode()) <= MAX_CALLBACK_BYTES
     ]
-    rows.append([
-        InlineKeyboardButton("🔎 Search by words", callback_data=callback(f"gs:{token}")),
-        InlineKeyboardButton("⬅ Back", callback_data=callback(f"gb:{token}")),
-    ])
+    rows.append(
+        [
+            InlineKeyboardButton("🔎 Search by words", callback_data=callback(f"gs:{token}")),
+            InlineKeyboardButton("⬅ Back", callback_data=callback(f"gb:{token}")),
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -209,9 +223,16 @@ async def on_gap_button(update: Update, context: Context) -> None:
         for gap in group.gaps:
             data.db.remove_gap(gap.row_id, gap.key)
         said = user_text(group.lead.text, logs_user_text(context))
-        log.info("admin %s dismissed unanswered question %s (%d in its group)", query.from_user.id, said, len(group.gaps))
+        log.info(
+            "admin %s dismissed unanswered question %s (%d in its group)",
+            query.from_user.id,
+            said,
+            len(group.gaps),
+        )
         await query.answer("Dismissed.")
-        await _show_list(message, data, page, f"✖ <b>Dismissed</b>: {esc(shorten(group.lead.text, 100))}")
+        await _show_list(
+            message, data, page, f"✖ <b>Dismissed</b>: {esc(shorten(group.lead.text, 100))}"
+        )
     elif action == "gn":
         questions = list(dict.fromkeys(g.text for g in group.gaps))
         draft = EntryDraft.new(alternates=questions, gaps=[(g.row_id, g.key) for g in group.gaps])
@@ -221,7 +242,11 @@ async def on_gap_button(update: Update, context: Context) -> None:
     elif action == "ga":
         choices = [c.entry for c in data.matcher.ranked(group.lead.text, limit=ATTACH_CHOICES)]
         await query.answer("Pick the entry it belongs to, or search by words.")
-        head = "📎 Attach it as an alternate of:" if choices else "📎 No entry is close to it: search by words."
+        head = (
+            "📎 Attach it as an alternate of:"
+            if choices
+            else "📎 No entry is close to it: search by words."
+        )
         await edit(message, _group_html(group) + f"\n\n{head}", _pick_keyboard(token, choices))
     elif action == "gs":
         note = start(context, AttachSearch(token))
@@ -256,8 +281,14 @@ async def on_search_text(update: Update, context: Context) -> None:
         await message.reply_text(GONE)
         return
     entries = find_entries(context.bot_data.matcher, message.text, ATTACH_CHOICES)
-    head = "📎 Attach it as an alternate of:" if entries else "Nothing found: search again with other words."
-    await message.reply_text(_group_html(found[0]) + f"\n\n{head}", reply_markup=_pick_keyboard(search.token, entries))
+    head = (
+        "📎 Attach it as an alternate of:"
+        if entries
+        else "Nothing found: search again with other words."
+    )
+    await message.reply_text(
+        _group_html(found[0]) + f"\n\n{head}", reply_markup=_pick_keyboard(search.token, entries)
+    )
 
 
 async def _show_list(message: Message, data: BotData, page: int, note: str) -> None:
@@ -265,17 +296,24 @@ async def _show_list(message: Message, data: BotData, page: int, note: str) -> N
     await edit(message, *_list_view(clusters, answered, page, note))
 
 
-async def _attach(update: Update, context: Context, group: Cluster, page: int, entry_id: str) -> None:
+async def _attach(
+    update: Update, context: Context, group: Cluster, page: int, entry_id: str
+) -> None:
     query = update.callback_query
     message = query_message(update)
     assert query is not None and message is not None
     data = context.bot_data
     questions = [g.text for g in group.gaps]
     try:
-        entry, added = await asyncio.to_thread(attach_alternates, data, knowledge_dir(data), entry_id, questions)
+        entry, added = await asyncio.to_thread(
+            attach_alternates, data, knowledge_dir(data), entry_id, questions
+        )
     except KnowledgeError as exc:
         await query.answer("Not attached: the knowledge base would be invalid.", show_alert=True)
-        await reply_long(message, f"❌ Not attached, nothing was written:\n{problems_html(exc.problems, knowledge_dir(data))}")
+        await reply_long(
+            message,
+            f"❌ Not attached, nothing was written:\n{problems_html(exc.problems, knowledge_dir(data))}",
+        )
         return
     if entry is None:
         await query.answer("That entry no longer exists.", show_alert=True)
@@ -285,13 +323,19 @@ async def _attach(update: Update, context: Context, group: Cluster, page: int, e
     said = user_text(group.lead.text, logs_user_text(context))
     log.info("admin %s attached unanswered question %s to %s", query.from_user.id, said, entry.id)
     result = data.matcher.match(group.lead.text)
-    if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id == entry.id:
+    if (
+        result.outcome is Outcome.ANSWER
+        and result.entry is not None
+        and result.entry.id == entry.id
+    ):
         effect = "It now gets this answer."
     else:
         got = result.entry.id if result.entry is not None else result.outcome.value
         effect = f"Note: it still gets <i>{esc(got)}</i>; check with <code>visabot kb search</code> and <code>kb lint</code>."
-    status = f"📎 <b>Attached</b> {len(added)} question(s) to <code>{esc(entry.id)}</code>." if added else (
-        f"📎 Already alternates of <code>{esc(entry.id)}</code>; removed from the list."
+    status = (
+        f"📎 <b>Attached</b> {len(added)} question(s) to <code>{esc(entry.id)}</code>."
+        if added
+        else (f"📎 Already alternates of <code>{esc(entry.id)}</code>; removed from the list.")
     )
     await query.answer("Attached." if added else "Already there.")
     await _show_list(message, data, page, f"{status} {effect}")

@@ -20,7 +20,9 @@ MAX_RESULTS = 10
 CACHE_SECONDS = 300
 
 
-def _article(entry: Entry, bot_username: str, shown: EntryText, lang: Lang) -> InlineQueryResultArticle:
+def _article(
+    entry: Entry, bot_username: str, shown: EntryText, lang: Lang
+) -> InlineQueryResultArticle:
     """The short form, as in groups: the caveats and sources open in a private chat."""
     return InlineQueryResultArticle(
         id=entry.id,
@@ -51,5 +53,8 @@ async def on_inline_query(update: Update, context: Context) -> None:
     lang = choose(context.bot_data.db.language(user.id), text, user.language_code)
     button = InlineQueryResultsButton(text=t("inline_button", lang), start_parameter="inline")
     chinese = kb.base.chinese
-    articles = [_article(e, context.bot.username, entry_text(e, lang, chinese), lang) for e in entries[:MAX_RESULTS]]
+    articles = [
+        _article(e, context.bot.username, entry_text(e, lang, chinese), lang)
+        for e in entries[:MAX_RESULTS]
+    ]
     await query.answer(articles, cache_time=CACHE_SECONDS, button=button, is_personal=True)

@@ -29,7 +29,9 @@ def tapped_language(context: Context, query: CallbackQuery) -> Lang:
     message the button is under (a Chinese answer's buttons answer in Chinese)."""
     message = query.message
     shown = (message.text or "") if isinstance(message, Message) else ""
-    return choose(context.bot_data.db.language(query.from_user.id), shown, query.from_user.language_code)
+    return choose(
+        context.bot_data.db.language(query.from_user.id), shown, query.from_user.language_code
+    )
 
 
 def _keyboard(current: str | None, lang: Lang) -> InlineKeyboardMarkup:
@@ -37,7 +39,12 @@ def _keyboard(current: str | None, lang: Lang) -> InlineKeyboardMarkup:
     options = [(Preference.AUTO, t("language.auto", lang)), *CHOICE_LABELS.items()]
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(("✅ " if (current or Preference.AUTO) == choice else "") + label, callback_data=f"lang:{choice.value}")]
+            [
+                InlineKeyboardButton(
+                    ("✅ " if (current or Preference.AUTO) == choice else "") + label,
+                    callback_data=f"lang:{choice.value}",
+                )
+            ]
             for choice, label in options
         ]
     )
@@ -51,7 +58,9 @@ async def on_language(update: Update, context: Context) -> None:
     message, user = update.message, update.effective_user
     assert message is not None and user is not None
     current = context.bot_data.db.language(user.id)
-    await message.reply_text(t("language.ask", _shown_in(current)), reply_markup=_keyboard(current, _shown_in(current)))
+    await message.reply_text(
+        t("language.ask", _shown_in(current)), reply_markup=_keyboard(current, _shown_in(current))
+    )
 
 
 async def on_language_button(update: Update, context: Context) -> None:

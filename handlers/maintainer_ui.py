@@ -54,11 +54,15 @@ def _problem_text(problem: Problem, root: Path) -> str:
 def problems_html(problems: list[Problem], root: Path) -> str:
     lines = [f"• {esc(_problem_text(p, root))}" for p in problems[:MAX_PROBLEMS_SHOWN]]
     if len(problems) > MAX_PROBLEMS_SHOWN:
-        lines.append(f"… and {len(problems) - MAX_PROBLEMS_SHOWN} more (see <code>visabot kb lint</code>)")
+        lines.append(
+            f"… and {len(problems) - MAX_PROBLEMS_SHOWN} more (see <code>visabot kb lint</code>)"
+        )
     return "\n".join(lines)
 
 
-async def reply_long(message: Message, html: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+async def reply_long(
+    message: Message, html: str, markup: InlineKeyboardMarkup | None = None
+) -> Message:
     """Send HTML made of paragraphs, split into as few messages as fit; the keyboard goes last."""
     parts = pack([Block(p) for p in html.split("\n\n")])
     sent = message
@@ -67,7 +71,9 @@ async def reply_long(message: Message, html: str, markup: InlineKeyboardMarkup |
     return sent
 
 
-async def edit(message: Message | None, text: str | None, markup: InlineKeyboardMarkup | None = None) -> None:
+async def edit(
+    message: Message | None, text: str | None, markup: InlineKeyboardMarkup | None = None
+) -> None:
     """Edit `message` in place (only its keyboard when `text` is None)."""
     if message is None:
         return

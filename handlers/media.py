@@ -11,4 +11,6 @@ from handlers.language import user_language
 
 async def on_media(update: Update, context: Context) -> None:
     assert update.message is not None
-    await update.message.reply_text(t("text_only", user_language(context, update.message.from_user)))
+    await update.message.reply_text(
+        t("text_only", user_language(context, update.message.from_user))
+    )

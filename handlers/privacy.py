@@ -24,7 +24,9 @@ async def on_privacy(update: Update, context: Context) -> None:
     assert update.message is not None
     settings = context.bot_data.settings
     lang = user_language(context, update.effective_user)
-    state = t("privacy.on" if settings is not None and settings.log_user_text else "privacy.off", lang)
+    state = t(
+        "privacy.on" if settings is not None and settings.log_user_text else "privacy.off", lang
+    )
     await update.message.reply_text(t("privacy_html", lang, log_state=state))
 
 
@@ -44,7 +46,13 @@ async def on_forget(update: Update, context: Context) -> None:
     # Questions and answers kept in memory (a 👎's label, follow-ups): drop this chat's.
     data.forget_chat(message.chat.id)
     counts["unfinished drafts"] = drafts
-    log.info("/forget: deleted %s", ", ".join(f"{k} {v}" for k, v in counts.items()))  # no user id: forgotten
-    lines = [f"• {count_text(f'forget.{what}', n, lang)}" for what, n in counts.items() if n or what in ("votes", "subscriptions")]
+    log.info(
+        "/forget: deleted %s", ", ".join(f"{k} {v}" for k, v in counts.items())
+    )  # no user id: forgotten
+    lines = [
+        f"• {count_text(f'forget.{what}', n, lang)}"
+        for what, n in counts.items()
+        if n or what in ("votes", "subscriptions")
+    ]
     head = t("forget.done" if sum(counts.values()) else "forget.nothing", lang)
     await message.reply_text("\n".join([head, *lines, "", t("forget.kept_note", lang)]))

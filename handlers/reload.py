@@ -31,7 +31,10 @@ async def on_reload(update: Update, context: Context) -> None:
             f"The previous knowledge base ({before} entries) keeps serving.",
         )
         return
-    log.info("admin %s reloaded the knowledge base", update.message.from_user.id if update.message.from_user else "?")
+    log.info(
+        "admin %s reloaded the knowledge base",
+        update.message.from_user.id if update.message.from_user else "?",
+    )
     base = data.matcher.base
     text = f"✅ Reloaded: {len(base.entries)} entries (before: {before})."
     if base.skipped:

@@ -55,7 +55,12 @@ async def on_about(update: Update, context: Context) -> None:
     newest = max(e.verified_on for e in entries)
     counts = Counter(e.topic.value for e in entries)
     by_topic = ("、" if lang.chinese else ", ").join(
-        t("about.topic_count", lang, n=n, topic=esc(topic_name(topic, lang) if lang.chinese else topic))
+        t(
+            "about.topic_count",
+            lang,
+            n=n,
+            topic=esc(topic_name(topic, lang) if lang.chinese else topic),
+        )
         for topic, n in sorted(counts.items())
     )
     text = t("about_html", lang, count=len(entries), by_topic=by_topic, newest=newest.isoformat())
@@ -64,4 +69,6 @@ async def on_about(update: Update, context: Context) -> None:
 
 async def on_unknown_command(update: Update, context: Context) -> None:
     assert update.message is not None
-    await update.message.reply_text(t("unknown_command", user_language(context, update.message.from_user)))
+    await update.message.reply_text(
+        t("unknown_command", user_language(context, update.message.from_user))
+    )

@@ -34,9 +34,16 @@ def subscribable_topics(context: Context) -> list[str]:
     return [topic.value for topic in Topic if topic in present] + [ALL_TOPICS]
 
 
-def subscribe_keyboard(context: Context, current: list[str], lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
+def subscribe_keyboard(
+    context: Context, current: list[str], lang: Lang = Lang.EN
+) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(("✅ " if topic in current else "") + topic_label(topic, lang), callback_data=f"subt:{topic}")]
+        [
+            InlineKeyboardButton(
+                ("✅ " if topic in current else "") + topic_label(topic, lang),
+                callback_data=f"subt:{topic}",
+            )
+        ]
         for topic in subscribable_topics(context)
     ]
     return InlineKeyboardMarkup(rows)
@@ -45,7 +52,11 @@ def subscribe_keyboard(context: Context, current: list[str], lang: Lang = Lang.E
 def current_text(topics: list[str], lang: Lang = Lang.EN) -> str:
     if not topics:
         return t("sub.none", lang)
-    return t("sub.current", lang, names=("、" if lang.chinese else ", ").join(topic_label(x, lang) for x in topics))
+    return t(
+        "sub.current",
+        lang,
+        names=("、" if lang.chinese else ", ").join(topic_label(x, lang) for x in topics),
+    )
 
 
 async def _may_change_group(query: CallbackQuery, context: Context) -> bool:
@@ -59,7 +70,9 @@ async def _may_change_group(query: CallbackQuery, context: Context) -> bool:
         member = await context.bot.get_chat_member(message.chat.id, query.from_user.id)
     except TelegramError as exc:
         log.warning("getChatMember failed (%s); group subscription unchanged", type(exc).__name__)
-        await query.answer(t("sub.group_check_failed", tapped_language(context, query)), show_alert=True)
+        await query.answer(
+            t("sub.group_check_failed", tapped_language(context, query)), show_alert=True
+        )
         return False
     if member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER):
         return True
@@ -78,7 +91,9 @@ async def on_subscribe(update: Update, context: Context) -> None:
     assert message is not None
     current = context.bot_data.subscriptions.topics_of(message.chat.id)
     lang = user_language(context, message.from_user)
-    await message.reply_text(t("sub.choose", lang), reply_markup=subscribe_keyboard(context, current, lang))
+    await message.reply_text(
+        t("sub.choose", lang), reply_markup=subscribe_keyboard(context, current, lang)
+    )
 
 
 async def on_subscribe_menu_button(update: Update, context: Context) -> None:
@@ -89,7 +104,9 @@ async def on_subscribe_menu_button(update: Update, context: Context) -> None:
     if isinstance(query.message, Message):  # not an old, inaccessible message
         current = context.bot_data.subscriptions.topics_of(query.message.chat.id)
         lang = tapped_language(context, query)
-        await query.message.reply_text(t("sub.choose", lang), reply_markup=subscribe_keyboard(context, current, lang))
+        await query.message.reply_text(
+            t("sub.choose", lang), reply_markup=subscribe_keyboard(context, current, lang)
+        )
 
 
 async def on_subscribe_button(update: Update, context: Context) -> None:
@@ -121,7 +138,11 @@ async def on_topic_toggle(update: Update, context: Context) -> None:
     lang = tapped_language(context, query)
     if topic in subscriptions.topics_of(message.chat.id):
         subscriptions.unsubscribe(message.chat.id, topic)
-        text = t("sub.off" if message.chat.type == "private" else "sub.off_group", lang, topic=topic_label(topic, lang))
+        text = t(
+            "sub.off" if message.chat.type == "private" else "sub.off_group",
+            lang,
+            topic=topic_label(topic, lang),
+        )
     else:
         text = await _subscribe(message, context, topic, lang)
     await query.answer(text[:200])
@@ -151,8 +172,13 @@ async def on_unsubscribe(update: Update, context: Context) -> None:
     if not current:
         await message.reply_text(current_text(current, lang))
         return
-    rows = [[InlineKeyboardButton(f"🔕 {topic_label(topic, lang)}", callback_data=f"unsub:{topic}")] for topic in current]
-    rows.append([InlineKeyboardButton(t("sub.stop_all", lang), callback_data=f"unsub:{ALL_TOPICS}*")])
+    rows = [
+        [InlineKeyboardButton(f"🔕 {topic_label(topic, lang)}", callback_data=f"unsub:{topic}")]
+        for topic in current
+    ]
+    rows.append(
+        [InlineKeyboardButton(t("sub.stop_all", lang), callback_data=f"unsub:{ALL_TOPICS}*")]
+    )
     await message.reply_text(t("sub.which_stop", lang), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -174,7 +200,9 @@ async def on_subscriptions(update: Update, context: Context) -> None:
     message = update.message
     assert message is not None
     lang = user_language(context, message.from_user)
-    await message.reply_text(current_text(context.bot_data.subscriptions.topics_of(message.chat.id), lang))
+    await message.reply_text(
+        current_text(context.bot_data.subscriptions.topics_of(message.chat.id), lang)
+    )
 
 
 async def on_my_chat_member(update: Update, context: Context) -> None:

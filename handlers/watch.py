@@ -28,11 +28,19 @@ def watch_data(entry_id: str) -> str:
     return f"w:{entry_id}"
 
 
-def with_watch_button(markup: InlineKeyboardMarkup, entry_id: str, watching: bool, lang: Lang) -> InlineKeyboardMarkup:
+def with_watch_button(
+    markup: InlineKeyboardMarkup, entry_id: str, watching: bool, lang: Lang
+) -> InlineKeyboardMarkup:
     """The answer's keyboard with its watch button (re)labelled: in the row of the topic's
     updates button when there is one, else in a row of its own."""
-    button = InlineKeyboardButton(t("watch.watching" if watching else "watch.button", lang), callback_data=watch_data(entry_id))
-    rows = [[b for b in row if not str(b.callback_data or "").startswith("w:")] for row in markup.inline_keyboard]
+    button = InlineKeyboardButton(
+        t("watch.watching" if watching else "watch.button", lang),
+        callback_data=watch_data(entry_id),
+    )
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith("w:")]
+        for row in markup.inline_keyboard
+    ]
     rows = [row for row in rows if row]
     for row in rows:
         if any(str(b.callback_data or "").startswith("sub:") for b in row):
@@ -76,13 +84,17 @@ async def on_watch_button(update: Update, context: Context) -> None:
     await query.answer(t("watch.on" if watching else "watch.off", lang), show_alert=watching)
     if message is not None and message.reply_markup is not None:
         try:
-            await message.edit_reply_markup(with_watch_button(message.reply_markup, entry_id, watching, lang))
+            await message.edit_reply_markup(
+                with_watch_button(message.reply_markup, entry_id, watching, lang)
+            )
         except BadRequest as exc:  # a double tap: "message is not modified"
             if "not modified" not in str(exc).lower():
                 raise
 
 
-def watching_view(context: Context, chat_id: int, lang: Lang) -> tuple[str, InlineKeyboardMarkup | None]:
+def watching_view(
+    context: Context, chat_id: int, lang: Lang
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """/watching's text and its remove buttons, one per watched entry."""
     ids = Watches(context.bot_data.db).of_chat(chat_id)
     if not ids:

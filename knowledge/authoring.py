@@ -34,18 +34,64 @@ from knowledge.model import MAX_ANSWER_CHARS, Entry, Source, Status, Tier, Topic
 from knowledge.normalize import fold
 
 MAX_QUESTION_CHARS = 300
-MAX_ALTERNATE_CHARS = 500  # bot.storage.MAX_LOGGED_QUESTION_CHARS: an unanswered question always fits
+MAX_ALTERNATE_CHARS = (
+    500  # bot.storage.MAX_LOGGED_QUESTION_CHARS: an unanswered question always fits
+)
 MAX_CAVEAT_CHARS = 800
 # How soon an entry is due for re-checking, by how firmly it is established.
 REVIEW_DAYS = {Status.OFFICIAL: 90, Status.REPORTED: 30, Status.UNCLEAR: 30, Status.PENDING: 14}
-TIERS = {t.value: t for t in Tier} | {"law firm": Tier.LAW_FIRM, "copy of official": Tier.COPY_OF_OFFICIAL}
+TIERS = {t.value: t for t in Tier} | {
+    "law firm": Tier.LAW_FIRM,
+    "copy of official": Tier.COPY_OF_OFFICIAL,
+}
 # Words left out of ids made from a question ("What is the H-1B master's cap?" → h1b-masters-cap).
-ID_STOPWORDS = frozenset((
-    "a", "an", "the", "is", "are", "was", "were", "be", "do", "does", "did", "can", "could", "will",
-    "would", "should", "i", "my", "me", "we", "our", "you", "your", "to", "of", "for", "in", "on",
-    "at", "by", "with", "and", "or", "what", "how", "when", "who", "which", "why", "there", "it",
-    "its", "any",
-))
+ID_STOPWORDS = frozenset(
+    (
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "i",
+        "my",
+        "me",
+        "we",
+        "our",
+        "you",
+        "your",
+        "to",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "and",
+        "or",
+        "what",
+        "how",
+        "when",
+        "who",
+        "which",
+        "why",
+        "there",
+        "it",
+        "its",
+        "any",
+    )
+)
 
 # Not (yet) lint rules for the whole shipped base, but a maintainer saving an entry must confirm
 # them. Warnings, not errors: several shipped official entries rest on law firms because the
@@ -67,26 +113,46 @@ def with_entry(base: KnowledgeBase, entry: Entry, replaces: str | None = None) -
     return KnowledgeBase([*kept, entry], synonyms=base.synonyms, paths=dict(base.paths))
 
 
-def review_entry(base: KnowledgeBase, entry: Entry, today: dt.date | None = None, replaces: str | None = None) -> Review:
+def review_entry(
+    base: KnowledgeBase, entry: Entry, today: dt.date | None = None, replaces: str | None = None
+) -> Review:
     """What `kb lint` would say about `entry` once in `base` (the base it would join)."""
     matcher = Matcher(with_entry(base, entry, replaces))
     findings = conflicts_of(matcher, entry)
     rivals: list[str] = []
     for text in (entry.question, *entry.alternates):
         result = matcher.match(text)
-        ids = [c.entry.id for c in result.alternatives] + ([result.entry.id] if result.entry else [])
+        ids = [c.entry.id for c in result.alternatives] + (
+            [result.entry.id] if result.entry else []
+        )
         rivals.extend(i for i in ids if i != entry.id and i not in rivals)
     for rival in rivals:  # their phrasings that the new entry now takes or contests
         other = matcher.base.get(rival)
         if other is not None:
             findings += [f for f in conflicts_of(matcher, other) if entry.id in f.detail]
-    findings += [f for f in duplicates(matcher) if entry.id == f.entry_id or f.detail.endswith(f" {entry.id}'s")]
+    findings += [
+        f
+        for f in duplicates(matcher)
+        if entry.id == f.entry_id or f.detail.endswith(f" {entry.id}'s")
+    ]
     findings += [f for f in sourcing(matcher, today) if f.entry_id == entry.id]
     if entry.status is Status.OFFICIAL and not entry.has_official_source:
         findings = [f for f in findings if f.kind != "no-official-source"]  # said more precisely:
-        findings.append(Finding("official-unsourced", entry.id, "status official, but no source of tier official or copy-of-official"))
+        findings.append(
+            Finding(
+                "official-unsourced",
+                entry.id,
+                "status official, but no source of tier official or copy-of-official",
+            )
+        )
     if not entry.caveats:
-        findings.append(Finding("no-caveats", entry.id, "no caveats: say what could change the answer, or confirm none"))
+        findings.append(
+            Finding(
+                "no-caveats",
+                entry.id,
+                "no caveats: say what could change the answer, or confirm none",
+            )
+        )
     unique = list(dict.fromkeys(findings))
     return Review(
         errors=[f for f in unique if f.kind not in AUTHORING_WARNINGS],
@@ -113,8 +179,13 @@ class EntryFields:
     @classmethod
     def of(cls, entry: Entry) -> EntryFields:
         return cls(
-            question=entry.question, alternates=list(entry.alternates), answer=entry.answer,
-            caveats=list(entry.caveats), sources=list(entry.sources), topic=entry.topic, status=entry.status,
+            question=entry.question,
+            alternates=list(entry.alternates),
+            answer=entry.answer,
+            caveats=list(entry.caveats),
+            sources=list(entry.sources),
+            topic=entry.topic,
+            status=entry.status,
         )
 
 
@@ -243,7 +314,11 @@ def parse_source(line: str) -> Source:
         raise ValueError(f"tier {tier!r}: use official, copy-of-official, law-firm or news")
     try:
         return Source(
-            title=title, publisher=publisher, url=url, date=date, approximate=approximate,  # type: ignore[arg-type]
+            title=title,
+            publisher=publisher,
+            url=url,
+            date=date,  # type: ignore[arg-type]  # the model parses the text
+            approximate=approximate,
             tier=TIERS[tier.lower()],
         )
     except ValidationError as exc:
@@ -256,7 +331,9 @@ def newest_source_date(sources: Sequence[Source]) -> dt.date | None:
     return max(dates) if dates else None
 
 
-def build_entry(fields: EntryFields, entry_id: str, today: dt.date, original: Entry | None = None) -> Entry:
+def build_entry(
+    fields: EntryFields, entry_id: str, today: dt.date, original: Entry | None = None
+) -> Entry:
     """The Entry the fields describe, validated by the model (raises ValidationError).
 
     Dates are promises, so they move only for a reason. `as_of` is the newest source's date: a new
@@ -272,16 +349,37 @@ def build_entry(fields: EntryFields, entry_id: str, today: dt.date, original: En
         as_of = newest or today
         verified_on, review, kept = max(today, as_of), review_days(fields.status), {}
     else:
-        as_of = (newest or original.as_of) if list(fields.sources) != list(original.sources) else original.as_of
+        as_of = (
+            (newest or original.as_of)
+            if list(fields.sources) != list(original.sources)
+            else original.as_of
+        )
         verified_on = max(today if fields.reverified else original.verified_on, as_of)
-        review = original.review_after_days if fields.status is original.status else review_days(fields.status)
-        kept = {"keywords": original.keywords, "related": original.related, "history": original.history}
+        review = (
+            original.review_after_days
+            if fields.status is original.status
+            else review_days(fields.status)
+        )
+        kept = {
+            "keywords": original.keywords,
+            "related": original.related,
+            "history": original.history,
+        }
         if fields.answer == original.answer:  # a new answer needs its own summary (or none)
             kept["summary"] = original.summary
     return Entry(
-        id=entry_id, topic=fields.topic, question=fields.question, alternates=fields.alternates,
-        answer=fields.answer, caveats=fields.caveats, status=fields.status, sources=fields.sources,
-        as_of=as_of, verified_on=verified_on, review_after_days=review, **kept,  # type: ignore[arg-type]
+        id=entry_id,
+        topic=fields.topic,
+        question=fields.question,
+        alternates=fields.alternates,
+        answer=fields.answer,
+        caveats=fields.caveats,
+        status=fields.status,
+        sources=fields.sources,
+        as_of=as_of,
+        verified_on=verified_on,
+        review_after_days=review,
+        **kept,  # type: ignore[arg-type]
     )
 
 
@@ -292,8 +390,11 @@ def find_entries(matcher: Matcher, words: str, limit: int = 8) -> list[Entry]:
     if not wanted:
         return []
     hits = [
-        e for e in matcher.base.entries
-        if all(w in fold(" ".join((e.id.replace("-", " "), e.question, *e.alternates))) for w in wanted)
+        e
+        for e in matcher.base.entries
+        if all(
+            w in fold(" ".join((e.id.replace("-", " "), e.question, *e.alternates))) for w in wanted
+        )
     ]
     if hits:
         return sorted(hits, key=lambda e: e.id)[:limit]

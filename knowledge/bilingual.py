@@ -31,7 +31,9 @@ from knowledge.entry_file import read_entry_file
 from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug, resolve_shared
 
 ZH_DIRNAME = "zh"
-NO_CHINESE = "no Chinese text yet (knowledge/zh/<id>.yaml); replies in Chinese fall back to the English"
+NO_CHINESE = (
+    "no Chinese text yet (knowledge/zh/<id>.yaml); replies in Chinese fall back to the English"
+)
 FINGERPRINT_CHARS = 12
 
 
@@ -45,9 +47,9 @@ class ChineseText(BaseModel):
     question: NonEmpty
     answer: NonEmpty = Field(max_length=MAX_ANSWER_CHARS)
     # Each its text, or a reference to a shared caveat (knowledge/caveats.yaml), as its Chinese.
-    caveats: list[Annotated[NonEmpty, BeforeValidator(lambda item, info: resolve_shared(item, info, "zh"))]] = Field(
-        default_factory=list
-    )
+    caveats: list[
+        Annotated[NonEmpty, BeforeValidator(lambda item, info: resolve_shared(item, info, "zh"))]
+    ] = Field(default_factory=list)
 
 
 def fingerprint(entry: Entry) -> str:
@@ -83,12 +85,23 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
 
 # ---- numbers, amounts and dates, as comparable strings ----
 
-MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+MONTHS = {
+    m: n
+    for n, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 # Names and ordinals carry digits that are not facts: H-1B(s), I-94, EB-2, P17, 7th.
 # Bounded by any non-alphanumeric character, Chinese ones included ("和H-1B相比").
-_NAMES = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,3}-\d+[A-Z]?s?|[A-Z]{1,2}\d{1,3}[A-Z]?s?|\d+(?:st|nd|rd|th))(?![A-Za-z0-9])")
-_EN_DATE = re.compile(r"\b(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?(?: (\d{4}))?\b")
-_EN_MONTH_YEAR = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? (\d{4})\b")
+_NAMES = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Z]{1,3}-\d+[A-Z]?s?|[A-Z]{1,2}\d{1,3}[A-Z]?s?|\d+(?:st|nd|rd|th))(?![A-Za-z0-9])"
+)
+_EN_DATE = re.compile(
+    r"\b(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?(?: (\d{4}))?\b"
+)
+_EN_MONTH_YEAR = re.compile(
+    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? (\d{4})\b"
+)
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _ZH_DATE = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _ZH_MONTH_YEAR = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月(?!\s*\d)")
@@ -118,7 +131,9 @@ def _plain(number: str) -> str:
         return number
 
 
-def _take(pattern: re.Pattern[str], text: str, found: set[str], read: Callable[[re.Match[str]], str]) -> str:
+def _take(
+    pattern: re.Pattern[str], text: str, found: set[str], read: Callable[[re.Match[str]], str]
+) -> str:
     """Add what each match of `pattern` reads as to `found`; return the text without the matches,
     so a date's digits are not counted again as plain numbers."""
 
@@ -139,8 +154,12 @@ def english_numbers(text: str) -> set[str]:
     """Dates as YYYY-MM-DD (or MM-DD, YYYY-MM), other numbers plain: "$100,000" → "100000"."""
     found: set[str] = set()
     text = _NAMES.sub(" ", text)
-    text = _take(_EN_DATE, text, found, lambda m: _date(m.group(3), MONTHS[m.group(2).lower()], m.group(1)))
-    text = _take(_EN_MONTH_YEAR, text, found, lambda m: _date(m.group(2), MONTHS[m.group(1).lower()], None))
+    text = _take(
+        _EN_DATE, text, found, lambda m: _date(m.group(3), MONTHS[m.group(2).lower()], m.group(1))
+    )
+    text = _take(
+        _EN_MONTH_YEAR, text, found, lambda m: _date(m.group(2), MONTHS[m.group(1).lower()], None)
+    )
     text = _take(_EN_K, text, found, lambda m: _plain(str(Decimal(m.group(1)) * 1000)))
     text = _take(_SCALE_WORDS, text, found, _scaled)
     return _dates_then_numbers(text, found)
@@ -167,17 +186,31 @@ class BilingualProblem:
     message: str
 
 
-def check_entry(entry: Entry, zh: ChineseText | None, shared: SharedCaveats | None = None) -> list[BilingualProblem]:
+def check_entry(
+    entry: Entry, zh: ChineseText | None, shared: SharedCaveats | None = None
+) -> list[BilingualProblem]:
     """What keeps this entry's two languages from saying the same thing."""
     if zh is None:
         return [BilingualProblem(entry.id, NO_CHINESE)]
     problems = []
     if zh.translates != fingerprint(entry):
-        problems.append(BilingualProblem(entry.id, "the English changed since the Chinese was written; update both"))
+        problems.append(
+            BilingualProblem(
+                entry.id, "the English changed since the Chinese was written; update both"
+            )
+        )
     if len(zh.caveats) != len(entry.caveats):
-        problems.append(BilingualProblem(entry.id, f"{len(entry.caveats)} English caveats but {len(zh.caveats)} Chinese"))
+        problems.append(
+            BilingualProblem(
+                entry.id, f"{len(entry.caveats)} English caveats but {len(zh.caveats)} Chinese"
+            )
+        )
     problems += _misaligned_shared(entry, zh, shared if shared is not None else shipped_caveats())
-    pairs = [(entry.question, zh.question), (entry.answer, zh.answer), *zip(entry.caveats, zh.caveats, strict=False)]
+    pairs = [
+        (entry.question, zh.question),
+        (entry.answer, zh.answer),
+        *zip(entry.caveats, zh.caveats, strict=False),
+    ]
     english = set().union(*(english_numbers(en) for en, _ in pairs))
     chinese = set().union(*(chinese_numbers(cn) for _, cn in pairs))
     difference = number_difference(english, chinese)
@@ -198,20 +231,32 @@ def texts_differ(english: str, chinese: str) -> str | None:
     return number_difference(english_numbers(english), chinese_numbers(chinese))
 
 
-def _misaligned_shared(entry: Entry, zh: ChineseText, shared: SharedCaveats) -> list[BilingualProblem]:
+def _misaligned_shared(
+    entry: Entry, zh: ChineseText, shared: SharedCaveats
+) -> list[BilingualProblem]:
     """A shared caveat's Chinese at another place than its English: the lists no longer pair."""
     problems = []
     for n, (en, cn) in enumerate(zip(entry.caveats, zh.caveats, strict=False)):
         cited = shared.id_of(cn, "zh")
         if cited is not None and cited != shared.id_of(en):
-            problems.append(BilingualProblem(entry.id, f"Chinese caveat {n + 1} is shared caveat {cited!r}, the English one is not"))
+            problems.append(
+                BilingualProblem(
+                    entry.id,
+                    f"Chinese caveat {n + 1} is shared caveat {cited!r}, the English one is not",
+                )
+            )
     return problems
 
 
-def check_all(entries: list[Entry], texts: dict[str, ChineseText], shared: SharedCaveats | None = None) -> list[BilingualProblem]:
+def check_all(
+    entries: list[Entry], texts: dict[str, ChineseText], shared: SharedCaveats | None = None
+) -> list[BilingualProblem]:
     known = {e.id for e in entries}
     problems = [p for e in entries for p in check_entry(e, texts.get(e.id), shared)]
-    problems += [BilingualProblem(i, "Chinese text for an entry that does not exist") for i in sorted(set(texts) - known)]
+    problems += [
+        BilingualProblem(i, "Chinese text for an entry that does not exist")
+        for i in sorted(set(texts) - known)
+    ]
     return problems
 
 

@@ -27,13 +27,19 @@ def curated_order(path: Path = ORDER_FILE) -> dict[str, tuple[str, ...]]:
     return {str(topic): tuple(ids or ()) for topic, ids in data.items()}
 
 
-def browse_sorted(entries: Iterable[Entry], curated: Sequence[str], most_asked: Sequence[str]) -> list[Entry]:
+def browse_sorted(
+    entries: Iterable[Entry], curated: Sequence[str], most_asked: Sequence[str]
+) -> list[Entry]:
     """Entries asked more often first, then the curated ones in their order, then alphabetically."""
     asked_rank = {entry_id: rank for rank, entry_id in enumerate(most_asked)}
     curated_rank = {entry_id: rank for rank, entry_id in enumerate(curated)}
     never = len(asked_rank) + len(curated_rank)
 
     def key(entry: Entry) -> tuple[int, int, str]:
-        return asked_rank.get(entry.id, never), curated_rank.get(entry.id, never), entry.question.lower()
+        return (
+            asked_rank.get(entry.id, never),
+            curated_rank.get(entry.id, never),
+            entry.question.lower(),
+        )
 
     return sorted(entries, key=key)

@@ -93,7 +93,9 @@ def examples(matcher: Matcher, items: Sequence[tuple[EvalItem, float]]) -> list[
     out = []
     for item, weight in items:
         ranking = matcher.rank(matcher.question(item.question))
-        right = np.array([is_right(item, matcher.base.entries[i]) for i in ranking.entries], dtype=bool)
+        right = np.array(
+            [is_right(item, matcher.base.entries[i]) for i in ranking.entries], dtype=bool
+        )
         out.append(Example(item, weight, ranking.rows, right))
     return out
 
@@ -130,7 +132,13 @@ def _score(examples_: Sequence[Example], weights: np.ndarray, bias: float) -> _S
         best_right.append(bool(e.right[order[0]]))
         runner_p.extend(p[order[1:]].tolist())
         runner_right.extend(e.right[order[1:]].tolist())
-    return _Scored(np.array(best), np.array(best_right), np.array(in_scope), np.array(runner_p), np.array(runner_right, dtype=bool))
+    return _Scored(
+        np.array(best),
+        np.array(best_right),
+        np.array(in_scope),
+        np.array(runner_p),
+        np.array(runner_right, dtype=bool),
+    )
 
 
 def _thresholds(s: _Scored) -> Thresholds:
@@ -142,13 +150,18 @@ def _thresholds(s: _Scored) -> Thresholds:
         wrong = int((answered & ~s.best_right & s.in_scope).sum())
         off = int((answered & ~s.in_scope).sum())
         utility = right - WRONG_COST * (wrong + off)
-        if wrong <= WRONG_SHARE * n_in and off <= OFF_TOPIC_SHARE * n_off and utility > best_utility:
+        if (
+            wrong <= WRONG_SHARE * n_in
+            and off <= OFF_TOPIC_SHARE * n_off
+            and utility > best_utility
+        ):
             answer, best_utility = float(t), utility
     below = s.best < answer
     gains = [
         int((below & (s.best >= t) & s.best_right).sum())
         - CLARIFY_COST * int((below & (s.best >= t) & ~s.best_right).sum())
-        for t in GRID if t <= answer
+        for t in GRID
+        if t <= answer
     ]
     clarify = float(GRID[int(np.argmax(gains))]) if gains else answer
     offer = clarify
@@ -197,14 +210,18 @@ def cross_validate(examples_: Sequence[Example], folds: int = FOLDS) -> dict[str
     return total
 
 
-def calibrate(matcher: Matcher, items: Sequence[tuple[EvalItem, float]]) -> tuple[DecisionModel, dict[str, int], dict[str, int]]:
+def calibrate(
+    matcher: Matcher, items: Sequence[tuple[EvalItem, float]]
+) -> tuple[DecisionModel, dict[str, int], dict[str, int]]:
     """The fitted model, its outcomes on the training questions, and cross-validated outcomes."""
     found = examples(matcher, items)
     weights, bias = _fit(found)
     thresholds = _thresholds(_score(_real(found), weights, bias))
     sizes = ", ".join(f"{name} x{w:g}" for name, w in TRAINING_SETS)
     model = DecisionModel(
-        weights=tuple(float(w) for w in weights), bias=bias, thresholds=thresholds,
+        weights=tuple(float(w) for w in weights),
+        bias=bias,
+        thresholds=thresholds,
         trained_on=f"{len(found)} questions from eval/ ({sizes})",
     )
     return model, _outcomes(_score(found, weights, bias), thresholds), cross_validate(found)

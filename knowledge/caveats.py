@@ -69,7 +69,9 @@ class SharedCaveats(dict[str, SharedCaveat]):
             raise ValueError(f"a shared caveat is cited as {{ref: <id>}}, not {item!r}")
         caveat = self.get(item["ref"])
         if caveat is None:
-            raise ValueError(f"unknown shared caveat {item['ref']!r} (knowledge/{CAVEATS_FILENAME})")
+            raise ValueError(
+                f"unknown shared caveat {item['ref']!r} (knowledge/{CAVEATS_FILENAME})"
+            )
         return getattr(caveat, lang)
 
     def as_refs(self, caveats: Iterable[str]) -> list[str | dict[str, str]]:
@@ -103,7 +105,11 @@ def load_shared_caveats(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[SharedCavea
             problems.append(f"{path}: {caveat_id}: {exc}".splitlines()[0])
     for lang in ("en", "zh"):
         texts = [getattr(c, lang) for c in table.values()]
-        problems += [f"{path}: two shared caveats have the same {lang} text: {t!r}" for t in set(texts) if texts.count(t) > 1]
+        problems += [
+            f"{path}: two shared caveats have the same {lang} text: {t!r}"
+            for t in set(texts)
+            if texts.count(t) > 1
+        ]
     return table, problems
 
 
@@ -144,7 +150,14 @@ def similar(uses: list[CaveatUse], cutoff: float = SIMILAR_CAVEATS) -> list[list
         return i
 
     for i, text in enumerate(texts):
-        for _, _, j in process.extract(text, texts, scorer=fuzz.ratio, processor=utils.default_process, score_cutoff=cutoff, limit=None):
+        for _, _, j in process.extract(
+            text,
+            texts,
+            scorer=fuzz.ratio,
+            processor=utils.default_process,
+            score_cutoff=cutoff,
+            limit=None,
+        ):
             parent[root(i)] = root(j)
     clusters: dict[int, list[CaveatUse]] = {}
     for i, use in enumerate(uses):
@@ -152,12 +165,20 @@ def similar(uses: list[CaveatUse], cutoff: float = SIMILAR_CAVEATS) -> list[list
     return sorted((c for c in clusters.values() if len(c) > 1), key=len, reverse=True)
 
 
-def near_copies(uses: list[CaveatUse], table: SharedCaveats, cutoff: float = NEAR_COPY) -> list[tuple[CaveatUse, str]]:
+def near_copies(
+    uses: list[CaveatUse], table: SharedCaveats, cutoff: float = NEAR_COPY
+) -> list[tuple[CaveatUse, str]]:
     """Literal caveats that are (nearly) a shared caveat's text: each should cite it instead."""
     found = []
     shared = {caveat_id: c.en for caveat_id, c in table.items()}
     for use in uses:
-        best = process.extractOne(use.text, shared, scorer=fuzz.ratio, processor=utils.default_process, score_cutoff=cutoff)
+        best = process.extractOne(
+            use.text,
+            shared,
+            scorer=fuzz.ratio,
+            processor=utils.default_process,
+            score_cutoff=cutoff,
+        )
         if best is not None:
             found.append((use, best[2]))
     return found
@@ -169,7 +190,9 @@ def literal_uses(root: Path = DEFAULT_KNOWLEDGE_DIR) -> list[CaveatUse]:
     for path in sorted((root / "entries").glob("*/*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         items = data.get("caveats") or [] if isinstance(data, dict) else []
-        uses += [CaveatUse(path.stem, i, item) for i, item in enumerate(items) if isinstance(item, str)]
+        uses += [
+            CaveatUse(path.stem, i, item) for i, item in enumerate(items) if isinstance(item, str)
+        ]
     return uses
 
 
@@ -185,7 +208,9 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(problem)
     for use, caveat_id in near_copies(uses, table, min(cutoff, NEAR_COPY)):
-        print(f"{use.entry_id} caveat {use.index}: nearly shared caveat {caveat_id!r}; cite it as {{ref: {caveat_id}}}")
+        print(
+            f"{use.entry_id} caveat {use.index}: nearly shared caveat {caveat_id!r}; cite it as {{ref: {caveat_id}}}"
+        )
     for cluster in similar(uses, cutoff):
         print(f"\n{len(cluster)} alike:")
         for use in cluster:

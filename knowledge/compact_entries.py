@@ -23,9 +23,13 @@ from typing import overload
 
 from knowledge.model import Entry, HistoryEvent, Source, Status, Tier, Topic
 
-DECODED_CACHE_SIZE = 256  # entries kept decoded (a decoded entry is ~10 KB: its sources are its own)
+DECODED_CACHE_SIZE = (
+    256  # entries kept decoded (a decoded entry is ~10 KB: its sources are its own)
+)
 _LEVEL = 6  # zlib level: 9 is no smaller on entry-sized texts and slower
-_RAW_DEFLATE = -15  # no zlib header and checksum: 6 bytes an entry, and the JSON is validated anyway
+_RAW_DEFLATE = (
+    -15
+)  # no zlib header and checksum: 6 bytes an entry, and the JSON is validated anyway
 # Deflate's preset dictionary: the schema's field names and enum values, which every entry spells
 # out; without it each entry pays for its own first copy of them (~90 bytes). Only the schema,
 # never entry content, so an entry's size still depends on its own text alone.

@@ -26,7 +26,9 @@ class Thresholds:
 
     answer: float  # the best candidate is sent as the answer
     clarify: float  # below answer: "did you mean" with the leading candidates
-    offer: float  # a runner-up is offered ("did you mean" under an answer, choices, nearest entries)
+    offer: (
+        float  # a runner-up is offered ("did you mean" under an answer, choices, nearest entries)
+    )
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class DecisionModel:
             missing = [f for f in FEATURES if f not in weights]
             extra = [f for f in weights if f not in FEATURES]
             if missing or extra:
-                raise ValueError(f"weights do not match the features (missing {missing}, unknown {extra})")
+                raise ValueError(
+                    f"weights do not match the features (missing {missing}, unknown {extra})"
+                )
             t = data["thresholds"]
             thresholds = Thresholds(float(t["answer"]), float(t["clarify"]), float(t["offer"]))
             if not 0 < thresholds.offer <= thresholds.clarify <= thresholds.answer < 1:
@@ -81,10 +85,14 @@ class DecisionModel:
             },
         }
         text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-        path.write_text(text + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        path.write_text(
+            text + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
 
 
-def fit_logistic(rows: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    rows: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray, l2: float = 1.0
+) -> tuple[np.ndarray, float]:
     """Weights and bias of an L2-regularised logistic regression (Newton's method; the bias is
     not penalised). Small and dependency-free: a dozen features, a few thousand rows."""
     x = np.hstack([rows, np.ones((len(rows), 1))])

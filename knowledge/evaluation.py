@@ -33,7 +33,9 @@ class EvalItem:
     expect: tuple[str, ...] = ()  # patterns the answer text must contain
     expect_no_match: bool = False
     expect_ids: tuple[str, ...] = ()  # or: entry ids, any of which is a right answer
-    decline_reason: str = ""  # for expect_no_match: "out-of-scope", or "missing" (in scope, no entry)
+    decline_reason: str = (
+        ""  # for expect_no_match: "out-of-scope", or "missing" (in scope, no entry)
+    )
     lang: str = ""
     site: str = ""
     url: str = ""
@@ -76,7 +78,9 @@ class EvalReport:
     def clarified(self) -> int:
         """In-scope questions answered with a clarifying question (counted as misses)."""
         return sum(
-            1 for f in self.failures if f.result.outcome is Outcome.CLARIFY and not f.item.expect_no_match
+            1
+            for f in self.failures
+            if f.result.outcome is Outcome.CLARIFY and not f.item.expect_no_match
         )
 
 
@@ -100,7 +104,9 @@ def _item(path: Path, n: int, raw: dict[str, Any]) -> EvalItem:
     expect = tuple(raw.get("expect") or ())
     no_match = bool(raw.get("expect_no_match", False)) or decline is not None
     if sum(map(bool, (ids, expect, no_match))) != 1:
-        raise ValueError(f"{path}: item {n} needs exactly one of ids, expect, decline/expect_no_match")
+        raise ValueError(
+            f"{path}: item {n} needs exactly one of ids, expect, decline/expect_no_match"
+        )
     return EvalItem(
         question=raw["q"],
         topic=str(raw.get("topic", "")),

@@ -31,9 +31,21 @@ from knowledge.model import Topic
 from knowledge.scope import Signals
 
 FEATURES = (
-    "lexical", "lexical_margin", "semantic", "semantic_margin", "lead", "topic_agreement", "elsewhere",
-    "coverage", "anchor_lack", "marker_miss", "unknown_share", "answer_coverage", "answer_semantic",
-    "length", "vague",
+    "lexical",
+    "lexical_margin",
+    "semantic",
+    "semantic_margin",
+    "lead",
+    "topic_agreement",
+    "elsewhere",
+    "coverage",
+    "anchor_lack",
+    "marker_miss",
+    "unknown_share",
+    "answer_coverage",
+    "answer_semantic",
+    "length",
+    "vague",
 )
 CANDIDATES_PER_SIGNAL = 8  # leading entries taken from each of the lexical and semantic rankings
 LONG_QUESTION_WORDS = 20
@@ -49,7 +61,9 @@ class Question:
     signals: Signals
 
 
-def candidates(lexical: np.ndarray, semantic: np.ndarray, k: int = CANDIDATES_PER_SIGNAL) -> list[int]:
+def candidates(
+    lexical: np.ndarray, semantic: np.ndarray, k: int = CANDIDATES_PER_SIGNAL
+) -> list[int]:
     """Entries worth weighing: the k best by each signal (lexical first), each once."""
     picked: dict[int, None] = {}
     for scores in (lexical, semantic):

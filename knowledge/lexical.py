@@ -46,7 +46,9 @@ YEAR_WEIGHT = 0.3
 _YEAR_RE = re.compile(r"(fy)?20\d\d")
 # Implementation limits (no effect on scores):
 DENSE_RATIO = 4  # score every phrasing when the query's postings exceed 1/DENSE_RATIO of them
-KEEP_TEXTS_UP_TO = 50_000  # phrasing texts kept for the refinement up to this many; recomputed beyond
+KEEP_TEXTS_UP_TO = (
+    50_000  # phrasing texts kept for the refinement up to this many; recomputed beyond
+)
 TEXT_CACHE_SIZE = 32_768  # recomputed phrasing texts remembered
 BUILD_CHUNK = 1 << 16  # phrasings processed at a time by the array stages of the build
 SCORE_CHUNK = 1 << 15  # phrasings scored at a time when a query scores them all
@@ -151,7 +153,8 @@ class LexicalIndex:
         n = max(len(self._entries), 1)
         # math.log, not np.log, so the weights are exactly the scalar formula's.
         self._idf = [
-            math.log((n + 1) / (df[tid] + 0.5)) * (YEAR_WEIGHT if _YEAR_RE.fullmatch(self._vocab[tid]) else 1.0)
+            math.log((n + 1) / (df[tid] + 0.5))
+            * (YEAR_WEIGHT if _YEAR_RE.fullmatch(self._vocab[tid]) else 1.0)
             for tid in range(n_vocab)
         ]
         del df
@@ -195,7 +198,9 @@ class LexicalIndex:
             for j in range(int(chunk_len.max())):
                 live = live[lengths_np[live] > j]
                 totals[live] += idf[flat_np[starts_np[live] + j]]
-        self._phrasing_norm = np.maximum(totals, 1e-9, out=totals)  # a phrasing's weight, as a divisor
+        self._phrasing_norm = np.maximum(
+            totals, 1e-9, out=totals
+        )  # a phrasing's weight, as a divisor
         # Where each entry's phrasings start (entries without phrasings have none).
         owners = self._phrasing_entry
         self._entry_first = np.flatnonzero(np.concatenate(([n_phr > 0], owners[1:] != owners[:-1])))
@@ -221,7 +226,9 @@ class LexicalIndex:
         owner = np.repeat(np.arange(len(vocab), dtype=np.int32), sorted_len)
         del codes
         known = cols >= 0
-        counts = np.zeros((len(_FUZZY_CHARS), len(vocab)), dtype=np.uint16)  # tokens are < 65536 chars
+        counts = np.zeros(
+            (len(_FUZZY_CHARS), len(vocab)), dtype=np.uint16
+        )  # tokens are < 65536 chars
         np.add.at(counts, (cols[known], owner[known]), 1)
         self._fz_counts = np.minimum(counts, 255).astype(np.uint8)
 
@@ -270,10 +277,17 @@ class LexicalIndex:
             return ()
         choices = [self._vocab[i] for i in candidates.tolist()]
         hits = process.extract(
-            token, choices, scorer=fuzz.ratio, processor=None, score_cutoff=FUZZY_TOKEN_CUTOFF, limit=3
+            token,
+            choices,
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=FUZZY_TOKEN_CUTOFF,
+            limit=3,
         )
         return tuple(
-            (int(candidates[j]), score / 100.0) for tok, score, j in hits if len(tok) >= MIN_FUZZY_TOKEN_LEN
+            (int(candidates[j]), score / 100.0)
+            for tok, score, j in hits
+            if len(tok) >= MIN_FUZZY_TOKEN_LEN
         )
 
     def _buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -331,7 +345,9 @@ class LexicalIndex:
                 continue
             weight = idf[expansions[0][0]]  # the token itself, or its nearest known spelling
             query_weight += weight
-            lists = [postings[ptr[known] : ptr[known + 1]].astype(np.intp) for known, _ in expansions]
+            lists = [
+                postings[ptr[known] : ptr[known + 1]].astype(np.intp) for known, _ in expansions
+            ]
             touched.extend(lists)
             if phrasing_hit is not None:
                 for (known, strength), ids in zip(expansions, lists):
@@ -353,15 +369,22 @@ class LexicalIndex:
 
     @staticmethod
     def _f_scores(
-        query_hit: np.ndarray, phrasing_hit: np.ndarray, norm: np.ndarray, cover_out: np.ndarray,
-        denom_out: np.ndarray, query_weight: float, beta2: float,
+        query_hit: np.ndarray,
+        phrasing_hit: np.ndarray,
+        norm: np.ndarray,
+        cover_out: np.ndarray,
+        denom_out: np.ndarray,
+        query_weight: float,
+        beta2: float,
     ) -> np.ndarray:
         """Per phrasing, an F-score of the two coverages: a phrasing must explain the query AND
         be covered by it. Works in place: the scores replace query_hit (which phrasing_hit may
         be), cover_out and denom_out are overwritten. The same operations in the same order as
         100 * (1 + beta2) * query_cover * phrasing_cover
         / max(beta2 * query_cover + phrasing_cover, 1e-9)."""
-        phrasing_cover = np.minimum(np.divide(phrasing_hit, norm, out=cover_out), 1.0, out=cover_out)
+        phrasing_cover = np.minimum(
+            np.divide(phrasing_hit, norm, out=cover_out), 1.0, out=cover_out
+        )
         query_cover = np.divide(query_hit, query_weight, out=query_hit)
         # (x * 1.0 is x: short questions skip that pass)
         weighted = query_cover if beta2 == 1.0 else np.multiply(query_cover, beta2, out=denom_out)
@@ -383,7 +406,9 @@ class LexicalIndex:
         beta2 = 1.0 if long_by <= 0 else min(6.0, 1.0 + BETA_GROWTH * long_by)
         # A story never resembles a phrasing as a whole, so there the refinement weighs less.
         whole = WHOLE_TEXT_WEIGHT if len(tokens) <= LONG_QUERY_TOKENS else WHOLE_TEXT_WEIGHT_LONG
-        separate = any(len(self._expand(tok)) > 1 for tok in tokens)  # a token with several spellings
+        separate = any(
+            len(self._expand(tok)) > 1 for tok in tokens
+        )  # a token with several spellings
         touched: list[np.ndarray] = []
         dense = False
         try:
@@ -403,8 +428,13 @@ class LexicalIndex:
                 for lo in range(0, n_phr, SCORE_CHUNK):
                     hi = min(lo + SCORE_CHUNK, n_phr)
                     self._f_scores(
-                        query_hit[lo:hi], hits[lo:hi], self._phrasing_norm[lo:hi], cover[: hi - lo],
-                        denom[: hi - lo], query_weight, beta2,
+                        query_hit[lo:hi],
+                        hits[lo:hi],
+                        self._phrasing_norm[lo:hi],
+                        cover[: hi - lo],
+                        denom[: hi - lo],
+                        query_weight,
+                        beta2,
                     )
                 top = self._leading(np.negative(phrasing_scores, out=phrasing_hit))
                 self._refine(phrasing_scores, top, top, canonical, whole)
@@ -430,8 +460,13 @@ class LexicalIndex:
                     if separate:
                         phrasing_hit[ids] = 0.0
         phrasing_scores = self._f_scores(
-            q_hit, p_hit, self._phrasing_norm[hit], np.empty(len(hit)), np.empty(len(hit)),
-            query_weight, beta2,
+            q_hit,
+            p_hit,
+            self._phrasing_norm[hit],
+            np.empty(len(hit)),
+            np.empty(len(hit)),
+            query_weight,
+            beta2,
         )
         if len(hit) <= REFINE_TOP:
             top = np.arange(len(hit))
@@ -463,7 +498,11 @@ class LexicalIndex:
         return top[negated[top] < 0]
 
     def _refine(
-        self, phrasing_scores: np.ndarray, at: np.ndarray, phrasings: np.ndarray, canonical: str,
+        self,
+        phrasing_scores: np.ndarray,
+        at: np.ndarray,
+        phrasings: np.ndarray,
+        canonical: str,
         whole: float,
     ) -> None:
         """Refine the leading phrasings with whole-string similarity, stopwords included: it tells

@@ -61,11 +61,19 @@ def conflicts_of(matcher: Matcher, entry: Entry) -> list[Finding]:
     findings = []
     for text in (entry.question, *entry.alternates):
         result = matcher.match(text)
-        if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id == entry.id:
+        if (
+            result.outcome is Outcome.ANSWER
+            and result.entry is not None
+            and result.entry.id == entry.id
+        ):
             continue
-        rivals = ", ".join(f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id)
+        rivals = ", ".join(
+            f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id
+        )
         got = result.entry.id if result.entry else result.outcome.value
-        findings.append(Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}"))
+        findings.append(
+            Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}")
+        )
     return findings
 
 
@@ -82,7 +90,9 @@ def duplicates(matcher: Matcher) -> list[Finding]:
         for j in range(i + 1, len(entries)):
             score = fuzz.token_sort_ratio(canon[i], canon[j], processor=None)
             if score >= DUPLICATE_QUESTION_SIMILARITY:
-                findings.append(Finding("duplicate", a.id, f"question is {score:.0f}% like {entries[j].id}'s"))
+                findings.append(
+                    Finding("duplicate", a.id, f"question is {score:.0f}% like {entries[j].id}'s")
+                )
     return findings
 
 
@@ -90,13 +100,25 @@ def sourcing(matcher: Matcher, today: dt.date | None = None) -> list[Finding]:
     findings = []
     for entry in matcher.base.entries:
         if not entry.has_official_source:
-            findings.append(Finding("no-official-source", entry.id, "no source of tier official or copy-of-official"))
+            findings.append(
+                Finding(
+                    "no-official-source", entry.id, "no source of tier official or copy-of-official"
+                )
+            )
         cited = [*entry.sources, *(h.source for h in entry.history)]
         for url in dict.fromkeys(s.url for s in cited):
             if tier_of_url(url) is None:
-                findings.append(Finding("unlisted-publisher", entry.id, f"add its host to knowledge/publishers.yaml: {url}"))
+                findings.append(
+                    Finding(
+                        "unlisted-publisher",
+                        entry.id,
+                        f"add its host to knowledge/publishers.yaml: {url}",
+                    )
+                )
         if entry.is_stale(today):
-            findings.append(Finding("stale", entry.id, f"review was due {entry.review_due.isoformat()}"))
+            findings.append(
+                Finding("stale", entry.id, f"review was due {entry.review_due.isoformat()}")
+            )
     return findings
 
 
@@ -115,7 +137,11 @@ def broken_related(entries: Sequence[Entry]) -> list[Finding]:
 def lapsed(entries: Sequence[Entry], today: dt.date | None = None) -> list[Finding]:
     """Dated rules past their own end: users already see them as unclear, so they come first."""
     return [
-        Finding("lapsed", e.id, f"rule set to end {e.in_force_until}; update the entry (check {e.in_force_check})")
+        Finding(
+            "lapsed",
+            e.id,
+            f"rule set to end {e.in_force_until}; update the entry (check {e.in_force_check})",
+        )
         for e in entries
         if e.lapsed(today)
     ]
@@ -139,18 +165,37 @@ def summaries(entries: Sequence[Entry]) -> list[Finding]:
     or change one, so every number and date in it must be one the answer states."""
     findings = []
     for entry in entries:
-        extra = english_numbers(entry.summary) - english_numbers(entry.answer) if entry.summary else set()
+        extra = (
+            english_numbers(entry.summary) - english_numbers(entry.answer)
+            if entry.summary
+            else set()
+        )
         if extra:
-            findings.append(Finding("summary", entry.id, f"summary states numbers the answer does not: {sorted(extra)}"))
+            findings.append(
+                Finding(
+                    "summary",
+                    entry.id,
+                    f"summary states numbers the answer does not: {sorted(extra)}",
+                )
+            )
     return findings
 
 
 def shared_copies(entries: Sequence[Entry], shared: SharedCaveats) -> list[Finding]:
     """Caveats written out that (nearly) repeat a shared caveat: cite it, so it is updated once.
     A warning: a near copy may add a fact of its own, which only its author can judge."""
-    uses = [CaveatUse(e.id, n, text) for e in entries for n, text in enumerate(e.caveats) if shared.id_of(text) is None]
+    uses = [
+        CaveatUse(e.id, n, text)
+        for e in entries
+        for n, text in enumerate(e.caveats)
+        if shared.id_of(text) is None
+    ]
     return [
-        Finding("shared-caveat", use.entry_id, f"caveat {use.index + 1} nearly repeats shared caveat {ref!r} (knowledge/caveats.yaml); cite it as `- ref: {ref}`")
+        Finding(
+            "shared-caveat",
+            use.entry_id,
+            f"caveat {use.index + 1} nearly repeats shared caveat {ref!r} (knowledge/caveats.yaml); cite it as `- ref: {ref}`",
+        )
         for use, ref in near_copies(uses, shared)
     ]
 

@@ -35,7 +35,9 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int) and key in first_line:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first given on line {first_line[key]})",
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given on line {first_line[key]})",
                     key_node.start_mark,
                 )
             if isinstance(key, str | int):
@@ -89,7 +91,9 @@ class KnowledgeBase:
         self.entries = entries if isinstance(entries, EntryStore) else EntryStore(entries)
         self.synonyms = synonyms if synonyms is not None else {}
         self.paths = paths if paths is not None else {}
-        self.chinese = chinese if chinese is not None else {}  # id → Chinese text (knowledge/bilingual.py)
+        self.chinese = (
+            chinese if chinese is not None else {}
+        )  # id → Chinese text (knowledge/bilingual.py)
         # Problems set aside by a lenient load (skip_invalid=True): to be reported, not served.
         self.skipped = skipped if skipped is not None else []
         self.shared = shared if shared is not None else SharedCaveats()  # knowledge/caveats.py
@@ -115,7 +119,9 @@ def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
                     child = value
                     line = key.start_mark.line + 1
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             child = node.value[part]
             line = child.start_mark.line + 1
         if child is None:
@@ -130,7 +136,9 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> Problem:
     return Problem(path, mark.line + 1 if mark else None, f"malformed YAML: {reason}")
 
 
-def parse_entry_text(text: str, path: Path, shared: SharedCaveats | None = None) -> tuple[Entry | None, list[Problem]]:
+def parse_entry_text(
+    text: str, path: Path, shared: SharedCaveats | None = None
+) -> tuple[Entry | None, list[Problem]]:
     """Parse and validate one entry's YAML text; never raises for bad content. Caveats citing a
     shared caveat resolve against `shared` (the shipped knowledge/caveats.yaml when None)."""
     try:
@@ -211,11 +219,19 @@ def load_knowledge_base(root: Path, skip_invalid: bool = False) -> KnowledgeBase
             entry, found = parse_entry_text(text, path, shared)
         if entry is not None:
             if entry.id in paths:
-                found.append(Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})"))
+                found.append(
+                    Problem(path, None, f"duplicate id {entry.id!r} (also in {paths[entry.id]})")
+                )
             if path.stem != entry.id:
                 found.append(Problem(path, None, f"file name must be {entry.id}.yaml"))
             if path.parent.name != entry.topic.value:
-                found.append(Problem(path, None, f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}"))
+                found.append(
+                    Problem(
+                        path,
+                        None,
+                        f"entry of topic {entry.topic.value!r} is in folder {path.parent.name!r}",
+                    )
+                )
         if found:
             problems.extend(found)
             skipped.extend(found)
@@ -238,7 +254,14 @@ def load_knowledge_base(root: Path, skip_invalid: bool = False) -> KnowledgeBase
     if problems and not skip_invalid:
         raise KnowledgeError(problems)
     chinese, _ = load_chinese(root)  # a bad translation never stops the bot; `kb lint` reports it
-    return KnowledgeBase(entries=entries, synonyms=synonyms, paths=paths, chinese=chinese, skipped=skipped, shared=shared)
+    return KnowledgeBase(
+        entries=entries,
+        synonyms=synonyms,
+        paths=paths,
+        chinese=chinese,
+        skipped=skipped,
+        shared=shared,
+    )
 
 
 def report_skipped(skipped: list[Problem]) -> None:
@@ -246,4 +269,6 @@ def report_skipped(skipped: list[Problem]) -> None:
     for problem in skipped:
         log.warning("knowledge base: skipped: %s", problem)
     if skipped:
-        log.warning("knowledge base: %d problem(s) skipped; run `visabot kb lint` for details", len(skipped))
+        log.warning(
+            "knowledge base: %d problem(s) skipped; run `visabot kb lint` for details", len(skipped)
+        )

@@ -96,7 +96,12 @@ class _Ranking:
 class Matcher:
     """An index over one knowledge base. Build once; `match` is read-only and thread-safe."""
 
-    def __init__(self, base: KnowledgeBase, model: DecisionModel | None = None, knowledge_dir: Path = DEFAULT_KNOWLEDGE_DIR):
+    def __init__(
+        self,
+        base: KnowledgeBase,
+        model: DecisionModel | None = None,
+        knowledge_dir: Path = DEFAULT_KNOWLEDGE_DIR,
+    ):
         self.base = base
         self.normalizer = Normalizer(base.synonyms)
         self.scope = Scope(load_scope_vocabulary(knowledge_dir), self.normalizer)
@@ -148,7 +153,14 @@ class Matcher:
         topics = [self._topics[i] for i in picked]
         answer_semantic = self._answers[picked] @ query_vector if picked else np.zeros(0)
         rows = feature_matrix(
-            question, picked, topics, lexical, semantic, self.lexical, self._answer_words, answer_semantic
+            question,
+            picked,
+            topics,
+            lexical,
+            semantic,
+            self.lexical,
+            self._answer_words,
+            answer_semantic,
         )
         # The one rule outside the model: a question that names one visa (or only a place we do
         # not cover) never gets the other visa's entries, however alike the words.
@@ -170,14 +182,32 @@ class Matcher:
         offered = [c for c in ranked if c.score >= t.offer * 100]
         tied = len(ranked) > 1 and ranking.probabilities[1] >= best - TIE
         if best >= t.answer and not tied:
-            return MatchResult(query, Outcome.ANSWER, ranked[0].entry, ranked[0].score, offered[1 : limit + 1], asked_about=asked_about)
+            return MatchResult(
+                query,
+                Outcome.ANSWER,
+                ranked[0].entry,
+                ranked[0].score,
+                offered[1 : limit + 1],
+                asked_about=asked_about,
+            )
         if best >= t.clarify:
-            return MatchResult(query, Outcome.CLARIFY, None, ranked[0].score, offered[:limit], asked_about=asked_about)
-        return MatchResult(query, Outcome.DECLINE, None, ranked[0].score, offered[:limit], asked_about=asked_about)
+            return MatchResult(
+                query,
+                Outcome.CLARIFY,
+                None,
+                ranked[0].score,
+                offered[:limit],
+                asked_about=asked_about,
+            )
+        return MatchResult(
+            query, Outcome.DECLINE, None, ranked[0].score, offered[:limit], asked_about=asked_about
+        )
 
     # ------------------------------------------------------------------ the whole message
 
-    def match(self, query: str, limit: int = MAX_CHOICES, context: Entry | None = None) -> MatchResult:
+    def match(
+        self, query: str, limit: int = MAX_CHOICES, context: Entry | None = None
+    ) -> MatchResult:
         """The reply to one message. `context` is the entry the user was just answered with: a
         short message is then read as a follow-up to it ("and for the K visa?", "do extensions
         pay again?") when that reading is confident, and more so than the message alone."""
@@ -189,7 +219,9 @@ class Matcher:
         if context is not None and len(question.tokens) <= FOLLOWUP_MAX_WORDS:
             followup = self._followup(question, context, limit)
             # The reading in context wins only where it is more sure than the message alone.
-            if followup is not None and (result.outcome is not Outcome.ANSWER or followup.score > result.score):
+            if followup is not None and (
+                result.outcome is not Outcome.ANSWER or followup.score > result.score
+            ):
                 return followup
         return self._with_other_parts(query, result, limit)
 
@@ -208,7 +240,9 @@ class Matcher:
         ranking = self.rank(self.question(query))
         return [
             (self._entries[i], float(p), dict(zip(FEATURES, map(float, row))))
-            for i, p, row in zip(ranking.entries[:limit], ranking.probabilities[:limit], ranking.rows[:limit])
+            for i, p, row in zip(
+                ranking.entries[:limit], ranking.probabilities[:limit], ranking.rows[:limit]
+            )
         ]
 
     def _followup(self, question: Question, context: Entry, limit: int) -> MatchResult | None:
@@ -227,11 +261,20 @@ class Matcher:
             added = " ".join(visas)
         combined = self.question(f"{question.raw} {added}")
         result = self._decide(self.rank(combined), limit)
-        if result.outcome is not Outcome.ANSWER or result.entry is None or result.entry.id == context.id:
+        if (
+            result.outcome is not Outcome.ANSWER
+            or result.entry is None
+            or result.entry.id == context.id
+        ):
             return None
         return MatchResult(
-            question.raw, result.outcome, result.entry, result.score, result.alternatives,
-            asked_about=result.asked_about, followup=True,
+            question.raw,
+            result.outcome,
+            result.entry,
+            result.score,
+            result.alternatives,
+            asked_about=result.asked_about,
+            followup=True,
         )
 
     def _with_other_parts(self, query: str, result: MatchResult, limit: int) -> MatchResult:
@@ -247,16 +290,27 @@ class Matcher:
                 continue
             part_result = self._decide(self.rank(question), limit)
             if part_result.outcome is Outcome.ANSWER and part_result.entry is not None:
-                answers.setdefault(part_result.entry.id, Candidate(part_result.entry, part_result.score))
+                answers.setdefault(
+                    part_result.entry.id, Candidate(part_result.entry, part_result.score)
+                )
         if len(answers) < 2:
             return result
         found = list(answers.values())
-        if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id in answers:
+        if (
+            result.outcome is Outcome.ANSWER
+            and result.entry is not None
+            and result.entry.id in answers
+        ):
             first = answers.pop(result.entry.id)
             found = [first, *answers.values()]
         head = found[0]
         same_head = result.entry is not None and result.entry.id == head.entry.id
         return MatchResult(
-            query, Outcome.ANSWER, head.entry, head.score, result.alternatives if same_head else [],
-            also=found[1:], asked_about=result.asked_about,
+            query,
+            Outcome.ANSWER,
+            head.entry,
+            head.score,
+            result.alternatives if same_head else [],
+            also=found[1:],
+            asked_about=result.asked_about,
         )

@@ -44,7 +44,9 @@ def resolve_shared(item: object, info: ValidationInfo, lang: str) -> object:
     if table is not None:
         return table.resolve(item, lang)
     if isinstance(item, dict):
-        raise ValueError("a shared caveat {ref: <id>} is resolved only when loaded from a knowledge folder")
+        raise ValueError(
+            "a shared caveat {ref: <id>} is resolved only when loaded from a knowledge folder"
+        )
     return item
 
 
@@ -110,9 +112,13 @@ class Source(_Strict):
         """The tier is the publisher's (knowledge/publishers.yaml), never the citer's opinion."""
         listed = tier_of_url(self.url)
         if listed is None and self.tier in (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL):
-            raise ValueError(f"tier {self.tier.value} needs a publisher listed as such in knowledge/publishers.yaml: {self.url}")
+            raise ValueError(
+                f"tier {self.tier.value} needs a publisher listed as such in knowledge/publishers.yaml: {self.url}"
+            )
         if listed is not None and listed != self.tier.value:
-            raise ValueError(f"tier {self.tier.value} contradicts knowledge/publishers.yaml ({listed}) for {self.url}")
+            raise ValueError(
+                f"tier {self.tier.value} contradicts knowledge/publishers.yaml ({listed}) for {self.url}"
+            )
         if self.via is not None and self.tier is not Tier.OFFICIAL:
             raise ValueError("via (the copy read) is only for a source of tier official")
         return self
@@ -140,10 +146,18 @@ class Entry(_Strict):
     question: NonEmpty
     alternates: list[NonEmpty] = Field(min_length=MIN_ALTERNATES)
     keywords: list[NonEmpty] = Field(default_factory=list)
-    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)]
+    answer: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS)
+    ]
     # The answer's short form for a phone's first screen, only where the answer is very long: the
     # same facts a user needs to act, fewer words. The full answer is one tap away.
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUMMARY_CHARS)] | None = None
+    summary: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUMMARY_CHARS),
+        ]
+        | None
+    ) = None
     caveats: list[Caveat] = Field(default_factory=list)
     status: Status
     sources: list[Source] = Field(min_length=1)

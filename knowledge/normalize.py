@@ -50,7 +50,9 @@ STOPWORDS = frozenset(
 )
 # Kept as tokens because they carry meaning next to other words ("who pays", "how long"), but
 # a message made of nothing else has nothing to match on.
-QUESTION_WORDS = frozenset("who where when why how much many long kab kitna kitne kitni kyun".split())
+QUESTION_WORDS = frozenset(
+    "who where when why how much many long kab kitna kitne kitni kyun".split()
+)
 
 
 @functools.cache
@@ -113,7 +115,9 @@ class Normalizer:
         self._replacements = dict(pairs)
         # Latin (and Devanagari) variants are whole-word sequences: looked up by words, the
         # longest first, which costs a dict per length instead of compiling a regex of them all.
-        self._by_words: dict[str, str] = {v: t for v, t in self._replacements.items() if not _CJK_RE.search(v)}
+        self._by_words: dict[str, str] = {
+            v: t for v, t in self._replacements.items() if not _CJK_RE.search(v)
+        }
         self._longest = max((v.count(" ") + 1 for v in self._by_words), default=0)
         cjk = [re.escape(v) for v, _ in pairs if _CJK_RE.search(v)]
         self._cjk_re = re.compile("|".join(cjk)) if cjk else None

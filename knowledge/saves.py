@@ -57,7 +57,9 @@ def on_disk(root: Path, entry_id: str) -> Entry | None:
 
 def taken_ids(served: Served, root: Path) -> set[str]:
     """Ids in use: served ones and any file on disk (e.g. written by `visabot kb add`, not yet reloaded)."""
-    return set(served.matcher.base.by_id) | {p.stem for p in (root / ENTRIES_DIRNAME).glob("*/*.yaml")}
+    return set(served.matcher.base.by_id) | {
+        p.stem for p in (root / ENTRIES_DIRNAME).glob("*/*.yaml")
+    }
 
 
 def new_id(served: Served, root: Path, fields: EntryFields) -> str:
@@ -66,14 +68,21 @@ def new_id(served: Served, root: Path, fields: EntryFields) -> str:
     return unique_id(slug_for(fields.question, fields.topic), taken_ids(served, root))
 
 
-def _review(served: Served, entry: Entry, today: dt.date, replaces: str | None, confirmed: bool) -> None:
+def _review(
+    served: Served, entry: Entry, today: dt.date, replaces: str | None, confirmed: bool
+) -> None:
     review = review_entry(served.matcher.base, entry, today, replaces)
     if review.errors or (review.warnings and not confirmed):
         raise NotReviewed(review)
 
 
 def save_entry(
-    served: Served, root: Path, fields: EntryFields, original: Entry | None, today: dt.date, confirmed: bool = False
+    served: Served,
+    root: Path,
+    fields: EntryFields,
+    original: Entry | None,
+    today: dt.date,
+    confirmed: bool = False,
 ) -> tuple[Entry, Path]:
     """Check the entry as `kb lint` would with it included (errors raise NotReviewed; warnings
     too unless `confirmed`), write it (a new one, or over `original` when it is unchanged on disk,
@@ -100,7 +109,9 @@ def save_entry(
     return entry, entry_path(root, entry)
 
 
-def attach_alternates(served: Served, root: Path, entry_id: str, questions: list[str]) -> tuple[Entry | None, list[str]]:
+def attach_alternates(
+    served: Served, root: Path, entry_id: str, questions: list[str]
+) -> tuple[Entry | None, list[str]]:
     """Add `questions` to an entry's alternates (read from disk, so no concurrent change is lost),
     skipping any it already has. Returns (the entry or None when it is gone, the ones added)."""
     with WRITE_LOCK:
@@ -111,7 +122,9 @@ def attach_alternates(served: Served, root: Path, entry_id: str, questions: list
         added = [q for q in dict.fromkeys(questions) if q.casefold() not in known]
         if not added:
             return current, []
-        entry = Entry.model_validate({**current.model_dump(), "alternates": [*current.alternates, *added]})
+        entry = Entry.model_validate(
+            {**current.model_dump(), "alternates": [*current.alternates, *added]}
+        )
         served.reload(update_entry(root, entry))
     return entry, added
 

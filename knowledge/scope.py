@@ -86,15 +86,22 @@ class Scope:
             for term in _terms(vocabulary, signal):
                 canon = normalizer.canonical(term)
                 if canon:
-                    (self._cjk if _CJK_RE.search(canon) else self._latin).setdefault(canon, set()).add(signal)
+                    (self._cjk if _CJK_RE.search(canon) else self._latin).setdefault(
+                        canon, set()
+                    ).add(signal)
         self._us_as_written = re.compile(
-            "|".join(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])" for t in _terms(vocabulary, "us_as_written"))
+            "|".join(
+                rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])"
+                for t in _terms(vocabulary, "us_as_written")
+            )
             or r"(?!x)x"
         )
         talk = vocabulary.get("smalltalk") or {}
         if not isinstance(talk, Mapping):
             raise ValueError("scope: smalltalk must map kinds to phrase lists")
-        self._smalltalk = {fold(p): SmallTalk(kind) for kind, items in talk.items() for p in items or ()}
+        self._smalltalk = {
+            fold(p): SmallTalk(kind) for kind, items in talk.items() for p in items or ()
+        }
         longest_first = sorted(self._smalltalk, key=len, reverse=True)
         self._smalltalk_re = re.compile(
             "|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in longest_first) or r"(?!x)x"
@@ -109,7 +116,9 @@ class Scope:
 
     def visa_terms(self, canonical: str) -> list[str]:
         """The terms in a canonical text that name a visa or China ("k visa", "h1b", "100k")."""
-        return [term for term, hit in self._hits(canonical).items() if hit & {"h1b", "k_visa", "china"}]
+        return [
+            term for term, hit in self._hits(canonical).items() if hit & {"h1b", "k_visa", "china"}
+        ]
 
     def _hits(self, canonical: str) -> dict[str, set[str]]:
         hits: dict[str, set[str]] = {}

@@ -64,7 +64,9 @@ class StaticEmbedder:
             table = load_file(str(root / WEIGHTS))["embedding.weight"].astype(np.float32)
             tokenizer = Tokenizer.from_file(str(root / TOKENIZER))
         except (OSError, KeyError, ValueError) as exc:
-            raise EmbeddingsUnavailable(f"cannot read the wordllama weights in {root}: {exc}") from exc
+            raise EmbeddingsUnavailable(
+                f"cannot read the wordllama weights in {root}: {exc}"
+            ) from exc
         tokenizer.no_truncation()
         tokenizer.no_padding()
         return cls(table, tokenizer)
@@ -77,7 +79,8 @@ class StaticEmbedder:
         """One unit row per text (a zero row for a text with no tokens)."""
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for lo in range(0, len(texts), BATCH):
-            encoded = self._tokenizer.encode_batch(list(texts[lo : lo + BATCH]), add_special_tokens=False)  # type: ignore[attr-defined]
+            batch = list(texts[lo : lo + BATCH])
+            encoded = self._tokenizer.encode_batch(batch, add_special_tokens=False)  # type: ignore[attr-defined]
             for row, enc in enumerate(encoded, lo):
                 ids = np.clip(np.asarray(enc.ids, dtype=np.int64), 0, len(self._table) - 1)
                 if len(ids):
@@ -121,11 +124,15 @@ def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
 class SemanticIndex:
     """Every phrasing's vector; an entry's closeness to a question is its best phrasing's."""
 
-    def __init__(self, embedder: StaticEmbedder, phrasings: Sequence[str], owners: np.ndarray, n_entries: int):
+    def __init__(
+        self, embedder: StaticEmbedder, phrasings: Sequence[str], owners: np.ndarray, n_entries: int
+    ):
         self._embedder = embedder
         self._vectors = embed_cached(embedder, phrasings)
         self._n_entries = n_entries
-        owner_change = np.flatnonzero(np.concatenate(([len(owners) > 0], owners[1:] != owners[:-1])))
+        owner_change = np.flatnonzero(
+            np.concatenate(([len(owners) > 0], owners[1:] != owners[:-1]))
+        )
         self._first = owner_change
         self._end = np.append(owner_change[1:], len(owners)).astype(np.int64)
         self._with_phrasings = owners[owner_change] if len(owners) else owners
@@ -155,7 +162,9 @@ class SemanticIndex:
         out[self._with_phrasings] = np.maximum.reduceat(per_phrasing, self._first)
         return out
 
-    def refined(self, query: np.ndarray, entries: Sequence[int], similarities: np.ndarray) -> np.ndarray:
+    def refined(
+        self, query: np.ndarray, entries: Sequence[int], similarities: np.ndarray
+    ) -> np.ndarray:
         """`similarities` with the given entries' values exact (best phrasing)."""
         if self._centroids is None:
             return similarities
@@ -163,5 +172,7 @@ class SemanticIndex:
         for entry in entries:
             slot = self._slot[entry]
             if slot >= 0:
-                out[entry] = float((self._vectors[self._first[slot] : self._end[slot]] @ query).max())
+                out[entry] = float(
+                    (self._vectors[self._first[slot] : self._end[slot]] @ query).max()
+                )
         return out

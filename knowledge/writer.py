@@ -79,7 +79,9 @@ def _entry_data(entry: Entry, shared: SharedCaveats | None = None) -> dict[str, 
 
 def entry_to_yaml(entry: Entry, shared: SharedCaveats | None = None) -> str:
     """The entry's file in the standard format."""
-    return yaml.dump(_entry_data(entry, shared), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(
+        _entry_data(entry, shared), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -118,7 +120,9 @@ def _folded(text: str) -> FoldedScalarString:
     return folded  # type: ignore[no-any-return]  # ruamel.yaml ships no type information
 
 
-def _round_trip_yaml(old_text: str, entry: Entry, shared: SharedCaveats | None = None) -> str | None:
+def _round_trip_yaml(
+    old_text: str, entry: Entry, shared: SharedCaveats | None = None
+) -> str | None:
     """`old_text` with only the fields that differ from `entry` replaced (a list that only grew
     keeps its items and their comments); None when the old text cannot be read round-trip."""
     rt = YAML()
@@ -138,8 +142,12 @@ def _round_trip_yaml(old_text: str, entry: Entry, shared: SharedCaveats | None =
         old = doc.get(key)
         if (key in doc and _plain(old) == _plain(value)) or (key not in doc and value is None):
             continue
-        if isinstance(old, CommentedSeq) and isinstance(value, list) and _plain(list(old)) == _plain(value[: len(old)]):
-            old.extend(_dated(value[len(old):]))  # appended: the existing items stay as written
+        if (
+            isinstance(old, CommentedSeq)
+            and isinstance(value, list)
+            and _plain(list(old)) == _plain(value[: len(old)])
+        ):
+            old.extend(_dated(value[len(old) :]))  # appended: the existing items stay as written
         elif isinstance(old, FoldedScalarString) and isinstance(value, str) and "\n" not in value:
             doc[key] = _folded(value)  # a changed answer keeps its block style
         else:
@@ -243,7 +251,9 @@ def update_entry(root: Path, entry: Entry) -> KnowledgeBase:
     with _locked(root):
         old_path = _existing_path(root, entry.id)
         if old_path is None:
-            raise KnowledgeError([Problem(entry_path(root, entry), None, f"no entry {entry.id!r} to edit")])
+            raise KnowledgeError(
+                [Problem(entry_path(root, entry), None, f"no entry {entry.id!r} to edit")]
+            )
         return _write_validated(root, entry, old_path)
 
 

@@ -88,13 +88,46 @@ _DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "messa
 # Parameters that are plain strings in the Bot API: never JSON-decode these ("123" stays "123").
 _STRING_PARAMS = frozenset(
     {
-        "text", "caption", "parse_mode", "query", "callback_query_id", "inline_query_id",
-        "inline_message_id", "url", "next_offset", "switch_pm_text", "switch_pm_parameter",
-        "secret_token", "action", "business_connection_id", "language_code", "emoji", "title",
-        "description", "short_description", "name", "file_id", "message_effect_id",
-        "ip_address", "custom_title", "sticker", "photo", "document", "voice", "audio",
-        "video", "animation", "question", "explanation", "address", "first_name",
-        "last_name", "phone_number", "vcard", "foursquare_id", "google_place_id",
+        "text",
+        "caption",
+        "parse_mode",
+        "query",
+        "callback_query_id",
+        "inline_query_id",
+        "inline_message_id",
+        "url",
+        "next_offset",
+        "switch_pm_text",
+        "switch_pm_parameter",
+        "secret_token",
+        "action",
+        "business_connection_id",
+        "language_code",
+        "emoji",
+        "title",
+        "description",
+        "short_description",
+        "name",
+        "file_id",
+        "message_effect_id",
+        "ip_address",
+        "custom_title",
+        "sticker",
+        "photo",
+        "document",
+        "voice",
+        "audio",
+        "video",
+        "animation",
+        "question",
+        "explanation",
+        "address",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "vcard",
+        "foursquare_id",
+        "google_place_id",
     }
 )
 
@@ -218,8 +251,14 @@ def make_private_text(
     user = make_user(user_id, first_name, username=username, language_code=language_code)
     return {
         "message": _message(
-            user_id=user_id, chat_id=None, text=text, entities=entities,
-            message_id=message_id, date=date, user=user, reply_to_message=reply_to_message,
+            user_id=user_id,
+            chat_id=None,
+            text=text,
+            entities=entities,
+            message_id=message_id,
+            date=date,
+            user=user,
+            reply_to_message=reply_to_message,
         )
     }
 
@@ -243,8 +282,12 @@ def make_command(
     user = make_user(user_id, language_code=language_code)
     return {
         "message": _message(
-            user_id=user_id, chat_id=chat_id, text=text, entities=entities,
-            message_id=message_id, user=user,
+            user_id=user_id,
+            chat_id=chat_id,
+            text=text,
+            entities=entities,
+            message_id=message_id,
+            user=user,
         )
     }
 
@@ -264,8 +307,12 @@ def make_group_text(
         reply_to_message = make_bot_message("Earlier answer from the bot", chat_id)
     return {
         "message": _message(
-            user_id=user_id, chat_id=chat_id, text=text, entities=entities,
-            reply_to_message=reply_to_message, message_id=message_id,
+            user_id=user_id,
+            chat_id=chat_id,
+            text=text,
+            entities=entities,
+            reply_to_message=reply_to_message,
+            message_id=message_id,
         )
     }
 
@@ -283,9 +330,7 @@ def make_mention(
         text = f"{handle} {text}"
     offset = utf16_len(text[: text.index(handle)])
     entities = [{"type": "mention", "offset": offset, "length": utf16_len(handle)}]
-    return make_group_text(
-        text, chat_id, user_id=user_id, entities=entities, message_id=message_id
-    )
+    return make_group_text(text, chat_id, user_id=user_id, entities=entities, message_id=message_id)
 
 
 def make_callback_query(
@@ -354,8 +399,14 @@ def make_sticker(
 ) -> dict[str, Any]:
     n = _next_id()
     sticker = {
-        "file_id": f"STICKER{n}", "file_unique_id": f"S{n}", "type": "regular",
-        "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": emoji,
+        "file_id": f"STICKER{n}",
+        "file_unique_id": f"S{n}",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "emoji": emoji,
     }
     return _media_message(user_id, chat_id, {"sticker": sticker}, None)
 
@@ -365,10 +416,20 @@ def make_photo(
 ) -> dict[str, Any]:
     n = _next_id()
     photo = [
-        {"file_id": f"PHOTO{n}s", "file_unique_id": f"P{n}s", "width": 90, "height": 90,
-         "file_size": 1200},
-        {"file_id": f"PHOTO{n}m", "file_unique_id": f"P{n}m", "width": 800, "height": 800,
-         "file_size": 64000},
+        {
+            "file_id": f"PHOTO{n}s",
+            "file_unique_id": f"P{n}s",
+            "width": 90,
+            "height": 90,
+            "file_size": 1200,
+        },
+        {
+            "file_id": f"PHOTO{n}m",
+            "file_unique_id": f"P{n}m",
+            "width": 800,
+            "height": 800,
+            "file_size": 64000,
+        },
     ]
     return _media_message(user_id, chat_id, {"photo": photo}, caption)
 
@@ -377,8 +438,13 @@ def make_voice(
     user_id: int = DEFAULT_USER_ID, chat_id: int | None = None, *, duration: int = 3
 ) -> dict[str, Any]:
     n = _next_id()
-    voice = {"file_id": f"VOICE{n}", "file_unique_id": f"V{n}", "duration": duration,
-             "mime_type": "audio/ogg", "file_size": 9000}
+    voice = {
+        "file_id": f"VOICE{n}",
+        "file_unique_id": f"V{n}",
+        "duration": duration,
+        "mime_type": "audio/ogg",
+        "file_size": 9000,
+    }
     return _media_message(user_id, chat_id, {"voice": voice}, None)
 
 
@@ -391,8 +457,13 @@ def make_document(
     caption: str | None = None,
 ) -> dict[str, Any]:
     n = _next_id()
-    document = {"file_id": f"DOC{n}", "file_unique_id": f"D{n}", "file_name": file_name,
-                "mime_type": mime_type, "file_size": 20000}
+    document = {
+        "file_id": f"DOC{n}",
+        "file_unique_id": f"D{n}",
+        "file_name": file_name,
+        "mime_type": mime_type,
+        "file_size": 20000,
+    }
     return _media_message(user_id, chat_id, {"document": document}, caption)
 
 
@@ -403,8 +474,9 @@ def make_edited_message(
     chat_id: int | None = None,
     message_id: int | None = None,
 ) -> dict[str, Any]:
-    msg = _message(user_id=user_id, chat_id=chat_id, text=text, message_id=message_id,
-                   date=_now() - 60)
+    msg = _message(
+        user_id=user_id, chat_id=chat_id, text=text, message_id=message_id, date=_now() - 60
+    )
     msg["edit_date"] = _now()
     return {"edited_message": msg}
 
@@ -415,19 +487,36 @@ def _chat_member(status: str) -> dict[str, Any]:
         member["until_date"] = 0
     elif status == "restricted":
         member.update(
-            is_member=True, can_send_messages=False, can_send_audios=False,
-            can_send_documents=False, can_send_photos=False, can_send_videos=False,
-            can_send_video_notes=False, can_send_voice_notes=False, can_send_polls=False,
-            can_send_other_messages=False, can_add_web_page_previews=False,
-            can_change_info=False, can_invite_users=False, can_pin_messages=False,
-            can_manage_topics=False, until_date=0,
+            is_member=True,
+            can_send_messages=False,
+            can_send_audios=False,
+            can_send_documents=False,
+            can_send_photos=False,
+            can_send_videos=False,
+            can_send_video_notes=False,
+            can_send_voice_notes=False,
+            can_send_polls=False,
+            can_send_other_messages=False,
+            can_add_web_page_previews=False,
+            can_change_info=False,
+            can_invite_users=False,
+            can_pin_messages=False,
+            can_manage_topics=False,
+            until_date=0,
         )
     elif status == "administrator":
         member.update(
-            can_be_edited=False, is_anonymous=False, can_manage_chat=True,
-            can_delete_messages=False, can_manage_video_chats=False,
-            can_restrict_members=False, can_promote_members=False, can_change_info=False,
-            can_invite_users=True, can_post_stories=False, can_edit_stories=False,
+            can_be_edited=False,
+            is_anonymous=False,
+            can_manage_chat=True,
+            can_delete_messages=False,
+            can_manage_video_chats=False,
+            can_restrict_members=False,
+            can_promote_members=False,
+            can_change_info=False,
+            can_invite_users=True,
+            can_post_stories=False,
+            can_edit_stories=False,
             can_delete_stories=False,
         )
     elif status == "creator":
@@ -625,12 +714,22 @@ class FakeTelegram:
         if status == "creator":
             member["is_anonymous"] = False
         elif status == "administrator":
-            member.update({
-                "can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
-                "can_delete_messages": True, "can_manage_video_chats": True, "can_restrict_members": True,
-                "can_promote_members": False, "can_change_info": True, "can_invite_users": True,
-                "can_post_stories": False, "can_edit_stories": False, "can_delete_stories": False,
-            })
+            member.update(
+                {
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                    "can_manage_chat": True,
+                    "can_delete_messages": True,
+                    "can_manage_video_chats": True,
+                    "can_restrict_members": True,
+                    "can_promote_members": False,
+                    "can_change_info": True,
+                    "can_invite_users": True,
+                    "can_post_stories": False,
+                    "can_edit_stories": False,
+                    "can_delete_stories": False,
+                }
+            )
         return member
 
     # ---------------------------------------------------------------- lifecycle
@@ -649,8 +748,10 @@ class FakeTelegram:
         self._server = server
         self._closing.clear()
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="FakeTelegram", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="FakeTelegram",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -758,8 +859,9 @@ class FakeTelegram:
         HTTP ``status`` and Telegram's error JSON. For 429 ``retry_after`` defaults to 1."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = _Fault(status, description or _default_description(status, retry_after),
-                       retry_after, times)
+        fault = _Fault(
+            status, description or _default_description(status, retry_after), retry_after, times
+        )
         with self._cond:
             self._faults.setdefault(method.lower(), []).append(fault)
 
@@ -775,8 +877,9 @@ class FakeTelegram:
 
     @staticmethod
     def error(status: int, description: str, retry_after: int | None = None) -> Exception:
-        return _ApiError(status, description,
-                         {"retry_after": retry_after} if retry_after is not None else None)
+        return _ApiError(
+            status, description, {"retry_after": retry_after} if retry_after is not None else None
+        )
 
     def _take(self, table: dict[str, list[Any]], method: str) -> Any:
         for key in (method.lower(), "*"):
@@ -906,8 +1009,16 @@ class FakeTelegram:
         params = {k: _decode_value(k, v) for k, v in raw.items()}
         key = method.lower()
         known = key in self._handlers or key in self._custom
-        call = Call(method=method, params=params, raw_params=raw, files=files, token=token,
-                    timestamp=time.monotonic(), wall_time=time.time(), unknown=not known)
+        call = Call(
+            method=method,
+            params=params,
+            raw_params=raw,
+            files=files,
+            token=token,
+            timestamp=time.monotonic(),
+            wall_time=time.time(),
+            unknown=not known,
+        )
         with self._cond:
             self._calls.append(call)
             hang = self._take(self._hangs, method)
@@ -932,20 +1043,24 @@ class FakeTelegram:
                 fault = self._take(self._faults, method)
             if fault is not None:
                 raise _ApiError(
-                    fault.status, fault.description,
+                    fault.status,
+                    fault.description,
                     {"retry_after": fault.retry_after} if fault.retry_after is not None else None,
                 )
             if self.rate_policy is not None:
                 verdict = self.rate_policy(method, params, time.monotonic())
                 if verdict is not None:
                     status, description, retry_after = verdict
-                    raise _ApiError(status, description,
-                                    {"retry_after": retry_after} if retry_after else None)
+                    raise _ApiError(
+                        status, description, {"retry_after": retry_after} if retry_after else None
+                    )
             handler = self._custom.get(key) or self._handlers[key]
             return 200, {"ok": True, "result": handler(params)}
         except _ApiError as err:
             body: dict[str, Any] = {
-                "ok": False, "error_code": err.status, "description": err.description,
+                "ok": False,
+                "error_code": err.status,
+                "description": err.description,
             }
             if err.parameters:
                 body["parameters"] = err.parameters
@@ -961,8 +1076,11 @@ class FakeTelegram:
         deadline = time.monotonic() + min(timeout, self.max_poll_wait)
         with self._cond:
             if self.webhook is not None:
-                raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is "
-                                     "active; use deleteWebhook to delete the webhook first")
+                raise _ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is "
+                    "active; use deleteWebhook to delete the webhook first",
+                )
             if isinstance(allowed, list):
                 self._allowed_updates = allowed or None
             while True:
@@ -1022,7 +1140,7 @@ class FakeTelegram:
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list):
-            raise _bad("parameter \"commands\" is required")
+            raise _bad('parameter "commands" is required')
         if self.strict:
             if len(commands) > 100:
                 raise _bad("too many commands")
@@ -1041,8 +1159,12 @@ class FakeTelegram:
 
     def _chat_for(self, chat_id: Any) -> dict[str, Any]:
         if isinstance(chat_id, str) and chat_id.startswith("@"):
-            return {"id": -1009999999999, "type": "channel", "title": chat_id[1:],
-                    "username": chat_id[1:]}
+            return {
+                "id": -1009999999999,
+                "type": "channel",
+                "title": chat_id[1:],
+                "username": chat_id[1:],
+            }
         try:
             cid = int(chat_id)
         except (TypeError, ValueError):
@@ -1095,8 +1217,9 @@ class FakeTelegram:
             return visible_text(text)
         return str(text)
 
-    def _message_result(self, params: dict[str, Any], message_id: int,
-                        date: int | None = None) -> dict[str, Any]:
+    def _message_result(
+        self, params: dict[str, Any], message_id: int, date: int | None = None
+    ) -> dict[str, Any]:
         msg: dict[str, Any] = {
             "message_id": message_id,
             "from": dict(self.bot_user),
@@ -1144,8 +1267,11 @@ class FakeTelegram:
             old.pop("reply_markup", None)
             old_raw = None
         new_markup = params.get("reply_markup")
-        new_markup = new_markup if isinstance(new_markup, dict) and "inline_keyboard" in (
-            new_markup) else None
+        new_markup = (
+            new_markup
+            if isinstance(new_markup, dict) and "inline_keyboard" in (new_markup)
+            else None
+        )
         text = old_raw if new_text is None else new_text
         if (
             self.strict
@@ -1192,7 +1318,7 @@ class FakeTelegram:
             raise _bad("query is too old and response timeout expired or query ID is invalid")
         results = params.get("results")
         if not isinstance(results, list):
-            raise _bad("parameter \"results\" is required")
+            raise _bad('parameter "results" is required')
         if self.strict:
             if len(results) > 50:
                 raise _bad("RESULTS_TOO_MUCH")
@@ -1283,9 +1409,11 @@ class _Handler(BaseHTTPRequestHandler):
                 assert isinstance(payload, bytes)
                 filename = part.get_filename()
                 if filename is not None:
-                    files[name] = {"filename": filename,
-                                   "content_type": part.get_content_type(),
-                                   "content": payload}
+                    files[name] = {
+                        "filename": filename,
+                        "content_type": part.get_content_type(),
+                        "content": payload,
+                    }
                 else:
                     params[name] = payload.decode("utf-8")
         elif ctype.startswith("application/json"):

@@ -32,13 +32,19 @@ def make_bot(fake: FakeTelegram, read_timeout: float = 5.0) -> Bot:
     return Bot(TOKEN, base_url=fake.base_url, request=AiohttpRequest(64, read_timeout=read_timeout))
 
 
-def create(storage: Storage, topics: list[str], key: str = "k1", entry_ids: list[str] | None = None) -> int:
+def create(
+    storage: Storage, topics: list[str], key: str = "k1", entry_ids: list[str] | None = None
+) -> int:
     recipients = Subscriptions(storage).recipients(topics)
-    broadcast, _ = Outbox(storage).create(key, topics=topics, html=HTML, recipients=recipients, entry_ids=entry_ids)
+    broadcast, _ = Outbox(storage).create(
+        key, topics=topics, html=HTML, recipients=recipients, entry_ids=entry_ids
+    )
     return broadcast.id
 
 
-async def test_delivers_once_to_each_subscriber_of_the_topic(fake_telegram: FakeTelegram, storage: Storage) -> None:
+async def test_delivers_once_to_each_subscriber_of_the_topic(
+    fake_telegram: FakeTelegram, storage: Storage
+) -> None:
     subs = Subscriptions(storage)
     for chat in range(1, 41):
         subs.subscribe(chat, ["h1b"])
@@ -52,7 +58,10 @@ async def test_delivers_once_to_each_subscriber_of_the_topic(fake_telegram: Fake
     sends = fake_telegram.calls("sendMessage")
     assert sorted(int(c.chat_id) for c in sends) == [*range(1, 41), 51]
     assert progress[SENT] == 41 and progress.remaining == 0
-    assert all(c.params["text"] == sends[0].params["text"] and c.params["parse_mode"] == "HTML" for c in sends)
+    assert all(
+        c.params["text"] == sends[0].params["text"] and c.params["parse_mode"] == "HTML"
+        for c in sends
+    )
     header, body, footer = sends[0].params["text"].split("\n\n")
     today = dt.date.today()
     assert header == f"📣 <b>Policy update · US H-1B · {today.day} {today:%b %Y}</b>"
@@ -61,7 +70,9 @@ async def test_delivers_once_to_each_subscriber_of_the_topic(fake_telegram: Fake
     assert Outbox(storage).get(broadcast_id).status == DONE  # type: ignore[union-attr]
 
 
-async def test_entry_buttons_travel_with_the_message(fake_telegram: FakeTelegram, storage: Storage, shipped_kb: KnowledgeBase) -> None:
+async def test_entry_buttons_travel_with_the_message(
+    fake_telegram: FakeTelegram, storage: Storage, shipped_kb: KnowledgeBase
+) -> None:
     Subscriptions(storage).subscribe(7, ["h1b"])
     broadcast_id = create(storage, ["h1b"], entry_ids=["h1b-100k-one-time"])
     async with make_bot(fake_telegram) as bot:
@@ -71,7 +82,9 @@ async def test_entry_buttons_travel_with_the_message(fake_telegram: FakeTelegram
     assert button["callback_data"] == "a:h1b-100k-one-time"
 
 
-async def test_429_is_waited_out_then_retried(fake_telegram: FakeTelegram, storage: Storage) -> None:
+async def test_429_is_waited_out_then_retried(
+    fake_telegram: FakeTelegram, storage: Storage
+) -> None:
     Subscriptions(storage).subscribe(5, ["h1b"])
     fake_telegram.fail_next("sendMessage", 429, retry_after=2)
     async with make_bot(fake_telegram) as bot:
@@ -86,7 +99,11 @@ async def test_429_is_waited_out_then_retried(fake_telegram: FakeTelegram, stora
 
 @pytest.mark.parametrize(
     ("status", "description"),
-    [(403, "Forbidden: bot was blocked by the user"), (403, "Forbidden: user is deactivated"), (400, "Bad Request: chat not found")],
+    [
+        (403, "Forbidden: bot was blocked by the user"),
+        (403, "Forbidden: user is deactivated"),
+        (400, "Bad Request: chat not found"),
+    ],
 )
 async def test_blocked_and_missing_chats_are_unsubscribed_without_retry(
     fake_telegram: FakeTelegram, storage: Storage, status: int, description: str
@@ -105,7 +122,9 @@ async def test_blocked_and_missing_chats_are_unsubscribed_without_retry(
     assert failures[0][0] == 9 and str(status) in failures[0][2]
 
 
-async def test_server_errors_and_timeouts_are_retried_with_backoff(fake_telegram: FakeTelegram, storage: Storage) -> None:
+async def test_server_errors_and_timeouts_are_retried_with_backoff(
+    fake_telegram: FakeTelegram, storage: Storage
+) -> None:
     Subscriptions(storage).subscribe(11, ["h1b"])
     Subscriptions(storage).subscribe(12, ["h1b"])
     fake_telegram.fail_next("sendMessage", 500, "Internal Server Error")
@@ -116,7 +135,9 @@ async def test_server_errors_and_timeouts_are_retried_with_backoff(fake_telegram
     assert len(fake_telegram.calls("sendMessage")) >= 4  # each of the two failures was retried
 
 
-async def test_gives_up_after_bounded_retries_with_the_reason(fake_telegram: FakeTelegram, storage: Storage) -> None:
+async def test_gives_up_after_bounded_retries_with_the_reason(
+    fake_telegram: FakeTelegram, storage: Storage
+) -> None:
     Subscriptions(storage).subscribe(13, ["h1b"])
     fake_telegram.fail_next("sendMessage", 502, "Bad Gateway", times=10)
     async with make_bot(fake_telegram) as bot:
@@ -136,7 +157,9 @@ async def test_same_idempotency_key_creates_one_broadcast(storage: Storage) -> N
     assert Outbox(storage).progress(first).total == 1
 
 
-async def test_a_finished_broadcast_is_not_sent_again(fake_telegram: FakeTelegram, storage: Storage) -> None:
+async def test_a_finished_broadcast_is_not_sent_again(
+    fake_telegram: FakeTelegram, storage: Storage
+) -> None:
     Subscriptions(storage).subscribe(1, ["h1b"])
     broadcast_id = create(storage, ["h1b"])
     async with make_bot(fake_telegram) as bot:

@@ -40,14 +40,20 @@ def subscribed_db(tmp_path: Path) -> Path:
     return db
 
 
-def test_sigkill_mid_broadcast_then_resume(fake_telegram: FakeTelegram, subscribed_db: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_broadcast_then_resume(
+    fake_telegram: FakeTelegram, subscribed_db: Path, tmp_path: Path
+) -> None:
     message = tmp_path / "update.html"
     message.write_text("<b>H-1B update</b>: new USCIS guidance.", encoding="utf-8")
     env = cli_env(fake_telegram, subscribed_db)
     # A process of its own, to be killed mid-send; the resume runs in-process.
     proc = subprocess.Popen(
         [VISABOT, "broadcast", "send", "--topic", "h1b", "--file", str(message)],
-        cwd=tmp_path, env={**clean_env(), **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env={**clean_env(), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         fake_telegram.wait_for_sync("sendMessage", count=KILL_AFTER, timeout=30)
@@ -57,7 +63,8 @@ def test_sigkill_mid_broadcast_then_resume(fake_telegram: FakeTelegram, subscrib
     before = {int(c.chat_id) for c in fake_telegram.calls("sendMessage")}
     storage = Storage(subscribed_db)
     sent_before_resume = {
-        r[0] for r in storage.db.execute("SELECT chat_id FROM outbox WHERE state = ?", [SENT]).fetchall()
+        r[0]
+        for r in storage.db.execute("SELECT chat_id FROM outbox WHERE state = ?", [SENT]).fetchall()
     }
     assert KILL_AFTER <= len(before) < SUBSCRIBERS, "the kill must land mid-broadcast"
 
@@ -73,10 +80,15 @@ def test_sigkill_mid_broadcast_then_resume(fake_telegram: FakeTelegram, subscrib
     assert set(received) == set(range(1, SUBSCRIBERS + 1)), "nobody is missed"
     duplicates = {chat for chat, n in received.items() if n > 1}
     assert not duplicates & sent_before_resume, "a recipient marked sent never gets it again"
-    assert len(duplicates) <= broadcast.resumed_in_flight <= 30, (duplicates, broadcast.resumed_in_flight)
+    assert len(duplicates) <= broadcast.resumed_in_flight <= 30, (
+        duplicates,
+        broadcast.resumed_in_flight,
+    )
     assert Outbox(storage).progress(1)[SENT] == SUBSCRIBERS
     if broadcast.resumed_in_flight:
         assert "were in flight" in out.stdout
     storage.close()
-    print(f"killed after {len(before)} sends; in flight at the kill: {broadcast.resumed_in_flight}; "
-          f"duplicates delivered: {len(duplicates)}")
+    print(
+        f"killed after {len(before)} sends; in flight at the kill: {broadcast.resumed_in_flight}; "
+        f"duplicates delivered: {len(duplicates)}"
+    )

@@ -89,8 +89,14 @@ class LimitedTelegram(BaseRequest):
     async def shutdown(self) -> None:
         pass
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
         assert url.rsplit("/", 1)[-1].lower() == "sendmessage" and request_data is not None
         now = asyncio.get_running_loop().time()
         params = request_data.json_parameters
@@ -103,12 +109,22 @@ class LimitedTelegram(BaseRequest):
         elif retry_after is not None:
             self.rejected.append((now, chat_id, "limit"))
         if retry_after is not None:
-            return 429, json.dumps({"ok": False, "error_code": 429, "parameters": {"retry_after": retry_after},
-                                    "description": f"Too Many Requests: retry after {retry_after}"}).encode()
+            return 429, json.dumps(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "parameters": {"retry_after": retry_after},
+                    "description": f"Too Many Requests: retry after {retry_after}",
+                }
+            ).encode()
         self._window.append(now)
         self._last_to_chat[chat_id] = now
         self.accepted.append((now, chat_id, params))
-        message = {"message_id": self.requests, "date": 0, "chat": {"id": chat_id, "type": "private"}}
+        message = {
+            "message_id": self.requests,
+            "date": 0,
+            "chat": {"id": chat_id, "type": "private"},
+        }
         return 200, json.dumps({"ok": True, "result": message}).encode()
 
     def _over_limit(self, chat_id: int, now: float) -> int | None:
@@ -131,11 +147,18 @@ class LimitedTelegram(BaseRequest):
         return busiest
 
 
-async def broadcast(tmp_path: Path, telegram: LimitedTelegram, recipients: int, paid: bool) -> Outbox:
+async def broadcast(
+    tmp_path: Path, telegram: LimitedTelegram, recipients: int, paid: bool
+) -> Outbox:
     storage = Storage(tmp_path / "db.sqlite3")
     outbox = Outbox(storage)
-    created, _ = outbox.create("pace", topics=["h1b"], html="<b>Update</b>", recipients=list(range(1, recipients + 1)),
-                               paid=paid)
+    created, _ = outbox.create(
+        "pace",
+        topics=["h1b"],
+        html="<b>Update</b>",
+        recipients=list(range(1, recipients + 1)),
+        paid=paid,
+    )
     bot = Bot(TOKEN, request=telegram, get_updates_request=telegram)
     await Broadcaster(bot, storage).run(created.id)
     return outbox
@@ -151,8 +174,10 @@ def test_limits_leave_room_under_telegrams_limit(limits: Limits, limit: int) -> 
     assert (limits.burst - limits.group) / limits.rate >= LATENESS
 
 
-@pytest.mark.parametrize(("paid", "limits", "limit", "recipients"), [(False, FREE, FREE_LIMIT, 150),
-                                                                    (True, PAID, PAID_LIMIT, 3000)])
+@pytest.mark.parametrize(
+    ("paid", "limits", "limit", "recipients"),
+    [(False, FREE, FREE_LIMIT, 150), (True, PAID, PAID_LIMIT, 3000)],
+)
 def test_pace_stays_under_the_limit_and_makes_up_late_wake_ups(
     tmp_path: Path, paid: bool, limits: Limits, limit: int, recipients: int
 ) -> None:

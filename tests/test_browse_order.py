@@ -21,7 +21,11 @@ def test_asked_entries_first_then_curated_then_alphabetical(shipped_kb: Knowledg
     assert ordered[len(curated) :] == _ids(sorted(rest, key=lambda e: e.question.lower()))
 
     asked = ["h1b-grace-period", "h1b-cap"]  # most asked first, as Storage.most_asked returns them
-    assert _ids(browse_sorted(h1b, curated, asked))[:3] == ["h1b-grace-period", "h1b-cap", curated[0]]
+    assert _ids(browse_sorted(h1b, curated, asked))[:3] == [
+        "h1b-grace-period",
+        "h1b-cap",
+        curated[0],
+    ]
 
 
 def test_every_curated_id_exists_in_its_topic(shipped_kb: KnowledgeBase) -> None:
@@ -36,6 +40,8 @@ def test_shorten_cuts_at_a_word_boundary() -> None:
     text = "Can I leave the US and come back without the $100,000 payment being charged?"
     label = shorten(text, 60)
     assert len(label) <= 60 and label.endswith("…")
-    assert text.startswith(label[:-1]) and text[len(label) - 1] == " "  # the cut falls before a space
+    assert (
+        text.startswith(label[:-1]) and text[len(label) - 1] == " "
+    )  # the cut falls before a space
     assert shorten("short question?", 60) == "short question?"
     assert shorten("x" * 100, 10) == "x" * 9 + "…"  # one over-long word is still cut

@@ -16,8 +16,24 @@ from tests.cli import VISABOT, visabot, visabot_process
 
 DEV_SET = Path(__file__).resolve().parents[1] / "eval" / "dev.yaml"
 JSON_FIELDS = {
-    "query", "outcome", "matched", "id", "score", "question", "answer", "summary", "caveats", "sources",
-    "status", "as_of", "in_force_until", "lapse_note", "alternatives", "also", "smalltalk", "lang",
+    "query",
+    "outcome",
+    "matched",
+    "id",
+    "score",
+    "question",
+    "answer",
+    "summary",
+    "caveats",
+    "sources",
+    "status",
+    "as_of",
+    "in_force_until",
+    "lapse_note",
+    "alternatives",
+    "also",
+    "smalltalk",
+    "lang",
 }
 
 
@@ -31,10 +47,18 @@ def test_the_projects_env_is_read_whatever_the_current_folder(tmp_path: Path) ->
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write("VISABOT_KNOWLEDGE_DIR=/nonexistent/named-in-the-project-env\n")
-        (tmp_path / ".env").write_text("VISABOT_KNOWLEDGE_DIR=/nonexistent/named-in-the-current-folder\n")
+        (tmp_path / ".env").write_text(
+            "VISABOT_KNOWLEDGE_DIR=/nonexistent/named-in-the-current-folder\n"
+        )
         env = {k: v for k, v in clean_env().items() if k != "VISABOT_ENV_FILE"}
         out = subprocess.run(
-            [VISABOT, "ask", "h1b cap"], check=False, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+            [VISABOT, "ask", "h1b cap"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=tmp_path,
         )
     finally:
         project_env.unlink()
@@ -132,7 +156,11 @@ def test_chat_answers_short_then_more_and_sources_expand(shipped_kb: KnowledgeBa
     assert out.returncode == 0, out.stderr
     answer, more, sources = out.stdout.split("you> ")[1:4]
     last_caveat_start = entry.caveats[-1][:30]
-    assert entry.question in answer and last_caveat_start not in answer and entry.sources[0].url not in answer
+    assert (
+        entry.question in answer
+        and last_caveat_start not in answer
+        and entry.sources[0].url not in answer
+    )
     assert f"`more` for {len(entry.caveats) - 1} more caveats" in answer
     assert last_caveat_start in more and entry.sources[0].url not in more
     assert entry.sources[0].url in sources
@@ -140,7 +168,11 @@ def test_chat_answers_short_then_more_and_sources_expand(shipped_kb: KnowledgeBa
 
 def test_ask_answers_in_the_questions_language_or_the_one_asked_for() -> None:
     traditional = json.loads(visabot("ask", "--json", "K字簽證有年齡限制嗎").stdout)
-    assert traditional["lang"] == "zh-hant" and "簽證" in traditional["question"] and traditional["id"] == "k-visa-age-limit"
+    assert (
+        traditional["lang"] == "zh-hant"
+        and "簽證" in traditional["question"]
+        and traditional["id"] == "k-visa-age-limit"
+    )
     english = json.loads(visabot("ask", "--json", "--lang", "en", "K字签证有年龄限制吗").stdout)
     assert english["lang"] == "en" and english["question"].startswith("Is there an age limit")
     chinese = visabot("ask", "--lang", "zh", "is there an age limit for the k visa?").stdout

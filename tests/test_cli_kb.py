@@ -381,7 +381,9 @@ def test_search_shows_clarify_when_two_entries_tie(env: Env) -> None:
     out = env.run("kb", "search", env.entry("h1b-cap").question)
     assert out.stdout.startswith("Outcome: clarify")
     assert "h1b-cap-again" in out.stdout.splitlines()[0]
-    assert "h1b-cap," in out.stdout.splitlines()[0] or out.stdout.splitlines()[0].endswith("h1b-cap")
+    assert "h1b-cap," in out.stdout.splitlines()[0] or out.stdout.splitlines()[0].endswith(
+        "h1b-cap"
+    )
 
 
 # ---- why, calibrate
@@ -513,7 +515,9 @@ def test_reload_without_a_running_bot(env: Env) -> None:
     ended.wait()
     (env.db.parent / PID_FILE_NAME).write_text(str(ended.pid))
     exited = env.run("kb", "reload")
-    assert exited.returncode == 0 and f"names process {ended.pid}, which has exited" in exited.stdout
+    assert (
+        exited.returncode == 0 and f"names process {ended.pid}, which has exited" in exited.stdout
+    )
     (env.db.parent / PID_FILE_NAME).write_text("not a pid")
     garbled = env.run("kb", "reload")
     assert garbled.returncode == 0 and "unreadable pid file" in garbled.stdout

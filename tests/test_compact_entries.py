@@ -69,7 +69,9 @@ def test_entries_are_stored_compressed(
     shipped_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Measured from the outside: a store holds a fraction of what the entries as objects do."""
-    monkeypatch.setattr(compact_entries, "DECODED_CACHE_SIZE", 1)  # a large base: few entries kept decoded
+    monkeypatch.setattr(
+        compact_entries, "DECODED_CACHE_SIZE", 1
+    )  # a large base: few entries kept decoded
     as_json = [e.model_dump_json() for e in shipped_kb.entries]
     # Fill the parsers' own global caches (pydantic-core's JSON strings, urllib's splits) first:
     # what they keep belongs to neither side.

@@ -57,18 +57,30 @@ def test_no_test_question_in_entries(shipped_kb: KnowledgeBase, test_keys: list[
     texts = [
         _key(text)
         for entry in shipped_kb.entries
-        for text in (entry.question, *entry.alternates, *entry.keywords, entry.answer, *entry.caveats)
+        for text in (
+            entry.question,
+            *entry.alternates,
+            *entry.keywords,
+            entry.answer,
+            *entry.caveats,
+        )
     ]
-    leaked = [k for k in test_keys if any(k == t or (len(k) >= MIN_QUOTE_CHARS and k in t) for t in texts)]
+    leaked = [
+        k for k in test_keys if any(k == t or (len(k) >= MIN_QUOTE_CHARS and k in t) for t in texts)
+    ]
     assert not leaked
 
 
 def test_no_test_question_in_vocabulary_code_or_docs(test_keys: list[str]) -> None:
     """Synonyms, scope words, the decision model, code, docs: none may quote a test question."""
     files = [
-        p for p in REPO.rglob("*")
-        if p.is_file() and p.suffix in {".py", ".yaml", ".md", ".toml", ".txt"}
-        and ".venv" not in p.parts and ".git" not in p.parts and p != TEST_HALF
+        p
+        for p in REPO.rglob("*")
+        if p.is_file()
+        and p.suffix in {".py", ".yaml", ".md", ".toml", ".txt"}
+        and ".venv" not in p.parts
+        and ".git" not in p.parts
+        and p != TEST_HALF
         and p.parent != REAL  # the train half and the split script are checked above
         and p != REPORT  # the benchmark report must list the test half's misses
     ]
@@ -83,7 +95,9 @@ def test_no_test_question_in_vocabulary_code_or_docs(test_keys: list[str]) -> No
 
 
 def test_no_test_question_in_commit_messages(test_keys: list[str]) -> None:
-    log = subprocess.run(["git", "log", "--format=%B"], cwd=REPO, capture_output=True, text=True, check=True)
+    log = subprocess.run(
+        ["git", "log", "--format=%B"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     messages = _key(log.stdout)
     assert not [k for k in test_keys if len(k) >= MIN_QUOTE_CHARS and k in messages]
 

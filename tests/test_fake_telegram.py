@@ -115,27 +115,35 @@ async def test_other_recognised_methods(fake_telegram: FakeTelegram) -> None:
         commands = await bot.get_my_commands()
         assert [c.command for c in commands] == ["start", "help"]
         sent = await bot.send_message(
-            chat_id=DEFAULT_GROUP_ID, text="Pick",
+            chat_id=DEFAULT_GROUP_ID,
+            text="Pick",
             reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="a")]]),
         )
         assert sent.chat.type == "supergroup"
-        edited = await bot.edit_message_text("Picked", chat_id=DEFAULT_GROUP_ID,
-                                             message_id=sent.message_id)
+        edited = await bot.edit_message_text(
+            "Picked", chat_id=DEFAULT_GROUP_ID, message_id=sent.message_id
+        )
         assert isinstance(edited, Message)
         assert edited.text == "Picked" and edited.reply_markup is None
         with pytest.raises(BadRequest, match="(?i)message is not modified"):
-            await bot.edit_message_text("Picked", chat_id=DEFAULT_GROUP_ID,
-                                        message_id=sent.message_id)
+            await bot.edit_message_text(
+                "Picked", chat_id=DEFAULT_GROUP_ID, message_id=sent.message_id
+            )
         again = await bot.edit_message_reply_markup(
-            chat_id=DEFAULT_GROUP_ID, message_id=sent.message_id,
+            chat_id=DEFAULT_GROUP_ID,
+            message_id=sent.message_id,
             reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("b", callback_data="b")]]),
         )
         assert isinstance(again, Message) and again.reply_markup is not None
         assert again.reply_markup.inline_keyboard[0][0].callback_data == "b"
         assert await bot.answer_callback_query("42", text="ok")
         assert await bot.answer_inline_query(
-            "7", [InlineQueryResultArticle("r1", "Title", InputTextMessageContent("<i>x</i>",
-                                                                                  parse_mode="HTML"))],
+            "7",
+            [
+                InlineQueryResultArticle(
+                    "r1", "Title", InputTextMessageContent("<i>x</i>", parse_mode="HTML")
+                )
+            ],
         )
         assert await bot.send_chat_action(DEFAULT_USER_ID, "typing")
         assert await bot.set_webhook("https://example.test/hook", secret_token="s3cret")
@@ -159,7 +167,8 @@ async def test_strict_checks_answer_400_like_telegram(fake_telegram: FakeTelegra
         await bot.send_message(DEFAULT_USER_ID, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
         with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
             await bot.send_message(
-                DEFAULT_USER_ID, "hi",
+                DEFAULT_USER_ID,
+                "hi",
                 reply_markup=InlineKeyboardMarkup(
                     [[InlineKeyboardButton("a", callback_data="é" * 33)]]  # 66 bytes
                 ),
@@ -188,7 +197,10 @@ async def test_multipart_uploads_are_decoded(fake_telegram: FakeTelegram) -> Non
     async with make_bot(fake_telegram) as bot:
         with pytest.raises(InvalidToken):
             await bot.send_document(
-                DEFAULT_USER_ID, b"%PDF-1.4 fake", filename="a.pdf", caption="<b>doc</b>",
+                DEFAULT_USER_ID,
+                b"%PDF-1.4 fake",
+                filename="a.pdf",
+                caption="<b>doc</b>",
                 parse_mode="HTML",
                 reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x")]]),
             )
@@ -228,7 +240,9 @@ async def test_fail_next(fake_telegram: FakeTelegram) -> None:
     statuses = [c.http_status for c in fake_telegram.calls("sendMessage")]
     assert statuses == [429, 403, 400, 400, 200]
     assert fake_telegram.calls("sendMessage")[0].response == {
-        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 1",
         "parameters": {"retry_after": 1},
     }
 
@@ -287,8 +301,9 @@ def test_get_updates_long_poll_and_offsets() -> None:
         fake.push_update({"chat_member": {}})  # not delivered unless asked for, like Telegram
         assert get(offset=first + 3, timeout=0) == []
 
-        with urllib.request.urlopen(f"{fake.base_url}{TOKEN}/setWebhook",
-                                    data=b"url=https://x.test/h", timeout=5):
+        with urllib.request.urlopen(
+            f"{fake.base_url}{TOKEN}/setWebhook", data=b"url=https://x.test/h", timeout=5
+        ):
             pass
         with pytest.raises(urllib.error.HTTPError) as err:
             get(timeout=0)
@@ -327,9 +342,11 @@ async def test_application_polling_receives_updates_and_replies(
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(
-            "<b>Welcome</b>", parse_mode="HTML",
-            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("K visa",
-                                                                     callback_data="k")]]),
+            "<b>Welcome</b>",
+            parse_mode="HTML",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("K visa", callback_data="k")]]
+            ),
         )
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -387,34 +404,59 @@ async def test_application_polling_receives_updates_and_replies(
 @pytest.mark.parametrize(
     ("update", "check"),
     [
-        (make_private_text("hi"),
-         lambda u: u.message.text == "hi" and u.message.chat.type == "private"),
-        (make_command("/start@visabot_test_bot deep"),
-         lambda u: u.message.entities[0].type == "bot_command"
-         and u.message.entities[0].length == len("/start@visabot_test_bot")),
-        (make_group_text("hello all", reply_to_bot=True),
-         lambda u: u.message.chat.id == DEFAULT_GROUP_ID
-         and u.message.reply_to_message.from_user.id == BOT_ID),
-        (make_mention("what is the H-1B cap? 🇺🇸"),
-         lambda u: u.message.parse_entities() == {u.message.entities[0]: "@visabot_test_bot"}),
-        (make_mention("hey @visabot_test_bot 🇨🇳 K visa?"),
-         lambda u: list(u.message.parse_entities().values()) == ["@visabot_test_bot"]),
-        (make_callback_query("topic:k", user_id=5, message_id=99, chat_id=5),
-         lambda u: u.callback_query.message.from_user.id == BOT_ID
-         and u.callback_query.message.message_id == 99 and u.callback_query.data == "topic:k"),
+        (
+            make_private_text("hi"),
+            lambda u: u.message.text == "hi" and u.message.chat.type == "private",
+        ),
+        (
+            make_command("/start@visabot_test_bot deep"),
+            lambda u: (
+                u.message.entities[0].type == "bot_command"
+                and u.message.entities[0].length == len("/start@visabot_test_bot")
+            ),
+        ),
+        (
+            make_group_text("hello all", reply_to_bot=True),
+            lambda u: (
+                u.message.chat.id == DEFAULT_GROUP_ID
+                and u.message.reply_to_message.from_user.id == BOT_ID
+            ),
+        ),
+        (
+            make_mention("what is the H-1B cap? 🇺🇸"),
+            lambda u: u.message.parse_entities() == {u.message.entities[0]: "@visabot_test_bot"},
+        ),
+        (
+            make_mention("hey @visabot_test_bot 🇨🇳 K visa?"),
+            lambda u: list(u.message.parse_entities().values()) == ["@visabot_test_bot"],
+        ),
+        (
+            make_callback_query("topic:k", user_id=5, message_id=99, chat_id=5),
+            lambda u: (
+                u.callback_query.message.from_user.id == BOT_ID
+                and u.callback_query.message.message_id == 99
+                and u.callback_query.data == "topic:k"
+            ),
+        ),
         (make_inline_query("h1b fee", user_id=8), lambda u: u.inline_query.query == "h1b fee"),
         (make_sticker(), lambda u: u.message.sticker.emoji == "👍"),
         (make_photo(caption="my visa"), lambda u: u.message.photo[-1].width == 800),
         (make_voice(), lambda u: u.message.voice.duration == dt.timedelta(seconds=3)),
         (make_document(), lambda u: u.message.document.file_name == "passport.pdf"),
         (make_edited_message("fixed"), lambda u: u.edited_message.text == "fixed"),
-        (make_my_chat_member(5, "member", "kicked"),
-         lambda u: u.my_chat_member.new_chat_member.status == "kicked"),
-        (make_my_chat_member(5, "left", "administrator", chat_id=-100777),
-         lambda u: u.my_chat_member.new_chat_member.status == "administrator"),
+        (
+            make_my_chat_member(5, "member", "kicked"),
+            lambda u: u.my_chat_member.new_chat_member.status == "kicked",
+        ),
+        (
+            make_my_chat_member(5, "left", "administrator", chat_id=-100777),
+            lambda u: u.my_chat_member.new_chat_member.status == "administrator",
+        ),
     ],
 )
-def test_factories_parse_as_ptb_updates(update: dict[str, Any], check: Callable[[Update], bool]) -> None:
+def test_factories_parse_as_ptb_updates(
+    update: dict[str, Any], check: Callable[[Update], bool]
+) -> None:
     parsed = Update.de_json({"update_id": 1, **update}, None)
     assert parsed is not None and check(parsed)
 

@@ -59,7 +59,9 @@ def test_the_typical_first_screen_fits_a_phone(shipped_kb: KnowledgeBase) -> Non
         assert statistics.median(lengths.values()) <= MEDIAN_LIMIT, lang
         assert {i: n for i, n in lengths.items() if n > HARD_CAP} == {}, lang
         assert all(validate_telegram_html(text) == [] for text in screens.values())
-        assert all(len(entry_view_messages(e, View.SHORT, MEASURED_ON)) == 1 for e in shipped_kb.entries)
+        assert all(
+            len(entry_view_messages(e, View.SHORT, MEASURED_ON)) == 1 for e in shipped_kb.entries
+        )
 
 
 def test_the_first_screen_keeps_what_a_user_acts_on(shipped_kb: KnowledgeBase) -> None:
@@ -68,7 +70,9 @@ def test_the_first_screen_keeps_what_a_user_acts_on(shipped_kb: KnowledgeBase) -
     for entry in shipped_kb.entries:
         text = entry_view_messages(entry, View.SHORT, MEASURED_ON)[0]
         shown = html.escape(entry.summary or entry.answer, quote=True)
-        assert shown in text and (entry.summary is None or html.escape(entry.answer, quote=True) not in text)
+        assert shown in text and (
+            entry.summary is None or html.escape(entry.answer, quote=True) not in text
+        )
         assert not entry.caveats or f"⚠️ {html.escape(entry.caveats[0], quote=True)}" in text
         assert f"As of {entry.as_of.isoformat()}" in text and "not legal advice" in text
     assert summaries(list(shipped_kb.entries)) == []
@@ -83,13 +87,21 @@ def test_a_summary_that_adds_a_number_is_a_lint_error(shipped_kb: KnowledgeBase)
     assert finding.is_error and "['30']" in finding.detail
 
 
-async def test_full_answer_button_expands_the_summary_in_place(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_full_answer_button_expands_the_summary_in_place(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
-        (reply,) = await ask(fake_telegram, "who pays the h1b $100,000 fee, the employer or the worker?")
+        (reply,) = await ask(
+            fake_telegram, "who pays the h1b $100,000 fee, the employer or the worker?"
+        )
         entry = app.bot_data.matcher.base.get("h1b-100k-who-pays")
         assert html.escape(entry.summary, quote=True) in reply.text
         assert html.escape(entry.answer, quote=True) not in reply.text
-        expand = [(b["text"], b["callback_data"]) for b in buttons(reply) if b["callback_data"].startswith("x:")]
+        expand = [
+            (b["text"], b["callback_data"])
+            for b in buttons(reply)
+            if b["callback_data"].startswith("x:")
+        ]
         assert expand[:3] == [
             ("📖 Full answer", "x:h1b-100k-who-pays:f"),
             (f"⚠️ {len(entry.caveats) - 1} more caveats", "x:h1b-100k-who-pays:c"),
@@ -106,21 +118,37 @@ async def test_full_answer_button_expands_the_summary_in_place(fake_telegram: Fa
     assert short.text == reply.text
 
 
-def test_terminal_first_screen_gives_the_summary_and_more_the_full_answer(shipped_kb: KnowledgeBase) -> None:
+def test_terminal_first_screen_gives_the_summary_and_more_the_full_answer(
+    shipped_kb: KnowledgeBase,
+) -> None:
     entry = shipped_kb.by_id["h1b-100k-who-pays"]
     first = entry_as_text(entry, all_caveats=False, sources=False)
-    assert entry.summary is not None and entry.summary[:60] in first and entry.answer[:200] not in first.replace("\n", " ")
+    assert (
+        entry.summary is not None
+        and entry.summary[:60] in first
+        and entry.answer[:200] not in first.replace("\n", " ")
+    )
     assert "`more` for the full answer and" in first
     more = entry_as_text(entry, all_caveats=True, sources=False)
     assert entry.answer[-60:] in more.replace("\n", " ")
     zh = entry_as_text(entry, False, False, Lang.ZH, shipped_kb.chinese)
-    assert shipped_kb.chinese[entry.id].answer[:12] in zh and "the full answer" not in zh  # Chinese: all of it
+    assert (
+        shipped_kb.chinese[entry.id].answer[:12] in zh and "the full answer" not in zh
+    )  # Chinese: all of it
 
 
 def test_ask_json_gives_resolved_caveats_and_the_summary() -> None:
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "visabot"), "ask", "--json", "who pays the h1b 100k fee employer or worker"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            str(Path(sys.executable).parent / "visabot"),
+            "ask",
+            "--json",
+            "who pays the h1b 100k fee employer or worker",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

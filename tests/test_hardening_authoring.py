@@ -26,7 +26,12 @@ def new_entry(root: Path, **changes: object) -> Entry:
     base = load_knowledge_base(root)
     entry = base.get("h1b-masters-cap")
     assert entry is not None
-    values = {"id": "h1b-zebra-cap", "question": "Is there an H-1B cap for zebra keepers?", "related": [], **changes}
+    values = {
+        "id": "h1b-zebra-cap",
+        "question": "Is there an H-1B cap for zebra keepers?",
+        "related": [],
+        **changes,
+    }
     return Entry.model_validate({**entry.model_dump(mode="json"), **values})
 
 
@@ -35,18 +40,26 @@ def new_entry(root: Path, **changes: object) -> Entry:
 
 def test_garbage_entry_file_is_skipped_and_reported_by_ask(kb_dir: Path) -> None:
     (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
-    asked = visabot("ask", "how many extra h1b for a master's degree?", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+    asked = visabot(
+        "ask",
+        "how many extra h1b for a master's degree?",
+        env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)},
+    )
     validated = visabot("kb", "validate", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
     assert asked.returncode == 0, asked.stderr
     assert "20,000" in asked.stdout
     assert "skipped:" in asked.stderr and "garbage.yaml" in asked.stderr
-    assert validated.returncode == 1 and "garbage.yaml" in validated.stderr  # strict check still fails
+    assert (
+        validated.returncode == 1 and "garbage.yaml" in validated.stderr
+    )  # strict check still fails
 
 
 def test_kb_lint_reports_the_skipped_file(kb_dir: Path) -> None:
     (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
     linted = visabot("kb", "lint", str(kb_dir))
-    assert linted.returncode == 1 and "[invalid]" in linted.stdout and "garbage.yaml" in linted.stdout
+    assert (
+        linted.returncode == 1 and "[invalid]" in linted.stdout and "garbage.yaml" in linted.stdout
+    )
 
 
 async def test_bot_starts_and_answers_with_a_garbage_entry_file(
@@ -55,7 +68,9 @@ async def test_bot_starts_and_answers_with_a_garbage_entry_file(
     (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
     count = len(load_knowledge_base(kb_dir, skip_invalid=True).entries)
     async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
-        fake_telegram.push_update(make_private_text("how many extra h1b for a master's degree?", user_id=USER))
+        fake_telegram.push_update(
+            make_private_text("how many extra h1b for a master's degree?", user_id=USER)
+        )
         (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
         served = len(app.bot_data.matcher.base.entries)
     assert "20,000" in (reply.text or "")
@@ -81,7 +96,9 @@ def test_an_invalid_entry_is_refused_before_anything_is_written(
         add_entry(kb_dir, new_entry(kb_dir, related=["no-such-entry"]))
     assert "no-such-entry" in str(info.value)
     assert renames == []
-    assert sorted(p.name for p in (kb_dir / "entries" / "h1b").iterdir()) == before  # no temp file either
+    assert (
+        sorted(p.name for p in (kb_dir / "entries" / "h1b").iterdir()) == before
+    )  # no temp file either
 
 
 # ---------------------------------------------------------------- point 12
@@ -103,7 +120,9 @@ def test_symlink_fifo_and_huge_file_are_skipped_quickly(kb_dir: Path) -> None:
     os.mkfifo(folder / "pipe.yaml")  # nobody writes to it: reading would block forever
     (folder / "huge.yaml").write_bytes(b"# " + b"x" * (1024 * 1024))
     result: list[object] = []
-    loading = threading.Thread(target=lambda: result.append(load_knowledge_base(kb_dir, skip_invalid=True)), daemon=True)
+    loading = threading.Thread(
+        target=lambda: result.append(load_knowledge_base(kb_dir, skip_invalid=True)), daemon=True
+    )
     started = time.monotonic()
     loading.start()
     loading.join(timeout=20)
@@ -125,7 +144,9 @@ def test_kb_lint_skips_a_fifo_among_entries_and_translations(kb_dir: Path, folde
     # Chinese texts: both used read_text, which blocks on a FIFO that nobody writes to.
     (kb_dir / folder).mkdir(exist_ok=True)
     os.mkfifo(kb_dir / folder / "pipe.yaml")
-    linted = visabot_process("kb", "lint", str(kb_dir))  # hung (a subprocess: a regression times out)
+    linted = visabot_process(
+        "kb", "lint", str(kb_dir)
+    )  # hung (a subprocess: a regression times out)
     assert "Traceback" not in linted.stderr
     assert linted.stdout.rstrip().endswith("warning(s).")
     if folder != "zh":  # an unreadable translation only leaves its entry untranslated (a warning)
@@ -149,18 +170,36 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
         for status in ("official", "reported"):  # as in the issue, then with an honest label
             await send(fake, "/add", ADMIN, "step 1 of 7")
             await send(fake, "Is the $100,000 H-1B fee charged every year?", ADMIN, "step 2 of 7")
-            alternates = ["is the h1b fee yearly", "h1b 100k fee every year", "annual h1b 100000 fee", "done"]
+            alternates = [
+                "is the h1b fee yearly",
+                "h1b 100k fee every year",
+                "annual h1b 100000 fee",
+                "done",
+            ]
             await send(fake, "\n".join(alternates), ADMIN, "step 3 of 7")
             await send(fake, "Yes, every year.", ADMIN, "step 4 of 7")
             await send(fake, "none", ADMIN, "step 5 of 7")
-            topics = await send(fake, "Fee news | Example News | https://www.visaverge.com/fee | 2026-11-01 | news\ndone", ADMIN, "step 6 of 7")
-            statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
+            topics = await send(
+                fake,
+                "Fee news | Example News | https://www.visaverge.com/fee | 2026-11-01 | news\ndone",
+                ADMIN,
+                "step 6 of 7",
+            )
+            statuses = await press(
+                fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7"
+            )
             if status == "official":  # the model itself refuses an Official badge on a news source
-                replies[status] = await press(fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="not valid")
+                replies[status] = await press(
+                    fake, f"es:{nonce_of(statuses)}:official", statuses, ADMIN, expect="not valid"
+                )
                 await send(fake, "/cancel", ADMIN, "ancel")
                 continue
-            summary = await press(fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview")
-            replies[status] = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved")
+            summary = await press(
+                fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview"
+            )
+            replies[status] = await press(
+                fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved"
+            )
         still = await send(fake, "is the h1b fee yearly", USER)
         served = len(app.bot_data.matcher.base.entries)
     assert snapshot(kb_dir) == files and served == len(files)
@@ -173,7 +212,10 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
 
 
 def test_kb_remove_asks_then_deletes_the_file(kb_dir: Path, tmp_path: Path) -> None:
-    env = {"VISABOT_KNOWLEDGE_DIR": str(kb_dir), "VISABOT_DB_PATH": str(tmp_path / "db" / "v.sqlite3")}
+    env = {
+        "VISABOT_KNOWLEDGE_DIR": str(kb_dir),
+        "VISABOT_DB_PATH": str(tmp_path / "db" / "v.sqlite3"),
+    }
     path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
     declined = visabot("kb", "remove", "h1b-masters-cap", stdin="n\n", env=env)
     assert declined.returncode == 1 and path.exists()
@@ -202,9 +244,13 @@ async def test_telegram_delete_asks_then_removes_and_reloads(
         kept = await press(fake, "edx", ask, ADMIN, expect="Not deleted", method="editMessageText")
         assert path.exists()
         ask = await send(fake, "/delete h1b-masters-cap", ADMIN, "Delete")
-        done = await press(fake, "ed:h1b-masters-cap", ask, ADMIN, expect="Deleted", method="editMessageText")
+        done = await press(
+            fake, "ed:h1b-masters-cap", ask, ADMIN, expect="Deleted", method="editMessageText"
+        )
         served = app.bot_data.matcher.base.get("h1b-masters-cap")
-    assert "not" in refused.text.lower() and forged.params.get("show_alert") and path.exists() is False
+    assert (
+        "not" in refused.text.lower() and forged.params.get("show_alert") and path.exists() is False
+    )
     assert "h1b-no-such" in unknown.text
     assert [b["text"] for b in buttons(ask)] == ["🗑 Delete", "Cancel"]
     assert "Not deleted" in (kept.text or "")
@@ -222,19 +268,27 @@ def test_a_second_bot_on_the_same_database_is_refused(kb_dir: Path, tmp_path: Pa
 
     db = tmp_path / "data" / "visabot.sqlite3"
     db.parent.mkdir()
-    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "VISABOT_DB_PATH": str(db), "VISABOT_KNOWLEDGE_DIR": str(kb_dir),
-           "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot"}
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "VISABOT_DB_PATH": str(db),
+        "VISABOT_KNOWLEDGE_DIR": str(kb_dir),
+        "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/bot",
+    }
     (db.parent / PID_FILE_NAME).write_text("12345")  # the first bot's
     with open(instance_lock_path(db), "ab") as first:  # held as the first bot holds it
         fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
         second = visabot("run", env=env)
     assert second.returncode == 2
-    assert "Another visabot is already running" in second.stderr and "Traceback" not in second.stderr
+    assert (
+        "Another visabot is already running" in second.stderr and "Traceback" not in second.stderr
+    )
     assert TOKEN not in second.stderr + second.stdout
     assert (db.parent / PID_FILE_NAME).read_text() == "12345"  # not overwritten, not deleted
 
 
-def test_kb_reload_reports_a_stale_pid_file_and_signals_nothing(kb_dir: Path, tmp_path: Path) -> None:
+def test_kb_reload_reports_a_stale_pid_file_and_signals_nothing(
+    kb_dir: Path, tmp_path: Path
+) -> None:
     """After a SIGKILL the pid file stays; its pid may name another process, even one whose command
     line says visabot. Without the instance lock held, it is stale: reported, not signalled."""
     from bot.runtime.runner import PID_FILE_NAME
@@ -243,7 +297,9 @@ def test_kb_reload_reports_a_stale_pid_file_and_signals_nothing(kb_dir: Path, tm
     db.parent.mkdir()
     with SignalWitness("visabot") as other:
         (db.parent / PID_FILE_NAME).write_text(str(other.pid))
-        out = visabot("kb", "reload", env={"VISABOT_DB_PATH": str(db), "VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
+        out = visabot(
+            "kb", "reload", env={"VISABOT_DB_PATH": str(db), "VISABOT_KNOWLEDGE_DIR": str(kb_dir)}
+        )
         assert other.hangups() == 0
     assert out.returncode == 0, out.stderr
     assert "stale pid file" in out.stdout and "not signalled" in out.stdout

@@ -63,7 +63,9 @@ async def test_a_locked_database_does_not_hold_up_replies(
         locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
             fake.push_update(make_private_text(MASTERS))
-            fake.push_update(make_private_text("pizza visa for my goldfish"))  # a decline: the gap log
+            fake.push_update(
+                make_private_text("pizza visa for my goldfish")
+            )  # a decline: the gap log
             fake.push_update(make_command("/help"))
             # Bounded wait well below the time the lock is held (busy timeout 5 s, lock ~8 s).
             calls = await fake.wait_for("sendMessage", chat_id=USER, count=3, timeout=4)
@@ -127,7 +129,9 @@ def _dump(path: Path) -> tuple[dict[str, list[str]], list[str]]:
     return columns, values
 
 
-async def test_a_downvoted_question_cannot_be_joined_to_its_user(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_a_downvoted_question_cannot_be_joined_to_its_user(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     fake = fake_telegram
     db_path = tmp_path / "visabot.sqlite3"
     async with running_bot(fake, tmp_path) as app:
@@ -135,9 +139,15 @@ async def test_a_downvoted_question_cannot_be_joined_to_its_user(fake_telegram: 
             fake.push_update(make_private_text(f"{MASTERS} asked by user {n}", user_id=user))
             (answer,) = await fake.wait_for("sendMessage", chat_id=user)
             await all_written(app)  # the answer's handler remembers its question after replying
-            fake.push_update(make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result))
-            await fake.wait_for("answerCallbackQuery", count=2 * n - 1)  # one press answered at a time
-            fake.push_update(make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result))
+            fake.push_update(
+                make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result)
+            )
+            await fake.wait_for(
+                "answerCallbackQuery", count=2 * n - 1
+            )  # one press answered at a time
+            fake.push_update(
+                make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result)
+            )
             await fake.wait_for("answerCallbackQuery", count=n + n)
         await all_written(app)  # the 👎's question is bookkeeping, written by a background thread
         votes = app.bot_data.db.votes("h1b-masters-cap")
@@ -146,11 +156,19 @@ async def test_a_downvoted_question_cannot_be_joined_to_its_user(fake_telegram: 
     assert "already" in fake.calls("answerCallbackQuery")[-1].params["text"]
     assert feedback[0][0] == "h1b-masters-cap" and len(feedback[0][3]) == 2
     columns, values = _dump(db_path)
-    assert "votes" not in columns and set(columns["downvoted_questions"]) == {"entry_id", "question", "day"}
+    assert "votes" not in columns and set(columns["downvoted_questions"]) == {
+        "entry_id",
+        "question",
+        "day",
+    }
     assert not any(str(u) in v for v in values for u in (USER, OTHER))
     assert not any(HEX_KEY.search(v) for v in values)  # no voter hash, no hash key
     # No time finer than a day anywhere next to the questions (nothing to line up with a log).
-    assert not any(TIME_OF_DAY.search(v) for t in ("downvoted_questions", "vote_counts") for v in _values(db_path, t))
+    assert not any(
+        TIME_OF_DAY.search(v)
+        for t in ("downvoted_questions", "vote_counts")
+        for v in _values(db_path, t)
+    )
 
 
 def _values(path: Path, table: str) -> list[str]:
@@ -171,7 +189,9 @@ def test_migration_keeps_the_tallies_and_drops_what_linked_votes_to_users(
         "INSERT INTO votes VALUES ('hash-a', 'm1', 'e1', 0, '2026-01-02T10:11:12+00:00'),"
         " ('hash-b', 'm2', 'e1', 1, '2026-01-02T10:11:13+00:00'), ('hash-a', 'm3', 'e2', 0, '2026-01-03T09:00:00+00:00')"
     )
-    old.db.execute("INSERT INTO downvoted_questions VALUES ('e1', 'why so slow', '2026-01-02T10:11:12+00:00')")
+    old.db.execute(
+        "INSERT INTO downvoted_questions VALUES ('e1', 'why so slow', '2026-01-02T10:11:12+00:00')"
+    )
     old.close()
     monkeypatch.undo()
     new = Storage(path)
@@ -187,7 +207,9 @@ def test_migration_keeps_the_tallies_and_drops_what_linked_votes_to_users(
 # ---------------------------------------------------------------- 7: one bounded flood guard
 
 
-async def test_one_flood_guard_for_commands_buttons_and_stickers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_one_flood_guard_for_commands_buttons_and_stickers(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path) as app:
         fake.push_updates(make_command("/start") for _ in range(2000))
@@ -227,17 +249,32 @@ def test_flood_guard_memory_stays_bounded() -> None:
     for user in range(50_000):  # all at once: the cap holds
         burst.check(user)
     assert len(burst) <= 1000
-    assert [burst.check(7) for _ in range(5)] == [Verdict.ALLOW] * 3 + [Verdict.WARN, Verdict.SILENT]
+    assert [burst.check(7) for _ in range(5)] == [Verdict.ALLOW] * 3 + [
+        Verdict.WARN,
+        Verdict.SILENT,
+    ]
 
 
 # ---------------------------------------------------------------- 10: maintainers in private, group subscriptions
 
 ADMIN = 4242  # VISABOT_ADMIN_IDS in tests.bot_harness
-MAINTAINER_COMMANDS = ["/gaps", "/stats", "/broadcast", "/broadcasts", "/add", "/edit h1b-masters-cap", "/feedback",
-                       "/reload", "/skip", "/cancel"]
+MAINTAINER_COMMANDS = [
+    "/gaps",
+    "/stats",
+    "/broadcast",
+    "/broadcasts",
+    "/add",
+    "/edit h1b-masters-cap",
+    "/feedback",
+    "/reload",
+    "/skip",
+    "/cancel",
+]
 
 
-async def test_maintainer_commands_only_in_a_private_chat(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_maintainer_commands_only_in_a_private_chat(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path) as app:
         app.bot_data.db.log_unanswered("my private question about my secret-employer")
@@ -245,7 +282,9 @@ async def test_maintainer_commands_only_in_a_private_chat(fake_telegram: FakeTel
             fake.push_update(make_command(command, user_id=ADMIN, chat_id=DEFAULT_GROUP_ID))
             await fake.wait_for("sendMessage", chat_id=DEFAULT_GROUP_ID, count=n)
         fake.push_update(make_command("/gaps", user_id=ADMIN))  # in private it still works
-        private = "\n".join(c.text for c in await fake.wait_for("sendMessage", chat_id=ADMIN, count=1))
+        private = "\n".join(
+            c.text for c in await fake.wait_for("sendMessage", chat_id=ADMIN, count=1)
+        )
     in_group = fake.sent_texts(DEFAULT_GROUP_ID)
     assert len(in_group) == len(MAINTAINER_COMMANDS)
     assert all("only in a private chat" in t for t in in_group), in_group

@@ -31,8 +31,13 @@ def startup_env(tmp_path: Path, **env: str) -> dict[str, str]:
 def run_visabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`visabot ARGS` as a process: what a user's terminal shows, log lines included."""
     return subprocess.run(
-        [VISABOT, *args], check=False, cwd=tmp_path, env={**clean_env(), **startup_env(tmp_path, **env)},
-        capture_output=True, text=True, timeout=60,
+        [VISABOT, *args],
+        check=False,
+        cwd=tmp_path,
+        env={**clean_env(), **startup_env(tmp_path, **env)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -46,7 +51,9 @@ def test_rejected_token_is_one_plain_line_without_the_token(tmp_path: Path) -> N
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize("base_url", ["http://127.0.0.1:{port}/bot", "http://no-such-host.invalid/bot"])
+@pytest.mark.parametrize(
+    "base_url", ["http://127.0.0.1:{port}/bot", "http://no-such-host.invalid/bot"]
+)
 def test_unreachable_api_retries_then_one_plain_line(tmp_path: Path, base_url: str) -> None:
     # In-process: the log lines go to CliRunner's stderr too (bot/logs.py writes to stderr), and
     # an unclosed aiohttp session would be a ResourceWarning, an error under pytest's settings.
@@ -61,14 +68,18 @@ def test_unreachable_api_retries_then_one_plain_line(tmp_path: Path, base_url: s
 
 
 @pytest.mark.parametrize("where", ["fake", "closed port"])
-def test_broadcast_send_never_prints_the_token_whatever_the_base_url(tmp_path: Path, where: str) -> None:
+def test_broadcast_send_never_prints_the_token_whatever_the_base_url(
+    tmp_path: Path, where: str
+) -> None:
     message = tmp_path / "news.html"
     message.write_text("<b>News</b>: the fee changed.")
     Subscriptions(Storage(tmp_path / "db.sqlite3")).subscribe(1001, ["h1b"])
     with FakeTelegram() as fake:
         port = fake.port if where == "fake" else free_port()
         env = {"TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/api/"}  # not ending in /bot
-        sent = run_visabot(tmp_path, "broadcast", "send", "--topic", "h1b", "--file", str(message), **env)
+        sent = run_visabot(
+            tmp_path, "broadcast", "send", "--topic", "h1b", "--file", str(message), **env
+        )
         status = run_visabot(tmp_path, "broadcast", "status", "1", **env)
     output = sent.stdout + sent.stderr + status.stdout + status.stderr
     assert sent.returncode == 2, output
@@ -105,4 +116,6 @@ async def test_malformed_update_is_skipped_and_the_next_answered(
 @pytest.mark.parametrize("value", ["-100123", "12,-5", "abc", "0"])
 def test_admin_ids_must_be_positive_user_ids(value: str) -> None:
     with pytest.raises(SettingsError, match="VISABOT_ADMIN_IDS"):
-        load_settings(BotSettings, _env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, VISABOT_ADMIN_IDS=value)
+        load_settings(
+            BotSettings, _env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, VISABOT_ADMIN_IDS=value
+        )

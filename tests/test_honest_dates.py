@@ -12,7 +12,9 @@ from knowledge.loader import KnowledgeBase
 TODAY = dt.date(2026, 12, 4)
 
 
-def test_a_new_entry_is_as_of_its_newest_source_and_verified_today(shipped_kb: KnowledgeBase) -> None:
+def test_a_new_entry_is_as_of_its_newest_source_and_verified_today(
+    shipped_kb: KnowledgeBase,
+) -> None:
     template = shipped_kb.by_id["h1b-100k-who-pays"]
     fields = EntryFields.of(template)
     entry = build_entry(fields, "a-new-one", TODAY)
@@ -39,8 +41,12 @@ def test_only_a_declared_re_check_moves_verified_on(shipped_kb: KnowledgeBase) -
 def test_a_newer_source_moves_as_of_to_its_date(shipped_kb: KnowledgeBase) -> None:
     original = shipped_kb.by_id["h1b-100k-who-pays"]
     fields = EntryFields.of(original)
-    newer = original.sources[0].model_copy(update={"date": dt.date(2026, 11, 30), "url": original.sources[0].url + "#newer"})
+    newer = original.sources[0].model_copy(
+        update={"date": dt.date(2026, 11, 30), "url": original.sources[0].url + "#newer"}
+    )
     fields.sources = [*fields.sources, newer]
     edited = build_entry(fields, original.id, TODAY, original)
     assert edited.as_of == dt.date(2026, 11, 30)
-    assert edited.verified_on == dt.date(2026, 11, 30)  # the new source was read; the others not re-checked
+    assert edited.verified_on == dt.date(
+        2026, 11, 30
+    )  # the new source was read; the others not re-checked

@@ -31,9 +31,35 @@ from tests.fake_telegram import FakeTelegram, make_private_text
 MESSAGES = 500
 BATCH = 50
 FRAGMENTS = [
-    "<script>alert(1)</script>", "<b>", "</i>", "<a href='javascript:x'>", "&amp;", "&", "&#0;", "<", ">",
-    "**bold**", "__x__", "`code`", "```py\nprint(1)\n```", "[link](http://x)", "||spoiler||", "\\", '"', "'",
-    "h1b", "H-1B", "k visa", "K字签证", "100k", "$100,000", "lakh", "fee", "cap", "age limit", "Schengen",
+    "<script>alert(1)</script>",
+    "<b>",
+    "</i>",
+    "<a href='javascript:x'>",
+    "&amp;",
+    "&",
+    "&#0;",
+    "<",
+    ">",
+    "**bold**",
+    "__x__",
+    "`code`",
+    "```py\nprint(1)\n```",
+    "[link](http://x)",
+    "||spoiler||",
+    "\\",
+    '"',
+    "'",
+    "h1b",
+    "H-1B",
+    "k visa",
+    "K字签证",
+    "100k",
+    "$100,000",
+    "lakh",
+    "fee",
+    "cap",
+    "age limit",
+    "Schengen",
 ]
 ALPHABETS = [
     "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 ?!.,;:-_/()",
@@ -47,7 +73,9 @@ ALPHABETS = [
 
 
 # Any text, with the fragments that break naive HTML and matching made common.
-TEXTS = st.text() | st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=10), max_size=20).map(" ".join)
+TEXTS = st.text() | st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=10), max_size=20).map(
+    " ".join
+)
 
 
 @given(TEXTS)
@@ -100,7 +128,9 @@ def hostile_message(rng: random.Random) -> str:
     return text or "?"
 
 
-async def test_hostile_messages(fake_telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_hostile_messages(
+    fake_telegram: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     rng = random.Random(20251001)
     messages = [hostile_message(rng) for _ in range(MESSAGES)]
     assert sum(len(m) >= 5000 for m in messages) > 10
@@ -114,7 +144,9 @@ async def test_hostile_messages(fake_telegram: FakeTelegram, tmp_path: Path, cap
             fake_telegram.push_updates(
                 make_private_text(text, user_id=10_000 + start + n) for n, text in enumerate(batch)
             )
-            sends = await fake_telegram.wait_for("sendMessage", count=start + len(batch), timeout=120)
+            sends = await fake_telegram.wait_for(
+                "sendMessage", count=start + len(batch), timeout=120
+            )
     assert {int(c.chat_id) for c in sends} == {10_000 + n for n in range(MESSAGES)}
     assert all(call.ok for call in sends), [c.response for c in sends if not c.ok][:3]
     for call in sends:

@@ -21,8 +21,12 @@ def test_lapsed_rule_opens_every_reply_and_shows_unclear(shipped_kb: KnowledgeBa
     assert entry.in_force_until == BEFORE
     assert entry_as_text(entry, today=AFTER).startswith(LINE)
     assert "⚖️ Unclear: the rule may have lapsed" in entry_as_text(entry, today=AFTER)
-    assert "sources conflict" not in entry_as_text(entry, today=AFTER)  # the badge names the real reason
-    assert LINE not in entry_as_text(entry, today=BEFORE) and "✅ Official" in entry_as_text(entry, today=BEFORE)
+    assert "sources conflict" not in entry_as_text(
+        entry, today=AFTER
+    )  # the badge names the real reason
+    assert LINE not in entry_as_text(entry, today=BEFORE) and "✅ Official" in entry_as_text(
+        entry, today=BEFORE
+    )
     first_screen = entry_view_messages(entry, today=AFTER)[0]  # what Telegram users see first
     assert first_screen.startswith(f"<b>{LINE}") and "⚖️ Unclear" in first_screen
     assert LINE not in entry_view_messages(entry, today=BEFORE)[0]

@@ -10,7 +10,9 @@ import pytest
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeError, load_knowledge_base, parse_entry_text
 
-GOOD = (DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-100k-one-time.yaml").read_text(encoding="utf-8")
+GOOD = (DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-100k-one-time.yaml").read_text(
+    encoding="utf-8"
+)
 
 
 def make_kb(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -48,7 +50,9 @@ def test_a_key_given_twice_is_an_error_with_both_lines(tmp_path: Path) -> None:
     text = without_related(GOOD)
     text += "question: A second question that YAML would silently keep\n"
     root = make_kb(tmp_path, {"h1b/h1b-100k-one-time.yaml": text})
-    (root / "synonyms.yaml").write_text("who:\n  - kaun\nfee:\n  - fees\nwho:\n  - 谁\n", encoding="utf-8")
+    (root / "synonyms.yaml").write_text(
+        "who:\n  - kaun\nfee:\n  - fees\nwho:\n  - 谁\n", encoding="utf-8"
+    )
     with pytest.raises(KnowledgeError) as info:
         load_knowledge_base(root)
     by_file = {p.path.name: p for p in info.value.problems}
@@ -59,15 +63,18 @@ def test_a_key_given_twice_is_an_error_with_both_lines(tmp_path: Path) -> None:
 
 
 def test_schema_errors_point_at_the_field_line(tmp_path: Path) -> None:
-    text = without_related(GOOD).replace("url: https://www.adamsandreese.com", "url: ftp://www.adamsandreese.com")
+    text = without_related(GOOD).replace(
+        "url: https://www.adamsandreese.com", "url: ftp://www.adamsandreese.com"
+    )
     root = make_kb(tmp_path, {"h1b/h1b-100k-one-time.yaml": text})
     with pytest.raises(KnowledgeError) as info:
         load_knowledge_base(root)
     (problem,) = info.value.problems
     assert "sources.0.url" in problem.message
-    assert problem.line == text.splitlines().index(
-        next(line for line in text.splitlines() if "ftp://" in line)
-    ) + 1
+    assert (
+        problem.line
+        == text.splitlines().index(next(line for line in text.splitlines() if "ftp://" in line)) + 1
+    )
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,9 @@ from tests.fake_telegram import (
 from tests.test_telegram_maintainers import ADMIN, ZEBRA, send
 
 
-async def test_one_draft_at_a_time_whatever_its_kind(fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path) -> None:
+async def test_one_draft_at_a_time_whatever_its_kind(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         user_data = app.user_data[ADMIN]
@@ -33,21 +35,31 @@ async def test_one_draft_at_a_time_whatever_its_kind(fake_telegram: FakeTelegram
         again = await send(fake, "/add", ADMIN, "step 1 of 7")
         cancelled = await send(fake, "/cancel", ADMIN, "Cancelled")
         after = dict(user_data)
-    assert list(entry_draft) == [drafts.DRAFT_KEY] and isinstance(entry_draft[drafts.DRAFT_KEY], EntryDraft)
-    assert list(broadcast_draft) == [drafts.DRAFT_KEY] and isinstance(broadcast_draft[drafts.DRAFT_KEY], Draft)
+    assert list(entry_draft) == [drafts.DRAFT_KEY] and isinstance(
+        entry_draft[drafts.DRAFT_KEY], EntryDraft
+    )
+    assert list(broadcast_draft) == [drafts.DRAFT_KEY] and isinstance(
+        broadcast_draft[drafts.DRAFT_KEY], Draft
+    )
     assert again.text.startswith("(Your unfinished draft was discarded.)")
     assert "nothing was saved" in cancelled.text and after == {}
 
 
-async def test_maintainer_buttons_and_commands_refuse_others_and_groups(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_maintainer_buttons_and_commands_refuse_others_and_groups(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path):
-        fake.push_update(make_callback_query("bt:h1b", user_id=DEFAULT_USER_ID))  # a forged broadcast button
+        fake.push_update(
+            make_callback_query("bt:h1b", user_id=DEFAULT_USER_ID)
+        )  # a forged broadcast button
         (forged,) = await fake.wait_for("answerCallbackQuery")
         fake.push_update(make_command("/gaps", user_id=DEFAULT_USER_ID, chat_id=DEFAULT_GROUP_ID))
         fake.push_update(make_command("/gaps", user_id=ADMIN, chat_id=DEFAULT_GROUP_ID))
         replies = await fake.wait_for("sendMessage", chat_id=DEFAULT_GROUP_ID, count=2)
     assert forged.params["text"].startswith("⛔ Not allowed") and forged.params.get("show_alert")
     by_user = {int(c.params["reply_parameters"]["message_id"]): c.text or "" for c in replies}
-    refused, hint = (by_user[m] for m in sorted(by_user))  # replies to the non-admin's, then the admin's
+    refused, hint = (
+        by_user[m] for m in sorted(by_user)
+    )  # replies to the non-admin's, then the admin's
     assert refused.startswith("⛔ Not allowed") and "only in a private chat" in hint

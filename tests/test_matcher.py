@@ -34,7 +34,9 @@ def test_spaces_between_chinese_words_do_not_hide_curated_terms(matcher: Matcher
 @pytest.mark.parametrize(
     "text", ["can i bring my dog to china", "how to get green card through marriage"]
 )
-def test_sharing_words_without_an_entrys_anchors_is_not_an_answer(matcher: Matcher, text: str) -> None:
+def test_sharing_words_without_an_entrys_anchors_is_not_an_answer(
+    matcher: Matcher, text: str
+) -> None:
     # Each once got a confident answer (K-visa family; H-1B dual intent) from words like "bring
     # ... to china" and "green card", though neither names a visa the entry is about.
     assert matcher.match(text).outcome is not Outcome.ANSWER
@@ -55,7 +57,16 @@ def test_h4_names_the_h1b_side(matcher: Matcher) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   \n\t ", "😀😀😀🎉", "\x00\x01\x02\x1b[31m", "<b>", "**__`", "?!?!", "\u202e\u200f\u200b"],
+    [
+        "",
+        "   \n\t ",
+        "😀😀😀🎉",
+        "\x00\x01\x02\x1b[31m",
+        "<b>",
+        "**__`",
+        "?!?!",
+        "\u202e\u200f\u200b",
+    ],
 )
 def test_empty_or_meaningless_input_declines(matcher: Matcher, text: str) -> None:
     result = matcher.match(text)
@@ -78,18 +89,33 @@ def test_html_and_markdown_fragments_do_not_break_matching(matcher: Matcher) -> 
 
 def test_topic_guard_keeps_h1b_questions_off_k_visa_entries(matcher: Matcher) -> None:
     # The ranking itself, not only the reply: a bare decline must not pass for obeying the rule.
-    for text in ["h1b age limit", "h1b fees for family", "H-1B documents needed", "h1b permanent residence"]:
+    for text in [
+        "h1b age limit",
+        "h1b fees for family",
+        "H-1B documents needed",
+        "h1b permanent residence",
+    ]:
         ranked = matcher.ranked(text, 5)
         assert ranked, text
-        assert all(c.entry.topic is not Topic.K_VISA for c in ranked), (text, [c.entry.id for c in ranked])
+        assert all(c.entry.topic is not Topic.K_VISA for c in ranked), (
+            text,
+            [c.entry.id for c in ranked],
+        )
 
 
 def test_topic_guard_keeps_us_questions_off_k_visa_entries(matcher: Matcher) -> None:
     # Naming the US (not the pronoun "us") without China or the K visa rules K-visa entries out.
-    for text in ["how to get permanent residency in usa", "permanent residence in the U.S.", "US work permit"]:
+    for text in [
+        "how to get permanent residency in usa",
+        "permanent residence in the U.S.",
+        "US work permit",
+    ]:
         ranked = matcher.ranked(text, 5)
         assert ranked, text
-        assert all(c.entry.topic is not Topic.K_VISA for c in ranked), (text, [c.entry.id for c in ranked])
+        assert all(c.entry.topic is not Topic.K_VISA for c in ranked), (
+            text,
+            [c.entry.id for c in ranked],
+        )
     # ...but lower-case "us" is the pronoun: K-visa entries stay candidates.
     ranked = matcher.ranked("can they send us to china on a k visa")
     assert ranked and all(c.entry.topic is not Topic.H1B for c in ranked[:3])
@@ -101,10 +127,18 @@ def test_a_question_describing_the_k_visa_without_naming_it_reaches_it(matcher: 
 
 
 def test_topic_guard_keeps_k_visa_questions_off_h1b_entries(matcher: Matcher) -> None:
-    for text in ["k visa lottery", "k visa registration fee", "K visa grace period", "k visa 60 days"]:
+    for text in [
+        "k visa lottery",
+        "k visa registration fee",
+        "K visa grace period",
+        "k visa 60 days",
+    ]:
         ranked = matcher.ranked(text, 5)
         assert ranked, text
-        assert all(c.entry.topic is not Topic.H1B for c in ranked), (text, [c.entry.id for c in ranked])
+        assert all(c.entry.topic is not Topic.H1B for c in ranked), (
+            text,
+            [c.entry.id for c in ranked],
+        )
 
 
 def test_comparison_questions_reach_compare_entries(matcher: Matcher) -> None:
@@ -178,13 +212,17 @@ def test_a_follow_up_is_read_with_the_previous_answer(
     assert alone.entry is None or alone.entry.id != expected  # the context made the difference
 
 
-def test_a_new_question_is_not_bent_by_the_previous_answer(matcher: Matcher, shipped_kb: KnowledgeBase) -> None:
+def test_a_new_question_is_not_bent_by_the_previous_answer(
+    matcher: Matcher, shipped_kb: KnowledgeBase
+) -> None:
     result = matcher.match("h1b lottery dates", context=shipped_kb.get("k-visa-age-limit"))
     assert result.entry is not None and result.entry.id == "h1b-timeline"
     assert not result.followup
 
 
-def test_a_follow_up_naming_the_other_visa_switches_topic(matcher: Matcher, shipped_kb: KnowledgeBase) -> None:
+def test_a_follow_up_naming_the_other_visa_switches_topic(
+    matcher: Matcher, shipped_kb: KnowledgeBase
+) -> None:
     result = matcher.match("and for the k visa?", context=shipped_kb.get("h1b-h4-dependents"))
     assert result.outcome is Outcome.ANSWER and result.entry is not None
     assert result.entry.id == "k-visa-family"

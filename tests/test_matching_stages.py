@@ -96,7 +96,9 @@ def test_topic_agreement(signals: Signals, topic: Topic, expected: float) -> Non
         ("", None),
     ],
 )
-def test_smalltalk_only_when_nothing_else_is_said(scope: Scope, text: str, kind: SmallTalk | None) -> None:
+def test_smalltalk_only_when_nothing_else_is_said(
+    scope: Scope, text: str, kind: SmallTalk | None
+) -> None:
     assert scope.smalltalk(text) is kind
 
 
@@ -118,11 +120,22 @@ def test_feature_matrix_on_a_tiny_index(shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     index = LexicalIndex(entries, norm)
     canonical = " ".join(norm.tokens("can my h4 spouse work"))
-    question = Question("can my h4 spouse work", canonical, tuple(norm.content_tokens("can my h4 spouse work")), Signals(h1b=True))
+    question = Question(
+        "can my h4 spouse work",
+        canonical,
+        tuple(norm.content_tokens("can my h4 spouse work")),
+        Signals(h1b=True),
+    )
     lexical = index.scores(question.tokens, question.canonical)
     rows = feature_matrix(
-        question, [0, 1], [Topic.H1B, Topic.K_VISA], lexical, np.array([0.8, 0.3]), index,
-        lambda i: frozenset(norm.content_tokens(entries[i].answer)), np.array([0.7, 0.2]),
+        question,
+        [0, 1],
+        [Topic.H1B, Topic.K_VISA],
+        lexical,
+        np.array([0.8, 0.3]),
+        index,
+        lambda i: frozenset(norm.content_tokens(entries[i].answer)),
+        np.array([0.7, 0.2]),
     )
     f = {name: rows[:, n] for n, name in enumerate(FEATURES)}
     assert f["lexical"][0] > f["lexical"][1]
@@ -147,7 +160,9 @@ def test_fit_logistic_separates_what_is_separable() -> None:
 
 
 def test_decision_model_round_trips_and_rejects_bad_files(tmp_path: Path) -> None:
-    model = DecisionModel(tuple(float(i) for i in range(len(FEATURES))), -1.5, Thresholds(0.6, 0.4, 0.2))
+    model = DecisionModel(
+        tuple(float(i) for i in range(len(FEATURES))), -1.5, Thresholds(0.6, 0.4, 0.2)
+    )
     path = tmp_path / "decision.yaml"
     model.dump(path, "test model")
     assert DecisionModel.load(path).weights == model.weights
@@ -177,16 +192,25 @@ def test_probabilities_follow_the_weights() -> None:
 
 def test_static_embeddings_load_offline_and_rank_meaning() -> None:
     embedder = StaticEmbedder.shipped()
-    a, b, c = embedder.embed(["my husband wants to work", "can my spouse get a job", "weather in beijing"])
+    a, b, c = embedder.embed(
+        ["my husband wants to work", "can my spouse get a job", "weather in beijing"]
+    )
     assert np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5)
     assert a @ b > a @ c
     assert not embedder.embed([""]).any()
 
 
-def test_large_bases_compare_entry_means_first_then_refine_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_bases_compare_entry_means_first_then_refine_candidates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from knowledge import semantic
 
-    texts = ["my spouse wants to work", "can my husband get a job", "weather in beijing", "rain in beijing"]
+    texts = [
+        "my spouse wants to work",
+        "can my husband get a job",
+        "weather in beijing",
+        "rain in beijing",
+    ]
     owners = np.array([0, 0, 1, 1], dtype=np.int32)
     embedder = StaticEmbedder.shipped()
     exact = semantic.SemanticIndex(embedder, texts, owners, 2)

@@ -25,23 +25,44 @@ from tests.test_telegram_maintainers import ADMIN, ZEBRA, ZEBRA_ALTERNATES, nonc
 
 ANSWER_LINES = ["No. The K visa covers the holder only;", "zebras need a separate import permit."]
 CAVEAT = "Zoos may have their own rules."
-SOURCE = ("Import of exotic animals", "Example Customs", "https://www.visaverge.com/zebra", "2026-11-01")
+SOURCE = (
+    "Import of exotic animals",
+    "Example Customs",
+    "https://www.visaverge.com/zebra",
+    "2026-11-01",
+)
 
 
 def test_answer_lines_join_and_paragraphs_stay() -> None:
     assert clean_answer(["One", "  two. ", "", "", "Three."]) == "One two.\n\nThree."
     with pytest.raises(ValueError, match="901 characters"):
         clean_answer(["x" * 901])
-    assert MAX_ALTERNATE_CHARS >= MAX_LOGGED_QUESTION_CHARS  # an unanswered question can be attached
+    assert (
+        MAX_ALTERNATE_CHARS >= MAX_LOGGED_QUESTION_CHARS
+    )  # an unanswered question can be attached
 
 
-def _cli_add(kb: Path, db: Path, entry_id: str, today: dt.date, monkeypatch: pytest.MonkeyPatch) -> None:
+def _cli_add(
+    kb: Path, db: Path, entry_id: str, today: dt.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(db.parent)  # no developer's .env is read
     for name in ("VISABOT_ADMIN_IDS", "TELEGRAM_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     answers = [
-        entry_id, "k-visa", ZEBRA, *ZEBRA_ALTERNATES, "", *ANSWER_LINES, "", CAVEAT, "", "reported",
-        *SOURCE, "y", "news", "",  # one source (approximate date), then the list ends
+        entry_id,
+        "k-visa",
+        ZEBRA,
+        *ZEBRA_ALTERNATES,
+        "",
+        *ANSWER_LINES,
+        "",
+        CAVEAT,
+        "",
+        "reported",
+        *SOURCE,
+        "y",
+        "news",
+        "",  # one source (approximate date), then the list ends
         "",  # as of: the default, the newest source's date, which Telegram takes too
         "",  # verified on: today (the default)
         "",  # re-check after: the default for its status
@@ -49,7 +70,9 @@ def _cli_add(kb: Path, db: Path, entry_id: str, today: dt.date, monkeypatch: pyt
         "y",
     ]
     result = CliRunner().invoke(
-        main, ["kb", "add"], input="\n".join(answers) + "\n",
+        main,
+        ["kb", "add"],
+        input="\n".join(answers) + "\n",
         env={"VISABOT_KNOWLEDGE_DIR": str(kb), "VISABOT_DB_PATH": str(db)},
     )
     assert result.exit_code == 0, result.output
@@ -63,10 +86,18 @@ async def _telegram_add(fake: FakeTelegram, tmp_path: Path, kb: Path) -> None:
         await send(fake, "\n".join(ANSWER_LINES), ADMIN, "step 4 of 7")
         await send(fake, f"{CAVEAT}\ndone", ADMIN, "step 5 of 7")
         title, publisher, url, date = SOURCE
-        topics = await send(fake, f"{title} | {publisher} | {url} | c. {date} | news\ndone", ADMIN, "step 6 of 7")
-        statuses = await press(fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 7")
-        summary = await press(fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview")
-        warned = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved yet")
+        topics = await send(
+            fake, f"{title} | {publisher} | {url} | c. {date} | news\ndone", ADMIN, "step 6 of 7"
+        )
+        statuses = await press(
+            fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 7"
+        )
+        summary = await press(
+            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview"
+        )
+        warned = await press(
+            fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved yet"
+        )
         await press(fake, f"ew:{nonce_of(summary)}", warned, ADMIN, expect="Saved")
 
 
@@ -83,7 +114,9 @@ async def test_cli_and_telegram_write_the_same_entry_from_the_same_answers(
     by_telegram = load_knowledge_base(kb_dir).get(entry_id)
     assert by_cli is not None and by_telegram is not None
     assert by_cli == by_telegram
-    assert by_cli.answer == " ".join(ANSWER_LINES) and by_cli.review_after_days == review_days(Status.REPORTED)
+    assert by_cli.answer == " ".join(ANSWER_LINES) and by_cli.review_after_days == review_days(
+        Status.REPORTED
+    )
     assert (cli_kb / "entries" / "k-visa" / f"{entry_id}.yaml").read_bytes() == (
         kb_dir / "entries" / "k-visa" / f"{entry_id}.yaml"
     ).read_bytes()

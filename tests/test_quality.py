@@ -46,7 +46,9 @@ def test_real_questions_train_half(matcher: Matcher) -> None:
     if not REAL_TRAIN.exists():
         pytest.fail("eval/real/train.yaml is missing")
     report = evaluate(matcher, load_eval_items(REAL_TRAIN))
-    wrong = sum(1 for f in report.failures if f.result.entry is not None and not f.item.expect_no_match)
+    wrong = sum(
+        1 for f in report.failures if f.result.entry is not None and not f.item.expect_no_match
+    )
     assert report.accuracy >= REAL_TRAIN_FLOOR, _detail(report)
     assert wrong <= 0.05 * report.in_scope, _detail(report)
     assert report.decline_rate >= 0.93, _detail(report)

@@ -39,7 +39,9 @@ def test_repeated_caveats_live_once_in_the_shared_file() -> None:
     literal = collections.Counter(c for items in raw.values() for c in items if isinstance(c, str))
     assert [text for text, n in literal.items() if n > 1] == []
     assert [text for text in literal if table.id_of(text)] == []
-    cited = collections.Counter(c["ref"] for items in raw.values() for c in items if isinstance(c, dict))
+    cited = collections.Counter(
+        c["ref"] for items in raw.values() for c in items if isinstance(c, dict)
+    )
     assert set(cited) == set(table), "every shared caveat is cited, and only those"
     assert cited["h1b-100k-in-court"] >= 14 and cited["h1b-100k-term"] >= 20
 
@@ -62,7 +64,10 @@ def test_an_unknown_reference_is_a_load_and_lint_error_with_its_line(kb_dir: Pat
     line = text.splitlines().index("  - ref: no-such-caveat") + 1
     with pytest.raises(KnowledgeError) as info:
         load_knowledge_base(kb_dir)
-    assert f"h1b-100k-one-time.yaml:{line}: caveats.1: Value error, unknown shared caveat 'no-such-caveat'" in str(info.value)
+    assert (
+        f"h1b-100k-one-time.yaml:{line}: caveats.1: Value error, unknown shared caveat 'no-such-caveat'"
+        in str(info.value)
+    )
     _, lint_problems = lint_folder(kb_dir)
     assert any("unknown shared caveat 'no-such-caveat'" in p.message for p in lint_problems)
 
@@ -83,12 +88,17 @@ def test_the_fingerprint_is_taken_over_the_resolved_english(kb_dir: Path) -> Non
 
     shared = yaml.safe_load((DEFAULT_KNOWLEDGE_DIR / "caveats.yaml").read_text(encoding="utf-8"))
     shared["h1b-100k-in-court"]["en"] += " A new ruling."
-    (kb_dir / "caveats.yaml").write_text(yaml.safe_dump(shared, allow_unicode=True), encoding="utf-8")
+    (kb_dir / "caveats.yaml").write_text(
+        yaml.safe_dump(shared, allow_unicode=True), encoding="utf-8"
+    )
     (kb_dir / "zh").symlink_to(DEFAULT_KNOWLEDGE_DIR / "zh")
     edited = load_knowledge_base(kb_dir)
     moved = edited.get("h1b-100k-who-pays")
     assert moved is not None and moved.caveats[2].endswith("A new ruling.")
-    assert any("English changed" in p.message for p in check_entry(moved, edited.chinese[moved.id], edited.shared))
+    assert any(
+        "English changed" in p.message
+        for p in check_entry(moved, edited.chinese[moved.id], edited.shared)
+    )
 
 
 def test_a_chinese_list_out_of_line_with_the_shared_caveats_is_reported(tmp_path: Path) -> None:
@@ -97,9 +107,13 @@ def test_a_chinese_list_out_of_line_with_the_shared_caveats_is_reported(tmp_path
     entry = base.get("h1b-100k-who-pays")
     assert entry is not None
     source = (DEFAULT_KNOWLEDGE_DIR / "zh" / "h1b-100k-who-pays.yaml").read_text(encoding="utf-8")
-    swapped = source.replace("ref: h1b-100k-in-court", "ref: TMP").replace("ref: h1b-100k-term", "ref: h1b-100k-in-court")
+    swapped = source.replace("ref: h1b-100k-in-court", "ref: TMP").replace(
+        "ref: h1b-100k-term", "ref: h1b-100k-in-court"
+    )
     (tmp_path / "zh").mkdir()
-    (tmp_path / "zh" / "h1b-100k-who-pays.yaml").write_text(swapped.replace("ref: TMP", "ref: h1b-100k-term"), encoding="utf-8")
+    (tmp_path / "zh" / "h1b-100k-who-pays.yaml").write_text(
+        swapped.replace("ref: TMP", "ref: h1b-100k-term"), encoding="utf-8"
+    )
     texts, problems = load_chinese(tmp_path)
     assert problems == []
     found = [p.message for p in check_entry(entry, texts[entry.id], base.shared)]
@@ -110,7 +124,10 @@ def test_an_edit_saved_from_telegram_or_the_cli_keeps_the_references(kb_dir: Pat
     base: KnowledgeBase = load_knowledge_base(kb_dir)
     entry = base.get("h1b-100k-who-pays")
     assert entry is not None
-    update_entry(kb_dir, entry.model_copy(update={"alternates": [*entry.alternates, "who foots the 100k bill"]}))
+    update_entry(
+        kb_dir,
+        entry.model_copy(update={"alternates": [*entry.alternates, "who foots the 100k bill"]}),
+    )
     text = (kb_dir / "entries" / "h1b" / "h1b-100k-who-pays.yaml").read_text(encoding="utf-8")
     assert "  - ref: h1b-100k-in-court\n  - ref: h1b-100k-term\n" in text
 
@@ -118,7 +135,9 @@ def test_an_edit_saved_from_telegram_or_the_cli_keeps_the_references(kb_dir: Pat
 def test_a_broken_shared_caveat_is_reported_and_only_its_citers_are_left_out(kb_dir: Path) -> None:
     shared = yaml.safe_load((DEFAULT_KNOWLEDGE_DIR / "caveats.yaml").read_text(encoding="utf-8"))
     del shared["h1b-100k-in-court"]["zh"]
-    (kb_dir / "caveats.yaml").write_text(yaml.safe_dump(shared, allow_unicode=True), encoding="utf-8")
+    (kb_dir / "caveats.yaml").write_text(
+        yaml.safe_dump(shared, allow_unicode=True), encoding="utf-8"
+    )
     with pytest.raises(KnowledgeError) as info:
         load_knowledge_base(kb_dir)
     assert "caveats.yaml: h1b-100k-in-court" in str(info.value)

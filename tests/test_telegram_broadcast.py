@@ -58,7 +58,9 @@ def picker(call: Call) -> list[str]:
     return [b["text"] for b in buttons(call)]
 
 
-async def test_subscribe_picker_ticks_and_toggles_in_place(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_subscribe_picker_ticks_and_toggles_in_place(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path) as app:
         menu = await command(fake, "/subscribe")
@@ -71,18 +73,34 @@ async def test_subscribe_picker_ticks_and_toggles_in_place(fake_telegram: FakeTe
         listing = await command(fake, "/subscriptions")
         reopened = await command(fake, "/subscribe")
         assert app.bot_data.subscriptions.topics_of(USER) == ["k-visa"]
-    assert [b["callback_data"] for b in buttons(menu)] == ["subt:k-visa", "subt:h1b", "subt:compare", "subt:context", "subt:all"]
+    assert [b["callback_data"] for b in buttons(menu)] == [
+        "subt:k-visa",
+        "subt:h1b",
+        "subt:compare",
+        "subt:context",
+        "subt:all",
+    ]
     assert not any(label.startswith("✅") for label in picker(menu))
     assert [label for label in picker(after_h1b) if label.startswith("✅")] == [f"✅ {H1B}"]
-    assert [label for label in picker(after_k) if label.startswith("✅")] == [f"✅ {K_VISA}", f"✅ {H1B}"]
+    assert [label for label in picker(after_k) if label.startswith("✅")] == [
+        f"✅ {K_VISA}",
+        f"✅ {H1B}",
+    ]
     assert [label for label in picker(after_off) if label.startswith("✅")] == [f"✅ {K_VISA}"]
-    assert {int(c.params["message_id"]) for c in fake.calls("editMessageReplyMarkup")} == {menu.result["message_id"]}
-    assert first.params["text"].startswith("🔔 Subscribed") and off.params["text"] == f"🔕 Unsubscribed from {H1B}."
+    assert {int(c.params["message_id"]) for c in fake.calls("editMessageReplyMarkup")} == {
+        menu.result["message_id"]
+    }
+    assert (
+        first.params["text"].startswith("🔔 Subscribed")
+        and off.params["text"] == f"🔕 Unsubscribed from {H1B}."
+    )
     assert "K visa" in listing.text and "H-1B" not in listing.text
     assert picker(reopened) == picker(after_off)
 
 
-async def test_group_picker_toggles_only_for_group_admins(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_group_picker_toggles_only_for_group_admins(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     # A group's subscription reaches every member: only its administrators, as Telegram says, change it.
     fake = fake_telegram
     group_admin = 5005
@@ -102,16 +120,26 @@ async def test_group_picker_toggles_only_for_group_admins(fake_telegram: FakeTel
     assert "This group is now subscribed" in on.params["text"] and f"✅ {H1B}" in picker(ticked)
     assert off.params["text"] == f"🔕 This group is no longer subscribed to {H1B}."
     assert not any(label.startswith("✅") for label in picker(unticked))
-    assert [int(c.params["user_id"]) for c in fake.calls("getChatMember")] == [USER, group_admin, group_admin]
+    assert [int(c.params["user_id"]) for c in fake.calls("getChatMember")] == [
+        USER,
+        group_admin,
+        group_admin,
+    ]
 
 
 async def test_unsubscribe_per_topic_and_all(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         app.bot_data.subscriptions.subscribe(USER, ["h1b", "k-visa"])
         menu = await command(fake_telegram, "/unsubscribe")
-        assert [b["callback_data"] for b in buttons(menu)] == ["unsub:h1b", "unsub:k-visa", "unsub:all*"]
+        assert [b["callback_data"] for b in buttons(menu)] == [
+            "unsub:h1b",
+            "unsub:k-visa",
+            "unsub:all*",
+        ]
         await press(fake_telegram, "unsub:h1b", menu)
-        await fake_telegram.wait_for("editMessageText", count=1)  # before the next tap: edits may interleave
+        await fake_telegram.wait_for(
+            "editMessageText", count=1
+        )  # before the next tap: edits may interleave
         assert app.bot_data.subscriptions.topics_of(USER) == ["k-visa"]
         await press(fake_telegram, "unsub:all*", menu)
         await fake_telegram.wait_for("editMessageText", count=2)
@@ -119,7 +147,9 @@ async def test_unsubscribe_per_topic_and_all(fake_telegram: FakeTelegram, tmp_pa
     assert "no subscriptions" in fake_telegram.calls("editMessageText")[-1].text
 
 
-async def test_bell_under_answer_and_deep_link_subscribe(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_bell_under_answer_and_deep_link_subscribe(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         fake_telegram.push_update(make_private_text("What is the H-1B master's cap?"))
         (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
@@ -131,7 +161,9 @@ async def test_bell_under_answer_and_deep_link_subscribe(fake_telegram: FakeTele
     assert "Subscribed" in reply.text and "not valid" in bad.text
 
 
-async def test_blocking_unsubscribes_and_unblocking_does_not_resubscribe(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_blocking_unsubscribes_and_unblocking_does_not_resubscribe(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         app.bot_data.subscriptions.subscribe(USER, ["h1b", "all"])
         fake_telegram.push_update(make_my_chat_member(USER, "member", "kicked"))
@@ -166,10 +198,16 @@ async def admin_draft_to_preview(fake: FakeTelegram, html: str) -> Call:
     fake.push_update(make_private_text(html, user_id=ADMIN))
     await fake.wait_for("sendMessage", chat_id=ADMIN, count=before + 1)
     await command(fake, "/skip", ADMIN)
-    return (await fake.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "preview" in (c.text or "")))[-1]
+    return (
+        await fake.wait_for(
+            "sendMessage", chat_id=ADMIN, predicate=lambda c: "preview" in (c.text or "")
+        )
+    )[-1]
 
 
-async def test_broadcast_entries_are_found_by_words_and_toggled(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_broadcast_entries_are_found_by_words_and_toggled(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     """Step 3 takes words: the entries found are buttons that toggle a link (✅), then Done shows
     the preview with the linked entries' buttons under the message (issue 12 point 7)."""
     async with running_bot(fake_telegram, tmp_path):
@@ -177,24 +215,37 @@ async def test_broadcast_entries_are_found_by_words_and_toggled(fake_telegram: F
         await press(fake_telegram, "bt:h1b", start, ADMIN)
         await press(fake_telegram, "bt:next", start, ADMIN)
         fake_telegram.push_update(make_private_text("<b>Update</b> on the fee", user_id=ADMIN))
-        await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "Step 3 of 3" in (c.text or ""))
+        await fake_telegram.wait_for(
+            "sendMessage", chat_id=ADMIN, predicate=lambda c: "Step 3 of 3" in (c.text or "")
+        )
         fake_telegram.push_update(make_private_text("100k one time", user_id=ADMIN))
-        (found,) = await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "Tap the entries" in (c.text or ""))
+        (found,) = await fake_telegram.wait_for(
+            "sendMessage", chat_id=ADMIN, predicate=lambda c: "Tap the entries" in (c.text or "")
+        )
         offered = [str(b["callback_data"]) for b in buttons(found)]
         await press(fake_telegram, "bl:h1b-100k-one-time", found, ADMIN)
         ticked = (await fake_telegram.wait_for("editMessageReplyMarkup", chat_id=ADMIN))[-1]
         await press(fake_telegram, "bl:", found, ADMIN)
-        summary = (await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "preview" in (c.text or "")))[-1]
+        summary = (
+            await fake_telegram.wait_for(
+                "sendMessage", chat_id=ADMIN, predicate=lambda c: "preview" in (c.text or "")
+            )
+        )[-1]
     assert "bl:h1b-100k-one-time" in offered and offered[-1] == "bl:"
     marks = ticked.params["reply_markup"]["inline_keyboard"]
-    assert any(row[0]["text"].startswith("✅ ") and row[0]["callback_data"] == "bl:h1b-100k-one-time" for row in marks)
+    assert any(
+        row[0]["text"].startswith("✅ ") and row[0]["callback_data"] == "bl:h1b-100k-one-time"
+        for row in marks
+    )
     assert marks[-1][0]["text"] == "Done ▶ (1 linked)"
     preview = fake_telegram.calls("sendMessage", chat_id=ADMIN)[-2]
     assert "a:h1b-100k-one-time" in str(preview.params.get("reply_markup")) and summary is not None
 
 
-async def test_admin_broadcast_flow_sends_once_with_progress(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
-    html = "<b>H-1B update</b>: the court stayed its ruling. <a href=\"https://example.org/a?b=1&amp;c=2\">Details</a>"
+async def test_admin_broadcast_flow_sends_once_with_progress(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    html = '<b>H-1B update</b>: the court stayed its ruling. <a href="https://example.org/a?b=1&amp;c=2">Details</a>'
     async with running_bot(fake_telegram, tmp_path) as app:
         subs = app.bot_data.subscriptions
         for chat in range(500, 505):
@@ -205,15 +256,23 @@ async def test_admin_broadcast_flow_sends_once_with_progress(fake_telegram: Fake
         await press(fake_telegram, "bt:h1b", start, ADMIN)
         await press(fake_telegram, "bt:next", start, ADMIN)
         fake_telegram.push_update(make_private_text("<b>unclosed", user_id=ADMIN))
-        refused = (await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "can't send" in (c.text or "")))[-1]
+        refused = (
+            await fake_telegram.wait_for(
+                "sendMessage", chat_id=ADMIN, predicate=lambda c: "can't send" in (c.text or "")
+            )
+        )[-1]
         await command(fake_telegram, "/cancel", ADMIN)
         summary = await admin_draft_to_preview(fake_telegram, html)
         preview = fake_telegram.calls("sendMessage", chat_id=ADMIN)[-2]
         send = buttons(summary)[0]["callback_data"]
         await press(fake_telegram, send, summary, ADMIN)
         second_tap = await press(fake_telegram, send, summary, ADMIN)
-        await fake_telegram.wait_for("sendMessage", predicate=lambda c: int(c.chat_id) in range(500, 505), count=5)
-        final = await fake_telegram.wait_for("editMessageText", predicate=lambda c: "finished" in (c.text or ""), timeout=15)
+        await fake_telegram.wait_for(
+            "sendMessage", predicate=lambda c: int(c.chat_id) in range(500, 505), count=5
+        )
+        final = await fake_telegram.wait_for(
+            "editMessageText", predicate=lambda c: "finished" in (c.text or ""), timeout=15
+        )
         listing = await command(fake_telegram, "/broadcasts", ADMIN)
         stats = await command(fake_telegram, "/stats", ADMIN)
         assert len(app.bot_data.outbox.recent()) == 1
@@ -221,21 +280,31 @@ async def test_admin_broadcast_flow_sends_once_with_progress(fake_telegram: Fake
     framed = framed_html(html, ["h1b"], dt.date.today())
     assert framed.startswith("📣 <b>Policy update · US H-1B · ") and "/unsubscribe" in framed
     assert preview.text == framed and "Recipients now: <b>5</b>" in summary.text
-    delivered = [c for c in fake_telegram.calls("sendMessage") if c.text == framed and int(c.chat_id) != ADMIN]
+    delivered = [
+        c
+        for c in fake_telegram.calls("sendMessage")
+        if c.text == framed and int(c.chat_id) != ADMIN
+    ]
     assert sorted(int(c.chat_id) for c in delivered) == list(range(500, 505))
     assert "Already sent" in second_tap.params["text"]
     assert "sent 5" in final[-1].text
     assert "Broadcast #1" in listing.text and "US H-1B: 5" in stats.text
 
 
-async def test_answers_keep_flowing_during_a_broadcast(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_answers_keep_flowing_during_a_broadcast(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         subs = app.bot_data.subscriptions
         for chat in range(1000, 1090):
             subs.subscribe(chat, ["h1b"])
         summary = await admin_draft_to_preview(fake_telegram, "<b>Update</b>")
         await press(fake_telegram, buttons(summary)[0]["callback_data"], summary, ADMIN)
-        await fake_telegram.wait_for("sendMessage", predicate=lambda c: "\n<b>Update</b>\n" in (c.text or "") and int(c.chat_id) >= 1000, count=10)
+        await fake_telegram.wait_for(
+            "sendMessage",
+            predicate=lambda c: "\n<b>Update</b>\n" in (c.text or "") and int(c.chat_id) >= 1000,
+            count=10,
+        )
         fake_telegram.push_update(make_private_text("What is the H-1B master's cap?", user_id=77))
         (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=77)
         broadcast_sends = [c for c in fake_telegram.calls("sendMessage") if int(c.chat_id) >= 1000]
@@ -245,12 +314,18 @@ async def test_answers_keep_flowing_during_a_broadcast(fake_telegram: FakeTelegr
     assert answer.answered_at - answer.timestamp < 1.0  # type: ignore[operator]
 
 
-async def test_answers_keep_flowing_during_a_429_pause(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_answers_keep_flowing_during_a_429_pause(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     chats = range(5000, 5020)
     flooded: list[int] = []
 
     def flood_once(method: str, params: dict, now: float) -> tuple[int, str, int] | None:  # type: ignore[type-arg]
-        if method.lower() == "sendmessage" and int(params.get("chat_id", 0)) in chats and not flooded:
+        if (
+            method.lower() == "sendmessage"
+            and int(params.get("chat_id", 0)) in chats
+            and not flooded
+        ):
             flooded.append(int(params["chat_id"]))
             return 429, "Too Many Requests: retry after 3", 3
         return None
@@ -262,30 +337,48 @@ async def test_answers_keep_flowing_during_a_429_pause(fake_telegram: FakeTelegr
             subs.subscribe(chat, ["h1b"])
         summary = await admin_draft_to_preview(fake_telegram, "<b>Update</b>")
         await press(fake_telegram, buttons(summary)[0]["callback_data"], summary, ADMIN)
-        (flood,) = await fake_telegram.wait_for("sendMessage", predicate=lambda c: c.http_status == 429)
+        (flood,) = await fake_telegram.wait_for(
+            "sendMessage", predicate=lambda c: c.http_status == 429
+        )
         fake_telegram.push_update(make_private_text("What is the H-1B master's cap?", user_id=77))
         (answer,) = await fake_telegram.wait_for("sendMessage", chat_id=77)
-        during_pause = [c for c in fake_telegram.calls("sendMessage") if int(c.chat_id) in chats
-                        and flood.timestamp < c.timestamp < answer.timestamp]
+        during_pause = [
+            c
+            for c in fake_telegram.calls("sendMessage")
+            if int(c.chat_id) in chats and flood.timestamp < c.timestamp < answer.timestamp
+        ]
         await app.bot_data.jobs.wait(1)
     assert "20,000" in answer.text
     assert during_pause == [], "the answer came while the broadcast waited out the 429"
     assert answer.answered_at - answer.timestamp < 1.0  # type: ignore[operator]
-    delivered = sorted(int(c.chat_id) for c in fake_telegram.calls("sendMessage") if int(c.chat_id) in chats and c.ok)
+    delivered = sorted(
+        int(c.chat_id)
+        for c in fake_telegram.calls("sendMessage")
+        if int(c.chat_id) in chats and c.ok
+    )
     assert delivered == list(chats)
 
 
-async def test_interrupted_broadcast_resumes_at_start_up(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_interrupted_broadcast_resumes_at_start_up(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     storage = Storage(tmp_path / "visabot.sqlite3")
     for chat in range(1, 11):
         Subscriptions(storage).subscribe(chat, ["h1b"])
     outbox = Outbox(storage)
-    broadcast, _ = outbox.create("crashed", topics=["h1b"], html="<b>Resumed</b>", recipients=list(range(1, 11)))
+    broadcast, _ = outbox.create(
+        "crashed", topics=["h1b"], html="<b>Resumed</b>", recipients=list(range(1, 11))
+    )
     sent = [(chat, "sent", None, False) for chat in range(1, 4)]
-    outbox.mark_many(broadcast.id, [*sent, (4, "sending", None, False)])  # 4: in flight at the crash
+    outbox.mark_many(
+        broadcast.id, [*sent, (4, "sending", None, False)]
+    )  # 4: in flight at the crash
     outbox.set_status(broadcast.id, "running")
     # Its lease is held by a process of this host that no longer exists (killed).
-    storage.db.execute("UPDATE broadcasts SET lease_owner = ?, lease_until = 9e18", [f"{socket.gethostname()}:999999999"])
+    storage.db.execute(
+        "UPDATE broadcasts SET lease_owner = ?, lease_until = 9e18",
+        [f"{socket.gethostname()}:999999999"],
+    )
     storage.close()
     async with running_bot(fake_telegram, tmp_path) as app:
         await fake_telegram.wait_for("sendMessage", count=7, timeout=15)

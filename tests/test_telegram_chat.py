@@ -59,13 +59,17 @@ async def press(fake: FakeTelegram, data: str, on: Call) -> None:
 # ---------------------------------------------------------------- start-up and commands
 
 
-async def test_start_up_sets_scoped_commands_from_the_one_table(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_start_up_sets_scoped_commands_from_the_one_table(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path):
         calls = await fake_telegram.wait_for("setMyCommands", count=4)
     zh = [c for c in calls if c.params.get("language_code") == "zh"]
     calls = [c for c in calls if "language_code" not in c.params]
     assert len(zh) == 2 and all("订阅" in str(c.params["commands"]) for c in zh)
-    by_scope = {c.params["scope"]["type"]: [cmd["command"] for cmd in c.params["commands"]] for c in calls}
+    by_scope = {
+        c.params["scope"]["type"]: [cmd["command"] for cmd in c.params["commands"]] for c in calls
+    }
     assert by_scope["all_private_chats"] == [c.name for c in COMMANDS if c.scope & Scope.PRIVATE]
     assert by_scope["all_group_chats"] == [c.name for c in COMMANDS if c.scope & Scope.GROUP]
     assert "start" not in by_scope["all_group_chats"]
@@ -80,7 +84,9 @@ async def test_welcome_help_and_about(fake_telegram: FakeTelegram, tmp_path: Pat
         fake_telegram.push_update(make_command("/about"))
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=3)
     assert welcome.params["parse_mode"] == "HTML"
-    assert "K visa" in welcome.text and "H-1B" in welcome.text and "not legal advice" in welcome.text
+    assert (
+        "K visa" in welcome.text and "H-1B" in welcome.text and "not legal advice" in welcome.text
+    )
     assert [b["callback_data"] for b in buttons(welcome)] == ["t", "subscribe-menu"]
     help_text = next(c.text for c in calls if "How to use" in c.text)
     for command in COMMANDS:
@@ -117,7 +123,9 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
         assert f'<a href="{entry.in_force_check}">check the official page</a>' in text
     assert f"<b>{html.escape(entry.question)}</b>\n\n{html.escape(entry.answer)}" in text
     badge = "⚖️ Unclear" if entry.lapsed() else "📰 Reported, unofficial"
-    assert f"{badge} · As of {entry.as_of.isoformat()}" in text  # one line: status, date, disclaimer
+    assert (
+        f"{badge} · As of {entry.as_of.isoformat()}" in text
+    )  # one line: status, date, disclaimer
     assert f"⚠️ {html.escape(entry.caveats[0])}" in text  # the first caveat on the first screen
     assert all(html.escape(c) not in text for c in entry.caveats[1:])
     assert not any(s.url in text for s in entry.sources)
@@ -126,14 +134,25 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
     assert_valid_reply(text)
     data = [b["callback_data"] for b in buttons(reply)]
     more = len(entry.caveats) - 1
-    assert [b["text"] for b in buttons(reply)[:3]] == [f"⚠️ {more} more caveats", "📚 Sources", "🕓 History"]
+    assert [b["text"] for b in buttons(reply)[:3]] == [
+        f"⚠️ {more} more caveats",
+        "📚 Sources",
+        "🕓 History",
+    ]
     assert data[:3] == ["x:h1b-100k-one-time:c", "x:h1b-100k-one-time:r", "x:h1b-100k-one-time:h"]
-    assert data[-4:] == ["v:h1b-100k-one-time:1", "v:h1b-100k-one-time:0", "sub:h1b", "w:h1b-100k-one-time"]
+    assert data[-4:] == [
+        "v:h1b-100k-one-time:1",
+        "v:h1b-100k-one-time:0",
+        "sub:h1b",
+        "w:h1b-100k-one-time",
+    ]
     assert data[3:-4] == [f"a:{r}" for r in entry.related[:3]]
     assert all(len(d.encode()) <= 64 for d in data)
 
 
-async def test_expand_buttons_edit_the_answer_in_place(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_expand_buttons_edit_the_answer_in_place(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (reply,) = await ask(fake_telegram, "h1b 100k fee anual or one time??")
         await press(fake_telegram, "x:h1b-100k-one-time:r", reply)
@@ -146,23 +165,42 @@ async def test_expand_buttons_edit_the_answer_in_place(fake_telegram: FakeTelegr
         history = (await fake_telegram.wait_for("editMessageText", count=4))[-1]
     entry = app.bot_data.matcher.base.get("h1b-100k-one-time")
     for source in entry.sources:
-        assert f'<a href="{source.url.replace("&", "&amp;")}">' in sources.text and source.url.replace("&", "&amp;") in full.text
-    assert html.escape(entry.caveats[-1]) not in sources.text and html.escape(entry.caveats[-1]) in full.text
+        assert (
+            f'<a href="{source.url.replace("&", "&amp;")}">' in sources.text
+            and source.url.replace("&", "&amp;") in full.text
+        )
+    assert (
+        html.escape(entry.caveats[-1]) not in sources.text
+        and html.escape(entry.caveats[-1]) in full.text
+    )
     assert short.text == reply.text and not any(s.url in short.text for s in entry.sources)
-    assert "🕓 <b>History</b>" in history.text and all(h.date.isoformat() in history.text for h in entry.history)
+    assert "🕓 <b>History</b>" in history.text and all(
+        h.date.isoformat() in history.text for h in entry.history
+    )
     assert_valid_reply(history.text)
-    for call, expand in ((sources, ["x:h1b-100k-one-time:f", "x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"]),
-                         (full, ["x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"])):
+    for call, expand in (
+        (sources, ["x:h1b-100k-one-time:f", "x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"]),
+        (full, ["x:h1b-100k-one-time:h", "x:h1b-100k-one-time:s"]),
+    ):
         data = [b["callback_data"] for b in buttons(call)]
-        assert data[: len(expand)] == expand and data[-2:] == ["sub:h1b", "w:h1b-100k-one-time"]  # the rest kept
+        assert data[: len(expand)] == expand and data[-2:] == [
+            "sub:h1b",
+            "w:h1b-100k-one-time",
+        ]  # the rest kept
         assert_valid_reply(call.text)
-    assert [b["callback_data"] for b in buttons(short)] == [b["callback_data"] for b in buttons(reply)]
+    assert [b["callback_data"] for b in buttons(short)] == [
+        b["callback_data"] for b in buttons(reply)
+    ]
 
 
-async def test_related_button_opens_that_answer(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_related_button_opens_that_answer(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path):
         (reply,) = await ask(fake_telegram, "What is the H-1B master's cap?")
-        first_related = next(b["callback_data"] for b in buttons(reply) if b["callback_data"].startswith("a:"))
+        first_related = next(
+            b["callback_data"] for b in buttons(reply) if b["callback_data"].startswith("a:")
+        )
         await press(fake_telegram, first_related, reply)
         await fake_telegram.wait_for("answerCallbackQuery")
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
@@ -174,23 +212,31 @@ def vote_labels(call: Call) -> list[str]:
     return [b["text"] for b in buttons(call) if b["callback_data"].startswith("v:")]
 
 
-async def test_a_vote_is_ticked_and_can_be_changed_without_storing_the_user(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_a_vote_is_ticked_and_can_be_changed_without_storing_the_user(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path) as app:
         (reply,) = await ask(fake, "What is the H-1B master's cap?")
         storage = app.bot_data.db
         on = reply
         tallies, downvoted = [], []
-        for n, data in enumerate(["v:h1b-masters-cap:1", "v:h1b-masters-cap:0", "v:h1b-masters-cap:1"], 1):
+        for n, data in enumerate(
+            ["v:h1b-masters-cap:1", "v:h1b-masters-cap:0", "v:h1b-masters-cap:1"], 1
+        ):
             await press(fake, data, on)
-            on = (await fake.wait_for("editMessageReplyMarkup", count=n))[-1]  # the keyboard as it now is
+            on = (await fake.wait_for("editMessageReplyMarkup", count=n))[
+                -1
+            ]  # the keyboard as it now is
             tallies.append(storage.votes("h1b-masters-cap"))
             downvoted.append([questions for _, _, _, questions in storage.most_downvoted()])
         await press(fake, "v:h1b-masters-cap:1", on)  # the same vote again counts nothing
         answers = await fake.wait_for("answerCallbackQuery", count=4)
         await fake.wait_for_updates_delivered()
         tallies.append(storage.votes("h1b-masters-cap"))
-        dump = "\n".join(str(row) for table in storage.db.table_names() for row in storage.db[table].rows)
+        dump = "\n".join(
+            str(row) for table in storage.db.table_names() for row in storage.db[table].rows
+        )
     edits = fake.calls("editMessageReplyMarkup")
     assert vote_labels(reply) == ["👍 Helpful", "👎 Not helpful"]
     assert [vote_labels(e) for e in edits] == [
@@ -199,16 +245,27 @@ async def test_a_vote_is_ticked_and_can_be_changed_without_storing_the_user(fake
         ["👍 Helpful ✓", "👎 Not helpful"],
     ]
     others = [b for b in buttons(reply) if not b["callback_data"].startswith("v:")]
-    assert all([b for b in buttons(e) if not b["callback_data"].startswith("v:")] == others for e in edits)
+    assert all(
+        [b for b in buttons(e) if not b["callback_data"].startswith("v:")] == others for e in edits
+    )
     assert [a.params["text"] for a in answers] == [
-        "Thanks for the feedback!", "Vote changed. Thanks!", "Vote changed. Thanks!", "Your vote is already counted.",
+        "Thanks for the feedback!",
+        "Vote changed. Thanks!",
+        "Vote changed. Thanks!",
+        "Your vote is already counted.",
     ]
     assert tallies == [(1, 0), (0, 1), (1, 0), (1, 0)]  # a change moves the vote, never counts two
-    assert downvoted == [[], [["What is the H-1B master's cap?"]], []]  # a 👎 taken back takes its question
+    assert downvoted == [
+        [],
+        [["What is the H-1B master's cap?"]],
+        [],
+    ]  # a 👎 taken back takes its question
     assert str(USER) not in dump
 
 
-async def test_a_vote_on_a_chinese_answer_is_ticked_and_thanked_in_chinese(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_a_vote_on_a_chinese_answer_is_ticked_and_thanked_in_chinese(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path):
         (reply,) = await ask(fake, "K字签证有年龄限制吗")
@@ -234,7 +291,9 @@ async def test_stale_entry_shows_review_note(fake_telegram: FakeTelegram, tmp_pa
     assert "⏰ re-check due 2025-02-01" in reply.text  # on the status line of the first screen
 
 
-async def test_long_answer_is_split_with_caveats_whole(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_long_answer_is_split_with_caveats_whole(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     knowledge = tmp_path / "kb"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", knowledge / "entries")
     path = knowledge / "entries" / "h1b" / "h1b-masters-cap.yaml"
@@ -246,7 +305,9 @@ async def test_long_answer_is_split_with_caveats_whole(fake_telegram: FakeTelegr
         fake_telegram.push_update(make_command("/start h1b-masters-cap"))
         await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
         await fake_telegram.wait_for_updates_delivered()
-        calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, predicate=lambda c: bool(buttons(c)))
+        calls = await fake_telegram.wait_for(
+            "sendMessage", chat_id=USER, predicate=lambda c: bool(buttons(c))
+        )
         calls = fake_telegram.calls("sendMessage", chat_id=USER)
     assert len(calls) >= 2
     with_caveats = [c for c in calls if "Caveats" in c.text]
@@ -264,7 +325,9 @@ async def test_long_answer_is_split_with_caveats_whole(fake_telegram: FakeTelegr
 VAGUE = ["h1b rules", "avg h1b salary", "h1b fees", "k visa rules", "fee"]
 
 
-async def test_clarify_offers_choices_and_a_choice_answers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_clarify_offers_choices_and_a_choice_answers(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         vague = [q for q in VAGUE if app.bot_data.matcher.match(q).outcome is Outcome.CLARIFY]
         assert vague, "none of the vague questions is clarified any more: pick new ones"
@@ -278,7 +341,9 @@ async def test_clarify_offers_choices_and_a_choice_answers(fake_telegram: FakeTe
     assert calls[-1].text.startswith(f"<b>{html.escape(chosen.question)}</b>")
 
 
-async def test_decline_logs_question_without_user(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_decline_logs_question_without_user(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (reply,) = await ask(fake_telegram, "bitcoin price today")
         await ask(fake_telegram, "Bitcoin price today!")
@@ -289,7 +354,9 @@ async def test_decline_logs_question_without_user(fake_telegram: FakeTelegram, t
     assert set(unanswered[0]) == {"text", "count", "first_seen", "last_seen"}
 
 
-async def test_decline_offers_nearest_entries_when_somewhat_close(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_decline_offers_nearest_entries_when_somewhat_close(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path):
         (reply,) = await ask(fake_telegram, "what about the k visa interview questions they ask")
     labels = [b["callback_data"] for b in buttons(reply)]
@@ -300,7 +367,9 @@ async def test_decline_offers_nearest_entries_when_somewhat_close(fake_telegram:
 # ---------------------------------------------------------------- browsing
 
 
-async def test_topics_navigation_pages_and_back(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_topics_navigation_pages_and_back(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path):
         fake_telegram.push_update(make_command("/topics"))
         (menu,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
@@ -314,7 +383,10 @@ async def test_topics_navigation_pages_and_back(fake_telegram: FakeTelegram, tmp
         edits = await fake_telegram.wait_for("editMessageText", count=3)
     page0_data = [b["callback_data"] for b in buttons(page0)]
     assert sum(d.startswith("a:h1b-") for d in page0_data) == 8
-    assert page0_data[:2] == ["a:h1b-what-is-it", "a:h1b-100k-one-time"]  # curated, not alphabetical
+    assert page0_data[:2] == [
+        "a:h1b-what-is-it",
+        "a:h1b-100k-one-time",
+    ]  # curated, not alphabetical
     assert "t:h1b:1" in page0_data and page0_data[-1] == "t"
     page1_data = [b["callback_data"] for b in buttons(edits[1])]
     assert "t:h1b:0" in page1_data and "page 2 of" in edits[1].text
@@ -324,16 +396,33 @@ async def test_topics_navigation_pages_and_back(fake_telegram: FakeTelegram, tmp
 # ---------------------------------------------------------------- groups, inline, media, edits
 
 
-async def test_group_answers_only_ask_mention_and_replies(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_group_answers_only_ask_mention_and_replies(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     group = DEFAULT_GROUP_ID
     async with running_bot(fake_telegram, tmp_path):
         fake_telegram.push_update(make_group_text("does anyone know the h1b cap?"))
-        fake_telegram.push_update(make_group_text("lol", reply_to_message={"message_id": 5, "date": 0, "chat": {"id": group, "type": "supergroup"}, "from": {"id": 5, "is_bot": False, "first_name": "Bob"}, "text": "hi"}))
-        fake_telegram.push_update(make_command("/ask@visabot_test_bot h1b cap how many", chat_id=group))
+        fake_telegram.push_update(
+            make_group_text(
+                "lol",
+                reply_to_message={
+                    "message_id": 5,
+                    "date": 0,
+                    "chat": {"id": group, "type": "supergroup"},
+                    "from": {"id": 5, "is_bot": False, "first_name": "Bob"},
+                    "text": "hi",
+                },
+            )
+        )
+        fake_telegram.push_update(
+            make_command("/ask@visabot_test_bot h1b cap how many", chat_id=group)
+        )
         await fake_telegram.wait_for("sendMessage", chat_id=group, count=1)
         fake_telegram.push_update(make_mention("what is the H-1B master's cap?"))
         await fake_telegram.wait_for("sendMessage", chat_id=group, count=2)
-        fake_telegram.push_update(make_group_text("is the h1b 100k fee charged every year?", reply_to_bot=True))
+        fake_telegram.push_update(
+            make_group_text("is the h1b 100k fee charged every year?", reply_to_bot=True)
+        )
         calls = await fake_telegram.wait_for("sendMessage", chat_id=group, count=3)
         await fake_telegram.wait_for_updates_delivered()
     assert len(calls) == 3
@@ -342,7 +431,10 @@ async def test_group_answers_only_ask_mention_and_replies(fake_telegram: FakeTel
     assert "one-time" in calls[2].text.lower()
     for call in calls:  # the short form, with the caveats and sources one tap away in private
         (link,) = buttons(call)
-        assert link["url"].startswith("https://t.me/visabot_test_bot?start=") and "<b>Sources</b>" not in call.text
+        assert (
+            link["url"].startswith("https://t.me/visabot_test_bot?start=")
+            and "<b>Sources</b>" not in call.text
+        )
 
 
 async def test_inline_mode(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
@@ -385,7 +477,9 @@ async def test_edited_messages_are_ignored(fake_telegram: FakeTelegram, tmp_path
 # ---------------------------------------------------------------- flood guard and errors
 
 
-async def test_flood_guard_warns_once_then_stays_silent(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_flood_guard_warns_once_then_stays_silent(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path):
         for _ in range(25):
             fake_telegram.push_update(make_private_text("h1b cap how many"))
@@ -412,7 +506,9 @@ async def test_error_is_logged_apologised_and_bot_keeps_running(
     assert TOKEN not in logged and "secret-project" not in logged
 
 
-async def test_user_text_is_escaped_in_usage_replies(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_user_text_is_escaped_in_usage_replies(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path):
         fake_telegram.push_update(make_command("/ask"))
         (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
@@ -424,14 +520,20 @@ def test_readme_lists_exactly_the_commands_table() -> None:
     from bot.runtime.commands import readme_table
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    block = readme.split("<!-- commands:start", 1)[1].split("\n", 1)[1].split("<!-- commands:end -->", 1)[0]
+    block = (
+        readme.split("<!-- commands:start", 1)[1]
+        .split("\n", 1)[1]
+        .split("<!-- commands:end -->", 1)[0]
+    )
     assert block.strip() == readme_table()
 
 
 # ---------------------------------------------------------------- conversation
 
 
-async def test_small_talk_gets_a_short_hello_and_is_not_a_gap(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_small_talk_gets_a_short_hello_and_is_not_a_gap(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (hello,) = await ask(fake_telegram, "hello!")
         (thanks,) = await ask(fake_telegram, "thanks")
@@ -440,9 +542,15 @@ async def test_small_talk_gets_a_short_hello_and_is_not_a_gap(fake_telegram: Fak
     assert "welcome" in thanks.text.lower()
 
 
-async def test_a_compound_question_gets_both_answers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_a_compound_question_gets_both_answers(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
-        replies = await ask(fake_telegram, "is the 100k fee annual for h1b and also what is the k visa age limit?", count=2)
+        replies = await ask(
+            fake_telegram,
+            "is the 100k fee annual for h1b and also what is the k visa age limit?",
+            count=2,
+        )
     kb = app.bot_data.matcher.base
     titles = {next(b for b in r.text.split("\n\n") if not b.startswith("<b>⏳")) for r in replies}
     assert titles == {
@@ -462,17 +570,23 @@ async def _answer_recorded(app, sent: Call) -> None:  # type: ignore[no-untyped-
     raise AssertionError("the bot never recorded its answer")
 
 
-async def test_a_reply_to_an_answer_is_read_as_a_follow_up(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_a_reply_to_an_answer_is_read_as_a_follow_up(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (first,) = await ask(fake_telegram, "is there an age limit for the k visa?")
         await _answer_recorded(app, first)
-        fake_telegram.push_update(make_private_text("what about the fees?", reply_to_message=first.result))
+        fake_telegram.push_update(
+            make_private_text("what about the fees?", reply_to_message=first.result)
+        )
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
     fees = app.bot_data.matcher.base.get("k-visa-fees")
     assert calls[1].text.startswith(f"<b>{html.escape(fees.question)}</b>")
 
 
-async def test_a_quick_follow_up_in_private_uses_the_last_answer(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_a_quick_follow_up_in_private_uses_the_last_answer(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (first,) = await ask(fake_telegram, "can my spouse and kids come with me on h1b?")
         await _answer_recorded(app, first)
@@ -481,11 +595,15 @@ async def test_a_quick_follow_up_in_private_uses_the_last_answer(fake_telegram: 
     assert reply.text.startswith(f"<b>{html.escape(family.question)}</b>")
 
 
-async def test_an_unanswerable_h1b_question_is_a_gap_not_off_topic(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_an_unanswerable_h1b_question_is_a_gap_not_off_topic(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (reply,) = await ask(fake_telegram, "h1b rules for my pet parrot")
         (off,) = await ask(fake_telegram, "best pizza in naples")
         gaps = [row["text"] for row in app.bot_data.db.unanswered()]
-    assert "that <b>H-1B</b> question yet" in reply.text and "passed to the maintainers" in reply.text
+    assert (
+        "that <b>H-1B</b> question yet" in reply.text and "passed to the maintainers" in reply.text
+    )
     assert "I cover China's K visa and the US H-1B" in off.text
     assert "h1b rules for my pet parrot" in gaps

@@ -34,7 +34,12 @@ def start_bot(fake: FakeTelegram, tmp_path: Path, **env: str) -> subprocess.Pope
         **env,
     )
     return subprocess.Popen(
-        [VISABOT, "run"], cwd=tmp_path, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [VISABOT, "run"],
+        cwd=tmp_path,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -45,7 +50,9 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, s
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_polling_answers_and_stops_cleanly_on_signal(fake_telegram: FakeTelegram, tmp_path: Path, sig: int) -> None:
+def test_polling_answers_and_stops_cleanly_on_signal(
+    fake_telegram: FakeTelegram, tmp_path: Path, sig: int
+) -> None:
     proc = start_bot(fake_telegram, tmp_path)
     try:
         fake_telegram.push_update(make_private_text("What is the H-1B master's cap?"))
@@ -116,7 +123,9 @@ def test_webhook_accepts_only_the_right_secret(fake_telegram: FakeTelegram, tmp_
     assert code == 0, output
 
 
-def test_webhook_on_a_taken_port_is_one_plain_message(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+def test_webhook_on_a_taken_port_is_one_plain_message(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -138,18 +147,42 @@ def test_webhook_on_a_taken_port_is_one_plain_message(fake_telegram: FakeTelegra
     [
         ({"TELEGRAM_BOT_TOKEN": ""}, ["TELEGRAM_BOT_TOKEN"]),
         (
-            {"TELEGRAM_BOT_TOKEN": "not-a-token", "VISABOT_ADMIN_IDS": "12,abc", "VISABOT_PORT": "70000"},
-            ["TELEGRAM_BOT_TOKEN", "VISABOT_ADMIN_IDS: not numeric Telegram user ids: abc", "VISABOT_PORT"],
+            {
+                "TELEGRAM_BOT_TOKEN": "not-a-token",
+                "VISABOT_ADMIN_IDS": "12,abc",
+                "VISABOT_PORT": "70000",
+            },
+            [
+                "TELEGRAM_BOT_TOKEN",
+                "VISABOT_ADMIN_IDS: not numeric Telegram user ids: abc",
+                "VISABOT_PORT",
+            ],
         ),
-        ({"VISABOT_WEBHOOK_URL": "https://x.example.org/h"}, ["VISABOT_WEBHOOK_SECRET: is required"]),
-        ({"VISABOT_WEBHOOK_URL": "http://x.example.org/h", "VISABOT_WEBHOOK_SECRET": "s"}, ["https://"]),
+        (
+            {"VISABOT_WEBHOOK_URL": "https://x.example.org/h"},
+            ["VISABOT_WEBHOOK_SECRET: is required"],
+        ),
+        (
+            {"VISABOT_WEBHOOK_URL": "http://x.example.org/h", "VISABOT_WEBHOOK_SECRET": "s"},
+            ["https://"],
+        ),
         ({"VISABOT_KNOWLEDGE_DIR": "/nonexistent/kb"}, ["VISABOT_KNOWLEDGE_DIR"]),
     ],
 )
-def test_settings_errors_name_every_problem(tmp_path: Path, env: dict[str, str], expected: list[str]) -> None:
+def test_settings_errors_name_every_problem(
+    tmp_path: Path, env: dict[str, str], expected: list[str]
+) -> None:
     full_env = clean_env()
     full_env.update({"TELEGRAM_BOT_TOKEN": "1:abcdef_sECRET-xyz"} | env)
-    out = subprocess.run([VISABOT, "run"], check=False, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [VISABOT, "run"],
+        check=False,
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert out.stderr.startswith("Invalid settings:")
     for fragment in expected:

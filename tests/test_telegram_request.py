@@ -23,14 +23,21 @@ TOKEN = "123456:request-test-token"
 @pytest.fixture
 async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
     request = AiohttpRequest(4, read_timeout=0.5)
-    async with Bot(TOKEN, base_url=fake_telegram.base_url, base_file_url=fake_telegram.base_file_url,
-                   request=request, get_updates_request=AiohttpRequest(1)) as bot:
+    async with Bot(
+        TOKEN,
+        base_url=fake_telegram.base_url,
+        base_file_url=fake_telegram.base_file_url,
+        request=request,
+        get_updates_request=AiohttpRequest(1),
+    ) as bot:
         yield bot
 
 
 async def test_form_parameters_arrive_decoded(bot: Bot, fake_telegram: FakeTelegram) -> None:
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Ünïcode ✅ <b>", callback_data="a:x")]])
-    sent = await bot.send_message(DEFAULT_USER_ID, "K字签证 &amp; <i>hi</i>", parse_mode="HTML", reply_markup=markup)
+    sent = await bot.send_message(
+        DEFAULT_USER_ID, "K字签证 &amp; <i>hi</i>", parse_mode="HTML", reply_markup=markup
+    )
     call = fake_telegram.last_call("sendMessage")
     assert call.params["text"] == "K字签证 &amp; <i>hi</i>"
     assert call.params["parse_mode"] == "HTML"
@@ -39,8 +46,12 @@ async def test_form_parameters_arrive_decoded(bot: Bot, fake_telegram: FakeTeleg
 
 
 async def test_file_upload_goes_multipart(bot: Bot, fake_telegram: FakeTelegram) -> None:
-    fake_telegram.register_method("sendDocument", lambda params: make_bot_message("", int(params["chat_id"])))
-    await bot.send_document(DEFAULT_USER_ID, InputFile(b"col1,col2\n1,2\n", filename="gaps.csv"), caption="gaps")
+    fake_telegram.register_method(
+        "sendDocument", lambda params: make_bot_message("", int(params["chat_id"]))
+    )
+    await bot.send_document(
+        DEFAULT_USER_ID, InputFile(b"col1,col2\n1,2\n", filename="gaps.csv"), caption="gaps"
+    )
     call = fake_telegram.last_call("sendDocument")
     assert call.params["caption"] == "gaps"
     [upload] = call.files.values()
@@ -58,7 +69,9 @@ async def test_error_statuses_become_ptb_errors(bot: Bot, fake_telegram: FakeTel
         await bot.send_message(DEFAULT_USER_ID, "x")
 
 
-async def test_a_hung_server_times_out_at_the_read_timeout(bot: Bot, fake_telegram: FakeTelegram) -> None:
+async def test_a_hung_server_times_out_at_the_read_timeout(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
     fake_telegram.hang_next("sendMessage", 3.0)
     started = time.monotonic()
     with pytest.raises(TimedOut):
@@ -84,10 +97,15 @@ async def test_network_errors_never_quote_the_token() -> None:
     request = AiohttpRequest(1)
     await request.initialize()
     try:
-        for url in (f"http://[::1/bot{TOKEN}/sendMessage", f"ftp://example.org/file/bot{TOKEN}/doc.pdf"):
+        for url in (
+            f"http://[::1/bot{TOKEN}/sendMessage",
+            f"ftp://example.org/file/bot{TOKEN}/doc.pdf",
+        ):
             with pytest.raises(NetworkError) as error:
                 await request.do_request(url, "POST")
-            assert TOKEN.split(":")[1] not in str(error.value) and "/bot[REDACTED]/" in str(error.value)
+            assert TOKEN.split(":")[1] not in str(error.value) and "/bot[REDACTED]/" in str(
+                error.value
+            )
     finally:
         await request.shutdown()
 

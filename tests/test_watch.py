@@ -27,7 +27,9 @@ FOOTER = "<i>You get this because you tapped 👁 Watch under this answer. To st
 
 
 def rows(call: Call) -> list[list[dict[str, Any]]]:
-    keyboard: list[list[dict[str, Any]]] = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
+    keyboard: list[list[dict[str, Any]]] = (call.params.get("reply_markup") or {}).get(
+        "inline_keyboard", []
+    )
     return keyboard
 
 
@@ -43,11 +45,17 @@ async def watch(fake: FakeTelegram, user: int) -> Call:
     answer = await send(fake, MASTERS, user, "20,000")
     before = seen(fake)
     await press(fake, f"w:{ENTRY}", answer, user)
-    return (await fake.wait_for("editMessageReplyMarkup", lambda c: id(c) not in before, chat_id=user))[-1]
+    return (
+        await fake.wait_for("editMessageReplyMarkup", lambda c: id(c) not in before, chat_id=user)
+    )[-1]
 
 
 def notices(fake: FakeTelegram, chat: int) -> list[Call]:
-    return [c for c in fake.calls("sendMessage", chat_id=chat) if NOTICE in (c.text or "") or "你关注的回答有更新" in (c.text or "")]
+    return [
+        c
+        for c in fake.calls("sendMessage", chat_id=chat)
+        if NOTICE in (c.text or "") or "你关注的回答有更新" in (c.text or "")
+    ]
 
 
 async def test_the_button_toggles_a_watch_and_watching_lists_and_removes(
@@ -59,13 +67,19 @@ async def test_the_button_toggles_a_watch_and_watching_lists_and_removes(
         answer = await send(fake, MASTERS, USER, "20,000")
         # In the row of the topic's updates button: the first screen gets no taller.
         (row,) = [r for r in rows(answer) if any(b["callback_data"] == f"w:{ENTRY}" for b in r)]
-        assert [b["text"] for b in row] == ["🔔 Updates on US H-1B", "👁 Watch"] and row[0]["callback_data"] == "sub:h1b"
+        assert [b["text"] for b in row] == ["🔔 Updates on US H-1B", "👁 Watch"] and row[0][
+            "callback_data"
+        ] == "sub:h1b"
         toast = await press(fake, f"w:{ENTRY}", answer, USER)
         relabelled = await fake.wait_for("editMessageReplyMarkup", chat_id=USER)
         assert toast.params["text"].startswith("👁 Watching: you get one message when this answer")
-        assert [b["text"] for r in rows(relabelled[-1]) for b in r if b["callback_data"] == f"w:{ENTRY}"] == ["👁 Watching ✓"]
+        assert [
+            b["text"] for r in rows(relabelled[-1]) for b in r if b["callback_data"] == f"w:{ENTRY}"
+        ] == ["👁 Watching ✓"]
         assert len(rows(relabelled[-1])) == len(rows(answer))
-        assert data.db.db.execute("SELECT * FROM watches").fetchall() == [(USER, ENTRY)]  # chat id + entry id only
+        assert data.db.db.execute("SELECT * FROM watches").fetchall() == [
+            (USER, ENTRY)
+        ]  # chat id + entry id only
         again = await send(fake, MASTERS, USER, "20,000")  # a later answer shows the watch
         assert "👁 Watching ✓" in [b["text"] for r in rows(again) for b in r]
 
@@ -73,20 +87,33 @@ async def test_the_button_toggles_a_watch_and_watching_lists_and_removes(
         assert listed.text == "👁 Answers you watch (1). Tap one to stop watching it:"
         question = shorten(on_disk(kb_dir)[1].question, 56)
         assert rows(listed) == [[{"text": f"✖ {question}", "callback_data": f"wu:{ENTRY}"}]]
-        removed = await press(fake, f"wu:{ENTRY}", listed, USER, expect="You watch no answers", method="editMessageText")
+        removed = await press(
+            fake,
+            f"wu:{ENTRY}",
+            listed,
+            USER,
+            expect="You watch no answers",
+            method="editMessageText",
+        )
         assert removed.params.get("reply_markup") is None
         assert Watches(data.db).of_chat(USER) == []
 
         await press(fake, f"w:{ENTRY}", answer, USER)
         assert Watches(data.db).of_chat(USER) == [ENTRY]
         off = await press(fake, f"w:{ENTRY}", answer, USER)  # tapped again: stops
-        assert off.params["text"] == "Stopped watching this answer." and Watches(data.db).of_chat(USER) == []
+        assert (
+            off.params["text"] == "Stopped watching this answer."
+            and Watches(data.db).of_chat(USER) == []
+        )
 
         # A forged button in a group stores nothing: a group is many people.
         before = seen(fake)
         fake.push_update(make_callback_query(f"w:{ENTRY}", user_id=USER, chat_id=DEFAULT_GROUP_ID))
         refusal = (await fake.wait_for("answerCallbackQuery", lambda c: id(c) not in before))[-1]
-        assert "private chat" in refusal.params["text"] and data.db.db.execute("SELECT * FROM watches").fetchall() == []
+        assert (
+            "private chat" in refusal.params["text"]
+            and data.db.db.execute("SELECT * FROM watches").fetchall() == []
+        )
 
         await press(fake, f"w:{ENTRY}", answer, USER)
         forgot = await send(fake, "/forget", USER, "Done")
@@ -111,7 +138,8 @@ async def test_an_edit_tells_each_watcher_once_through_the_outbox_and_a_reload_t
         # The blocked user's chat answers 403: the engine drops their watch with their subscriptions.
         fake.rate_policy = lambda method, params, now: (
             (403, "Forbidden: bot was blocked by the user", None)
-            if method.lower() == "sendmessage" and str(params.get("chat_id")) == str(BLOCKED) else None
+            if method.lower() == "sendmessage" and str(params.get("chat_id")) == str(BLOCKED)
+            else None
         )
         await send(fake, f"/edit {ENTRY}", ADMIN, "step 1 of 7")
         await send(fake, "keep", ADMIN, "step 2 of 7")
@@ -119,11 +147,17 @@ async def test_an_edit_tells_each_watcher_once_through_the_outbox_and_a_reload_t
         await send(fake, new_answer, ADMIN, "step 4 of 7")
         await send(fake, "keep", ADMIN, "step 5 of 7")
         topics = await send(fake, "done", ADMIN, "step 6 of 7")
-        statuses = await press(fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7")
-        summary = await press(fake, f"es:{nonce_of(statuses)}:unclear", statuses, ADMIN, expect="Preview")
+        statuses = await press(
+            fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7"
+        )
+        summary = await press(
+            fake, f"es:{nonce_of(statuses)}:unclear", statuses, ADMIN, expect="Preview"
+        )
         await save(fake, summary, expect="Updated")
         await fake.wait_for("sendMessage", lambda c: NOTICE in (c.text or ""), chat_id=USER)
-        await fake.wait_for("sendMessage", lambda c: "你关注的回答有更新" in (c.text or ""), chat_id=USER_ZH)
+        await fake.wait_for(
+            "sendMessage", lambda c: "你关注的回答有更新" in (c.text or ""), chat_id=USER_ZH
+        )
         await fake.wait_for("sendMessage", lambda c: NOTICE in (c.text or ""), chat_id=BLOCKED)
         await asyncio.sleep(0.3)
         assert [len(notices(fake, u)) for u in (USER, USER_ZH)] == [1, 1]
@@ -134,12 +168,19 @@ async def test_an_edit_tells_each_watcher_once_through_the_outbox_and_a_reload_t
             f"The answer now reads:\n{esc(new_answer)}\n\n{FOOTER}"
         )
         assert "Policy update" not in english.text and "/unsubscribe" not in english.text
-        assert rows(english) == [[{"text": f"📖 {shorten(original.question, 56)}", "callback_data": f"a:{ENTRY}"}]]
+        assert rows(english) == [
+            [{"text": f"📖 {shorten(original.question, 56)}", "callback_data": f"a:{ENTRY}"}]
+        ]
         (chinese,) = notices(fake, USER_ZH)
-        assert "状态：📰 媒体报道，未经官方确认 → ⚖️ 不明确：来源互相矛盾" in chinese.text and esc(new_answer) in chinese.text
+        assert (
+            "状态：📰 媒体报道，未经官方确认 → ⚖️ 不明确：来源互相矛盾" in chinese.text
+            and esc(new_answer) in chinese.text
+        )
         assert "取消关注：/watching" in chinese.text
         # Sent by the broadcast engine from the outbox: one notice per language, kind "watch".
-        sent = data.db.db.execute("SELECT topics, idempotency_key FROM broadcasts ORDER BY id").fetchall()
+        sent = data.db.db.execute(
+            "SELECT topics, idempotency_key FROM broadcasts ORDER BY id"
+        ).fetchall()
         assert sent == [('["watch"]', f"watch:{ENTRY}:1:en"), ('["watch"]', f"watch:{ENTRY}:1:zh")]
         assert Watches(data.db).watchers(ENTRY) == [USER, USER_ZH]
         listing = await send(fake, "/broadcasts", ADMIN, "Watch notice")
@@ -149,8 +190,11 @@ async def test_an_edit_tells_each_watcher_once_through_the_outbox_and_a_reload_t
         await send(fake, "/reload", ADMIN, "Reloaded")
         # A new history line written by hand, then reloaded: one more notice, saying just that.
         _, edited = on_disk(kb_dir)
-        line = HistoryEvent(date=dt.date(2026, 12, 1), change="USCIS confirmed the cap for FY2027.",
-                            source=original.sources[0])
+        line = HistoryEvent(
+            date=dt.date(2026, 12, 1),
+            change="USCIS confirmed the cap for FY2027.",
+            source=original.sources[0],
+        )
         update_entry(kb_dir, edited.model_copy(update={"history": [*edited.history, line]}))
         await send(fake, "/reload", ADMIN, "Reloaded")
         await fake.wait_for("sendMessage", lambda c: "FY2027" in (c.text or ""), chat_id=USER)
@@ -176,13 +220,21 @@ async def test_a_change_made_while_the_bot_was_down_is_told_at_start(
     _, entry = on_disk(kb_dir)
     update_entry(kb_dir, entry.model_copy(update={"answer": "Changed while the bot was stopped."}))
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):
-        await fake.wait_for("sendMessage", lambda c: "Changed while the bot was stopped." in (c.text or ""), chat_id=USER)
-    async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):  # told once, not at every start
+        await fake.wait_for(
+            "sendMessage",
+            lambda c: "Changed while the bot was stopped." in (c.text or ""),
+            chat_id=USER,
+        )
+    async with running_bot(
+        fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir
+    ):  # told once, not at every start
         await asyncio.sleep(0.5)
     assert len(notices(fake, USER)) == 1
 
 
-def test_a_new_watcher_starts_from_the_entry_as_it_is_and_notice_keys_never_repeat(tmp_path: Path, kb_dir: Path) -> None:
+def test_a_new_watcher_starts_from_the_entry_as_it_is_and_notice_keys_never_repeat(
+    tmp_path: Path, kb_dir: Path
+) -> None:
     """Versions outlive their watchers: a notice's idempotency key (entry, version, language) is
     never reused, and a new watcher is not told about changes made before they watched."""
     storage = Storage(tmp_path / "db.sqlite3")
@@ -196,16 +248,22 @@ def test_a_new_watcher_starts_from_the_entry_as_it_is_and_notice_keys_never_repe
         return update_entry(kb_dir, current.model_copy(update=update))
 
     assert notify_watchers(storage, change(answer="First change."), started.append) == [1]
-    assert notify_watchers(storage, load_knowledge_base(kb_dir), started.append) == []  # nothing new
+    assert (
+        notify_watchers(storage, load_knowledge_base(kb_dir), started.append) == []
+    )  # nothing new
     watches.remove(USER, ENTRY)
     base = change(answer="Changed while nobody watched.", status=Status.UNCLEAR)
     assert notify_watchers(storage, base, started.append) == []
     watches.add(USER_ZH, base.get(ENTRY))  # type: ignore[arg-type]
     assert notify_watchers(storage, change(answer="Second change."), started.append) == [2]
     keys = [r[0] for r in storage.db.execute("SELECT idempotency_key FROM broadcasts ORDER BY id")]
-    recipients = storage.db.execute("SELECT broadcast_id, chat_id FROM outbox ORDER BY broadcast_id").fetchall()
+    recipients = storage.db.execute(
+        "SELECT broadcast_id, chat_id FROM outbox ORDER BY broadcast_id"
+    ).fetchall()
     html = storage.db.execute("SELECT html FROM broadcasts WHERE id = 2").fetchone()[0]
     storage.close()
     assert keys == [f"watch:{ENTRY}:1:en", f"watch:{ENTRY}:2:en"] and started == [1, 2]
     assert recipients == [(1, USER), (2, USER_ZH)]
-    assert "Second change." in html and "Status:" not in html  # unclear before and after they watched
+    assert (
+        "Second change." in html and "Status:" not in html
+    )  # unclear before and after they watched

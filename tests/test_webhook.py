@@ -31,7 +31,9 @@ async def webhook_bot(fake: FakeTelegram, tmp_path: Path, matcher: Matcher) -> A
     """The real Application started as `visabot run` starts it in webhook mode; yields the port."""
     application = build_application(bot_settings(fake, tmp_path), matcher=matcher)
     port = free_port()
-    server = WebhookServer(application, path="/" + PATH, secret=SECRET, listen="127.0.0.1", port=port)
+    server = WebhookServer(
+        application, path="/" + PATH, secret=SECRET, listen="127.0.0.1", port=port
+    )
     await application.initialize()
     await application.start()
     await server.start()
@@ -45,7 +47,9 @@ async def webhook_bot(fake: FakeTelegram, tmp_path: Path, matcher: Matcher) -> A
         await application.post_shutdown(application)
 
 
-async def send(port: int, head: dict[str, str], body: bytes, *, secret: str | None = SECRET) -> tuple[int, bytes]:
+async def send(
+    port: int, head: dict[str, str], body: bytes, *, secret: str | None = SECRET
+) -> tuple[int, bytes]:
     """Send a POST's headers and `body` (maybe only the start of what the headers announce), then
     read the answer and wait for the server to close. Returns the status and the whole response."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -66,7 +70,11 @@ async def send(port: int, head: dict[str, str], body: bytes, *, secret: str | No
 
 async def _read_response(reader: asyncio.StreamReader) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
     return head + await reader.readexactly(length)
 
 
@@ -80,7 +88,9 @@ async def test_a_huge_body_without_the_secret_is_refused_before_it_is_read(
 ) -> None:
     # The headers announce 90 MB; only 1 KB follows. PTB's server waited for all 90 MB before its 403.
     async with webhook_bot(fake_telegram, tmp_path, matcher) as port:
-        status, _ = await send(port, {"Content-Length": str(90 * 1024 * 1024)}, b"x" * 1024, secret=secret)
+        status, _ = await send(
+            port, {"Content-Length": str(90 * 1024 * 1024)}, b"x" * 1024, secret=secret
+        )
         assert status == 403
     assert not fake_telegram.calls("sendMessage")
 
@@ -93,7 +103,9 @@ async def test_a_body_over_the_cap_gets_413_without_being_read(
         assert status == 413
         # Without a Content-Length (chunked): read up to the cap, then 413 although the body goes on.
         chunk = b"x" * 65536
-        over_cap = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_BODY_BYTES // len(chunk) + 1))
+        over_cap = b"".join(
+            b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_BODY_BYTES // len(chunk) + 1)
+        )
         status, _ = await send(port, {"Transfer-Encoding": "chunked"}, over_cap)
         assert status == 413
         # The server goes on serving updates.
@@ -105,7 +117,16 @@ async def test_a_body_over_the_cap_gets_413_without_being_read(
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json at all", b"\xff\xfe\x00", b"[1, 2]", b'"text"', b"null", b'{"message": {}}', b'{"update_id": "7"}', b""],
+    [
+        b"not json at all",
+        b"\xff\xfe\x00",
+        b"[1, 2]",
+        b'"text"',
+        b"null",
+        b'{"message": {}}',
+        b'{"update_id": "7"}',
+        b"",
+    ],
 )
 async def test_junk_with_the_right_secret_gets_400(
     fake_telegram: FakeTelegram, tmp_path: Path, matcher: Matcher, body: bytes
@@ -126,7 +147,9 @@ async def test_a_good_update_is_answered_and_an_unparsable_one_skipped(
     async with webhook_bot(fake_telegram, tmp_path, matcher) as port:
         with caplog.at_level(logging.WARNING, logger="bot.runtime.webhook"):
             # 200 for the unparsable one: any other status makes Telegram resend it forever.
-            assert (await send(port, {"Content-Length": str(len(broken_body))}, broken_body))[0] == 200
+            assert (await send(port, {"Content-Length": str(len(broken_body))}, broken_body))[
+                0
+            ] == 200
         assert (await send(port, {"Content-Length": str(len(good))}, good))[0] == 200
         (reply,) = await fake_telegram.wait_for("sendMessage", timeout=10)
     assert "85,000" in reply.text or "65,000" in reply.text

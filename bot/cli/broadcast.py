@@ -55,17 +55,23 @@ async def _deliver(settings: BotSettings, storage: Storage, broadcast_id: int) -
     except KnowledgeError:
         kb = None  # entry buttons are optional; the message itself goes out regardless
     total = Outbox(storage).progress(broadcast_id).total
-    with click.progressbar(length=total, label=f"broadcast {broadcast_id}", show_eta=True, file=sys.stderr) as bar:
+    with click.progressbar(
+        length=total, label=f"broadcast {broadcast_id}", show_eta=True, file=sys.stderr
+    ) as bar:
         shown = 0
 
-        async def on_progress(broadcast: Broadcast, progress: Progress, eta: float | None, final: bool) -> None:
+        async def on_progress(
+            broadcast: Broadcast, progress: Progress, eta: float | None, final: bool
+        ) -> None:
             nonlocal shown
             done = progress.total - progress.remaining
             bar.update(done - shown)
             shown = done
 
         async with bot_from_settings(settings) as bot:
-            return await Broadcaster(bot, storage, kb, on_progress=on_progress, progress_interval=1.0).run(broadcast_id)
+            return await Broadcaster(
+                bot, storage, kb, on_progress=on_progress, progress_interval=1.0
+            ).run(broadcast_id)
 
 
 @click.group()
@@ -74,17 +80,38 @@ def broadcast() -> None:
 
 
 @broadcast.command()
-@click.option("--topic", "topics", multiple=True, required=True, type=TOPIC_CHOICES, help="Repeat for several.")
-@click.option("--file", "html_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--file-zh", "html_file_zh", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--topic",
+    "topics",
+    multiple=True,
+    required=True,
+    type=TOPIC_CHOICES,
+    help="Repeat for several.",
+)
+@click.option(
+    "--file",
+    "html_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--file-zh",
+    "html_file_zh",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The same message in simplified Chinese, for subscribers whose /language is 中文 (others get FILE).",
 )
-@click.option("--entry", "entry_ids", multiple=True, help="Knowledge-base entry to link under the message.")
+@click.option(
+    "--entry", "entry_ids", multiple=True, help="Knowledge-base entry to link under the message."
+)
 @click.option("--dry-run", is_flag=True, help="Check and preview only; send nothing.")
 @click.option("--paid", is_flag=True, help="Use allow_paid_broadcast (up to 1,000 messages/s).")
 def send(
-    topics: tuple[str, ...], html_file: Path, html_file_zh: Path | None, entry_ids: tuple[str, ...], dry_run: bool, paid: bool
+    topics: tuple[str, ...],
+    html_file: Path,
+    html_file_zh: Path | None,
+    entry_ids: tuple[str, ...],
+    dry_run: bool,
+    paid: bool,
 ) -> None:
     """Send the Telegram-HTML message in FILE to subscribers of TOPIC(s)."""
     from bot.delivery.broadcast import MAX_BODY_CHARS
@@ -98,7 +125,9 @@ def send(
         html = path.read_text(encoding="utf-8").strip()
         problems = validate_telegram_html(html) or ([] if html else ["the message is empty"])
         if len(visible_text(html)) > MAX_BODY_CHARS:
-            problems.append(f"the message is longer than {MAX_BODY_CHARS:,} characters (the rest is kept for its header and footer)")
+            problems.append(
+                f"the message is longer than {MAX_BODY_CHARS:,} characters (the rest is kept for its header and footer)"
+            )
         return html, [f"{name}: {p}" for p in problems] if name else problems
 
     settings = settings_or_exit(Settings if dry_run else BotSettings)
@@ -109,11 +138,17 @@ def send(
         from knowledge.bilingual import texts_differ
 
         difference = texts_differ(visible_text(html), visible_text(html_zh))
-        problems += [f"--file-zh: {difference} (the two texts must state the same facts)"] if difference else []
+        problems += (
+            [f"--file-zh: {difference} (the two texts must state the same facts)"]
+            if difference
+            else []
+        )
     kb = load_knowledge_base(settings.knowledge_dir)
     problems += [f"no entry with id {i!r}" for i in entry_ids if kb.get(i) is None]
     if problems:
-        click.echo("Refused, nothing was sent:\n" + "\n".join(f"  - {p}" for p in problems), err=True)
+        click.echo(
+            "Refused, nothing was sent:\n" + "\n".join(f"  - {p}" for p in problems), err=True
+        )
         sys.exit(1)
     storage = Storage(settings.db_path)
     recipients = Subscriptions(storage).recipients(list(topics))
@@ -124,10 +159,19 @@ def send(
             click.echo("Chinese preview (as text):\n" + visible_text(html_zh))
         return
     # The same message to the same topics is one broadcast: running the command twice sends once.
-    key = hashlib.sha256(repr((sorted(topics), html, sorted(entry_ids), paid, *([html_zh] if html_zh else []))).encode()).hexdigest()
+    key = hashlib.sha256(
+        repr(
+            (sorted(topics), html, sorted(entry_ids), paid, *([html_zh] if html_zh else []))
+        ).encode()
+    ).hexdigest()
     created, is_new = Outbox(storage).create(
-        f"cli:{key}", topics=list(topics), html=html, recipients=recipients, entry_ids=list(entry_ids),
-        paid=paid or settings.paid_broadcast, html_zh=html_zh,
+        f"cli:{key}",
+        topics=list(topics),
+        html=html,
+        recipients=recipients,
+        entry_ids=list(entry_ids),
+        paid=paid or settings.paid_broadcast,
+        html_zh=html_zh,
     )
     if not is_new:
         click.echo(f"This broadcast already exists as {created.id}; resuming it if unfinished.")

@@ -43,7 +43,9 @@ def knowledge_or_exit(root: Path | None = None, strict: bool = False) -> Knowled
     files are skipped and each is reported on stderr, as the bot does at start: one bad file must
     not stop `visabot ask` from answering with the rest."""
     try:
-        base = load_knowledge_base(root or settings_or_exit().knowledge_dir, skip_invalid=not strict)
+        base = load_knowledge_base(
+            root or settings_or_exit().knowledge_dir, skip_invalid=not strict
+        )
     except KnowledgeError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -52,5 +54,8 @@ def knowledge_or_exit(root: Path | None = None, strict: bool = False) -> Knowled
     for problem in base.skipped:
         click.echo(f"skipped: {problem}", err=True)
     if base.skipped:
-        click.echo(f"{len(base.skipped)} problem(s) in the knowledge base; run `visabot kb lint`.", err=True)
+        click.echo(
+            f"{len(base.skipped)} problem(s) in the knowledge base; run `visabot kb lint`.",
+            err=True,
+        )
     return base

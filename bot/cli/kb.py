@@ -84,8 +84,13 @@ def _review_text(entry: Entry, today: dt.date) -> str:
 
 @kb.command()
 @click.argument("entry_id", metavar="ID")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="The English, or the simplified Chinese of knowledge/zh/ID.yaml (the English, with a note, while it has none in step).")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="The English, or the simplified Chinese of knowledge/zh/ID.yaml (the English, with a note, while it has none in step).",
+)
 def show(entry_id: str, lang: str) -> None:
     """Show entry ID as `visabot ask` renders it, plus its file, status and review date."""
     import difflib
@@ -123,7 +128,6 @@ def show(entry_id: str, lang: str) -> None:
         click.echo(
             f"history {event.date.isoformat()}: {event.change} ({event.source.publisher}, {source_date(event.source)})"
         )
-
 
 
 # ---- lint/stale

@@ -130,6 +130,7 @@ def _prompt_source(number: int) -> dict[str, Any] | None:
         return None
     source: dict[str, Any] = {"title": _source_field("title")(title)}
     source["publisher"] = _ask(f"Source {number} publisher", _source_field("publisher"))
+
     def url_check(text: str) -> Any:
         url = _source_field("url")(text)
         problem = url_problem(str(url))
@@ -238,7 +239,9 @@ def _ask_answer() -> str:
     """The answer: one or more lines, an empty line ends it (lines joined as knowledge.authoring
     joins them for Telegram's /add too)."""
     while True:
-        lines = [_ask("Answer (plain text; more lines may follow, an empty line ends)", lambda t: t)]
+        lines = [
+            _ask("Answer (plain text; more lines may follow, an empty line ends)", lambda t: t)
+        ]
         while line := _ask_optional("Answer, continued"):
             lines.append(line)
         try:

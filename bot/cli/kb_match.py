@@ -60,7 +60,9 @@ def search(text: str, limit: int) -> None:
 
 @click.command()
 @click.argument("text")
-@click.option("--limit", default=3, show_default=True, type=click.IntRange(1, 20), help="How many candidates.")
+@click.option(
+    "--limit", default=3, show_default=True, type=click.IntRange(1, 20), help="How many candidates."
+)
 def why(text: str, limit: int) -> None:
     """Why the matcher ranks entries as it does for TEXT: each candidate's features and weights."""
     from knowledge.features import FEATURES
@@ -75,12 +77,18 @@ def why(text: str, limit: int) -> None:
     for entry, probability, features in matcher.explain(text, limit):
         click.echo(f"\n{probability:6.1%}  {entry.id}: {entry.question}")
         for name, value in features.items():
-            click.echo(f"         {name:<16} {value:+.3f} × {weights[name]:+.2f} = {value * weights[name]:+.3f}")
-    click.echo(f"\n(bias {matcher.model.bias:+.2f}; probability = logistic(bias + Σ value × weight))")
+            click.echo(
+                f"         {name:<16} {value:+.3f} × {weights[name]:+.2f} = {value * weights[name]:+.3f}"
+            )
+    click.echo(
+        f"\n(bias {matcher.model.bias:+.2f}; probability = logistic(bias + Σ value × weight))"
+    )
 
 
 @click.command()
-@click.option("--dry-run", is_flag=True, help="Fit and report, but do not write knowledge/decision.yaml.")
+@click.option(
+    "--dry-run", is_flag=True, help="Fit and report, but do not write knowledge/decision.yaml."
+)
 def calibrate(dry_run: bool) -> None:
     """Refit the decision model on eval/ (never the locked test half) and rewrite knowledge/decision.yaml."""
     from knowledge import DEFAULT_KNOWLEDGE_DIR

@@ -52,7 +52,10 @@ def _running_bot(db_path: Path) -> tuple[int | None, str]:
                 f"no bot is running (pid file {pid_file} names process {pid}, which is not visabot)",
             )
     if not lock_is_held(db_path):
-        return None, f"no bot is running (stale pid file {pid_file}: no bot holds the lock on {db_path}); not signalled"
+        return (
+            None,
+            f"no bot is running (stale pid file {pid_file}: no bot holds the lock on {db_path}); not signalled",
+        )
     return pid, ""
 
 
@@ -68,7 +71,9 @@ def reload_running_bot(db_path: Path, said: str, effect: str, otherwise: str = "
     try:
         os.kill(pid, signal.SIGHUP)
     except PermissionError:
-        fail(f"{lead}Cannot signal the bot (pid {pid}): permission denied. Run `visabot kb reload` as the bot's user.")
+        fail(
+            f"{lead}Cannot signal the bot (pid {pid}): permission denied. Run `visabot kb reload` as the bot's user."
+        )
     click.echo(f"{lead}Sent SIGHUP to the running bot (pid {pid}): {effect}.")
 
 
@@ -115,5 +120,7 @@ def remove(entry_id: str, yes: bool) -> None:
         fail(f"No entry {entry_id!r} in {root} (removed meanwhile?). Nothing was removed.")
     click.echo(f"Removed {entry_id}: {path} ({len(base.entries)} entries left).")
     if referring:
-        click.echo(f"Still listed as related by: {', '.join(referring)} (`visabot kb lint` reports them).")
+        click.echo(
+            f"Still listed as related by: {', '.join(referring)} (`visabot kb lint` reports them)."
+        )
     reload_running_bot(settings.db_path, "", f"it stops serving {entry_id} now")

@@ -44,8 +44,13 @@ def main() -> None:
 @main.command()
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line for stdin).")
-@click.option("--lang", type=click.Choice(LANG_CHOICES), default="auto", show_default=True,
-              help="Reply language; auto follows the question's script.")
+@click.option(
+    "--lang",
+    type=click.Choice(LANG_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Reply language; auto follows the question's script.",
+)
 def ask(question: str | None, as_json: bool, lang: str) -> None:
     """Answer QUESTION; without it, answer one question per line from stdin."""
     matcher = _matcher()
@@ -70,8 +75,13 @@ CHAT_HELP = (
 
 
 @main.command()
-@click.option("--lang", type=click.Choice(LANG_CHOICES), default="auto", show_default=True,
-              help="Reply language; auto follows each question's script.")
+@click.option(
+    "--lang",
+    type=click.Choice(LANG_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Reply language; auto follows each question's script.",
+)
 def chat(lang: str) -> None:
     """Interactive terminal chat with the same answers as the bot. `exit` or Ctrl-D quits."""
     from bot.cli.terminal_chat import TerminalChat
@@ -111,8 +121,12 @@ def eval_command(file: Path) -> None:
     report = evaluate(_matcher(), items)
     for failure in report.failures:
         click.echo(f"FAIL [{failure.item.topic}] {failure.item.question!r}: {failure.reason}")
-    click.echo(f"in-scope accuracy: {report.in_scope_passed}/{report.in_scope} = {report.accuracy:.3f}")
-    click.echo(f"out-of-scope declined: {report.declined}/{report.out_of_scope} = {report.decline_rate:.3f}")
+    click.echo(
+        f"in-scope accuracy: {report.in_scope_passed}/{report.in_scope} = {report.accuracy:.3f}"
+    )
+    click.echo(
+        f"out-of-scope declined: {report.declined}/{report.out_of_scope} = {report.decline_rate:.3f}"
+    )
     click.echo(f"combined score: {report.combined:.3f}")
 
 

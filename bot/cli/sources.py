@@ -17,8 +17,12 @@ def sources() -> None:
 
 
 @sources.command("check")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per URL: id, url, state, checked_at.")
-@click.option("--id", "entry_ids", multiple=True, help="Only the sources of this entry (repeatable).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per URL: id, url, state, checked_at."
+)
+@click.option(
+    "--id", "entry_ids", multiple=True, help="Only the sources of this entry (repeatable)."
+)
 def check(as_json: bool, entry_ids: tuple[str, ...]) -> None:
     """Fetch every source URL once and say, per URL: new, unchanged, changed or unreachable."""
     from bot.sources.watch import SourceWatch, State, urls_by_entry
@@ -38,13 +42,24 @@ def check(as_json: bool, entry_ids: tuple[str, ...]) -> None:
         storage.close()
     for c in checks:
         if as_json:
-            click.echo(json.dumps({"id": list(c.entry_ids), "url": c.url, "state": c.state.value, "checked_at": c.checked_at}))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": list(c.entry_ids),
+                        "url": c.url,
+                        "state": c.state.value,
+                        "checked_at": c.checked_at,
+                    }
+                )
+            )
         else:
             why = f" ({c.detail})" if c.detail else ""
             click.echo(f"{c.state.value:<11} {c.url}{why}  [{', '.join(c.entry_ids)}]")
     if not as_json:
         counts = {s: sum(c.state is s for c in checks) for s in State}
-        click.echo(", ".join(f"{n} {s.value}" for s, n in counts.items()) + f" — {len(checks)} URLs")
+        click.echo(
+            ", ".join(f"{n} {s.value}" for s, n in counts.items()) + f" — {len(checks)} URLs"
+        )
 
 
 @sources.command("changed")
@@ -61,8 +76,12 @@ def changed() -> None:
     finally:
         storage.close()
     if not queue:
-        click.echo("No entry waits for review: no official source changed after its entry was verified.")
+        click.echo(
+            "No entry waits for review: no official source changed after its entry was verified."
+        )
         return
     for entry, urls in queue:
         click.echo(f"{entry.id} (verified {entry.verified_on.isoformat()}): " + ", ".join(urls))
-    click.echo(f"{len(queue)} entr{'y' if len(queue) == 1 else 'ies'} to re-verify: `visabot kb edit ID`.")
+    click.echo(
+        f"{len(queue)} entr{'y' if len(queue) == 1 else 'ies'} to re-verify: `visabot kb edit ID`."
+    )

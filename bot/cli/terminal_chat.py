@@ -30,7 +30,9 @@ class TerminalChat:
         self.previous: tuple[Entry, float] | None = None
 
     def run(self, help_text: str) -> None:
-        self.say(f"visabot: {len(self.matcher)} sourced entries on China's K visa and the US H-1B. Not legal advice.")
+        self.say(
+            f"visabot: {len(self.matcher)} sourced entries on China's K visa and the US H-1B. Not legal advice."
+        )
         self.say(help_text)
         while True:
             try:
@@ -79,7 +81,9 @@ class TerminalChat:
         """`more` and `sources`: the last answer with every caveat, or with its sources."""
         if self.previous is None:
             return "Ask a question first; `more` and `sources` then expand its answer."
-        return entry_as_text(self.previous[0], not sources, sources, self.lang, self.matcher.base.chinese)
+        return entry_as_text(
+            self.previous[0], not sources, sources, self.lang, self.matcher.base.chinese
+        )
 
     def _topics(self) -> str:
         entries = list(self.matcher.base.entries)

@@ -121,7 +121,9 @@ class Limits:
         return self.burst + self.rate
 
 
-FREE = Limits(rate=29.2, burst=1.2, group=1, concurrency=30)  # fewer than 30.4, so at most 30, a second
+FREE = Limits(
+    rate=29.2, burst=1.2, group=1, concurrency=30
+)  # fewer than 30.4, so at most 30, a second
 PAID = Limits(rate=960.0, burst=20.0, group=10, concurrency=100)  # fewer than 980 a second
 
 
@@ -136,11 +138,15 @@ def framed_html(html: str, topics: list[str], day: dt.date, lang: Lang = Lang.EN
     how to stop it.
     """
     names = [topic_name(t, lang) for t in topics if t in Topic._value2member_map_]
-    scope = " · ".join(names) if names and len(names) < len(Topic) else t("broadcast.all_topics", lang)
+    scope = (
+        " · ".join(names) if names and len(names) < len(Topic) else t("broadcast.all_topics", lang)
+    )
     return f"{t('broadcast.header', lang, scope=esc(scope), day=day)}\n\n{html}\n\n{t('broadcast.footer', lang)}"
 
 
-def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None, lang: Lang = Lang.EN) -> dict[str, object]:
+def message_parameters(
+    broadcast: Broadcast, kb: KnowledgeBase | None, lang: Lang = Lang.EN
+) -> dict[str, object]:
     """sendMessage's parameters but the chat, serialised once per broadcast and language: the
     Chinese text in a Chinese frame when `lang` is Chinese and the admin wrote one, else the English.
 
@@ -152,7 +158,9 @@ def message_parameters(broadcast: Broadcast, kb: KnowledgeBase | None, lang: Lan
     html = (broadcast.html_zh if lang.chinese else None) or broadcast.html
     day = dt.date.fromisoformat(broadcast.created_at[:10])
     parameters: dict[str, object] = {
-        "text": html if broadcast.topics == [WATCH_NOTICE] else framed_html(html, broadcast.topics, day, lang),
+        "text": html
+        if broadcast.topics == [WATCH_NOTICE]
+        else framed_html(html, broadcast.topics, day, lang),
         "parse_mode": ParseMode.HTML.value,
         "link_preview_options": LinkPreviewOptions(is_disabled=True).to_json(),
     }
@@ -174,13 +182,18 @@ def bot_from_settings(settings: BotSettings) -> Bot:
     )
 
 
-def broadcast_markup(kb: KnowledgeBase | None, entry_ids: list[str], lang: Lang = Lang.EN) -> InlineKeyboardMarkup | None:
+def broadcast_markup(
+    kb: KnowledgeBase | None, entry_ids: list[str], lang: Lang = Lang.EN
+) -> InlineKeyboardMarkup | None:
     entries = [e for e in (kb.get(i) for i in entry_ids) if e is not None] if kb else []
     if not entries or kb is None:
         return None
     questions = [entry_text(e, lang, kb.chinese).question for e in entries]
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(f"📖 {shorten(q, 56)}", callback_data=show_data(e.id))] for e, q in zip(entries, questions, strict=True)]
+        [
+            [InlineKeyboardButton(f"📖 {shorten(q, 56)}", callback_data=show_data(e.id))]
+            for e, q in zip(entries, questions, strict=True)
+        ]
     )
 
 
@@ -219,11 +232,17 @@ class Broadcaster:
         if broadcast.status == DONE:
             return self.outbox.progress(broadcast_id)
         if not self.outbox.claim(broadcast_id, self.owner, LEASE_SECONDS, owner_alive):
-            raise LeaseHeld(f"broadcast {broadcast_id} is being delivered by {broadcast.lease_owner}")
+            raise LeaseHeld(
+                f"broadcast {broadcast_id} is being delivered by {broadcast.lease_owner}"
+            )
         try:
             recovered = self.outbox.recover_in_flight(broadcast_id)
             if recovered:
-                log.warning("broadcast %s: %d message(s) were in flight at a crash; re-sending", broadcast_id, recovered)
+                log.warning(
+                    "broadcast %s: %d message(s) were in flight at a crash; re-sending",
+                    broadcast_id,
+                    recovered,
+                )
             self.outbox.set_status(broadcast_id, RUNNING)
             broadcast = self.outbox.get(broadcast_id)
             assert broadcast is not None
@@ -243,7 +262,9 @@ class Broadcaster:
         english = message_parameters(broadcast, self.kb)
         # Subscribers who chose 中文 with /language get the Chinese text, when there is one.
         chinese = message_parameters(broadcast, self.kb, Lang.ZH) if broadcast.html_zh else english
-        readers_of_chinese = self.outbox.storage.users_choosing(Preference.ZH.value) if broadcast.html_zh else set()
+        readers_of_chinese = (
+            self.outbox.storage.users_choosing(Preference.ZH.value) if broadcast.html_zh else set()
+        )
         ledger = Ledger(self.outbox, broadcast.id)
         idle = asyncio.Semaphore(limits.concurrency)
         queue: asyncio.Queue[int | None] = asyncio.Queue()
@@ -303,14 +324,18 @@ class Broadcaster:
                 return
             await self._not_paused.wait()
 
-    async def _send_one(self, chat_id: int, message: dict[str, object], limiter: AsyncLimiter, ledger: Ledger) -> None:
+    async def _send_one(
+        self, chat_id: int, message: dict[str, object], limiter: AsyncLimiter, ledger: Ledger
+    ) -> None:
         """Deliver to one chat whose row is `sending` and whose pace slot is taken; retry as
         the error asks, each retry with a new slot."""
         attempts = floods = 0
         while True:
             sent_at = _now()
             try:
-                await self.bot.do_api_request(SEND_MESSAGE, api_kwargs={"chat_id": chat_id, **message})
+                await self.bot.do_api_request(
+                    SEND_MESSAGE, api_kwargs={"chat_id": chat_id, **message}
+                )
             except RetryAfter as exc:
                 floods += 1
                 self.flood_waits += 1
@@ -323,7 +348,10 @@ class Broadcaster:
                 self._drop(ledger, chat_id, f"403 {exc.message}")
                 return
             except BadRequest as exc:
-                if "chat not found" in exc.message.lower() or "user not found" in exc.message.lower():
+                if (
+                    "chat not found" in exc.message.lower()
+                    or "user not found" in exc.message.lower()
+                ):
                     self._drop(ledger, chat_id, f"400 {exc.message}")
                 else:  # the message itself is wrong; retrying cannot help
                     ledger.finish(chat_id, FAILED, f"400 {exc.message}")

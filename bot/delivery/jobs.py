@@ -80,7 +80,11 @@ class BroadcastJobs:
 
     async def _run(self, broadcast_id: int) -> None:
         broadcaster = Broadcaster(
-            self.bot, self.storage, self.kb, on_progress=self._report, progress_interval=PROGRESS_INTERVAL
+            self.bot,
+            self.storage,
+            self.kb,
+            on_progress=self._report,
+            progress_interval=PROGRESS_INTERVAL,
         )
         while True:
             try:
@@ -93,7 +97,9 @@ class BroadcastJobs:
                 log.exception("broadcast %s stopped; it resumes at the next start", broadcast_id)
                 return
 
-    async def _report(self, broadcast: Broadcast, progress: Progress, eta: float | None, final: bool) -> None:
+    async def _report(
+        self, broadcast: Broadcast, progress: Progress, eta: float | None, final: bool
+    ) -> None:
         current = self.outbox.get(broadcast.id) or broadcast
         if current.progress_chat_id is None or current.progress_message_id is None:
             return
@@ -103,5 +109,7 @@ class BroadcastJobs:
                 chat_id=current.progress_chat_id,
                 message_id=current.progress_message_id,
             )
-        except TelegramError as exc:  # "message is not modified" and friends: the next report will do
+        except (
+            TelegramError
+        ) as exc:  # "message is not modified" and friends: the next report will do
             log.debug("progress edit for broadcast %s failed: %s", broadcast.id, exc)

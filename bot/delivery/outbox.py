@@ -104,7 +104,17 @@ class Outbox:
             cursor = self.db.execute(
                 "INSERT INTO broadcasts (idempotency_key, topics, html, html_zh, entry_ids, paid, status, created_by,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [key, json.dumps(topics), html, html_zh, json.dumps(entry_ids or []), int(paid), QUEUED, created_by, now()],
+                [
+                    key,
+                    json.dumps(topics),
+                    html,
+                    html_zh,
+                    json.dumps(entry_ids or []),
+                    int(paid),
+                    QUEUED,
+                    created_by,
+                    now(),
+                ],
             )
             broadcast_id = int(cursor.lastrowid or 0)
             stamp = now()
@@ -125,10 +135,15 @@ class Outbox:
         return _row_to_broadcast(rows[0]) if rows else None
 
     def recent(self, limit: int = 10) -> list[Broadcast]:
-        return [_row_to_broadcast(r) for r in self.db.query("SELECT * FROM broadcasts ORDER BY id DESC LIMIT ?", [limit])]
+        return [
+            _row_to_broadcast(r)
+            for r in self.db.query("SELECT * FROM broadcasts ORDER BY id DESC LIMIT ?", [limit])
+        ]
 
     def unfinished(self) -> list[Broadcast]:
-        rows = self.db.query("SELECT * FROM broadcasts WHERE status IN (?, ?) ORDER BY id", [QUEUED, RUNNING])
+        rows = self.db.query(
+            "SELECT * FROM broadcasts WHERE status IN (?, ?) ORDER BY id", [QUEUED, RUNNING]
+        )
         return [_row_to_broadcast(r) for r in rows]
 
     def set_status(self, broadcast_id: int, status: str) -> None:
@@ -136,7 +151,10 @@ class Outbox:
         with self.storage.transaction():
             self.db.execute("UPDATE broadcasts SET status = ? WHERE id = ?", [status, broadcast_id])
             if column:
-                self.db.execute(f"UPDATE broadcasts SET {column} = COALESCE({column}, ?) WHERE id = ?", [now(), broadcast_id])
+                self.db.execute(
+                    f"UPDATE broadcasts SET {column} = COALESCE({column}, ?) WHERE id = ?",
+                    [now(), broadcast_id],
+                )
 
     def set_progress_message(self, broadcast_id: int, chat_id: int, message_id: int) -> None:
         with self.storage.transaction():
@@ -161,7 +179,9 @@ class Outbox:
                 )
         return int(cursor.rowcount)
 
-    def claim(self, broadcast_id: int, owner: str, seconds: float, owner_alive: Callable[[str], bool]) -> bool:
+    def claim(
+        self, broadcast_id: int, owner: str, seconds: float, owner_alive: Callable[[str], bool]
+    ) -> bool:
         """Take (or renew) the right to deliver this broadcast, so two processes never run it at
         once. A lease whose owner died (SIGKILL) can be taken at once; otherwise it must expire."""
         with self.storage.transaction():
@@ -171,7 +191,12 @@ class Outbox:
             if row is None:
                 return False
             holder, until = row
-            free = holder is None or holder == owner or (until or 0) < time.time() or not owner_alive(holder)
+            free = (
+                holder is None
+                or holder == owner
+                or (until or 0) < time.time()
+                or not owner_alive(holder)
+            )
             if free:
                 self.db.execute(
                     "UPDATE broadcasts SET lease_owner = ?, lease_until = ? WHERE id = ?",
@@ -202,12 +227,16 @@ class Outbox:
             self.db.conn.executemany(
                 "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error), updated_at = ?,"
                 " attempts = attempts + ? WHERE broadcast_id = ? AND chat_id = ?",
-                [(state, error, stamp, int(attempt), broadcast_id, chat_id) for chat_id, state, error, attempt in marks],
+                [
+                    (state, error, stamp, int(attempt), broadcast_id, chat_id)
+                    for chat_id, state, error, attempt in marks
+                ],
             )
 
     def progress(self, broadcast_id: int) -> Progress:
         rows = self.db.execute(
-            "SELECT state, COUNT(*) FROM outbox WHERE broadcast_id = ? GROUP BY state", [broadcast_id]
+            "SELECT state, COUNT(*) FROM outbox WHERE broadcast_id = ? GROUP BY state",
+            [broadcast_id],
         ).fetchall()
         return Progress({r[0]: r[1] for r in rows})
 
@@ -244,10 +273,14 @@ class Ledger:
     def start(self, chat_ids: Iterable[int]) -> None:
         """Commit these rows as `sending` (with any buffered final states); send only after."""
         self._cancel_timer()
-        self.outbox.mark_many(self.broadcast_id, [*self._finished, *((c, SENDING, None, False) for c in chat_ids)])
+        self.outbox.mark_many(
+            self.broadcast_id, [*self._finished, *((c, SENDING, None, False) for c in chat_ids)]
+        )
         self._finished.clear()  # only once committed: a failed commit keeps them for the next try
 
-    def finish(self, chat_id: int, state: str, error: str | None = None, *, attempt: bool = True) -> None:
+    def finish(
+        self, chat_id: int, state: str, error: str | None = None, *, attempt: bool = True
+    ) -> None:
         """Record an outcome; it is committed soon, with the next group or by a timer."""
         self._finished.append((chat_id, state, error, attempt))
         if self._timer is None:

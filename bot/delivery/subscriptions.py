@@ -29,7 +29,9 @@ class Subscriptions:
         """Remove one topic, or every topic when `topic` is None. Returns how many were removed."""
         with self.storage.transaction():
             if topic is None:
-                cursor = self.storage.db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [chat_id])
+                cursor = self.storage.db.execute(
+                    "DELETE FROM subscriptions WHERE chat_id = ?", [chat_id]
+                )
             else:
                 cursor = self.storage.db.execute(
                     "DELETE FROM subscriptions WHERE chat_id = ? AND topic = ?", [chat_id, topic]
@@ -47,7 +49,8 @@ class Subscriptions:
         wanted = [*topics, ALL_TOPICS]
         marks = ",".join("?" * len(wanted))
         rows = self.storage.db.execute(
-            f"SELECT DISTINCT chat_id FROM subscriptions WHERE topic IN ({marks}) ORDER BY chat_id", wanted
+            f"SELECT DISTINCT chat_id FROM subscriptions WHERE topic IN ({marks}) ORDER BY chat_id",
+            wanted,
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -58,4 +61,8 @@ class Subscriptions:
         return {r[0]: r[1] for r in rows}
 
     def total_chats(self) -> int:
-        return int(self.storage.db.execute("SELECT COUNT(DISTINCT chat_id) FROM subscriptions").fetchone()[0])
+        return int(
+            self.storage.db.execute("SELECT COUNT(DISTINCT chat_id) FROM subscriptions").fetchone()[
+                0
+            ]
+        )

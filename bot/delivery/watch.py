@@ -30,7 +30,9 @@ from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, HistoryEvent, Status
 
 log = logging.getLogger(__name__)
-_NOTIFYING = threading.Lock()  # reloads run in worker threads and on the loop (SIGHUP): one at a time
+_NOTIFYING = (
+    threading.Lock()
+)  # reloads run in worker threads and on the loop (SIGHUP): one at a time
 
 
 def _history_keys(entry: Entry) -> list[str]:
@@ -61,15 +63,21 @@ class Watches:
         self.db = storage.db
 
     def watching(self, chat_id: int, entry_id: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM watches WHERE chat_id = ? AND entry_id = ?", [chat_id, entry_id]).fetchone()
+        row = self.db.execute(
+            "SELECT 1 FROM watches WHERE chat_id = ? AND entry_id = ?", [chat_id, entry_id]
+        ).fetchone()
         return row is not None
 
     def of_chat(self, chat_id: int) -> list[str]:
-        rows = self.db.execute("SELECT entry_id FROM watches WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall()
+        rows = self.db.execute(
+            "SELECT entry_id FROM watches WHERE chat_id = ? ORDER BY rowid", [chat_id]
+        ).fetchall()
         return [r[0] for r in rows]
 
     def watchers(self, entry_id: str) -> list[int]:
-        rows = self.db.execute("SELECT chat_id FROM watches WHERE entry_id = ? ORDER BY chat_id", [entry_id]).fetchall()
+        rows = self.db.execute(
+            "SELECT chat_id FROM watches WHERE entry_id = ? ORDER BY chat_id", [entry_id]
+        ).fetchall()
         return [r[0] for r in rows]
 
     def add(self, chat_id: int, entry: Entry) -> None:
@@ -77,19 +85,30 @@ class Watches:
         is kept when nobody watches (it holds no user data), so its version numbers, part of each
         notice's idempotency key, never repeat; the first new watcher brings it up to date."""
         with self.storage.transaction():
-            self.db.execute("INSERT OR IGNORE INTO watches (chat_id, entry_id) VALUES (?, ?)", [chat_id, entry.id])
+            self.db.execute(
+                "INSERT OR IGNORE INTO watches (chat_id, entry_id) VALUES (?, ?)",
+                [chat_id, entry.id],
+            )
             self.db.execute(
                 "INSERT INTO watched_versions (entry_id, fingerprint, status, answer, history, version)"
                 " VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT(entry_id) DO UPDATE SET fingerprint = excluded.fingerprint,"
                 " status = excluded.status, answer = excluded.answer, history = excluded.history"
                 " WHERE NOT EXISTS (SELECT 1 FROM watches WHERE entry_id = excluded.entry_id AND chat_id != ?)",
-                [entry.id, entry_fingerprint(entry), entry.status.value, entry.answer, json.dumps(_history_keys(entry)),
-                 chat_id],
+                [
+                    entry.id,
+                    entry_fingerprint(entry),
+                    entry.status.value,
+                    entry.answer,
+                    json.dumps(_history_keys(entry)),
+                    chat_id,
+                ],
             )
 
     def remove(self, chat_id: int, entry_id: str) -> bool:
         with self.storage.transaction():
-            removed = self.db.execute("DELETE FROM watches WHERE chat_id = ? AND entry_id = ?", [chat_id, entry_id]).rowcount
+            removed = self.db.execute(
+                "DELETE FROM watches WHERE chat_id = ? AND entry_id = ?", [chat_id, entry_id]
+            ).rowcount
         return bool(removed)
 
     def forget_chat(self, chat_id: int) -> int:
@@ -111,8 +130,14 @@ class Watches:
             if entry is None or entry_fingerprint(entry) == fingerprint:
                 continue
             told = set(json.loads(history))
-            new = tuple(h for h, key in zip(entry.history, _history_keys(entry), strict=True) if key not in told)
-            found.append(Change(entry, Status(status), new, entry.answer != answer, int(version) + 1))
+            new = tuple(
+                h
+                for h, key in zip(entry.history, _history_keys(entry), strict=True)
+                if key not in told
+            )
+            found.append(
+                Change(entry, Status(status), new, entry.answer != answer, int(version) + 1)
+            )
         return found
 
     def told(self, change: Change) -> None:
@@ -122,8 +147,14 @@ class Watches:
             self.db.execute(
                 "UPDATE watched_versions SET fingerprint = ?, status = ?, answer = ?, history = ?, version = ?"
                 " WHERE entry_id = ?",
-                [entry_fingerprint(entry), entry.status.value, entry.answer, json.dumps(_history_keys(entry)),
-                 change.version, entry.id],
+                [
+                    entry_fingerprint(entry),
+                    entry.status.value,
+                    entry.answer,
+                    json.dumps(_history_keys(entry)),
+                    change.version,
+                    entry.id,
+                ],
             )
 
 
@@ -156,7 +187,9 @@ def _language(storage: Storage, chat_id: int) -> Lang:
     return Lang.ZH if storage.language(chat_id) == "zh" else Lang.EN
 
 
-def notify_watchers(storage: Storage, base: KnowledgeBase, start: Callable[[int], object]) -> list[int]:
+def notify_watchers(
+    storage: Storage, base: KnowledgeBase, start: Callable[[int], object]
+) -> list[int]:
     """Queue one notice per changed watched entry and reply language, start delivering each with
     `start(broadcast_id)`; returns the broadcast ids created."""
     created = []
@@ -168,14 +201,21 @@ def notify_watchers(storage: Storage, base: KnowledgeBase, start: Callable[[int]
                 by_lang.setdefault(_language(storage, chat_id), []).append(chat_id)
             for lang, chats in by_lang.items():
                 broadcast, new = outbox.create(
-                    f"watch:{change.entry.id}:{change.version}:{lang.value}", topics=[WATCH_NOTICE],
-                    html=notice_html(change, lang, base), recipients=chats, entry_ids=[change.entry.id],
+                    f"watch:{change.entry.id}:{change.version}:{lang.value}",
+                    topics=[WATCH_NOTICE],
+                    html=notice_html(change, lang, base),
+                    recipients=chats,
+                    entry_ids=[change.entry.id],
                 )
                 if new:
                     created.append(broadcast.id)
             watches.told(change)
-            log.info("entry %s changed: notice v%d for %d watcher(s)", change.entry.id, change.version,
-                     sum(len(c) for c in by_lang.values()))
+            log.info(
+                "entry %s changed: notice v%d for %d watcher(s)",
+                change.entry.id,
+                change.version,
+                sum(len(c) for c in by_lang.values()),
+            )
     for broadcast_id in created:
         start(broadcast_id)
     return created

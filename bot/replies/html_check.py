@@ -32,8 +32,22 @@ __all__ = [
 
 ALLOWED_TAGS = frozenset(
     {
-        "b", "strong", "i", "em", "u", "ins", "s", "strike", "del",
-        "span", "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "a",
+        "code",
+        "pre",
+        "blockquote",
+        "tg-emoji",
     }
 )
 _ALLOWED_ATTRS: dict[str, frozenset[str]] = {
@@ -100,8 +114,10 @@ def _scan(text: str) -> tuple[str, list[str]]:
             i = m.end()
             if name not in ALLOWED_TAGS:
                 kind = "end" if closing else "start"
-                problems.append(f"unsupported {kind} tag <{'/' if closing else ''}{name}> "
-                                f"at position {m.start()}")
+                problems.append(
+                    f"unsupported {kind} tag <{'/' if closing else ''}{name}> "
+                    f"at position {m.start()}"
+                )
                 continue
             if closing:
                 if raw_attrs.strip() or self_closing:
@@ -139,9 +155,7 @@ def _scan(text: str) -> tuple[str, list[str]]:
                     problems.append(f"nested <a> at position {m.start()}")
             elif name == "span":
                 if attrs.get("class") != "tg-spoiler":
-                    problems.append(
-                        f'<span> at position {m.start()} must have class="tg-spoiler"'
-                    )
+                    problems.append(f'<span> at position {m.start()} must have class="tg-spoiler"')
             elif name == "tg-emoji":
                 if not (attrs.get("emoji-id") or "").isdigit():
                     problems.append(f"<tg-emoji> without numeric emoji-id at position {m.start()}")
@@ -156,9 +170,7 @@ def _scan(text: str) -> tuple[str, list[str]]:
                         "inside <pre>"
                     )
                 if not cls.startswith("language-") or len(cls) <= len("language-"):
-                    problems.append(
-                        f'<code> class at position {m.start()} must be "language-NAME"'
-                    )
+                    problems.append(f'<code> class at position {m.start()} must be "language-NAME"')
             # code / pre hold no tags, except one <code> directly inside <pre>
             for holder in ("code", "pre"):
                 if holder in stack and not (name == "code" and parent == "pre"):

@@ -60,14 +60,22 @@ def day_text(day: dt.date, lang: Lang) -> str:
 
 def _wrap(text: str, indent: str = "", width: int = 88) -> str:
     return textwrap.fill(
-        text, width, initial_indent=indent, subsequent_indent=" " * len(indent),
-        break_long_words=False, break_on_hyphens=False,  # URLs must stay whole to be clickable
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent),
+        break_long_words=False,
+        break_on_hyphens=False,  # URLs must stay whole to be clickable
     )
 
 
 def entry_as_text(
-    entry: Entry, all_caveats: bool = True, sources: bool = True, lang: Lang = Lang.EN,
-    chinese: Translations = None, today: dt.date | None = None,
+    entry: Entry,
+    all_caveats: bool = True,
+    sources: bool = True,
+    lang: Lang = Lang.EN,
+    chinese: Translations = None,
+    today: dt.date | None = None,
 ) -> str:
     """The entry as plain text; the terminal chat's first screen leaves out later caveats and sources."""
     wrap = _wrap
@@ -94,7 +102,13 @@ def entry_as_text(
         parts += ["", wrap(note)]
     more = [
         *(["`more` for the full answer"] if summary and len(caveats) == len(entry.caveats) else []),
-        *([f"`more` for {'the full answer and ' if summary else ''}{len(entry.caveats) - 1} more caveats"] if len(caveats) < len(entry.caveats) else []),
+        *(
+            [
+                f"`more` for {'the full answer and ' if summary else ''}{len(entry.caveats) - 1} more caveats"
+            ]
+            if len(caveats) < len(entry.caveats)
+            else []
+        ),
         *(["`sources` for the sources"] if not sources else []),
     ]
     if more:
@@ -103,7 +117,11 @@ def entry_as_text(
 
 
 def result_as_text(
-    result: MatchResult, short: bool = False, lang: Lang = Lang.EN, chinese: Translations = None, today: dt.date | None = None
+    result: MatchResult,
+    short: bool = False,
+    lang: Lang = Lang.EN,
+    chinese: Translations = None,
+    today: dt.date | None = None,
 ) -> str:
     """The terminal's reply. Offered entries are numbered, so typing the number picks one.
 
@@ -112,7 +130,10 @@ def result_as_text(
         return t(f"smalltalk.{result.smalltalk.value}", lang)
     if result.outcome is Outcome.ANSWER and result.entry is not None:
         full = not short
-        parts = [entry_as_text(e, full, full, lang, chinese, today) for e in (result.entry, *(c.entry for c in result.also))]
+        parts = [
+            entry_as_text(e, full, full, lang, chinese, today)
+            for e in (result.entry, *(c.entry for c in result.also))
+        ]
         text = ("\n\n" + "-" * 40 + "\n\n").join(parts)
         if result.alternatives:
             text += "\n\n" + _numbered(DID_YOU_MEAN_TEXT, result)
@@ -125,7 +146,9 @@ def result_as_text(
 
 
 def _numbered(heading: str, result: MatchResult) -> str:
-    return "\n".join([heading] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)])
+    return "\n".join(
+        [heading] + [f"  {i}. {c.entry.question}" for i, c in enumerate(result.alternatives, 1)]
+    )
 
 
 def source_as_dict(source: Source) -> dict[str, str]:
@@ -138,7 +161,9 @@ def source_as_dict(source: Source) -> dict[str, str]:
     }
 
 
-def _entry_as_dict(entry: Entry, lang: Lang = Lang.EN, chinese: Translations = None, today: dt.date | None = None) -> dict[str, object]:
+def _entry_as_dict(
+    entry: Entry, lang: Lang = Lang.EN, chinese: Translations = None, today: dt.date | None = None
+) -> dict[str, object]:
     shown = entry_text(entry, lang, chinese or {})
     return {
         "id": entry.id,
@@ -159,7 +184,10 @@ def _iso(day: dt.date | None) -> str | None:
 
 
 def result_as_dict(
-    result: MatchResult, lang: Lang = Lang.EN, chinese: Translations = None, today: dt.date | None = None
+    result: MatchResult,
+    lang: Lang = Lang.EN,
+    chinese: Translations = None,
+    today: dt.date | None = None,
 ) -> dict[str, object]:
     """`lang` is the reply language asked for; the dict's "lang" is the one the entry was shown in
     (English when the entry has no Chinese text in step)."""
@@ -173,7 +201,9 @@ def result_as_dict(
         "score": result.score,
         "question": shown.question if shown else None,
         "answer": shown.answer if shown else None,
-        "summary": entry.summary if entry and shown and not shown.lang.chinese else None,  # the first screen's short form
+        "summary": entry.summary
+        if entry and shown and not shown.lang.chinese
+        else None,  # the first screen's short form
         "caveats": list(shown.caveats) if shown else [],
         "lang": shown.lang.value if shown else lang.value,
         "sources": [source_as_dict(s) for s in entry.sources] if entry else [],
@@ -182,8 +212,11 @@ def result_as_dict(
         "in_force_until": _iso(entry.in_force_until) if entry else None,
         "lapse_note": lapse_note(entry, today, lang) if entry else None,
         "alternatives": [
-            {"id": c.entry.id, "question": c.entry.question, "score": c.score} for c in result.alternatives
+            {"id": c.entry.id, "question": c.entry.question, "score": c.score}
+            for c in result.alternatives
         ],
-        "also": [{**_entry_as_dict(c.entry, lang, chinese, today), "score": c.score} for c in result.also],
+        "also": [
+            {**_entry_as_dict(c.entry, lang, chinese, today), "score": c.score} for c in result.also
+        ],
         "smalltalk": result.smalltalk.value if result.smalltalk else None,
     }

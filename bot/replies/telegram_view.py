@@ -48,7 +48,6 @@ def _plain_html(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-
 def shorten(text: str, limit: int = BUTTON_LABEL_CHARS) -> str:
     """Cut at the last whole word that fits, with "…"; a single over-long word is cut mid-word."""
     if len(text) <= limit:
@@ -69,7 +68,10 @@ class Block:
 def entry_blocks(entry: Entry, today: dt.date | None = None) -> list[Block]:
     lapsed = lapse_note(entry, today)
     blocks = [Block(f"<b>{esc(lapsed)}</b>")] if lapsed else []
-    blocks += [Block(f"<b>{esc(entry.question)}</b>"), *(Block(esc(p)) for p in entry.answer.split("\n\n"))]
+    blocks += [
+        Block(f"<b>{esc(entry.question)}</b>"),
+        *(Block(esc(p)) for p in entry.answer.split("\n\n")),
+    ]
     if entry.caveats:
         caveats = "\n".join(f"• {esc(c)}" for c in entry.caveats)
         blocks.append(Block(f"⚠️ <b>Caveats</b>\n{caveats}", keep_whole=True))
@@ -100,7 +102,10 @@ FIRST_SCREEN_CAVEATS = 1  # entries list first the caveat that most changes what
 
 
 def entry_view_messages(
-    entry: Entry, view: View = View.SHORT, today: dt.date | None = None, text: EntryText | None = None
+    entry: Entry,
+    view: View = View.SHORT,
+    today: dt.date | None = None,
+    text: EntryText | None = None,
 ) -> list[str]:
     """An entry for a phone: the answer first, the status and date beside it, the rest on demand.
 
@@ -115,7 +120,9 @@ def entry_view_messages(
     text = text or EntryText(entry.question, entry.answer, tuple(entry.caveats), Lang.EN)
     lang = text.lang
     short = view is View.SHORT
-    answer = entry.summary if short and entry.summary and shows_summary(entry, lang) else text.answer
+    answer = (
+        entry.summary if short and entry.summary and shows_summary(entry, lang) else text.answer
+    )
     blocks = [Block(f"<b>{esc(text.question)}</b>"), *(Block(esc(p)) for p in answer.split("\n\n"))]
     if text.fallback_note:
         blocks.insert(0, Block(f"<i>{esc(text.fallback_note)}</i>"))
@@ -149,7 +156,12 @@ def shows_summary(entry: Entry, lang: Lang) -> bool:
 
 def _lapse_html(entry: Entry, today: dt.date | None, lang: Lang, short: bool) -> str | None:
     """The lapse line; on the first screen the page to check is a link, not a 90-character URL."""
-    if not short or not entry.lapsed(today) or entry.in_force_until is None or entry.in_force_check is None:
+    if (
+        not short
+        or not entry.lapsed(today)
+        or entry.in_force_until is None
+        or entry.in_force_check is None
+    ):
         note = lapse_note(entry, today, lang)
         return f"<b>{esc(note)}</b>" if note else None
     link = f'<a href="{esc(entry.in_force_check)}">{esc(t("lapsed_check", lang))}</a>'
@@ -258,6 +270,7 @@ def entry_messages(entry: Entry, today: dt.date | None = None) -> list[str]:
 
 # ---- keyboards: callback_data carries ids only (≤ 64 bytes) ----
 
+
 def show_data(entry_id: str) -> str:
     return f"a:{entry_id}"
 
@@ -266,20 +279,28 @@ def vote_data(entry_id: str, up: bool) -> str:
     return f"v:{entry_id}:{1 if up else 0}"
 
 
-def vote_row(entry_id: str, lang: Lang = Lang.EN, voted: bool | None = None) -> list[InlineKeyboardButton]:
+def vote_row(
+    entry_id: str, lang: Lang = Lang.EN, voted: bool | None = None
+) -> list[InlineKeyboardButton]:
     """👍 and 👎, the user's vote ticked once cast ("👍 Helpful ✓"): the keyboard shows the vote,
     and a tap on the other one changes it."""
     return [
-        InlineKeyboardButton(t(key, lang) + (" ✓" if voted is up else ""), callback_data=vote_data(entry_id, up))
+        InlineKeyboardButton(
+            t(key, lang) + (" ✓" if voted is up else ""), callback_data=vote_data(entry_id, up)
+        )
         for key, up in (("helpful", True), ("not_helpful", False))
     ]
 
 
-def with_vote_row(markup: InlineKeyboardMarkup, entry_id: str, lang: Lang, voted: bool) -> InlineKeyboardMarkup:
+def with_vote_row(
+    markup: InlineKeyboardMarkup, entry_id: str, lang: Lang, voted: bool
+) -> InlineKeyboardMarkup:
     """The message's keyboard with its vote row showing `voted`."""
     return InlineKeyboardMarkup(
         [
-            vote_row(entry_id, lang, voted) if any(str(b.callback_data or "").startswith("v:") for b in row) else list(row)
+            vote_row(entry_id, lang, voted)
+            if any(str(b.callback_data or "").startswith("v:") for b in row)
+            else list(row)
             for row in markup.inline_keyboard
         ]
     )
@@ -289,9 +310,16 @@ def topics_data(topic: str | None = None, page: int = 0) -> str:
     return "t" if topic is None else f"t:{topic}:{page}"
 
 
-def _entry_button(entry: Entry, lang: Lang = Lang.EN, chinese: Mapping[str, ChineseText] | None = None) -> list[InlineKeyboardButton]:
+def _entry_button(
+    entry: Entry, lang: Lang = Lang.EN, chinese: Mapping[str, ChineseText] | None = None
+) -> list[InlineKeyboardButton]:
     """A button showing `entry`, labelled with its question in `lang` where it has one."""
-    return [InlineKeyboardButton(shorten(entry_text(entry, lang, chinese or {}).question), callback_data=show_data(entry.id))]
+    return [
+        InlineKeyboardButton(
+            shorten(entry_text(entry, lang, chinese or {}).question),
+            callback_data=show_data(entry.id),
+        )
+    ]
 
 
 def view_data(entry_id: str, view: View) -> str:
@@ -299,27 +327,56 @@ def view_data(entry_id: str, view: View) -> str:
 
 
 def expand_row(entry: Entry, view: View, lang: Lang = Lang.EN) -> list[InlineKeyboardButton]:
-    """"⚠️ N more caveats", "📚 Sources" and "Show less", as fit the view shown."""
+    """ "⚠️ N more caveats", "📚 Sources" and "Show less", as fit the view shown."""
     more = len(entry.caveats) - FIRST_SCREEN_CAVEATS
     row = []
     if view is View.SHORT and shows_summary(entry, lang):
-        row.append(InlineKeyboardButton(t("full_answer", lang), callback_data=view_data(entry.id, View.FULL)))
+        row.append(
+            InlineKeyboardButton(
+                t("full_answer", lang), callback_data=view_data(entry.id, View.FULL)
+            )
+        )
     if more > 0 and view in (View.SHORT, View.SOURCES):
         label = t("more_caveats", lang, n=more) if more > 1 else t("more_caveat", lang)
-        row.append(InlineKeyboardButton(label, callback_data=view_data(entry.id, View.FULL if view is View.SOURCES else View.CAVEATS)))
+        row.append(
+            InlineKeyboardButton(
+                label,
+                callback_data=view_data(
+                    entry.id, View.FULL if view is View.SOURCES else View.CAVEATS
+                ),
+            )
+        )
     if view in (View.SHORT, View.CAVEATS):
         target = View.FULL if view is View.CAVEATS else View.SOURCES
-        row.append(InlineKeyboardButton(t("sources_button", lang), callback_data=view_data(entry.id, target)))
+        row.append(
+            InlineKeyboardButton(
+                t("sources_button", lang), callback_data=view_data(entry.id, target)
+            )
+        )
     if entry.history and view is not View.HISTORY:
-        row.append(InlineKeyboardButton(t("history_button", lang), callback_data=view_data(entry.id, View.HISTORY)))
+        row.append(
+            InlineKeyboardButton(
+                t("history_button", lang), callback_data=view_data(entry.id, View.HISTORY)
+            )
+        )
     if view is not View.SHORT:
-        row.append(InlineKeyboardButton(t("show_less", lang), callback_data=view_data(entry.id, View.SHORT)))
+        row.append(
+            InlineKeyboardButton(
+                t("show_less", lang), callback_data=view_data(entry.id, View.SHORT)
+            )
+        )
     return row
 
 
-def with_expand_row(markup: InlineKeyboardMarkup | None, entry: Entry, view: View, lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
+def with_expand_row(
+    markup: InlineKeyboardMarkup | None, entry: Entry, view: View, lang: Lang = Lang.EN
+) -> InlineKeyboardMarkup:
     """The message's keyboard with its expand row swapped for the one `view` needs."""
-    rows = [list(r) for r in (markup.inline_keyboard if markup else ()) if not any(str(b.callback_data or "").startswith("x:") for b in r)]
+    rows = [
+        list(r)
+        for r in (markup.inline_keyboard if markup else ())
+        if not any(str(b.callback_data or "").startswith("x:") for b in r)
+    ]
     return InlineKeyboardMarkup([expand_row(entry, view, lang), *rows])
 
 
@@ -328,7 +385,10 @@ def subscribe_data(topic: str) -> str:
 
 
 def answer_keyboard(
-    entry: Entry, related: list[Entry], did_you_mean: list[Candidate] | None = None, lang: Lang = Lang.EN,
+    entry: Entry,
+    related: list[Entry],
+    did_you_mean: list[Candidate] | None = None,
+    lang: Lang = Lang.EN,
     chinese: Mapping[str, ChineseText] | None = None,
 ) -> InlineKeyboardMarkup:
     """Under an answer: the expand buttons, runners-up the matcher found plausible ("❓ Did you
@@ -336,28 +396,53 @@ def answer_keyboard(
     offered = [c.entry for c in did_you_mean or []][:2]
     rows = [expand_row(entry, View.SHORT, lang)] if expand_row(entry, View.SHORT) else []
     rows += [
-        [InlineKeyboardButton("❓ " + shorten(entry_text(e, lang, chinese or {}).question, BUTTON_LABEL_CHARS - 2), callback_data=show_data(e.id))]
+        [
+            InlineKeyboardButton(
+                "❓ "
+                + shorten(entry_text(e, lang, chinese or {}).question, BUTTON_LABEL_CHARS - 2),
+                callback_data=show_data(e.id),
+            )
+        ]
         for e in offered
     ]
     shown = {e.id for e in offered}
-    rows += [_entry_button(r, lang, chinese) for r in related if r.id not in shown][: 3 - len(offered) // 2]
+    rows += [_entry_button(r, lang, chinese) for r in related if r.id not in shown][
+        : 3 - len(offered) // 2
+    ]
     rows.append(vote_row(entry.id, lang))
-    rows.append([InlineKeyboardButton(t("updates_on", lang, topic=topic_name(entry.topic, lang)), callback_data=subscribe_data(entry.topic.value))])
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t("updates_on", lang, topic=topic_name(entry.topic, lang)),
+                callback_data=subscribe_data(entry.topic.value),
+            )
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 
-def group_answer_keyboard(entry: Entry, bot_username: str, lang: Lang = Lang.EN) -> InlineKeyboardMarkup:
+def group_answer_keyboard(
+    entry: Entry, bot_username: str, lang: Lang = Lang.EN
+) -> InlineKeyboardMarkup:
     """Groups get the short form only; caveats and sources open in a private chat (a deep link)."""
     url = f"https://t.me/{bot_username}?start={entry.id}"
     return InlineKeyboardMarkup([[InlineKeyboardButton(t("private_link", lang), url=url)]])
 
 
 def choices_keyboard(
-    candidates: list[Candidate], with_topics: bool = False, lang: Lang = Lang.EN, chinese: Mapping[str, ChineseText] | None = None
+    candidates: list[Candidate],
+    with_topics: bool = False,
+    lang: Lang = Lang.EN,
+    chinese: Mapping[str, ChineseText] | None = None,
 ) -> InlineKeyboardMarkup:
     """The entries offered, labelled with their question in the reply's language where it exists."""
     rows = [
-        [InlineKeyboardButton(shorten(entry_text(c.entry, lang, chinese or {}).question), callback_data=show_data(c.entry.id))]
+        [
+            InlineKeyboardButton(
+                shorten(entry_text(c.entry, lang, chinese or {}).question),
+                callback_data=show_data(c.entry.id),
+            )
+        ]
         for c in candidates
     ]
     if with_topics:
@@ -383,4 +468,8 @@ def decline_html(result: MatchResult, lang: Lang = Lang.EN) -> str:
 
 def smalltalk_html(result: MatchResult, lang: Lang = Lang.EN) -> str:
     assert result.smalltalk is not None
-    return _plain_html(t(f"smalltalk.{result.smalltalk.value}", lang)) + "\n\n" + _plain_html(t("browse", lang))
+    return (
+        _plain_html(t(f"smalltalk.{result.smalltalk.value}", lang))
+        + "\n\n"
+        + _plain_html(t("browse", lang))
+    )

@@ -43,18 +43,30 @@ async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
     data.tell_watchers(data.matcher.base)  # entries changed while the bot was down
     settings = data.settings
     if settings is not None and settings.source_watch == "daily":
-        data.source_job = DailySourceWatch(application.bot, data.db, lambda: data.matcher.base, settings.admin_ids)
+        data.source_job = DailySourceWatch(
+            application.bot, data.db, lambda: data.matcher.base, settings.admin_ids
+        )
         data.source_job.start()
     # SIGHUP (sent by `visabot kb reload`) reloads the knowledge base without a restart.
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals outside the main thread
+    with contextlib.suppress(
+        NotImplementedError, RuntimeError
+    ):  # no signals outside the main thread
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, data.reload)
 
 
 async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
-    for scope, tg_scope in ((Scope.PRIVATE, BotCommandScopeAllPrivateChats()), (Scope.GROUP, BotCommandScopeAllGroupChats())):
-        for language_code, chinese in ((None, False), ("zh", True)):  # a Chinese-language app shows the zh menu
+    for scope, tg_scope in (
+        (Scope.PRIVATE, BotCommandScopeAllPrivateChats()),
+        (Scope.GROUP, BotCommandScopeAllGroupChats()),
+    ):
+        for language_code, chinese in (
+            (None, False),
+            ("zh", True),
+        ):  # a Chinese-language app shows the zh menu
             commands = [BotCommand(c.name, c.describe(chinese)) for c in commands_for(scope)]
-            await application.bot.set_my_commands(commands, scope=tg_scope, language_code=language_code)
+            await application.bot.set_my_commands(
+                commands, scope=tg_scope, language_code=language_code
+            )
 
 
 async def _stop_broadcasts(application: Application) -> None:  # type: ignore[type-arg]
@@ -86,7 +98,11 @@ def build_application(settings: Settings, matcher: Matcher | None = None) -> App
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_file_url)
         .context_types(CONTEXT_TYPES)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
         .concurrent_updates(CONNECTION_POOL_SIZE)
         # aiohttp instead of PTB's httpx default: the difference between 42 and 300+ answers/s.
         .request(AiohttpRequest(CONNECTION_POOL_SIZE))

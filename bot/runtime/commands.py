@@ -26,17 +26,54 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "Welcome and how to ask", Scope.PRIVATE, "欢迎与提问方式"),
-    Command("ask", "Ask a question, e.g. /ask is the H-1B fee annual?", Scope.BOTH, "提问，例如 /ask H-1B费用是每年交吗？"),
+    Command(
+        "ask",
+        "Ask a question, e.g. /ask is the H-1B fee annual?",
+        Scope.BOTH,
+        "提问，例如 /ask H-1B费用是每年交吗？",
+    ),
     Command("topics", "Browse all questions by topic", Scope.BOTH, "按主题浏览全部问题"),
     Command("help", "How to use visabot", Scope.BOTH, "使用说明"),
-    Command("about", "What the answers rest on and how to report an error", Scope.BOTH, "回答的依据，以及如何报告错误"),
-    Command("subscribe", "Get policy updates on the topics you choose", Scope.BOTH, "订阅你选择的主题的政策更新"),
+    Command(
+        "about",
+        "What the answers rest on and how to report an error",
+        Scope.BOTH,
+        "回答的依据，以及如何报告错误",
+    ),
+    Command(
+        "subscribe",
+        "Get policy updates on the topics you choose",
+        Scope.BOTH,
+        "订阅你选择的主题的政策更新",
+    ),
     Command("unsubscribe", "Stop policy updates", Scope.BOTH, "停止政策更新"),
-    Command("subscriptions", "Show your policy-update subscriptions", Scope.BOTH, "查看你的政策更新订阅"),
-    Command("watching", "Answers you watch (👁), with buttons to stop", Scope.PRIVATE, "你关注的回答（👁），可取消关注"),
-    Command("language", "Reply language: English, 中文 or auto", Scope.PRIVATE, "回复语言：English、中文或自动"),
-    Command("privacy", "What visabot stores about you, and why", Scope.BOTH, "visabot 存储了你的哪些信息，以及原因"),
-    Command("forget", "Delete everything visabot stores about you", Scope.PRIVATE, "删除 visabot 存储的关于你的全部信息"),
+    Command(
+        "subscriptions", "Show your policy-update subscriptions", Scope.BOTH, "查看你的政策更新订阅"
+    ),
+    Command(
+        "watching",
+        "Answers you watch (👁), with buttons to stop",
+        Scope.PRIVATE,
+        "你关注的回答（👁），可取消关注",
+    ),
+    Command(
+        "language",
+        "Reply language: English, 中文 or auto",
+        Scope.PRIVATE,
+        "回复语言：English、中文或自动",
+    ),
+    Command(
+        "privacy",
+        "What visabot stores about you, and why",
+        Scope.BOTH,
+        "visabot 存储了你的哪些信息，以及原因",
+    ),
+    Command(
+        "forget",
+        "Delete everything visabot stores about you",
+        Scope.PRIVATE,
+        "删除 visabot 存储的关于你的全部信息",
+    ),
     Command("broadcast", "Send a policy update to subscribers", Scope.ADMIN),
     Command("broadcasts", "Recent broadcasts and their delivery status", Scope.ADMIN),
     Command("stats", "Subscribers per topic", Scope.ADMIN),
@@ -44,9 +81,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("add", "Add a knowledge-base entry, step by step, with a preview", Scope.ADMIN),
     Command("edit", "Change an entry: /edit ID, or /edit words to find it", Scope.ADMIN),
     Command("delete", "Delete an entry (asks to confirm): /delete ID", Scope.ADMIN),
-    Command("gaps", "Unanswered questions, near-duplicates grouped: add, attach or dismiss", Scope.ADMIN),
+    Command(
+        "gaps", "Unanswered questions, near-duplicates grouped: add, attach or dismiss", Scope.ADMIN
+    ),
     Command("feedback", "Answers with the most 👎 and the questions behind them", Scope.ADMIN),
-    Command("changes", "Entries whose official source changed since verified: mark verified or edit", Scope.ADMIN),
+    Command(
+        "changes",
+        "Entries whose official source changed since verified: mark verified or edit",
+        Scope.ADMIN,
+    ),
     Command("reload", "Reload the knowledge base from disk", Scope.ADMIN),
     Command("cancel", "Cancel the open draft (broadcast or entry)", Scope.ADMIN),
 )
@@ -69,6 +112,10 @@ def readme_table() -> str:
     """The README's command table; a test checks that the README contains exactly this."""
     rows = ["| Command | What it does | Where |", "|---|---|---|"]
     for c in COMMANDS:
-        where = "admins" if c.scope & Scope.ADMIN else ("private and groups" if c.scope == Scope.BOTH else "private chat")
+        where = (
+            "admins"
+            if c.scope & Scope.ADMIN
+            else ("private and groups" if c.scope == Scope.BOTH else "private chat")
+        )
         rows.append(f"| /{c.name} | {c.description} | {where} |")
     return "\n".join(rows)

@@ -109,10 +109,15 @@ class BotData:
             try:
                 base = load_knowledge_base(self.settings.knowledge_dir, skip_invalid=True)
             except KnowledgeError as exc:
-                log.error("reload refused: %d problem(s); still serving the previous knowledge base", len(exc.problems))
+                log.error(
+                    "reload refused: %d problem(s); still serving the previous knowledge base",
+                    len(exc.problems),
+                )
                 return exc.problems
         report_skipped(base.skipped)
-        self.current_matcher = Matcher(base)  # one assignment: handlers see the old index or the new one
+        self.current_matcher = Matcher(
+            base
+        )  # one assignment: handlers see the old index or the new one
         log.info("knowledge base reloaded: %d entries", len(base.entries))
         if self.jobs is not None:
             self.jobs.kb = base
@@ -126,10 +131,14 @@ class BotData:
         try:
             notify_watchers(self.db, base, self.jobs.start_soon)
         except Exception:
-            log.exception("could not queue the notices to watchers; they are retried at the next reload")
+            log.exception(
+                "could not queue the notices to watchers; they are retried at the next reload"
+            )
 
     def is_admin(self, user_id: int | None) -> bool:
-        return self.settings is not None and user_id is not None and user_id in self.settings.admin_ids
+        return (
+            self.settings is not None and user_id is not None and user_id in self.settings.admin_ids
+        )
 
 
 Context = CallbackContext[ExtBot[None], dict, dict, BotData]  # type: ignore[type-arg]

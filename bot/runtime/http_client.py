@@ -60,7 +60,9 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             # The session must be created inside the running event loop, hence here.
             connector = aiohttp.TCPConnector(limit=self._pool_size)
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self.USER_AGENT}
+            )
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -86,7 +88,9 @@ class AiohttpRequest(BaseRequest):
             sock_read=_or_default(read_timeout, self._read_timeout),
         )
         try:
-            async with self._session.request(method, url, data=_body(request_data), timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=_body(request_data), timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:  # aiohttp's timeout errors are TimeoutErrors too
             raise TimedOut from err
@@ -131,7 +135,9 @@ class UpdatesRequest(AiohttpRequest):
     update id and type only: never what the user wrote.
     """
 
-    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
         status, body = await super().do_request(url, method, *args, **kwargs)
         if status == 200 and url.endswith("/getUpdates"):
             body = _without_unparsable_updates(body)
@@ -153,7 +159,11 @@ def _without_unparsable_updates(body: bytes) -> bytes:
         except Exception:  # noqa: BLE001 - any malformed field raises something different
             update_id = item.get("update_id") if isinstance(item, dict) else None
             kinds = [k for k in item if k != "update_id"] if isinstance(item, dict) else []
-            log.warning("skipping update %s (%s): Telegram sent data the library cannot parse", update_id, ",".join(kinds) or "?")
+            log.warning(
+                "skipping update %s (%s): Telegram sent data the library cannot parse",
+                update_id,
+                ",".join(kinds) or "?",
+            )
             updates[index] = {"update_id": update_id}
             changed = True
     return json.dumps(payload).encode() if changed else body

@@ -59,7 +59,10 @@ def _hold_instance_lock(db_path: Path) -> IO[bytes]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        print(f"Another visabot is already running with the database {db_path}; not starting a second one.", file=sys.stderr)
+        print(
+            f"Another visabot is already running with the database {db_path}; not starting a second one.",
+            file=sys.stderr,
+        )
         sys.exit(2)
     return handle
 
@@ -83,8 +86,14 @@ def run_bot(settings: Settings) -> None:
         pid_file.write_text(str(os.getpid()))  # lets `visabot kb reload` find the running bot
         try:
             _run(application, settings, entries)
-        except (TelegramError, StartupError) as exc:  # the network or Telegram failed after the check
-            print(f"The bot stopped: {without_token(str(exc)).replace(token, '[REDACTED]')}", file=sys.stderr)
+        except (
+            TelegramError,
+            StartupError,
+        ) as exc:  # the network or Telegram failed after the check
+            print(
+                f"The bot stopped: {without_token(str(exc)).replace(token, '[REDACTED]')}",
+                file=sys.stderr,
+            )
             raise SystemExit(2) from None
         finally:
             pid_file.unlink(missing_ok=True)
@@ -94,8 +103,13 @@ def run_bot(settings: Settings) -> None:
 
 def _run(application: Application, settings: Settings, entries: int) -> None:  # type: ignore[type-arg]
     if settings.webhook_url:
-        log.info("starting webhook on %s:%s%s with %d entries", settings.listen, settings.port,
-                 urlparse(settings.webhook_url).path, entries)
+        log.info(
+            "starting webhook on %s:%s%s with %d entries",
+            settings.listen,
+            settings.port,
+            urlparse(settings.webhook_url).path,
+            entries,
+        )
         asyncio.run(_serve_webhook(application, settings))
     else:
         log.info("starting long polling with %d entries", entries)
@@ -112,7 +126,11 @@ async def _serve_webhook(application: Application, settings: Settings) -> None: 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server = WebhookServer(
-        application, path=urlparse(settings.webhook_url).path, secret=secret, listen=settings.listen, port=settings.port
+        application,
+        path=urlparse(settings.webhook_url).path,
+        secret=secret,
+        listen=settings.listen,
+        port=settings.port,
     )
     await application.initialize()
     try:
@@ -128,7 +146,9 @@ async def _serve_webhook(application: Application, settings: Settings) -> None: 
                     "check VISABOT_LISTEN and VISABOT_PORT."
                 ) from None
             try:
-                await application.bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+                await application.bot.set_webhook(
+                    settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+                )
                 await stop.wait()
             finally:
                 await server.stop()
@@ -189,7 +209,9 @@ async def check_telegram(settings: Settings) -> None:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_STARTUP_BACKOFF)
             except TelegramError as exc:
-                raise StartupError(f"Telegram refused to start the bot (at {host}): {without_token(str(exc))}") from None
+                raise StartupError(
+                    f"Telegram refused to start the bot (at {host}): {without_token(str(exc))}"
+                ) from None
     finally:
         await request.shutdown()
 

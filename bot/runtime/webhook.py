@@ -39,7 +39,15 @@ _SECRET: web.AppKey[bytes] = web.AppKey("secret", bytes)
 class WebhookServer:
     """An aiohttp server on `listen:port` answering POSTs to `/path`; start() and stop() it."""
 
-    def __init__(self, application: Application, *, path: str, secret: str, listen: str, port: int) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        *,
+        path: str,
+        secret: str,
+        listen: str,
+        port: int,
+    ) -> None:
         app = web.Application()
         app[_APPLICATION] = application
         app[_SECRET] = secret.encode()
@@ -79,7 +87,11 @@ async def _receive(request: web.Request) -> web.Response:
         update = Update.de_json(data, application.bot)
     except Exception:  # noqa: BLE001 - any malformed field raises something different
         kinds = ",".join(k for k in data if k != "update_id") or "?"
-        log.warning("skipping update %s (%s): Telegram sent data the library cannot parse", data["update_id"], kinds)
+        log.warning(
+            "skipping update %s (%s): Telegram sent data the library cannot parse",
+            data["update_id"],
+            kinds,
+        )
         return web.Response(status=200)
     await application.update_queue.put(update)
     return web.Response(status=200)

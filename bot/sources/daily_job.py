@@ -49,7 +49,11 @@ class DailySourceWatch:
     """Runs the check once a day in the background and announces new queue entries to admins."""
 
     def __init__(
-        self, bot: Bot, storage: Storage, knowledge: Callable[[], KnowledgeBase], admin_ids: frozenset[int]
+        self,
+        bot: Bot,
+        storage: Storage,
+        knowledge: Callable[[], KnowledgeBase],
+        admin_ids: frozenset[int],
     ):
         self.bot, self.storage, self.knowledge, self.admin_ids = bot, storage, knowledge, admin_ids
         self._task: asyncio.Task[None] | None = None
@@ -87,7 +91,12 @@ class DailySourceWatch:
         queue = [entry.id for entry, _ in queued]
         announced = set(json.loads(self._meta(ANNOUNCED_KEY) or "[]"))
         new_ids = [i for i in queue if i not in announced]
-        log.info("daily source watch: %d URLs checked, %d entries queued, %d new", len(checks), len(queue), len(new_ids))
+        log.info(
+            "daily source watch: %d URLs checked, %d entries queued, %d new",
+            len(checks),
+            len(queue),
+            len(new_ids),
+        )
         if new_ids:
             for admin in sorted(self.admin_ids):
                 try:
@@ -104,4 +113,6 @@ class DailySourceWatch:
 
     def _set_meta(self, key: str, value: str) -> None:
         with self.storage.transaction():
-            self.storage.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+            self.storage.db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value]
+            )

@@ -26,7 +26,9 @@ import aiohttp
 from bot.storage import Storage, now
 from knowledge.model import Entry, Tier
 
-USER_AGENT = "visabot-source-watch/1.0 (+https://github.com/visabot; checks cited pages for changes)"
+USER_AGENT = (
+    "visabot-source-watch/1.0 (+https://github.com/visabot; checks cited pages for changes)"
+)
 TIMEOUT_SECONDS = 20.0
 PER_HOST = 2  # concurrent requests to one host
 MAX_PAGE_BYTES = 5_000_000
@@ -73,14 +75,18 @@ def urls_by_entry(entries: Iterable[Entry]) -> dict[str, list[str]]:
 class SourceWatch:
     """Checks URLs and keeps what it saw in the `source_checks` table."""
 
-    def __init__(self, storage: Storage, timeout: float = TIMEOUT_SECONDS, per_host: int = PER_HOST):
+    def __init__(
+        self, storage: Storage, timeout: float = TIMEOUT_SECONDS, per_host: int = PER_HOST
+    ):
         self.storage = storage
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.per_host = per_host
 
     async def check(self, cited: dict[str, list[str]]) -> list[Check]:
         hosts: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.per_host))
-        async with aiohttp.ClientSession(timeout=self.timeout, headers={"User-Agent": USER_AGENT}) as session:
+        async with aiohttp.ClientSession(
+            timeout=self.timeout, headers={"User-Agent": USER_AGENT}
+        ) as session:
 
             async def one(url: str) -> Check:
                 async with hosts[urlsplit(url).netloc]:
@@ -88,7 +94,9 @@ class SourceWatch:
 
             return list(await asyncio.gather(*(one(url) for url in sorted(cited))))
 
-    async def _check_one(self, session: aiohttp.ClientSession, url: str, entry_ids: tuple[str, ...]) -> Check:
+    async def _check_one(
+        self, session: aiohttp.ClientSession, url: str, entry_ids: tuple[str, ...]
+    ) -> Check:
         seen = self.storage.source_check(url)
         headers = {}
         if seen and seen["etag"]:
@@ -100,20 +108,41 @@ class SourceWatch:
             async with session.get(url, headers=headers) as response:
                 if response.status == 304 and seen:
                     await asyncio.to_thread(
-                        self.storage.record_source_check, url, str(seen["hash"]), seen["etag"], seen["last_modified"],
-                        checked_at, changed=False,
+                        self.storage.record_source_check,
+                        url,
+                        str(seen["hash"]),
+                        seen["etag"],
+                        seen["last_modified"],
+                        checked_at,
+                        changed=False,
                     )
                     return Check(entry_ids, url, State.UNCHANGED, checked_at)
                 if response.status >= 400:
-                    return Check(entry_ids, url, State.UNREACHABLE, checked_at, f"HTTP {response.status}")
-                body = (await response.content.read(MAX_PAGE_BYTES)).decode(response.charset or "utf-8", "replace")
+                    return Check(
+                        entry_ids, url, State.UNREACHABLE, checked_at, f"HTTP {response.status}"
+                    )
+                body = (await response.content.read(MAX_PAGE_BYTES)).decode(
+                    response.charset or "utf-8", "replace"
+                )
                 etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
         except (aiohttp.ClientError, TimeoutError, UnicodeError) as exc:
             return Check(entry_ids, url, State.UNREACHABLE, checked_at, type(exc).__name__)
         digest = page_fingerprint(body)
-        state = State.NEW if seen is None else State.UNCHANGED if seen["hash"] == digest else State.CHANGED
+        state = (
+            State.NEW
+            if seen is None
+            else State.UNCHANGED
+            if seen["hash"] == digest
+            else State.CHANGED
+        )
         await asyncio.to_thread(  # off the event loop: the bot runs this check while it answers
-            self.storage.record_source_check, url, digest, etag, modified, checked_at, changed=state is State.CHANGED
+            self.storage.record_source_check,
+            url,
+            digest,
+            etag,
+            modified,
+            checked_at,
+            changed=state is State.CHANGED,
         )
         return Check(entry_ids, url, state, checked_at)
 

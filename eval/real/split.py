@@ -85,7 +85,9 @@ def main(extra: list[str]) -> None:
                 seen.add(k)
                 items.append(item)
     for half, chosen in split(items).items():
-        text = "".join(f"# {line}\n" if line else "#\n" for line in (HEADER[half] + COMMON).splitlines())
+        text = "".join(
+            f"# {line}\n" if line else "#\n" for line in (HEADER[half] + COMMON).splitlines()
+        )
         body = yaml.safe_dump(chosen, sort_keys=False, allow_unicode=True, width=100)
         (HERE / f"{half}.yaml").write_text(text + "\n" + body, encoding="utf-8")
         sites = len({i["site"] for i in chosen})
