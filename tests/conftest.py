@@ -59,9 +59,11 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
-    """A writable copy of the shipped entries and synonyms, for tests that add or remove entries."""
+    """A writable copy of the shipped entries, their Chinese and the synonyms, for tests that add
+    or remove entries (an entry's Chinese is saved with it)."""
     root = tmp_path / "kb"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "zh", root / "zh")
     shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
     return root
 
