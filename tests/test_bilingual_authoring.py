@@ -22,7 +22,7 @@ from knowledge.writer import chinese_on_disk, remove_entry, update_entry, zh_pat
 from tests.bot_harness import running_bot
 from tests.cli import visabot
 from tests.fake_telegram import FakeTelegram
-from tests.test_cli_kb import PANDA_ZH, new_entry
+from tests.test_cli_kb import PANDA_ZH, ZH_QUESTION, new_entry
 from tests.test_telegram_maintainers import (
     ADMIN,
     USER,
@@ -220,7 +220,7 @@ def test_kb_add_from_file_needs_the_chinese_file_and_writes_both(tmp_path: Path,
     assert "- ref: k-visa-sources-end" in zh_path(kb_dir, "k-visa-panda").read_text(encoding="utf-8")
     assert [f for f in bilingual(base) if f.entry_id == "k-visa-panda"] == []
     shown = visabot("kb", "show", "k-visa-panda", "--lang", "zh", env=env)
-    assert PANDA_ZH["question"] in shown.stdout
+    assert ZH_QUESTION in shown.stdout
 
 
 def test_kb_add_interactive_asks_the_chinese_again_until_it_fits(tmp_path: Path, kb_dir: Path) -> None:
