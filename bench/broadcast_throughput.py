@@ -1,8 +1,8 @@
 """Broadcast delivery against Telegram's limits (issue 4): sustained rate, losses, 429s, memory.
 
-N subscribers (default 10,000) are created with bot.subscriptions.Subscriptions in a temporary
-SQLite database, the broadcast with bot.outbox.Outbox.create, and it is delivered by
-bot.broadcast.Broadcaster, as shipped, with the Bot the CLI uses (bot_from_settings), pointed at
+N subscribers (default 10,000) are created with bot.delivery.subscriptions.Subscriptions in a temporary
+SQLite database, the broadcast with bot.delivery.outbox.Outbox.create, and it is delivered by
+bot.delivery.broadcast.Broadcaster, as shipped, with the Bot the CLI uses (bot_from_settings), pointed at
 bench/fast_fake_api.py in a separate process. The fake ENFORCES the limits, each over a sliding
 one-second window: 30 messages/s overall (1,000/s for messages sent with
 allow_paid_broadcast=true) and 1 message/s per chat; a message over a limit answers 429 with
@@ -63,11 +63,11 @@ def _cpu() -> float:
 
 
 async def deliver(fake: FakeProcess, db: Path, subscribers: int, paid: bool) -> dict[str, Any]:
-    from bot.broadcast import Broadcaster, bot_from_settings
     from bot.config import BotSettings, load_settings
-    from bot.outbox import BLOCKED, FAILED, SENT, Outbox
+    from bot.delivery.broadcast import Broadcaster, bot_from_settings
+    from bot.delivery.outbox import BLOCKED, FAILED, SENT, Outbox
+    from bot.delivery.subscriptions import Subscriptions
     from bot.storage import Storage
-    from bot.subscriptions import Subscriptions
     from knowledge import DEFAULT_KNOWLEDGE_DIR
     from knowledge.loader import load_knowledge_base
 
@@ -166,13 +166,13 @@ def busiest_window(times: list[float]) -> tuple[int, float]:
 
 
 BROADCAST_KEY_FUNCTIONS = [
-    ("Broadcaster._send_one", "bot/broadcast.py", "_send_one"),
-    ("Broadcaster._feed", "bot/broadcast.py", "_feed"),
-    ("Outbox.mark_many (grouped commits)", "bot/outbox.py", "mark_many"),
-    ("Outbox.pending", "bot/outbox.py", "pending"),
+    ("Broadcaster._send_one", "bot/delivery/broadcast.py", "_send_one"),
+    ("Broadcaster._feed", "bot/delivery/broadcast.py", "_feed"),
+    ("Outbox.mark_many (grouped commits)", "bot/delivery/outbox.py", "mark_many"),
+    ("Outbox.pending", "bot/delivery/outbox.py", "pending"),
     ("AsyncLimiter.acquire", "aiolimiter/leakybucket.py", "acquire"),
     ("Bot.do_api_request", "telegram/_bot.py", "do_api_request"),
-    ("AiohttpRequest.do_request", "bot/telegram_request.py", "do_request"),
+    ("AiohttpRequest.do_request", "bot/runtime/http_client.py", "do_request"),
     ("urlencode (form body)", "urllib/parse.py", "urlencode"),
 ]
 

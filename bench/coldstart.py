@@ -2,7 +2,7 @@
 
 One untimed run warms the OS file cache, then RUNS timed runs of the console script (wall time
 from spawn to exit). A breakdown in fresh processes shows where the time goes: interpreter
-start, importing bot.cli, loading the knowledge base, building the index, answering; and the
+start, importing bot.cli.main, loading the knowledge base, building the index, answering; and the
 heaviest top-level imports from `python -X importtime`.
 
 Run: .venv/bin/python -m bench.coldstart
@@ -28,7 +28,7 @@ TARGET_MEDIAN_S = 1.0
 _BREAKDOWN = """
 import json, time
 t0 = time.perf_counter()
-import bot.cli as cli
+import bot.cli.main as cli
 t1 = time.perf_counter()
 kb = cli.knowledge_or_exit()
 t2 = time.perf_counter()
@@ -36,7 +36,7 @@ m = cli.Matcher(kb)
 t3 = time.perf_counter()
 m.match({q!r})
 t4 = time.perf_counter()
-print(json.dumps({{"import bot.cli": t1 - t0, "load knowledge base": t2 - t1, "build Matcher": t3 - t2,
+print(json.dumps({{"import bot.cli.main": t1 - t0, "load knowledge base": t2 - t1, "build Matcher": t3 - t2,
                   "answer one question": t4 - t3, "entries": len(kb.entries)}}))
 """
 
@@ -66,7 +66,7 @@ def _timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
 
 
 def _top_imports(python: str, limit: int = 8) -> list[tuple[str, float]]:
-    proc = subprocess.run([python, "-X", "importtime", "-c", "import bot.cli"], cwd=REPO,
+    proc = subprocess.run([python, "-X", "importtime", "-c", "import bot.cli.main"], cwd=REPO,
                           capture_output=True, text=True, check=False)
     by_package: dict[str, float] = {}
     for line in proc.stderr.splitlines():
@@ -115,7 +115,7 @@ def run(verbose: bool = True) -> Section:
         "",
         table(["Stage", "s"], [[k, f"{v:.3f}"] for k, v in breakdown]),
         "",
-        ("Import time of `import bot.cli` by top-level package (`python -X importtime`, self times summed per "
+        ("Import time of `import bot.cli.main` by top-level package (`python -X importtime`, self times summed per "
         "package, one run):"),
         "",
         table(["Package", "s"], [[f"`{k}`", f"{v:.3f}"] for k, v in imports]),

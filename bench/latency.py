@@ -287,7 +287,7 @@ def run(verbose: bool = True, sizes: list[int] = SIZES) -> Section:
         "arrays and caches) without the knowledge base's Entry objects. tracemalloc (peak during the build / retained after it) runs in a "
         f"separate fresh process, only up to {TRACEMALLOC_MAX_SIZE:,} entries because it slows the build ~4×. "
         "*Same outcome* = share of the real questions that get the same outcome and entry as with the shipped base. "
-        "The knowledge base holds its entries as compressed JSON, one entry at a time (knowledge/store.py), and "
+        "The knowledge base holds its entries as compressed JSON, one entry at a time (knowledge/compact_entries.py), and "
         "the synthetic entries are made one at a time as it stores them (as the loader reads one file at a time), "
         "so *KB RSS* is the compressed store; each entry is compressed on its own, so the sources and caveats a "
         "synthetic entry shares with its template (Python objects shared in memory before) are now stored again "

@@ -1,6 +1,6 @@
 """End-to-end throughput and latency of the real bot (issue 3): answered messages per second.
 
-The real PTB Application from bot.app.build_application runs in this process in polling mode
+The real PTB Application from bot.runtime.app.build_application runs in this process in polling mode
 (concurrent updates on, as shipped), pointed at bench/fast_fake_api.py in a separate process.
 Every update is a realistic question (dev + golden sets, shuffled) from its own user, so the
 per-user flood guard never interferes.
@@ -40,8 +40,8 @@ from telegram import Update
 
 from bench.common import all_questions, machine, percentile, table
 from bench.fast_fake_api import FakeProcess
-from bot.app import build_application
 from bot.config import BotSettings, load_settings
+from bot.runtime.app import build_application
 
 TOKEN = "123456:BENCH-token_for-the-fast-fake"
 TARGET_RATE = 300.0
@@ -231,12 +231,12 @@ CATEGORIES = [  # (label, substrings of the profiler's file name or built-in's n
 
 KEY_FUNCTIONS = [  # (label, file suffix, function name) for cumulative times
     ("Matcher.match", "knowledge/matcher.py", "match"),
-    ("telegram_render.entry_messages", "bot/telegram_render.py", "entry_messages"),
+    ("telegram_render.entry_messages", "bot/replies/telegram_view.py", "entry_messages"),
     ("Storage.count_asked", "bot/storage.py", "count_asked"),
     ("Storage.log_unanswered", "bot/storage.py", "log_unanswered"),
     ("Update.de_json (incoming updates)", "telegram/_update.py", "de_json"),
     ("Message.de_json (all messages)", "telegram/_message.py", "de_json"),
-    ("AiohttpRequest.do_request", "bot/telegram_request.py", "do_request"),
+    ("AiohttpRequest.do_request", "bot/runtime/http_client.py", "do_request"),
 ]
 
 

@@ -53,11 +53,11 @@ class Settings(BaseSettings):
     # Off: log lines never quote what users typed (only lengths and ids). On: lines a maintainer
     # reads to follow up (e.g. /gaps actions) quote the question. The token is never logged.
     log_user_text: bool = Field(default=False, alias="VISABOT_LOG_USER_TEXT")
-    # Start-up check of the token and the API (bot/runner.py): tries, and the first pause in
+    # Start-up check of the token and the API (bot/runtime/runner.py): tries, and the first pause in
     # seconds (doubling each time) when the network is down.
     startup_attempts: int = Field(default=6, ge=1, le=100, alias="VISABOT_STARTUP_ATTEMPTS")
     startup_backoff: float = Field(default=1.0, ge=0, le=60, alias="VISABOT_STARTUP_BACKOFF")
-    # "daily": the running bot checks every cited page once a day (bot/source_job.py) and tells the
+    # "daily": the running bot checks every cited page once a day (bot/sources/daily_job.py) and tells the
     # admins when entries enter the review queue (/changes). Off by default: it fetches ~300 pages.
     source_watch: Literal["off", "daily"] = Field(default="off", alias="VISABOT_SOURCE_WATCH")
 

@@ -343,7 +343,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "forget.watches": ("{n} watches", "关注 {n} 个"),
     "forget.watches.one": ("1 watch", "关注 1 个"),
 }
-# ---- 👁 Watch an answer (bot/watch.py, handlers/watch.py): kept apart from the block above.
+# ---- 👁 Watch an answer (bot/delivery/watch.py, handlers/watch.py): kept apart from the block above.
 _WATCH_TEXTS: dict[str, tuple[str, str]] = {
     "watch.button": ("👁 Watch", "👁 关注"),
     "watch.watching": ("👁 Watching ✓", "👁 已关注 ✓"),
@@ -379,7 +379,7 @@ _TEXTS |= {
     "vote.same": ("Your vote is already counted.", "你的评价已计入。"),
     "sub.off": ("🔕 Unsubscribed from {topic}.", "🔕 已取消订阅：{topic}。"),
     "sub.off_group": ("🔕 This group is no longer subscribed to {topic}.", "🔕 本群已取消订阅：{topic}。"),
-    # ---- the answer's first screen (bot/telegram_render.py): one compact status line ----
+    # ---- the answer's first screen (bot/replies/telegram_view.py): one compact status line ----
     "lapsed_short": (
         "⏳ This rule was set to end on {end} unless extended; our sources stop there:",
         "⏳ 这项规定原定于{end}到期（除非延期），我们的资料止于此：",

@@ -1,6 +1,6 @@
 """Logging set-up that can never print the bot token.
 
-Bot API URLs contain the token. The bot's client (bot/telegram_request.py) logs no URLs and
+Bot API URLs contain the token. The bot's client (bot/runtime/http_client.py) logs no URLs and
 masks them in its errors; httpx, which PTB still imports and which logs every URL at INFO, is
 kept at WARNING; and a filter redacts the token from any record as a last line of defence.
 """

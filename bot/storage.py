@@ -89,7 +89,7 @@ def _v4_languages(db: sqlite_utils.Database) -> None:
 
 
 def _v5_source_checks(db: sqlite_utils.Database) -> None:
-    # Source watch (bot/source_watch.py): what each cited page looked like when last fetched.
+    # Source watch (bot/sources/watch.py): what each cited page looked like when last fetched.
     db.execute(
         "CREATE TABLE source_checks (url TEXT PRIMARY KEY, hash TEXT NOT NULL, etag TEXT, last_modified TEXT,"
         " checked_at TEXT NOT NULL, changed_at TEXT)"
@@ -97,7 +97,7 @@ def _v5_source_checks(db: sqlite_utils.Database) -> None:
 
 
 def _v6_watches(db: sqlite_utils.Database) -> None:
-    # 👁 Watch (bot/watch.py): the chat to tell and the entry watched, nothing else.
+    # 👁 Watch (bot/delivery/watch.py): the chat to tell and the entry watched, nothing else.
     db.execute("CREATE TABLE watches (chat_id INTEGER NOT NULL, entry_id TEXT NOT NULL, PRIMARY KEY (chat_id, entry_id))")
     db.execute("CREATE INDEX watches_entry ON watches (entry_id)")
     # What each watched entry said when its watchers were last told (no user data): a change made

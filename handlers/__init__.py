@@ -15,9 +15,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.access import admin_command
-from bot.context import Context
-from bot.flood import SLOW_DOWN, Verdict
+from bot.runtime.access import admin_command
+from bot.runtime.context import Context
+from bot.runtime.flood import SLOW_DOWN, Verdict
 from handlers import (
     admin,
     ask,
@@ -117,7 +117,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     # 👁 Watches: listed and removed in a private chat (handlers/watch.py says why).
     application.add_handler(CommandHandler("watching", watch.on_watching, filters=NEW_MESSAGE))
 
-    # Maintainers' commands: each handler is an @admin_command (bot/access.py): it refuses (and
+    # Maintainers' commands: each handler is an @admin_command (bot/runtime/access.py): it refuses (and
     # logs) anyone not in VISABOT_ADMIN_IDS, and works only in a private chat.
     application.add_handler(CommandHandler("broadcast", admin.on_broadcast, filters=NEW_MESSAGE))
     application.add_handler(CommandHandler("broadcasts", admin.on_broadcasts, filters=NEW_MESSAGE))
@@ -149,6 +149,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(admin.on_topic_button, pattern=r"^bt:"))
     application.add_handler(CallbackQueryHandler(admin.on_send, pattern=r"^bs:\d+$"))
     application.add_handler(CallbackQueryHandler(admin.on_add_chinese, pattern=r"^bz$"))
+    # "bl:ID" links (or unlinks) a found entry under the broadcast; "bl:" is Done.
+    application.add_handler(CallbackQueryHandler(admin.on_link_button, pattern=r"^bl:[a-z0-9-]*$"))
     application.add_handler(CallbackQueryHandler(admin.on_cancel, pattern=r"^bx$"))
     # Entry drafts: "et:" topic, "es:" status, "ev:" save, "ex:" cancel (each carries the draft's nonce).
     application.add_handler(CallbackQueryHandler(entry_drafts.on_topic_button, pattern=r"^et:"))

@@ -21,19 +21,22 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot import drafts
-from bot.access import admin_command, admin_only
-from bot.broadcast import MAX_BODY_CHARS, broadcast_markup, framed_html
-from bot.broadcast_jobs import progress_text
-from bot.context import Context
+from bot.delivery.broadcast import MAX_BODY_CHARS, broadcast_markup, framed_html
+from bot.delivery.jobs import progress_text
+from bot.delivery.outbox import Broadcast
 from bot.i18n import Lang, Preference, topic_label
-from bot.outbox import Broadcast
-from bot.telegram_html import validate_telegram_html, visible_length, visible_text
-from bot.telegram_render import esc
+from bot.replies.html_check import validate_telegram_html, visible_length, visible_text
+from bot.replies.telegram_view import esc, shorten
+from bot.runtime import drafts
+from bot.runtime.access import admin_command, admin_only
+from bot.runtime.context import Context
 from handlers.subscriptions import subscribable_topics
+from knowledge.authoring import find_entries
 from knowledge.bilingual import texts_differ
 
 log = logging.getLogger(__name__)
+
+LINK_CHOICES = 6  # entries offered per search when linking entries under a broadcast
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Draft:
     html: str = ""
     html_zh: str = ""
     entry_ids: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)  # the last entry search's results (step 3)
 
 
 def _draft(context: Context) -> Draft | None:
@@ -121,17 +125,55 @@ async def on_draft_input(update: Update, context: Context) -> None:
             return
         draft.html, draft.stage = html, "entries"
         await message.reply_text(
-            "Step 3 of 3: link knowledge-base entries under the message? Send their ids separated by "
-            "spaces (e.g. <code>h1b-100k-one-time</code>), or /skip."
+            "Step 3 of 3: link knowledge-base entries under the message? Send words to search for them "
+            "(e.g. <code>100k one time</code>) or their ids (e.g. <code>h1b-100k-one-time</code>), or /skip."
         )
         return
+    base = context.bot_data.matcher.base
     ids = message.text.split()
-    unknown = [i for i in ids if context.bot_data.kb.base.get(i) is None]
-    if unknown:
-        await message.reply_text(f"Unknown entry id(s): {esc(', '.join(unknown))}. Send ids again, or /skip.")
+    if all(base.get(i) is not None for i in ids):
+        draft.entry_ids = ids
+        await _preview(message, context, draft)
         return
-    draft.entry_ids = ids
-    await _preview(message, context, draft)
+    # Not all ids: the words are a search, and the entries found are offered as buttons.
+    draft.found = [e.id for e in find_entries(context.bot_data.matcher, message.text, LINK_CHOICES)]
+    if not draft.found:
+        await message.reply_text("No entry matches those words. Try other words or ids, or /skip.")
+        return
+    await message.reply_text(
+        "Tap the entries to link under the message (✅ = linked), then Done. Other words search again.",
+        reply_markup=_link_keyboard(context, draft),
+    )
+
+
+def _link_keyboard(context: Context, draft: Draft) -> InlineKeyboardMarkup:
+    base = context.bot_data.matcher.base
+    rows = [
+        [InlineKeyboardButton(("✅ " if i in draft.entry_ids else "➕ ") + shorten(entry.question, 56), callback_data=f"bl:{i}")]
+        for i in draft.found if (entry := base.get(i)) is not None
+    ]
+    rows.append([InlineKeyboardButton(f"Done ▶ ({len(draft.entry_ids)} linked)", callback_data="bl:")])
+    return InlineKeyboardMarkup(rows)
+
+
+@admin_only("broadcast entry links")
+async def on_link_button(update: Update, context: Context) -> None:
+    """A found entry toggles its link under the broadcast; "Done" goes to the preview."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    draft = _draft(context)
+    if draft is None or draft.stage != "entries" or not isinstance(query.message, Message):
+        await query.answer("This draft is closed. Start again with /broadcast.")
+        return
+    entry_id = query.data.removeprefix("bl:")
+    await query.answer()
+    if not entry_id:
+        await query.edit_message_reply_markup(None)
+        await _preview(query.message, context, draft)
+        return
+    if entry_id in draft.found:
+        draft.entry_ids = [i for i in draft.entry_ids if i != entry_id] if entry_id in draft.entry_ids else [*draft.entry_ids, entry_id]
+    await query.edit_message_reply_markup(_link_keyboard(context, draft))
 
 
 @admin_command("/skip")
@@ -153,7 +195,7 @@ async def _preview(message: Message, context: Context, draft: Draft) -> None:
                 framed_html(html, draft.topics, dt.date.today(), lang),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=broadcast_markup(context.bot_data.kb.base, draft.entry_ids, lang),
+                reply_markup=broadcast_markup(context.bot_data.matcher.base, draft.entry_ids, lang),
             )
         except BadRequest as exc:  # Telegram's own parser has the last word on the markup
             draft.stage = stage

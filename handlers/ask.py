@@ -8,9 +8,9 @@ from telegram import Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
-from bot.context import Context
+from bot.delivery.watch import Watches
 from bot.i18n import Lang, choose, detect, entry_text, t
-from bot.telegram_render import (
+from bot.replies.telegram_view import (
     View,
     answer_keyboard,
     choices_keyboard,
@@ -21,7 +21,7 @@ from bot.telegram_render import (
     smalltalk_html,
     with_expand_row,
 )
-from bot.watch import Watches
+from bot.runtime.context import Context
 from handlers.language import tapped_language, user_language
 from handlers.watch import with_watch_button
 from knowledge.matcher import Candidate, Outcome
@@ -43,10 +43,10 @@ async def send_entry(
     flooded with caveats and source lists. `lang` defaults to the user's /language choice.
     """
     lang = lang or reply_language(context, message.from_user, question or "")
-    shown = entry_text(entry, lang, context.bot_data.kb.base.chinese)
+    shown = entry_text(entry, lang, context.bot_data.matcher.base.chinese)
     if message.chat.type == ChatType.PRIVATE:
-        related = [e for e in (context.bot_data.kb.base.get(r) for r in entry.related) if e is not None]
-        keyboard = answer_keyboard(entry, related, did_you_mean, lang, context.bot_data.kb.base.chinese)
+        related = [e for e in (context.bot_data.matcher.base.get(r) for r in entry.related) if e is not None]
+        keyboard = answer_keyboard(entry, related, did_you_mean, lang, context.bot_data.matcher.base.chinese)
         markup = with_expand_row(keyboard, entry, view, lang)
         watching = Watches(context.bot_data.db).watching(message.chat.id, entry.id)
         markup = with_watch_button(markup, entry.id, watching, lang)
@@ -69,8 +69,8 @@ async def answer_question(message: Message, context: Context, text: str) -> None
     previous_id = data.context_entry_id(
         message.chat.id, replied.message_id if replied is not None else None, message.chat.type == "private"
     )
-    previous = data.kb.base.get(previous_id) if previous_id else None
-    result = data.kb.match(text, context=previous)
+    previous = data.matcher.base.get(previous_id) if previous_id else None
+    result = data.matcher.match(text, context=previous)
     lang = reply_language(context, message.from_user, text)
     if result.outcome is Outcome.SMALLTALK:
         await message.reply_text(smalltalk_html(result, lang))
@@ -79,11 +79,11 @@ async def answer_question(message: Message, context: Context, text: str) -> None
         for part in result.also:  # a compound question: each part's answer in its own message
             await send_entry(message, context, part.entry, question=text, lang=lang)
     elif result.outcome is Outcome.CLARIFY:
-        choices = choices_keyboard(result.alternatives, lang=lang, chinese=data.kb.base.chinese)
+        choices = choices_keyboard(result.alternatives, lang=lang, chinese=data.matcher.base.chinese)
         await message.reply_text(clarify_html(result, lang), reply_markup=choices)
     else:
         context.bot_data.db.log_unanswered(text)
-        markup = choices_keyboard(result.alternatives, with_topics=True, lang=lang, chinese=data.kb.base.chinese)
+        markup = choices_keyboard(result.alternatives, with_topics=True, lang=lang, chinese=data.matcher.base.chinese)
         await message.reply_text(decline_html(result, lang), reply_markup=markup)
 
 
@@ -139,7 +139,7 @@ async def on_expand(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     _, entry_id, view_code = query.data.split(":")
-    entry = context.bot_data.kb.base.get(entry_id)
+    entry = context.bot_data.matcher.base.get(entry_id)
     message = query.message
     if entry is None or message is None or not message.is_accessible:
         await query.answer(t("entry_gone", tapped_language(context, query)), show_alert=True)
@@ -148,7 +148,7 @@ async def on_expand(update: Update, context: Context) -> None:
     view = View(view_code)
     lang = detect(message.text or "")  # type: ignore[attr-defined]  # the language the answer was shown in
     markup = with_expand_row(message.reply_markup, entry, view, lang)  # type: ignore[attr-defined]
-    first, *rest = entry_view_messages(entry, view, text=entry_text(entry, lang, context.bot_data.kb.base.chinese))
+    first, *rest = entry_view_messages(entry, view, text=entry_text(entry, lang, context.bot_data.matcher.base.chinese))
     try:
         await query.edit_message_text(first, reply_markup=markup if not rest else None)
     except BadRequest as exc:  # "message is not modified" after a double tap is harmless

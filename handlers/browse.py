@@ -12,9 +12,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
-from bot.context import Context
 from bot.i18n import Lang, entry_text, t, topic_label
-from bot.telegram_render import esc, shorten, show_data, topics_data, with_vote_row
+from bot.replies.telegram_view import esc, shorten, show_data, topics_data, with_vote_row
+from bot.runtime.context import Context
 from handlers.ask import send_entry
 from handlers.language import tapped_language, user_language
 from knowledge.browse_order import browse_sorted, curated_order
@@ -26,7 +26,7 @@ BROWSE_ASKED_LIMIT = 1000  # more than the knowledge base will hold; one cheap i
 
 
 def topic_menu(context: Context, lang: Lang = Lang.EN) -> tuple[str, InlineKeyboardMarkup]:
-    entries = context.bot_data.kb.base.entries
+    entries = context.bot_data.matcher.base.entries
     rows = []
     for topic in Topic:
         count = sum(e.topic is topic for e in entries)
@@ -38,14 +38,14 @@ def topic_menu(context: Context, lang: Lang = Lang.EN) -> tuple[str, InlineKeybo
 def topic_page(context: Context, topic: Topic, page: int, lang: Lang = Lang.EN) -> tuple[str, InlineKeyboardMarkup]:
     """One page of a topic's questions, in `lang` where the entry has it."""
     entries = browse_sorted(
-        (e for e in context.bot_data.kb.base.entries if e.topic is topic),
+        (e for e in context.bot_data.matcher.base.entries if e.topic is topic),
         curated_order().get(topic.value, ()),
         context.bot_data.db.most_asked(limit=BROWSE_ASKED_LIMIT),
     )
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    chinese = context.bot_data.kb.base.chinese
+    chinese = context.bot_data.matcher.base.chinese
     rows = [[InlineKeyboardButton(shorten(entry_text(e, lang, chinese).question), callback_data=show_data(e.id))] for e in shown]
     nav = []
     if page > 0:
@@ -85,7 +85,7 @@ async def on_topics_callback(update: Update, context: Context) -> None:
 async def on_show_entry(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    entry = context.bot_data.kb.base.get(query.data.removeprefix("a:"))
+    entry = context.bot_data.matcher.base.get(query.data.removeprefix("a:"))
     lang = tapped_language(context, query)
     if entry is None:
         await query.answer(t("entry_gone", lang), show_alert=True)
@@ -101,7 +101,7 @@ async def on_vote(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     _, entry_id, direction = query.data.split(":")
     message = query.message
-    if context.bot_data.kb.base.get(entry_id) is None or message is None:
+    if context.bot_data.matcher.base.get(entry_id) is None or message is None:
         await query.answer()
         return
     up = direction == "1"

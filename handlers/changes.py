@@ -1,6 +1,6 @@
 """/changes: the source watch's review queue in Telegram, for maintainers.
 
-The queue (bot/source_watch.py `changed_entries`) holds entries with an official source whose page
+The queue (bot/sources/watch.py `changed_entries`) holds entries with an official source whose page
 changed after the entry's `verified_on`. Each is listed with the pages that changed and two
 buttons: "✅ Mark verified" (the maintainer re-read the sources and the entry still holds: its
 `verified_on` becomes today, written like every other edit, so it leaves the queue) and "✏️ Edit"
@@ -19,10 +19,10 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
-from bot.access import admin_command, admin_only
-from bot.context import BotData, Context
-from bot.source_watch import changed_entries
-from bot.telegram_render import esc
+from bot.replies.telegram_view import esc
+from bot.runtime.access import admin_command, admin_only
+from bot.runtime.context import BotData, Context
+from bot.sources.watch import changed_entries
 from handlers.entry_drafts import start_edit
 from knowledge.model import Entry
 from knowledge.saves import WRITE_LOCK, on_disk
@@ -56,7 +56,7 @@ def queue_keyboard(entry_id: str) -> InlineKeyboardMarkup:
 async def on_changes(update: Update, context: Context) -> None:
     assert update.message is not None
     data = context.bot_data
-    queue = await asyncio.to_thread(changed_entries, data.kb.base.entries, data.db)
+    queue = await asyncio.to_thread(changed_entries, data.matcher.base.entries, data.db)
     if not queue:
         await update.message.reply_text(
             "✅ No entry waits for review: no official source changed after its entry was verified "

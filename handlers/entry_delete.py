@@ -14,9 +14,9 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.access import admin_command, admin_only
-from bot.context import Context
-from bot.telegram_render import esc
+from bot.replies.telegram_view import esc
+from bot.runtime.access import admin_command, admin_only
+from bot.runtime.context import Context
 from handlers.maintainer_ui import callback, edit, knowledge_dir, query_message
 from knowledge.saves import delete_entry, on_disk
 from knowledge.writer import NoSuchEntry
@@ -33,7 +33,7 @@ async def on_delete(update: Update, context: Context) -> None:
         await update.message.reply_text("Usage: <code>/delete ENTRY-ID</code>, e.g. <code>/delete h1b-masters-cap</code>.")
         return
     entry_id = args[0]
-    if on_disk(knowledge_dir(context.bot_data), entry_id) is None and context.bot_data.kb.base.get(entry_id) is None:
+    if on_disk(knowledge_dir(context.bot_data), entry_id) is None and context.bot_data.matcher.base.get(entry_id) is None:
         await update.message.reply_text(f"No entry <code>{esc(entry_id)}</code>. Nothing to delete.")
         return
     keyboard = InlineKeyboardMarkup([[
@@ -62,7 +62,7 @@ async def on_delete_button(update: Update, context: Context) -> None:
         await edit(message, f"No entry <code>{esc(entry_id)}</code> on disk (deleted meanwhile?). Nothing deleted.")
         return
     log.info("admin %s deleted entry %s", query.from_user.id, entry_id)
-    text = f"🗑 Deleted <code>{esc(entry_id)}</code>: {len(context.bot_data.kb.base.entries)} entries now served."
+    text = f"🗑 Deleted <code>{esc(entry_id)}</code>: {len(context.bot_data.matcher.base.entries)} entries now served."
     if referring:
         text += f"\nStill listed as related by: {esc(', '.join(referring))} (<code>visabot kb lint</code> reports them)."
     await edit(message, text)

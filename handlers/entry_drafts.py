@@ -9,7 +9,7 @@ only while the English it translates is unchanged); "➕ Only add alternates" sk
 phrasings and goes to the preview. /edit words… finds the entry when the id is not at hand.
 What each answer becomes (and the defaults) is decided by knowledge/authoring.py, which
 `visabot kb add` uses too. The draft is an EntryDraft in the maintainer's draft slot
-(bot/drafts.py; no ConversationHandler: updates run concurrently); text from a maintainer whose
+(bot/runtime/drafts.py; no ConversationHandler: updates run concurrently); text from a maintainer whose
 draft waits for text is routed here by handlers.on_private_text. Save goes through
 knowledge/saves.py: validated, locked, atomic, and served at once.
 
@@ -30,11 +30,8 @@ import re
 from pydantic import ValidationError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot import drafts
-from bot.access import admin_command, admin_only
-from bot.context import Context
 from bot.i18n import Lang, entry_text
-from bot.telegram_render import (
+from bot.replies.telegram_view import (
     STATUS_BADGES,
     TOPIC_LABELS,
     View,
@@ -43,6 +40,9 @@ from bot.telegram_render import (
     esc,
     shorten,
 )
+from bot.runtime import drafts
+from bot.runtime.access import admin_command, admin_only
+from bot.runtime.context import Context
 from handlers.entry_steps import (
     LISTS,
     MORE_ALTERNATES,
@@ -112,7 +112,7 @@ async def _advance(message: Message, context: Context, draft: EntryDraft) -> Non
         return
     draft.stage = STEPS[at]
     if draft.stage == "zh_caveats":
-        draft.zh_shared, draft.zh_typed = shared_chinese(draft.caveats, context.bot_data.kb.base.shared), []
+        draft.zh_shared, draft.zh_typed = shared_chinese(draft.caveats, context.bot_data.matcher.base.shared), []
         if None not in draft.zh_shared:  # none to type: every caveat is shared, or there are none
             draft.zh.caveats = list(draft.zh_shared)  # type: ignore[arg-type]  # no None left
             await _preview(message, context, draft)
@@ -380,7 +380,7 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
     for part in entry_messages(entry):
         await message.reply_text(part)
     try:
-        zh = translation(entry, draft.zh, data.kb.base.shared, draft.original, draft.original_zh)
+        zh = translation(entry, draft.zh, data.matcher.base.shared, draft.original, draft.original_zh)
     except Untranslated as exc:
         chinese = f"中文: ❌ not ready ({esc(str(exc))}); Save asks for it before publishing."
     else:
@@ -531,7 +531,7 @@ async def start_edit(message: Message, context: Context, entry_id: str) -> None:
     entry = await asyncio.to_thread(on_disk, knowledge_dir(data), entry_id)
     zh = await asyncio.to_thread(chinese_on_disk, knowledge_dir(data), entry_id)
     if entry is None:
-        close = [c.entry.id for c in data.kb.ranked(entry_id.replace("-", " "), limit=3)]
+        close = [c.entry.id for c in data.matcher.ranked(entry_id.replace("-", " "), limit=3)]
         hint = f" Did you mean: {', '.join(f'<code>{esc(i)}</code>' for i in close)}?" if close else ""
         await message.reply_text(f"No valid entry with id <code>{esc(entry_id)}</code> on disk.{hint}")
         return
@@ -556,7 +556,7 @@ async def on_edit(update: Update, context: Context) -> None:
         )
         return
     words = " ".join(args)
-    found = find_entries(context.bot_data.kb, words, EDIT_CHOICES)
+    found = find_entries(context.bot_data.matcher, words, EDIT_CHOICES)
     if not found:
         await update.message.reply_text(f"No entry found for “{esc(shorten(words, 100))}”. Try other words.")
         return

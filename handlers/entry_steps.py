@@ -1,7 +1,7 @@
 """An entry draft (/add, /edit) and how each of its steps is shown to the maintainer.
 
-The draft lives in the maintainer's draft slot (bot/drafts.py); handlers/entry_drafts.py takes
-the answers. Prompts say what each step wants and, for /edit, what the entry holds now. The
+The draft lives in the maintainer's draft slot (bot/runtime/drafts.py); handlers/entry_drafts.py
+takes the answers. Prompts say what each step wants and, for /edit, what the entry holds now. The
 English steps come first, then the Chinese ones (knowledge/zh/<id>.yaml), each showing the
 English it translates: Save publishes both languages together or nothing.
 """
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import drafts
-from bot.context import Context
-from bot.render import source_date
-from bot.telegram_render import STATUS_BADGES, TOPIC_LABELS, esc
+from bot.replies.plain import source_date
+from bot.replies.telegram_view import STATUS_BADGES, TOPIC_LABELS, esc
+from bot.runtime import drafts
+from bot.runtime.context import Context
 from handlers.maintainer_ui import callback
 from knowledge.authoring import EntryFields
 from knowledge.bilingual import ChineseText, keepable

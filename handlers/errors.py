@@ -7,8 +7,8 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
-from bot.context import Context
 from bot.i18n import choose, t
+from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.access import admin_command
-from bot.context import Context
-from bot.telegram_render import esc, shorten
+from bot.replies.telegram_view import esc, shorten
+from bot.runtime.access import admin_command
+from bot.runtime.context import Context
 from handlers.maintainer_ui import callback
 
 
@@ -24,7 +24,7 @@ async def on_feedback(update: Update, context: Context) -> None:
         return
     await update.message.reply_text(f"👎 <b>Answers with the most 👎</b> ({len(rows)}), with the questions that led to them.")
     for entry_id, down, up, questions in rows:
-        entry = data.kb.base.get(entry_id)
+        entry = data.matcher.base.get(entry_id)
         title = esc(entry.question) if entry else "<i>no longer in the knowledge base</i>"
         asked = "\n".join(f"• {esc(shorten(' '.join(q.split()), 200))}" for q in questions) or "<i>no question recorded</i>"
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("✏️ Edit", callback_data=callback(f"fe:{entry_id}"))]]) if entry else None

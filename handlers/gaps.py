@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot import drafts
-from bot.access import admin_command, admin_only
-from bot.context import BotData, Context
 from bot.gap_clusters import Cluster, Gap, cluster, unanswered
 from bot.logs import user_text
-from bot.telegram_render import esc, shorten
+from bot.replies.telegram_view import esc, shorten
+from bot.runtime import drafts
+from bot.runtime.access import admin_command, admin_only
+from bot.runtime.context import BotData, Context
 from handlers.entry_drafts import start
 from handlers.entry_steps import EntryDraft, prompt_html
 from handlers.maintainer_ui import (
@@ -90,7 +90,7 @@ def gap_token(row: dict[str, object]) -> str:
 async def _clusters(data: BotData) -> tuple[list[Cluster], int]:
     """The groups still unanswered, most asked first, and how many questions are hidden."""
     gaps = [Gap.of(r) for r in data.db.gaps(SCAN)]
-    still, answered = await asyncio.to_thread(unanswered, gaps, data.kb)
+    still, answered = await asyncio.to_thread(unanswered, gaps, data.matcher)
     return cluster(still), answered
 
 
@@ -219,7 +219,7 @@ async def on_gap_button(update: Update, context: Context) -> None:
         await query.answer()
         await message.reply_text(note + prompt_html(draft))
     elif action == "ga":
-        choices = [c.entry for c in data.kb.ranked(group.lead.text, limit=ATTACH_CHOICES)]
+        choices = [c.entry for c in data.matcher.ranked(group.lead.text, limit=ATTACH_CHOICES)]
         await query.answer("Pick the entry it belongs to, or search by words.")
         head = "📎 Attach it as an alternate of:" if choices else "📎 No entry is close to it: search by words."
         await edit(message, _group_html(group) + f"\n\n{head}", _pick_keyboard(token, choices))
@@ -255,7 +255,7 @@ async def on_search_text(update: Update, context: Context) -> None:
     if found is None:
         await message.reply_text(GONE)
         return
-    entries = find_entries(context.bot_data.kb, message.text, ATTACH_CHOICES)
+    entries = find_entries(context.bot_data.matcher, message.text, ATTACH_CHOICES)
     head = "📎 Attach it as an alternate of:" if entries else "Nothing found: search again with other words."
     await message.reply_text(_group_html(found[0]) + f"\n\n{head}", reply_markup=_pick_keyboard(search.token, entries))
 
@@ -284,7 +284,7 @@ async def _attach(update: Update, context: Context, group: Cluster, page: int, e
         data.db.remove_gap(gap.row_id, gap.key)
     said = user_text(group.lead.text, logs_user_text(context))
     log.info("admin %s attached unanswered question %s to %s", query.from_user.id, said, entry.id)
-    result = data.kb.match(group.lead.text)
+    result = data.matcher.match(group.lead.text)
     if result.outcome is Outcome.ANSWER and result.entry is not None and result.entry.id == entry.id:
         effect = "It now gets this answer."
     else:

@@ -11,9 +11,9 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot.context import Context
 from bot.i18n import EntryText, Lang, choose, entry_text, t
-from bot.telegram_render import entry_view_messages, group_answer_keyboard, shorten
+from bot.replies.telegram_view import entry_view_messages, group_answer_keyboard, shorten
+from bot.runtime.context import Context
 from knowledge.model import Entry
 
 MAX_RESULTS = 10
@@ -38,7 +38,7 @@ def _article(entry: Entry, bot_username: str, shown: EntryText, lang: Lang) -> I
 async def on_inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     assert query is not None
-    kb = context.bot_data.kb
+    kb = context.bot_data.matcher
     text = query.query.strip()
     if text:
         near = kb.model.thresholds.offer * 100

@@ -11,8 +11,8 @@ from telegram import (
     User,
 )
 
-from bot.context import Context
 from bot.i18n import Lang, Preference, choose, t
+from bot.runtime.context import Context
 
 CHOICE_LABELS = {Preference.EN: "English", Preference.ZH: "中文（简体）"}
 

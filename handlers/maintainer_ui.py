@@ -11,8 +11,8 @@ from pathlib import Path
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
-from bot.context import BotData, Context
-from bot.telegram_render import Block, esc, pack, shorten
+from bot.replies.telegram_view import Block, esc, pack, shorten
+from bot.runtime.context import BotData, Context
 from knowledge.loader import Problem
 
 MAX_CALLBACK_BYTES = 64

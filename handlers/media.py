@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.context import Context
 from bot.i18n import t
+from bot.runtime.context import Context
 from handlers.language import user_language
 
 

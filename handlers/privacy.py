@@ -13,8 +13,8 @@ import logging
 
 from telegram import Update
 
-from bot.context import Context
 from bot.i18n import count_text, t
+from bot.runtime.context import Context
 from handlers.language import user_language
 
 log = logging.getLogger(__name__)

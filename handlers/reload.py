@@ -10,8 +10,8 @@ import logging
 
 from telegram import Update
 
-from bot.access import admin_command
-from bot.context import Context
+from bot.runtime.access import admin_command
+from bot.runtime.context import Context
 from handlers.maintainer_ui import knowledge_dir, problems_html, reply_long
 from knowledge.saves import reload_from_disk
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 async def on_reload(update: Update, context: Context) -> None:
     assert update.message is not None
     data = context.bot_data
-    before = len(data.kb.base.entries)
+    before = len(data.matcher.base.entries)
     problems = await asyncio.to_thread(reload_from_disk, data)
     if problems:
         await reply_long(
@@ -32,7 +32,7 @@ async def on_reload(update: Update, context: Context) -> None:
         )
         return
     log.info("admin %s reloaded the knowledge base", update.message.from_user.id if update.message.from_user else "?")
-    base = data.kb.base
+    base = data.matcher.base
     text = f"✅ Reloaded: {len(base.entries)} entries (before: {before})."
     if base.skipped:
         text += (

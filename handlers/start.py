@@ -6,10 +6,10 @@ from collections import Counter
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.commands import help_text
-from bot.context import Context
 from bot.i18n import Lang, t, topic_name
-from bot.telegram_render import View, esc, topics_data
+from bot.replies.telegram_view import View, esc, topics_data
+from bot.runtime.commands import help_text
+from bot.runtime.context import Context
 from handlers.ask import send_entry
 from handlers.language import user_language
 from handlers.subscriptions import start_subscription
@@ -31,7 +31,7 @@ async def on_start(update: Update, context: Context) -> None:
     if payload.startswith("sub-"):
         await start_subscription(message, context, payload.removeprefix("sub-"))
         return
-    entry = context.bot_data.kb.base.get(payload) if payload else None
+    entry = context.bot_data.matcher.base.get(payload) if payload else None
     if entry is not None:  # a group answer's "caveats and sources" link: show it all
         await send_entry(message, context, entry, view=View.FULL)
         return
@@ -50,7 +50,7 @@ async def on_help(update: Update, context: Context) -> None:
 
 async def on_about(update: Update, context: Context) -> None:
     assert update.message is not None
-    entries = context.bot_data.kb.base.entries
+    entries = context.bot_data.matcher.base.entries
     lang = user_language(context, update.message.from_user)
     newest = max(e.verified_on for e in entries)
     counts = Counter(e.topic.value for e in entries)

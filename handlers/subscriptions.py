@@ -19,9 +19,9 @@ from telegram import (
 )
 from telegram.error import BadRequest, TelegramError
 
-from bot.context import Context
+from bot.delivery.subscriptions import ALL_TOPICS
 from bot.i18n import Lang, t, topic_label
-from bot.subscriptions import ALL_TOPICS
+from bot.runtime.context import Context
 from handlers.language import tapped_language, user_language
 from knowledge.model import Topic
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def subscribable_topics(context: Context) -> list[str]:
     """The topics the knowledge base has entries for, plus "all"."""
-    present = {e.topic for e in context.bot_data.kb.base.entries}
+    present = {e.topic for e in context.bot_data.matcher.base.entries}
     return [topic.value for topic in Topic if topic in present] + [ALL_TOPICS]
 
 

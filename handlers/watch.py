@@ -15,10 +15,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
-from bot.context import Context
+from bot.delivery.watch import Watches
 from bot.i18n import Lang, choose, detect, entry_text, t
-from bot.telegram_render import esc, shorten
-from bot.watch import Watches
+from bot.replies.telegram_view import esc, shorten
+from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 50  # buttons under one /watching message (Telegram allows 100)
@@ -63,7 +63,7 @@ async def on_watch_button(update: Update, context: Context) -> None:
         return
     entry_id = query.data.removeprefix("w:")
     watches = Watches(context.bot_data.db)
-    entry = context.bot_data.kb.base.get(entry_id)
+    entry = context.bot_data.matcher.base.get(entry_id)
     if watches.watching(user.id, entry_id):
         watches.remove(user.id, entry_id)
         watching = False
@@ -87,7 +87,7 @@ def watching_view(context: Context, chat_id: int, lang: Lang) -> tuple[str, Inli
     ids = Watches(context.bot_data.db).of_chat(chat_id)
     if not ids:
         return esc(t("watching.none", lang)), None
-    base = context.bot_data.kb.base
+    base = context.bot_data.matcher.base
     rows = []
     for entry_id in ids[:MAX_LISTED]:
         entry = base.get(entry_id)

@@ -18,9 +18,9 @@ from pydantic import ValidationError
 
 from knowledge.bilingual import ChineseText, load_chinese
 from knowledge.caveats import SharedCaveats, caveats_path, context, load_shared_caveats
+from knowledge.compact_entries import EntryStore
 from knowledge.entry_file import read_entry_file
 from knowledge.model import Entry
-from knowledge.store import EntryStore
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -74,7 +74,7 @@ class KnowledgeError(Exception):
 
 class KnowledgeBase:
     """The entries (in order, looked up by id), the synonyms, and each entry's file when loaded
-    from disk. Entries are held compressed (knowledge/store.py): only the few read per question
+    from disk. Entries are held compressed (knowledge/compact_entries.py): only the few read per question
     are Python objects at any time, so a large base fits in memory."""
 
     def __init__(

@@ -36,10 +36,10 @@ WRITE_LOCK = threading.Lock()
 
 
 class Served(Protocol):
-    """What a running bot serves (bot.context.BotData): its matcher, and a way to swap it."""
+    """What a running bot serves (bot.runtime.context.BotData): its matcher, and a way to swap it."""
 
     @property
-    def kb(self) -> Matcher: ...
+    def matcher(self) -> Matcher: ...
 
     def reload(self, base: KnowledgeBase | None = None) -> list[Problem]: ...
 
@@ -66,7 +66,7 @@ def on_disk(root: Path, entry_id: str) -> Entry | None:
 
 def taken_ids(served: Served, root: Path) -> set[str]:
     """Ids in use: served ones and any file on disk (e.g. written by `visabot kb add`, not yet reloaded)."""
-    return set(served.kb.base.by_id) | {p.stem for p in (root / ENTRIES_DIRNAME).glob("*/*.yaml")}
+    return set(served.matcher.base.by_id) | {p.stem for p in (root / ENTRIES_DIRNAME).glob("*/*.yaml")}
 
 
 def new_id(served: Served, root: Path, fields: EntryFields) -> str:
@@ -76,7 +76,7 @@ def new_id(served: Served, root: Path, fields: EntryFields) -> str:
 
 
 def _review(served: Served, entry: Entry, today: dt.date, replaces: str | None, confirmed: bool) -> None:
-    review = review_entry(served.kb.base, entry, today, replaces)
+    review = review_entry(served.matcher.base, entry, today, replaces)
     if review.errors or (review.warnings and not confirmed):
         raise NotReviewed(review)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -11,9 +12,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application
 from bot.config import BotSettings, load_settings
-from bot.telegram_html import validate_telegram_html, visible_length
+from bot.replies.html_check import validate_telegram_html, visible_length
+from bot.runtime.app import build_application
 from knowledge.matcher import Matcher
 from tests.fake_telegram import FakeTelegram
 
@@ -63,6 +64,13 @@ async def running_bot(
         await application.shutdown()
         assert application.post_shutdown is not None
         await application.post_shutdown(application)
+
+
+async def all_written(app: Application) -> None:  # type: ignore[type-arg]
+    """Wait until every fetched update is handled (PTB marks each done when its handler returns;
+    handlers queue their bookkeeping after replying) and every queued write is in the database."""
+    await asyncio.wait_for(app.update_queue.join(), timeout=30)
+    assert await asyncio.to_thread(app.bot_data.db.bookkeeping.wait_idle, 10)
 
 
 def assert_valid_reply(text: str) -> None:

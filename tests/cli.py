@@ -25,7 +25,7 @@ from typing import Self
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.bot_harness import clean_env
 
 VISABOT = str(Path(sys.executable).parent / "visabot")

@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-# One BLAS thread, set before numpy loads (and inherited by every `visabot` subprocess). The
-# matcher multiplies one small vector by the phrasing matrix per question; OpenBLAS's threads buy
-# nothing at that size and, on a busy 2-core machine, spin against each other: `kb lint` (1,900
-# questions) took 45 s of wall time instead of 10 and 16 s of CPU instead of 3.5. Answers do not
-# change: each output element is one dot product, computed by one thread either way.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +10,7 @@ import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 
-from bot.source_watch import page_fingerprint
+from bot.sources.watch import page_fingerprint
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.matcher import Matcher

@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.telegram_html import utf16_len, validate_telegram_html, visible_length, visible_text
+from bot.replies.html_check import utf16_len, validate_telegram_html, visible_length, visible_text
 
 __all__ = [
     "BOT_ID",

@@ -136,7 +136,7 @@ async def test_add_with_chinese_saves_both_and_a_chinese_question_gets_the_chine
         await send(fake, "keep", ADMIN, "step 9 of 10")  # the question typed before is kept
         summary = await send(fake, ZH_ANSWER, ADMIN, "Preview")
         saved = await save(fake, summary)
-        base = app.bot_data.kb.base
+        base = app.bot_data.matcher.base
         asked = await send(fake, ASKED_IN_CHINESE, USER)
     assert ZEBRA in first_zh.text and "中文" in first_zh.text and "later" in first_zh.text
     assert "its English is new or changed" in no_keep.text
@@ -175,7 +175,7 @@ async def test_edit_of_a_caveat_needs_its_chinese_and_shows_the_current_one(
         no_keep = await send(fake, "keep", ADMIN, "no Chinese caveats to keep")
         summary = await send(fake, "免名额雇主不使用这两类名额。", ADMIN, "Preview")
         await save(fake, summary, expect="Updated")
-        served = app.bot_data.kb.base
+        served = app.bot_data.matcher.base
     assert before.question in question.text and "<code>keep</code>" in question.text
     assert before.answer in answer.text and "<code>keep</code>" in answer.text
     # Its English changed: the current Chinese is shown for reference, without "keep".

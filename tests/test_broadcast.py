@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from bot.broadcast import Broadcaster
-from bot.outbox import BLOCKED, DONE, FAILED, PENDING, SENDING, SENT, Ledger, Outbox
+from bot.delivery.broadcast import Broadcaster
+from bot.delivery.outbox import BLOCKED, DONE, FAILED, PENDING, SENDING, SENT, Ledger, Outbox
+from bot.delivery.subscriptions import Subscriptions
+from bot.runtime.http_client import AiohttpRequest
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
-from bot.telegram_request import AiohttpRequest
 from knowledge.loader import KnowledgeBase
 from tests.bot_harness import TOKEN
 from tests.fake_telegram import FakeTelegram

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.outbox import SENT, Outbox
+from bot.delivery.outbox import SENT, Outbox
+from bot.delivery.subscriptions import Subscriptions
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
 from tests.bot_harness import TOKEN, clean_env
 from tests.cli import VISABOT, visabot
 from tests.fake_telegram import FakeTelegram

@@ -21,8 +21,8 @@ import pytest
 from telegram import Bot
 from telegram.request import BaseRequest, RequestData
 
-from bot.broadcast import FREE, FREE_LIMIT, PAID, PAID_LIMIT, Broadcaster, Limits
-from bot.outbox import SENT, Outbox
+from bot.delivery.broadcast import FREE, FREE_LIMIT, PAID, PAID_LIMIT, Broadcaster, Limits
+from bot.delivery.outbox import SENT, Outbox
 from bot.storage import Storage
 from tests.bot_harness import TOKEN
 

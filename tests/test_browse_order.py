@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.telegram_render import shorten
+from bot.replies.telegram_view import shorten
 from knowledge.browse_order import browse_sorted, curated_order
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic

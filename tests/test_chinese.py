@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.i18n import Lang, choose, detect, entry_text
-from bot.telegram_html import visible_text
+from bot.replies.html_check import visible_text
 from knowledge.bilingual import (
     ChineseText,
     check_entry,
@@ -105,7 +105,7 @@ async def test_a_chinese_question_gets_a_chinese_reply_and_language_is_a_stored_
         await fake_telegram.wait_for("sendMessage", chat_id=USER, count=5)
         await fake_telegram.wait_for_updates_delivered()
         forgotten = app.bot_data.db.language(USER)
-    zh = app.bot_data.kb.base.chinese["k-visa-age-limit"]
+    zh = app.bot_data.matcher.base.chinese["k-visa-age-limit"]
     assert simplified.text.startswith(f"<b>{zh.question}</b>") and "✅" not in simplified.text
     assert "截至" in simplified.text and "不构成法律意见" in simplified.text
     labels = [b["text"] for b in buttons(simplified)]
@@ -123,6 +123,7 @@ async def test_a_chinese_question_gets_a_chinese_reply_and_language_is_a_stored_
 
 async def test_start_and_help_follow_a_chinese_language_app(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path):
+        # One at a time: updates are handled concurrently, so two replies may come in either order.
         fake_telegram.push_update(make_command("/start", language_code="zh-hans"))
         (welcome,) = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=1)
         fake_telegram.push_update(make_command("/help", language_code="zh-hans"))  # after: replies may interleave
@@ -140,7 +141,7 @@ async def test_inline_mode_answers_a_chinese_query_in_chinese(fake_telegram: Fak
     async with running_bot(fake_telegram, tmp_path) as app:
         fake_telegram.push_update(make_inline_query("K字签证有年龄限制吗"))
         (call,) = await fake_telegram.wait_for("answerInlineQuery", count=1)
-    zh = app.bot_data.kb.base.chinese["k-visa-age-limit"]
+    zh = app.bot_data.matcher.base.chinese["k-visa-age-limit"]
     first = call.params["results"][0]
     assert first["id"] == "k-visa-age-limit" and first["title"] == zh.question
     assert first["input_message_content"]["message_text"].startswith(f"<b>{zh.question}</b>")
@@ -240,8 +241,8 @@ def test_cli_broadcast_with_file_zh_and_english_only_broadcasts(fake_telegram: F
     a broadcast with English only reaches them in English."""
     import subprocess
 
+    from bot.delivery.subscriptions import Subscriptions
     from bot.storage import Storage
-    from bot.subscriptions import Subscriptions
     from tests.cli import VISABOT
     from tests.test_broadcast_crash import cli_env
 
@@ -310,7 +311,7 @@ async def test_buttons_under_a_chinese_answer_and_browsing_stay_in_chinese(fake_
         (page,) = await fake_telegram.wait_for("editMessageText", count=1)
         fake_telegram.push_update(make_command("/about"))
         about = (await fake_telegram.wait_for("sendMessage", chat_id=USER, count=4))[-1]
-    chinese = app.bot_data.kb.base.chinese
+    chinese = app.bot_data.matcher.base.chinese
     related_id = related["callback_data"].removeprefix("a:")
     assert related["text"][:6] == chinese[related_id].question[:6]  # labelled in Chinese too
     assert opened.text.startswith(f"<b>{chinese[related_id].question}</b>")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.delivery.subscriptions import Subscriptions
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
 from tests.bot_harness import TOKEN
 from tests.cli import Ran, visabot
 from tests.fake_telegram import FakeTelegram

@@ -21,8 +21,8 @@ import click
 import pytest
 import yaml
 
-from bot.cli import main
-from bot.runner import PID_FILE_NAME
+from bot.cli.main import main
+from bot.runtime.runner import PID_FILE_NAME
 from bot.storage import Storage
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase, load_knowledge_base, parse_entry_text

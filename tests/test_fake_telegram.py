@@ -42,7 +42,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram_html import validate_telegram_html, visible_length, visible_text
+from bot.replies.html_check import validate_telegram_html, visible_length, visible_text
 from tests.fake_telegram import (
     BOT_ID,
     DEFAULT_GROUP_ID,

@@ -29,9 +29,9 @@ import sys
 from pathlib import Path
 
 from bot.i18n import Lang, entry_text
-from bot.render import entry_as_text
-from bot.telegram_html import validate_telegram_html, visible_length
-from bot.telegram_render import View, entry_view_messages
+from bot.replies.html_check import validate_telegram_html, visible_length
+from bot.replies.plain import entry_as_text
+from bot.replies.telegram_view import View, entry_view_messages
 from handlers.entry_steps import EntryDraft
 from knowledge.authoring import build_entry
 from knowledge.lint import summaries
@@ -86,7 +86,7 @@ def test_a_summary_that_adds_a_number_is_a_lint_error(shipped_kb: KnowledgeBase)
 async def test_full_answer_button_expands_the_summary_in_place(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (reply,) = await ask(fake_telegram, "who pays the h1b $100,000 fee, the employer or the worker?")
-        entry = app.bot_data.kb.base.get("h1b-100k-who-pays")
+        entry = app.bot_data.matcher.base.get("h1b-100k-who-pays")
         assert html.escape(entry.summary, quote=True) in reply.text
         assert html.escape(entry.answer, quote=True) not in reply.text
         expand = [(b["text"], b["callback_data"]) for b in buttons(reply) if b["callback_data"].startswith("x:")]

@@ -57,7 +57,7 @@ async def test_bot_starts_and_answers_with_a_garbage_entry_file(
     async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         fake_telegram.push_update(make_private_text("how many extra h1b for a master's degree?", user_id=USER))
         (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
-        served = len(app.bot_data.kb.base.entries)
+        served = len(app.bot_data.matcher.base.entries)
     assert "20,000" in (reply.text or "")
     assert served == count == len(list((kb_dir / "entries").glob("*/*.yaml"))) - 1
     assert any("garbage.yaml" in r.getMessage() for r in caplog.records)
@@ -164,7 +164,7 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
             summary = await send(fake, "是的，每年都要交。", ADMIN, "Preview")
             replies[status] = await press(fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved")
         still = await send(fake, "is the h1b fee yearly", USER)
-        served = len(app.bot_data.kb.base.entries)
+        served = len(app.bot_data.matcher.base.entries)
     assert snapshot(kb_dir) == files and served == len(files)
     assert "official" in replies["official"].text
     refused = replies["reported"]
@@ -205,7 +205,7 @@ async def test_telegram_delete_asks_then_removes_and_reloads(
         assert path.exists()
         ask = await send(fake, "/delete h1b-masters-cap", ADMIN, "Delete")
         done = await press(fake, "ed:h1b-masters-cap", ask, ADMIN, expect="Deleted", method="editMessageText")
-        served = app.bot_data.kb.base.get("h1b-masters-cap")
+        served = app.bot_data.matcher.base.get("h1b-masters-cap")
     assert "not" in refused.text.lower() and forged.params.get("show_alert") and path.exists() is False
     assert "h1b-no-such" in unknown.text
     assert [b["text"] for b in buttons(ask)] == ["🗑 Delete", "Cancel"]
@@ -219,7 +219,7 @@ async def test_telegram_delete_asks_then_removes_and_reloads(
 def test_a_second_bot_on_the_same_database_is_refused(kb_dir: Path, tmp_path: Path) -> None:
     import fcntl
 
-    from bot.runner import PID_FILE_NAME, instance_lock_path
+    from bot.runtime.runner import PID_FILE_NAME, instance_lock_path
     from tests.bot_harness import TOKEN
 
     db = tmp_path / "data" / "visabot.sqlite3"
@@ -239,7 +239,7 @@ def test_a_second_bot_on_the_same_database_is_refused(kb_dir: Path, tmp_path: Pa
 def test_kb_reload_reports_a_stale_pid_file_and_signals_nothing(kb_dir: Path, tmp_path: Path) -> None:
     """After a SIGKILL the pid file stays; its pid may name another process, even one whose command
     line says visabot. Without the instance lock held, it is stale: reported, not signalled."""
-    from bot.runner import PID_FILE_NAME
+    from bot.runtime.runner import PID_FILE_NAME
 
     db = tmp_path / "data" / "visabot.sqlite3"
     db.parent.mkdir()

@@ -14,9 +14,9 @@ import pytest
 from telegram.ext import Application
 
 import bot.storage
-from bot.flood import MAX_UPDATES, SLOW_DOWN, FloodGuard, Verdict
+from bot.runtime.flood import MAX_UPDATES, SLOW_DOWN, FloodGuard, Verdict
 from bot.storage import Storage
-from tests.bot_harness import running_bot
+from tests.bot_harness import all_written, running_bot
 from tests.fake_telegram import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
@@ -73,7 +73,7 @@ async def test_a_locked_database_does_not_hold_up_replies(
         finally:
             locker.execute("COMMIT")
             locker.close()
-        assert await asyncio.to_thread(app.bot_data.db.bookkeeping.wait_idle, 10)
+        await all_written(app)
     assert "bookkeeping writes resumed" in caplog.text  # retried until the lock was gone
     texts = [c.text for c in calls]
     assert lock_still_held
@@ -99,7 +99,7 @@ async def test_a_failing_bookkeeping_write_is_logged_once_and_never_reaches_the_
             await fake.wait_for("sendMessage", chat_id=USER, count=2 * n + 1)
             fake.push_update(make_private_text(secret))
             await fake.wait_for("sendMessage", chat_id=USER, count=2 * n + 2)
-        assert await asyncio.to_thread(db.bookkeeping.wait_idle, 10)
+        await all_written(app)
     texts = fake.sent_texts(USER)
     assert sum("20,000" in t for t in texts) == 3
     assert not any(APOLOGY in t for t in texts)
@@ -138,8 +138,7 @@ async def test_a_downvoted_question_cannot_be_joined_to_its_user(fake_telegram: 
             await fake.wait_for("answerCallbackQuery", count=2 * n - 1)  # one press answered at a time
             fake.push_update(make_callback_query("v:h1b-masters-cap:0", user_id=user, message=answer.result))
             await fake.wait_for("answerCallbackQuery", count=n + n)
-        # The 👎's question is bookkeeping, written by a background thread: wait until it is.
-        assert await asyncio.to_thread(app.bot_data.db.bookkeeping.wait_idle, 10)
+        await all_written(app)  # the 👎's question is bookkeeping, written by a background thread
         votes = app.bot_data.db.votes("h1b-masters-cap")
         feedback = app.bot_data.db.most_downvoted()
     assert votes == (0, 2)  # one vote per user per answer message

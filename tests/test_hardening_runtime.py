@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import BotSettings, SettingsError, load_settings
+from bot.delivery.subscriptions import Subscriptions
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
 from tests.bot_harness import TOKEN, clean_env, running_bot
 from tests.cli import VISABOT, visabot
 from tests.fake_telegram import FakeTelegram, make_callback_query, make_private_text

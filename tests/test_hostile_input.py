@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.i18n import choose
-from bot.telegram_html import validate_telegram_html, visible_text
-from bot.telegram_render import (
+from bot.replies.html_check import validate_telegram_html, visible_text
+from bot.replies.telegram_view import (
     View,
     clarify_html,
     decline_html,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.render import entry_as_text, result_as_dict
-from bot.telegram_render import entry_blocks, entry_view_messages
+from bot.replies.plain import entry_as_text, result_as_dict
+from bot.replies.telegram_view import entry_blocks, entry_view_messages
 from knowledge.lint import lapsed as lapsed_findings
 from knowledge.lint import lint
 from knowledge.loader import KnowledgeBase

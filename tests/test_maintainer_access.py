@@ -1,11 +1,11 @@
-"""Issue 14.3: one draft slot per maintainer (bot/drafts.py) and maintainer handlers guarded where
-they are defined (bot/access.py), end to end through the fake Bot API."""
+"""Issue 14.3: one draft slot per maintainer (bot/runtime/drafts.py) and maintainer handlers guarded where
+they are defined (bot/runtime/access.py), end to end through the fake Bot API."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot import drafts
+from bot.runtime import drafts
 from handlers.admin import Draft
 from handlers.entry_steps import EntryDraft
 from tests.bot_harness import running_bot

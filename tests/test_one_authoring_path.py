@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.storage import MAX_LOGGED_QUESTION_CHARS
 from knowledge.authoring import MAX_ALTERNATE_CHARS, clean_answer, review_days, slug_for
 from knowledge.loader import load_knowledge_base

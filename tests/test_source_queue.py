@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import bot.source_job
+import bot.sources.daily_job
 import knowledge.publishers
-from bot.context import BotData
-from bot.source_watch import SourceWatch, State, urls_by_entry
+from bot.runtime.context import BotData
+from bot.sources.watch import SourceWatch, State, urls_by_entry
 from bot.storage import Storage, now
 from knowledge.loader import load_knowledge_base, parse_entry_text
 from tests.bot_harness import assert_valid_reply, clean_env, running_bot
@@ -165,7 +165,7 @@ async def test_daily_job_checks_and_tells_admins_once(
     await queue_entry(kb_dir, tmp_path / "visabot.sqlite3", server)
     server.pages["/rule"] = server.pages["/rule"].replace("$250,000", "$300,000")  # changed again
     server.requests.clear()
-    monkeypatch.setattr(bot.source_job, "FIRST_DELAY", dt.timedelta(0))
+    monkeypatch.setattr(bot.sources.daily_job, "FIRST_DELAY", dt.timedelta(0))
     fake = fake_telegram
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir, VISABOT_SOURCE_WATCH="daily") as app:
         told = (await fake.wait_for("sendMessage", lambda c: "Source watch" in (c.text or ""), timeout=30, chat_id=ADMIN))
@@ -197,10 +197,10 @@ async def test_a_restart_within_the_day_does_not_check_again(
     with storage.transaction():
         storage.db.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
-            [bot.source_job.LAST_RUN_KEY, (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()],
+            [bot.sources.daily_job.LAST_RUN_KEY, (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()],
         )
     storage.close()
-    monkeypatch.setattr(bot.source_job, "FIRST_DELAY", dt.timedelta(0))
+    monkeypatch.setattr(bot.sources.daily_job, "FIRST_DELAY", dt.timedelta(0))
     async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir, VISABOT_SOURCE_WATCH="daily"):
         await asyncio.sleep(0.5)
     assert server.requests == []

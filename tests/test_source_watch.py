@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.source_watch import (
+from bot.sources.watch import (
     USER_AGENT,
     SourceWatch,
     State,

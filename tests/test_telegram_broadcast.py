@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.broadcast import framed_html
-from bot.outbox import Outbox
+from bot.delivery.broadcast import framed_html
+from bot.delivery.outbox import Outbox
+from bot.delivery.subscriptions import Subscriptions
+from bot.replies.telegram_view import TOPIC_LABELS
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
-from bot.telegram_render import TOPIC_LABELS
 from knowledge.model import Topic
 from tests.bot_harness import running_bot
 from tests.fake_telegram import (
@@ -167,6 +167,30 @@ async def admin_draft_to_preview(fake: FakeTelegram, html: str) -> Call:
     await fake.wait_for("sendMessage", chat_id=ADMIN, count=before + 1)
     await command(fake, "/skip", ADMIN)
     return (await fake.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "preview" in (c.text or "")))[-1]
+
+
+async def test_broadcast_entries_are_found_by_words_and_toggled(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    """Step 3 takes words: the entries found are buttons that toggle a link (✅), then Done shows
+    the preview with the linked entries' buttons under the message (issue 12 point 7)."""
+    async with running_bot(fake_telegram, tmp_path):
+        start = await command(fake_telegram, "/broadcast", ADMIN)
+        await press(fake_telegram, "bt:h1b", start, ADMIN)
+        await press(fake_telegram, "bt:next", start, ADMIN)
+        fake_telegram.push_update(make_private_text("<b>Update</b> on the fee", user_id=ADMIN))
+        await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "Step 3 of 3" in (c.text or ""))
+        fake_telegram.push_update(make_private_text("100k one time", user_id=ADMIN))
+        (found,) = await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "Tap the entries" in (c.text or ""))
+        offered = [str(b["callback_data"]) for b in buttons(found)]
+        await press(fake_telegram, "bl:h1b-100k-one-time", found, ADMIN)
+        ticked = (await fake_telegram.wait_for("editMessageReplyMarkup", chat_id=ADMIN))[-1]
+        await press(fake_telegram, "bl:", found, ADMIN)
+        summary = (await fake_telegram.wait_for("sendMessage", chat_id=ADMIN, predicate=lambda c: "preview" in (c.text or "")))[-1]
+    assert "bl:h1b-100k-one-time" in offered and offered[-1] == "bl:"
+    marks = ticked.params["reply_markup"]["inline_keyboard"]
+    assert any(row[0]["text"].startswith("✅ ") and row[0]["callback_data"] == "bl:h1b-100k-one-time" for row in marks)
+    assert marks[-1][0]["text"] == "Done ▶ (1 linked)"
+    preview = fake_telegram.calls("sendMessage", chat_id=ADMIN)[-2]
+    assert "a:h1b-100k-one-time" in str(preview.params.get("reply_markup")) and summary is not None
 
 
 async def test_admin_broadcast_flow_sends_once_with_progress(fake_telegram: FakeTelegram, tmp_path: Path) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.commands import COMMANDS, Scope
-from bot.telegram_html import visible_length
+from bot.replies.html_check import visible_length
+from bot.runtime.commands import COMMANDS, Scope
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.matcher import Outcome
-from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
+from tests.bot_harness import TOKEN, all_written, assert_valid_reply, running_bot
 from tests.fake_telegram import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
@@ -86,7 +86,7 @@ async def test_welcome_help_and_about(fake_telegram: FakeTelegram, tmp_path: Pat
     for command in COMMANDS:
         assert (f"/{command.name} " in help_text) is not bool(command.scope & Scope.ADMIN)
     about = next(c.text for c in calls if "About visabot" in c.text)
-    entries = app.bot_data.kb.base.entries
+    entries = app.bot_data.matcher.base.entries
     assert f"{len(entries)} curated entries" in about
     assert max(e.verified_on for e in entries).isoformat() in about
     for call in calls:
@@ -106,7 +106,7 @@ async def test_deep_link_opens_an_entry(fake_telegram: FakeTelegram, tmp_path: P
 async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         (reply,) = await ask(fake_telegram, "h1b 100k fee anual or one time??")
-    entry = app.bot_data.kb.base.get("h1b-100k-one-time")
+    entry = app.bot_data.matcher.base.get("h1b-100k-one-time")
     text = reply.text
     assert reply.params["parse_mode"] == "HTML"
     assert reply.params["link_preview_options"] == {"is_disabled": True}
@@ -144,7 +144,7 @@ async def test_expand_buttons_edit_the_answer_in_place(fake_telegram: FakeTelegr
         short = (await fake_telegram.wait_for("editMessageText", count=3))[-1]
         await press(fake_telegram, "x:h1b-100k-one-time:h", reply)
         history = (await fake_telegram.wait_for("editMessageText", count=4))[-1]
-    entry = app.bot_data.kb.base.get("h1b-100k-one-time")
+    entry = app.bot_data.matcher.base.get("h1b-100k-one-time")
     for source in entry.sources:
         assert f'<a href="{source.url.replace("&", "&amp;")}">' in sources.text and source.url.replace("&", "&amp;") in full.text
     assert html.escape(entry.caveats[-1]) not in sources.text and html.escape(entry.caveats[-1]) in full.text
@@ -266,7 +266,7 @@ VAGUE = ["h1b rules", "avg h1b salary", "h1b fees", "k visa rules", "fee"]
 
 async def test_clarify_offers_choices_and_a_choice_answers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
-        vague = [q for q in VAGUE if app.bot_data.kb.match(q).outcome is Outcome.CLARIFY]
+        vague = [q for q in VAGUE if app.bot_data.matcher.match(q).outcome is Outcome.CLARIFY]
         assert vague, "none of the vague questions is clarified any more: pick new ones"
         (reply,) = await ask(fake_telegram, vague[0])
         choices = buttons(reply)
@@ -274,7 +274,7 @@ async def test_clarify_offers_choices_and_a_choice_answers(fake_telegram: FakeTe
         assert all(b["callback_data"].startswith("a:") for b in choices)
         await press(fake_telegram, choices[0]["callback_data"], reply)
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
-    chosen = app.bot_data.kb.base.get(choices[0]["callback_data"][2:])
+    chosen = app.bot_data.matcher.base.get(choices[0]["callback_data"][2:])
     assert calls[-1].text.startswith(f"<b>{html.escape(chosen.question)}</b>")
 
 
@@ -348,8 +348,7 @@ async def test_group_answers_only_ask_mention_and_replies(fake_telegram: FakeTel
 async def test_inline_mode(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         await ask(fake_telegram, "What is the H-1B master's cap?")
-        # The ask counter is bookkeeping, written after the reply: wait for it, not for luck.
-        assert await asyncio.to_thread(app.bot_data.db.bookkeeping.wait_idle, 10)
+        await all_written(app)  # the ask counter is bookkeeping, queued after the reply
         fake_telegram.push_update(make_inline_query("h1b 100k annual"))
         fake_telegram.push_update(make_inline_query(""))
         calls = await fake_telegram.wait_for("answerInlineQuery", count=2)
@@ -422,7 +421,7 @@ async def test_user_text_is_escaped_in_usage_replies(fake_telegram: FakeTelegram
 
 
 def test_readme_lists_exactly_the_commands_table() -> None:
-    from bot.commands import readme_table
+    from bot.runtime.commands import readme_table
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- commands:start", 1)[1].split("\n", 1)[1].split("<!-- commands:end -->", 1)[0]
@@ -444,7 +443,7 @@ async def test_small_talk_gets_a_short_hello_and_is_not_a_gap(fake_telegram: Fak
 async def test_a_compound_question_gets_both_answers(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
     async with running_bot(fake_telegram, tmp_path) as app:
         replies = await ask(fake_telegram, "is the 100k fee annual for h1b and also what is the k visa age limit?", count=2)
-    kb = app.bot_data.kb.base
+    kb = app.bot_data.matcher.base
     titles = {next(b for b in r.text.split("\n\n") if not b.startswith("<b>⏳")) for r in replies}
     assert titles == {
         f"<b>{html.escape(kb.get('h1b-100k-one-time').question)}</b>",
@@ -469,7 +468,7 @@ async def test_a_reply_to_an_answer_is_read_as_a_follow_up(fake_telegram: FakeTe
         await _answer_recorded(app, first)
         fake_telegram.push_update(make_private_text("what about the fees?", reply_to_message=first.result))
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
-    fees = app.bot_data.kb.base.get("k-visa-fees")
+    fees = app.bot_data.matcher.base.get("k-visa-fees")
     assert calls[1].text.startswith(f"<b>{html.escape(fees.question)}</b>")
 
 
@@ -478,7 +477,7 @@ async def test_a_quick_follow_up_in_private_uses_the_last_answer(fake_telegram: 
         (first,) = await ask(fake_telegram, "can my spouse and kids come with me on h1b?")
         await _answer_recorded(app, first)
         (reply,) = await ask(fake_telegram, "and for the k visa?")
-    family = app.bot_data.kb.base.get("k-visa-family")
+    family = app.bot_data.matcher.base.get("k-visa-family")
     assert reply.text.startswith(f"<b>{html.escape(family.question)}</b>")
 
 

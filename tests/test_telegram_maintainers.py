@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from bot.i18n import Lang, entry_text
-from bot.telegram_render import View, entry_messages, entry_view_messages
+from bot.replies.telegram_view import View, entry_messages, entry_view_messages
 from handlers.gaps import gap_token
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.authoring import slug_for
@@ -154,7 +154,7 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
 ) -> None:
     fake = fake_telegram
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
-        before = len(app.bot_data.kb.base.entries)
+        before = len(app.bot_data.matcher.base.entries)
         (declined,) = [await send(fake, "Can I bring my pet zebra on a K visa?", USER)]
         await send(fake, "/add", ADMIN, "step 1 of 10")
         await send(fake, ZEBRA, ADMIN, "step 2 of 10")
@@ -188,8 +188,8 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
         saved = await press(fake, f"ew:{nonce_of(summary)}", warned, ADMIN, expect="Saved")
         # Answerable at once, without a restart.
         (answer,) = [await send(fake, "Can I bring my pet zebra on a K visa?", USER)]
-        entry = app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china")
-        assert entry is not None and len(app.bot_data.kb.base.entries) == before + 1
+        entry = app.bot_data.matcher.base.get("k-visa-holder-bring-pet-zebra-china")
+        assert entry is not None and len(app.bot_data.matcher.base.entries) == before + 1
     assert "zebra" not in declined.text.lower()  # not answered before the entry exists
     assert "[no-official-source]" in warned.text and [b["text"] for b in buttons(warned)] == ["⚠️ Save anyway", "Cancel"]
     assert "appear literally" in summary.text  # HTML typed into the answer is not formatting
@@ -202,7 +202,7 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
     assert "closed" in stale.params["text"]
     assert ZEBRA in zh_step.text and "中文" in zh_step.text  # the English it translates is shown
     # The preview shows the whole entry in both languages; users now get its first screen.
-    screens, zh = entry_messages(entry), app.bot_data.kb.base.chinese[entry.id]
+    screens, zh = entry_messages(entry), app.bot_data.matcher.base.chinese[entry.id]
     zh_screens = entry_view_messages(entry, View.FULL, text=entry_text(entry, Lang.ZH, {entry.id: zh}))
     end = sent.index(summary.text) - len(zh_screens)
     assert sent[end - len(screens) : end] == screens and answer.text == entry_view_messages(entry)[0]
@@ -261,7 +261,7 @@ async def test_a_broken_file_elsewhere_does_not_block_the_save(
         broken = kb_dir / "entries" / "h1b" / "broken.yaml"
         broken.write_text("id: broken\ntopic: h1b\nquestion: [unclosed\n", encoding="utf-8")
         saved = await save(fake, summary)
-        assert app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china") is not None
+        assert app.bot_data.matcher.base.get("k-visa-holder-bring-pet-zebra-china") is not None
     assert broken.read_text(encoding="utf-8").startswith("id: broken")
     assert "k-visa-holder-bring-pet-zebra-china" in saved.text
     assert_all_payloads_valid(fake)
@@ -281,7 +281,7 @@ async def test_a_second_maintainer_saving_the_same_question_is_refused_as_a_dupl
         assert base_id in first.text and base_id in second.text  # both previews expect the same id
         await save(fake, first)
         refused = await press(fake, f"ev:{nonce_of(second)}", second, ADMIN2, expect="Not saved")
-        served = {e.id: e for e in app.bot_data.kb.base.entries if e.id.startswith(base_id)}
+        served = {e.id: e for e in app.bot_data.matcher.base.entries if e.id.startswith(base_id)}
     assert sorted(set(snapshot(kb_dir)) - set(files)) == [f"entries/k-visa/{base_id}.yaml"]
     assert "nothing was written" in refused.text and "[duplicate]" in refused.text
     assert [b["text"] for b in buttons(refused)] == ["Cancel"]  # errors cannot be saved anyway
@@ -320,7 +320,7 @@ async def test_edit_shows_current_values_keeps_and_changes(
         summary = await send(fake, "keep", ADMIN, "Preview")
         saved = await save(fake, summary, expect="Updated")
         answer = await send(fake, MASTERS, USER)
-        served = app.bot_data.kb.base.get("h1b-masters-cap")
+        served = app.bot_data.matcher.base.get("h1b-masters-cap")
     assert "/edit ENTRY-ID" in usage.text and "h1b-masters-cap" in unknown.text
     assert "<b>Now:</b>" in first.text and "keep" in first.text
     assert "Changes to <code>h1b-masters-cap</code>" in summary.text and ": answer" in summary.text
@@ -408,7 +408,7 @@ async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path
         back = await press(fake, choices[-1], listed, ADMIN, expect=goldfish, method=edited)
         target = str(choices[0]).rsplit(":", 1)[1]
         attached = await press(fake, choices[0], listed, ADMIN, expect="Attached", method=edited)
-        served = app.bot_data.kb.base.get(target)
+        served = app.bot_data.matcher.base.get(target)
         # Add entry: the question is the first alternate; saving removes it from the list.
         long_gap = await press(fake, number_for(attached, "zebra zebra"), listed, ADMIN, expect="last asked", method=edited)
         first = await press(fake, buttons(long_gap)[0]["callback_data"], listed, ADMIN, expect="step 1 of 10")
@@ -422,7 +422,7 @@ async def test_gaps_add_attach_and_dismiss(fake_telegram: FakeTelegram, tmp_path
         summary = await chinese_to_preview(fake)
         await save(fake, summary)
         remaining = db.gaps()
-        entry = app.bot_data.kb.base.get("k-visa-holder-bring-pet-zebra-china")
+        entry = app.bot_data.matcher.base.get("k-visa-holder-bring-pet-zebra-china")
         none_left = await send(fake, "/gaps", ADMIN, "No unanswered")
     assert empty_before == 3
     assert "<b>3×</b> what is the weather in beijing" in (listed.text or "")
@@ -470,7 +470,7 @@ async def test_gaps_groups_near_duplicates_hides_answered_pages_and_searches(
         found = await send(fake, "masters cap", ADMIN, "Attach it")
         pick = next(b["callback_data"] for b in buttons(found) if str(b["callback_data"]).endswith(":h1b-masters-cap"))
         attached = await press(fake, pick, found, ADMIN, expect="Attached", method=edited)
-        entry = app.bot_data.kb.base.get("h1b-masters-cap")
+        entry = app.bot_data.matcher.base.get("h1b-masters-cap")
         left = [g["text"] for g in db.gaps()]
     text = listed.text or ""
     assert f"<b>3×</b> {chennai} <i>(+1 similar)</i>" in text and chennai_too not in text
@@ -492,14 +492,14 @@ async def test_edit_finds_the_entry_by_words_and_only_adds_alternates(
     path.write_text("# Checked by hand against the USCIS cap page.\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
     before = path.read_text(encoding="utf-8").splitlines()
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
-        original = app.bot_data.kb.base.get("h1b-masters-cap")
+        original = app.bot_data.matcher.base.get("h1b-masters-cap")
         found = await send(fake, "/edit masters cap", ADMIN, "Which entry?")
         first = await press(fake, "ee:h1b-masters-cap", found, ADMIN, expect="step 1 of 10")
         step = await press(fake, f"ea:{nonce_of(first)}", first, ADMIN, expect="add alternates")
         got = await send(fake, "masters cap lottery odds", ADMIN, "Got 1")
         summary = await send(fake, "done", ADMIN, "Preview")
         await save(fake, summary, expect="Updated", rechecked=True)
-        edited = app.bot_data.kb.base.get("h1b-masters-cap")
+        edited = app.bot_data.matcher.base.get("h1b-masters-cap")
     assert original is not None and edited is not None
     assert "h1b-masters-cap" in [str(b["callback_data"]).removeprefix("ee:") for b in buttons(found)]
     assert [b["text"] for b in buttons(first)] == ["➕ Only add alternates"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.telegram_render import entry_messages
+from bot.replies.telegram_view import entry_messages
 from knowledge.loader import KnowledgeBase
 
 

@@ -14,7 +14,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.telegram_request import AiohttpRequest
+from bot.runtime.http_client import AiohttpRequest
 from tests.fake_telegram import DEFAULT_USER_ID, FakeTelegram, make_bot_message
 
 TOKEN = "123456:request-test-token"

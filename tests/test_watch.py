@@ -10,9 +10,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from bot.delivery.watch import Watches, notify_watchers
+from bot.replies.telegram_view import esc, shorten
 from bot.storage import Storage
-from bot.telegram_render import esc, shorten
-from bot.watch import Watches, notify_watchers
 from knowledge.loader import KnowledgeBase, load_knowledge_base, parse_entry_text
 from knowledge.model import Entry, HistoryEvent, Status
 from knowledge.writer import update_entry

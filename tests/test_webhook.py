@@ -1,4 +1,4 @@
-"""The webhook server (bot/webhook.py) in-process, with raw HTTP on localhost: the secret is checked
+"""The webhook server (bot/runtime/webhook.py) in-process, with raw HTTP on localhost: the secret is checked
 before the body is read, the body is capped, junk gets 400 and good updates are answered through the
 fake Bot API. tests/test_telegram_process.py checks that `visabot run` serves this server."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_application
-from bot.webhook import MAX_BODY_BYTES, WebhookServer
+from bot.runtime.app import build_application
+from bot.runtime.webhook import MAX_BODY_BYTES, WebhookServer
 from knowledge.matcher import Matcher
 from tests.bot_harness import bot_settings
 from tests.fake_telegram import FakeTelegram, make_private_text
@@ -124,7 +124,7 @@ async def test_a_good_update_is_answered_and_an_unparsable_one_skipped(
     broken_body = json.dumps(broken).encode()
     good = update_body("H1B cap how many")
     async with webhook_bot(fake_telegram, tmp_path, matcher) as port:
-        with caplog.at_level(logging.WARNING, logger="bot.webhook"):
+        with caplog.at_level(logging.WARNING, logger="bot.runtime.webhook"):
             # 200 for the unparsable one: any other status makes Telegram resend it forever.
             assert (await send(port, {"Content-Length": str(len(broken_body))}, broken_body))[0] == 200
         assert (await send(port, {"Content-Length": str(len(good))}, good))[0] == 200

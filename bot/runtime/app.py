@@ -17,13 +17,13 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
-from bot.broadcast_jobs import BroadcastJobs
-from bot.commands import Scope, commands_for
 from bot.config import Settings
-from bot.context import CONTEXT_TYPES, BotData
-from bot.source_job import DailySourceWatch
+from bot.delivery.jobs import BroadcastJobs
+from bot.runtime.commands import Scope, commands_for
+from bot.runtime.context import CONTEXT_TYPES, BotData
+from bot.runtime.http_client import AiohttpRequest, UpdatesRequest
+from bot.sources.daily_job import DailySourceWatch
 from bot.storage import Storage
-from bot.telegram_request import AiohttpRequest, UpdatesRequest
 from knowledge.loader import load_knowledge_base, report_skipped
 from knowledge.matcher import Matcher
 
@@ -36,14 +36,14 @@ async def _start_up(application: Application) -> None:  # type: ignore[type-arg]
     """After the bot is initialised: publish the command menus, resume interrupted broadcasts."""
     await _set_commands(application)
     data: BotData = application.bot_data
-    data.jobs = BroadcastJobs(application.bot, data.db, data.kb.base)
+    data.jobs = BroadcastJobs(application.bot, data.db, data.matcher.base)
     resumed = data.jobs.resume_unfinished()
     if resumed:
         log.info("resuming interrupted broadcast(s) %s", resumed)
-    data.tell_watchers(data.kb.base)  # entries changed while the bot was down
+    data.tell_watchers(data.matcher.base)  # entries changed while the bot was down
     settings = data.settings
     if settings is not None and settings.source_watch == "daily":
-        data.source_job = DailySourceWatch(application.bot, data.db, lambda: data.kb.base, settings.admin_ids)
+        data.source_job = DailySourceWatch(application.bot, data.db, lambda: data.matcher.base, settings.admin_ids)
         data.source_job.start()
     # SIGHUP (sent by `visabot kb reload`) reloads the knowledge base without a restart.
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals outside the main thread
@@ -102,7 +102,7 @@ def build_application(settings: Settings, matcher: Matcher | None = None) -> App
         base = load_knowledge_base(settings.knowledge_dir, skip_invalid=True)
         report_skipped(base.skipped)
         matcher = Matcher(base)
-    data.matcher = matcher
+    data.current_matcher = matcher
     data.storage = Storage(settings.db_path)
     handlers.register(application)
     return application

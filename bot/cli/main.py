@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from bot.cli_broadcast import broadcast, subscribers
-from bot.cli_common import knowledge_or_exit, settings_or_exit
-from bot.cli_kb import kb
-from bot.cli_kb_match import gaps
-from bot.cli_sources import sources
+from bot.cli.broadcast import broadcast, subscribers
+from bot.cli.common import knowledge_or_exit, settings_or_exit
+from bot.cli.kb import kb
+from bot.cli.kb_match import gaps
+from bot.cli.sources import sources
 from bot.config import BotSettings
 from bot.i18n import choose
-from bot.render import result_as_dict, result_as_text
+from bot.replies.plain import result_as_dict, result_as_text
 from knowledge.evaluation import evaluate, load_eval_items
 from knowledge.matcher import Matcher
 
@@ -37,7 +37,7 @@ def _matcher() -> Matcher:
 def main() -> None:
     """visabot: sourced answers about China's K visa and the US H-1B."""
     # PTB 22 warns on every 429 unless durations are timedeltas (its future default); we read
-    # retry_after either way (bot/broadcast.py), so opt in and keep the logs quiet.
+    # retry_after either way (bot/delivery/broadcast.py), so opt in and keep the logs quiet.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
@@ -74,7 +74,7 @@ CHAT_HELP = (
               help="Reply language; auto follows each question's script.")
 def chat(lang: str) -> None:
     """Interactive terminal chat with the same answers as the bot. `exit` or Ctrl-D quits."""
-    from bot.terminal_chat import TerminalChat
+    from bot.cli.terminal_chat import TerminalChat
 
     TerminalChat(_matcher(), click.echo, None if lang == "auto" else lang).run(CHAT_HELP)
 
@@ -94,7 +94,7 @@ def start() -> None:
 def run() -> None:
     """Run the Telegram bot (long polling, or a webhook when VISABOT_WEBHOOK_URL is set)."""
     settings = settings_or_exit(BotSettings)
-    from bot.runner import run_bot  # imported here so the CLI's other commands start fast
+    from bot.runtime.runner import run_bot  # imported here so the CLI's other commands start fast
 
     run_bot(settings)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.context import FOLLOWUP_SECONDS
 from bot.i18n import Lang, choose
-from bot.render import entry_as_text, result_as_text
-from bot.telegram_render import TOPIC_LABELS
+from bot.replies.plain import entry_as_text, result_as_text
+from bot.replies.telegram_view import TOPIC_LABELS
+from bot.runtime.context import FOLLOWUP_SECONDS
 from knowledge.matcher import Matcher, MatchResult, Outcome
 from knowledge.model import Entry
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.context import Context
+from bot.runtime.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_common import settings_or_exit
+from bot.cli.common import settings_or_exit
 from bot.config import BotSettings, Settings
 from knowledge.model import Topic
 
 if TYPE_CHECKING:
-    from bot.outbox import Broadcast, Progress
+    from bot.delivery.outbox import Broadcast, Progress
     from bot.storage import Storage
 
 # Telegram, SQLite and the engine are imported inside the commands: `visabot ask` must start fast.
@@ -28,7 +28,7 @@ TOPIC_CHOICES = click.Choice([t.value for t in Topic] + [ALL_TOPICS])
 
 
 def report_lines(broadcast: Broadcast, progress: Progress) -> list[str]:
-    from bot.outbox import BLOCKED, FAILED, SENT
+    from bot.delivery.outbox import BLOCKED, FAILED, SENT
 
     lines = [
         f"broadcast {broadcast.id} [{broadcast.status}] topics={','.join(broadcast.topics)} created {broadcast.created_at}",
@@ -46,8 +46,8 @@ def report_lines(broadcast: Broadcast, progress: Progress) -> list[str]:
 
 
 async def _deliver(settings: BotSettings, storage: Storage, broadcast_id: int) -> Progress:
-    from bot.broadcast import Broadcaster, bot_from_settings
-    from bot.outbox import Outbox
+    from bot.delivery.broadcast import Broadcaster, bot_from_settings
+    from bot.delivery.outbox import Outbox
     from knowledge.loader import KnowledgeError, load_knowledge_base
 
     try:
@@ -87,11 +87,11 @@ def send(
     topics: tuple[str, ...], html_file: Path, html_file_zh: Path | None, entry_ids: tuple[str, ...], dry_run: bool, paid: bool
 ) -> None:
     """Send the Telegram-HTML message in FILE to subscribers of TOPIC(s)."""
-    from bot.broadcast import MAX_BODY_CHARS
-    from bot.outbox import Outbox
+    from bot.delivery.broadcast import MAX_BODY_CHARS
+    from bot.delivery.outbox import Outbox
+    from bot.delivery.subscriptions import Subscriptions
+    from bot.replies.html_check import validate_telegram_html, visible_text
     from bot.storage import Storage
-    from bot.subscriptions import Subscriptions
-    from bot.telegram_html import validate_telegram_html, visible_text
     from knowledge.loader import load_knowledge_base
 
     def read(path: Path, name: str) -> tuple[str, list[str]]:
@@ -138,7 +138,7 @@ def send(
 @click.argument("broadcast_id", type=int)
 def resume(broadcast_id: int) -> None:
     """Finish an interrupted broadcast (the bot also does this by itself at start-up)."""
-    from bot.outbox import Outbox
+    from bot.delivery.outbox import Outbox
     from bot.storage import Storage
 
     settings = settings_or_exit(BotSettings)
@@ -150,13 +150,13 @@ def resume(broadcast_id: int) -> None:
 
 
 def _run(settings: Settings, storage: Storage, broadcast_id: int) -> None:
-    from bot.outbox import Outbox
+    from bot.delivery.outbox import Outbox
 
     assert isinstance(settings, BotSettings)
     from telegram.error import TelegramError
 
-    from bot.broadcast import LeaseHeld
-    from bot.telegram_request import without_token
+    from bot.delivery.broadcast import LeaseHeld
+    from bot.runtime.http_client import without_token
 
     try:
         progress = asyncio.run(_deliver(settings, storage, broadcast_id))
@@ -181,7 +181,7 @@ def _run(settings: Settings, storage: Storage, broadcast_id: int) -> None:
 @click.argument("broadcast_id", type=int, required=False)
 def status(broadcast_id: int | None) -> None:
     """Recent broadcasts, or one broadcast in detail with its failures."""
-    from bot.outbox import Outbox
+    from bot.delivery.outbox import Outbox
     from bot.storage import Storage
 
     storage = Storage(settings_or_exit(Settings).db_path)
@@ -204,8 +204,8 @@ def status(broadcast_id: int | None) -> None:
 @click.option("--topic", type=TOPIC_CHOICES, help="Only this topic.")
 def subscribers(topic: str | None) -> None:
     """Subscriber counts per topic."""
+    from bot.delivery.subscriptions import Subscriptions
     from bot.storage import Storage
-    from bot.subscriptions import Subscriptions
 
     subs = Subscriptions(Storage(settings_or_exit(Settings).db_path))
     counts = subs.counts()

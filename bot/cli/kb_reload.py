@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from bot.cli_common import fail, settings_or_exit
+from bot.cli.common import fail, settings_or_exit
 
 
 def _running_bot(db_path: Path) -> tuple[int | None, str]:
     """The pid of the bot running on this database (from its pid file, checked against the
     process's command line and the instance lock), or None with the reason."""
-    from bot.runner import PID_FILE_NAME, lock_is_held
+    from bot.runtime.runner import PID_FILE_NAME, lock_is_held
 
     pid_file = db_path.parent / PID_FILE_NAME
     try:

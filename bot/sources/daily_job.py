@@ -1,7 +1,7 @@
 """The source watch as a daily job of the running bot (`VISABOT_SOURCE_WATCH=daily`).
 
 Nobody runs `visabot sources check` every morning, so the bot does: once a day it fetches every
-cited page (bot/source_watch.py) and, when entries enter the maintainers' review queue, messages
+cited page (bot/sources/watch.py) and, when entries enter the maintainers' review queue, messages
 each admin once. "Once" holds across restarts: the ids already announced are kept in the `meta`
 table, and so is the time of the last check, so a restart does not fetch 300 pages again.
 
@@ -21,9 +21,9 @@ from collections.abc import Callable
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.source_watch import SourceWatch, changed_entries, urls_by_entry
+from bot.replies.telegram_view import esc
+from bot.sources.watch import SourceWatch, changed_entries, urls_by_entry
 from bot.storage import Storage
-from bot.telegram_render import esc
 from knowledge.loader import KnowledgeBase
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ Changes are found by comparing, per watched entry, a fingerprint of its answer, 
 with the one its watchers were last told about (`watched_versions`). That runs after every reload
 of the knowledge base (an /edit save, /reload, `visabot kb reload`, /changes' Mark verified) and
 at start-up, so an entry changed while the bot was down is noticed too. Each change becomes a
-broadcast in the outbox (bot/outbox.py) to that entry's watchers, one per reply language, so the
+broadcast in the outbox (bot/delivery/outbox.py) to that entry's watchers, one per reply language, so the
 broadcast engine's pace, 429 handling and 403 clean-up apply and a crash neither loses nor repeats
 a notice. The notice's idempotency key names the entry and its version: a notice created just
 before a crash is found again, not created twice.
@@ -22,10 +22,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.delivery.outbox import WATCH_NOTICE, Outbox
 from bot.i18n import Lang, entry_text, status_badge, t
-from bot.outbox import WATCH_NOTICE, Outbox
+from bot.replies.telegram_view import esc
 from bot.storage import Storage
-from bot.telegram_render import esc
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, HistoryEvent, Status
 

@@ -7,16 +7,16 @@ from collections.abc import Callable
 
 import pytest
 
-from knowledge import store
+from knowledge import compact_entries
+from knowledge.compact_entries import EntryStore
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry
-from knowledge.store import EntryStore
 
 
 def test_every_entry_decodes_to_what_was_stored(
     shipped_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "DECODED_CACHE_SIZE", 1)  # so nearly every read decodes
+    monkeypatch.setattr(compact_entries, "DECODED_CACHE_SIZE", 1)  # so nearly every read decodes
     originals = list(shipped_kb.entries)
     entries = EntryStore(originals)
     assert list(entries) == originals
@@ -69,7 +69,7 @@ def test_entries_are_stored_compressed(
     shipped_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Measured from the outside: a store holds a fraction of what the entries as objects do."""
-    monkeypatch.setattr(store, "DECODED_CACHE_SIZE", 1)  # a large base: few entries kept decoded
+    monkeypatch.setattr(compact_entries, "DECODED_CACHE_SIZE", 1)  # a large base: few entries kept decoded
     as_json = [e.model_dump_json() for e in shipped_kb.entries]
     # Fill the parsers' own global caches (pydantic-core's JSON strings, urllib's splits) first:
     # what they keep belongs to neither side.

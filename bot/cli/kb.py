@@ -2,8 +2,8 @@
 
 This module holds the group and the commands that read and check the folder (validate, export,
 list, show, lint, stale); the others live beside it, one module per job: `kb add`
-(bot/cli_kb_add.py), `kb search / why / calibrate` and `visabot gaps` (bot/cli_kb_match.py),
-`kb reload / remove` (bot/cli_kb_reload.py). Every write goes through knowledge.writer (locked,
+(bot/cli/kb_add.py), `kb search / why / calibrate` and `visabot gaps` (bot/cli/kb_match.py),
+`kb reload / remove` (bot/cli/kb_reload.py). Every write goes through knowledge.writer (locked,
 atomic, validated by the same model as the shipped entries); every check through knowledge.lint;
 every match through the bot's own Matcher. See docs/maintainers.md for the workflow these
 commands serve.
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import click
 
-from bot.cli_common import DATE, day_or_today, fail, knowledge_or_exit, settings_or_exit
-from bot.cli_kb_add import add
-from bot.cli_kb_match import calibrate, search, why
-from bot.cli_kb_reload import reload, remove
+from bot.cli.common import DATE, day_or_today, fail, knowledge_or_exit, settings_or_exit
+from bot.cli.kb_add import add
+from bot.cli.kb_match import calibrate, search, why
+from bot.cli.kb_reload import reload, remove
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Entry, Topic
 
@@ -91,7 +91,7 @@ def show(entry_id: str, lang: str) -> None:
     import difflib
 
     from bot.i18n import Lang
-    from bot.render import entry_as_text, source_date
+    from bot.replies.plain import entry_as_text, source_date
     from knowledge.bilingual import check_entry
 
     base = knowledge_or_exit()
@@ -220,7 +220,7 @@ def stale(today: dt.datetime | None, within: int) -> None:
 def _source_changes(base: KnowledgeBase) -> set[str]:
     """Ids in the source watch's review queue; none before the first `visabot sources check`
     (no database is created just to find that out)."""
-    from bot.source_watch import changed_entries
+    from bot.sources.watch import changed_entries
     from bot.storage import Storage
 
     db_path = settings_or_exit().db_path

@@ -1,4 +1,4 @@
-"""`visabot sources check|changed`: the source watch from the command line (bot/source_watch.py)."""
+"""`visabot sources check|changed`: the source watch from the command line (bot/sources/watch.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from bot.cli_common import knowledge_or_exit, settings_or_exit
+from bot.cli.common import knowledge_or_exit, settings_or_exit
 
 
 @click.group()
@@ -21,7 +21,7 @@ def sources() -> None:
 @click.option("--id", "entry_ids", multiple=True, help="Only the sources of this entry (repeatable).")
 def check(as_json: bool, entry_ids: tuple[str, ...]) -> None:
     """Fetch every source URL once and say, per URL: new, unchanged, changed or unreachable."""
-    from bot.source_watch import SourceWatch, State, urls_by_entry
+    from bot.sources.watch import SourceWatch, State, urls_by_entry
     from bot.storage import Storage
 
     settings = settings_or_exit()
@@ -50,7 +50,7 @@ def check(as_json: bool, entry_ids: tuple[str, ...]) -> None:
 @sources.command("changed")
 def changed() -> None:
     """Entries whose official source changed after they were last verified: re-check them."""
-    from bot.source_watch import changed_entries
+    from bot.sources.watch import changed_entries
     from bot.storage import Storage
 
     settings = settings_or_exit()

@@ -1,6 +1,6 @@
 """Turn a match result into what people read: plain text for the terminal, a dict for JSON.
 
-Telegram HTML rendering lives in bot/telegram_render.py; both show the same facts in the same
+Telegram HTML rendering lives in bot/replies/telegram_view.py; both show the same facts in the same
 order: title, answer, caveats, status, sources, as-of date, a stale note when due.
 """
 

@@ -7,7 +7,7 @@
   not go through this limiter, so users keep getting answers while a broadcast runs.
 - 403 (blocked, deactivated) and 400 "chat not found": the recipient is marked blocked,
   unsubscribed, its watches dropped, never retried. Timeouts and 5xx: bounded retries with backoff, then failed.
-- Crash safety: see bot/outbox.py (`Ledger`). A lease keeps two processes from delivering the
+- Crash safety: see bot/delivery/outbox.py (`Ledger`). A lease keeps two processes from delivering the
   same broadcast at once.
 - CPU: at 1,000 messages a second, one message may cost at most 1 ms of a core, so the message
   is serialised once per broadcast and sent with `Bot.do_api_request`, and outbox writes are
@@ -30,8 +30,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.config import BotSettings
-from bot.i18n import Lang, Preference, entry_text, t, topic_name
-from bot.outbox import (
+from bot.delivery.outbox import (
     BLOCKED,
     DONE,
     FAILED,
@@ -44,11 +43,12 @@ from bot.outbox import (
     Outbox,
     Progress,
 )
+from bot.delivery.subscriptions import Subscriptions
+from bot.delivery.watch import Watches
+from bot.i18n import Lang, Preference, entry_text, t, topic_name
+from bot.replies.telegram_view import MAX_MESSAGE_UNITS, esc, shorten, show_data
+from bot.runtime.http_client import AiohttpRequest
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
-from bot.telegram_render import MAX_MESSAGE_UNITS, esc, shorten, show_data
-from bot.telegram_request import AiohttpRequest
-from bot.watch import Watches
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Topic
 

@@ -20,7 +20,7 @@ PENDING, SENDING, SENT, BLOCKED, FAILED = "pending", "sending", "sent", "blocked
 STATES = (PENDING, SENDING, SENT, BLOCKED, FAILED)
 # Broadcast status
 QUEUED, RUNNING, DONE, CANCELLED = "queued", "running", "done", "cancelled"
-# The `topics` of a 👁 watch notice (bot/watch.py): sent to an entry's watchers, not to subscribers,
+# The `topics` of a 👁 watch notice (bot/delivery/watch.py): sent to an entry's watchers, not to subscribers,
 # and its html is the whole message (no policy-update header or /unsubscribe footer).
 WATCH_NOTICE = "watch"
 

@@ -9,7 +9,7 @@ once held 548 MB) and answered 500 to a body that was not JSON. Here, in this or
 2. the body is capped at MAX_BODY_BYTES (Telegram's updates are a few KB): a Content-Length over
    the cap gets 413 at once, and a body without one is read only up to the cap;
 3. a body that is not a JSON object with an integer `update_id` gets 400;
-4. an update the library cannot parse is skipped like in polling (bot/telegram_request.py): 200,
+4. an update the library cannot parse is skipped like in polling (bot/runtime/http_client.py): 200,
    so that Telegram does not resend it forever, and a log line with its id and type only;
 5. anything else is put on the Application's update queue: 200.
 

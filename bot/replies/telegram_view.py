@@ -27,8 +27,8 @@ from bot.i18n import (
     topic_name,
     visa_name,
 )
-from bot.render import NOT_ADVICE, VISA_NAMES, day_text, lapse_note, source_date, stale_note
-from bot.telegram_html import visible_length
+from bot.replies.html_check import visible_length
+from bot.replies.plain import NOT_ADVICE, VISA_NAMES, day_text, lapse_note, source_date, stale_note
 from knowledge.bilingual import ChineseText
 from knowledge.matcher import Candidate, MatchResult
 from knowledge.model import Entry, Status, Topic

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli_common import fail, knowledge_or_exit, settings_or_exit
+from bot.cli.common import fail, knowledge_or_exit, settings_or_exit
 
 
 @click.command()

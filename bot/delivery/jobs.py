@@ -12,8 +12,8 @@ import logging
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.broadcast import PROGRESS_INTERVAL, Broadcaster, LeaseHeld
-from bot.outbox import BLOCKED, FAILED, SENT, WATCH_NOTICE, Broadcast, Outbox, Progress
+from bot.delivery.broadcast import PROGRESS_INTERVAL, Broadcaster, LeaseHeld
+from bot.delivery.outbox import BLOCKED, FAILED, SENT, WATCH_NOTICE, Broadcast, Outbox, Progress
 from bot.storage import Storage
 from knowledge.loader import KnowledgeBase
 
@@ -58,7 +58,7 @@ class BroadcastJobs:
 
     def start_soon(self, broadcast_id: int) -> None:
         """`start` from any thread: a knowledge-base reload runs in a worker thread (an /edit
-        save) and may queue watch notices (bot/watch.py)."""
+        save) and may queue watch notices (bot/delivery/watch.py)."""
         self._loop.call_soon_threadsafe(self.start, broadcast_id)
 
     def resume_unfinished(self) -> list[int]:

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
-from bot.broadcast_jobs import BroadcastJobs
 from bot.config import Settings
-from bot.flood import FloodGuard
-from bot.outbox import Outbox
-from bot.source_job import DailySourceWatch
+from bot.delivery.jobs import BroadcastJobs
+from bot.delivery.outbox import Outbox
+from bot.delivery.subscriptions import Subscriptions
+from bot.delivery.watch import notify_watchers
+from bot.runtime.flood import FloodGuard
+from bot.sources.daily_job import DailySourceWatch
 from bot.storage import Storage
-from bot.subscriptions import Subscriptions
-from bot.watch import notify_watchers
 from knowledge.loader import (
     KnowledgeBase,
     KnowledgeError,
@@ -38,7 +38,7 @@ class BotData:
     """Shared state of one running bot. PTB creates it empty; build_application fills it."""
 
     settings: Settings | None = None
-    matcher: Matcher | None = None
+    current_matcher: Matcher | None = None  # swapped whole on reload; read it as `matcher`
     storage: Storage | None = None
     flood: FloodGuard = field(default_factory=FloodGuard)
     jobs: BroadcastJobs | None = None
@@ -82,9 +82,10 @@ class BotData:
         self.last_answer.pop(chat_id, None)
 
     @property
-    def kb(self) -> Matcher:
-        assert self.matcher is not None, "build_application sets the matcher"
-        return self.matcher
+    def matcher(self) -> Matcher:
+        """The matcher serving now (over the current knowledge base: `matcher.base`)."""
+        assert self.current_matcher is not None, "build_application sets the matcher"
+        return self.current_matcher
 
     @property
     def db(self) -> Storage:
@@ -111,7 +112,7 @@ class BotData:
                 log.error("reload refused: %d problem(s); still serving the previous knowledge base", len(exc.problems))
                 return exc.problems
         report_skipped(base.skipped)
-        self.matcher = Matcher(base)  # one assignment: handlers see the old index or the new one
+        self.current_matcher = Matcher(base)  # one assignment: handlers see the old index or the new one
         log.info("knowledge base reloaded: %d entries", len(base.entries))
         if self.jobs is not None:
             self.jobs.kb = base
@@ -120,7 +121,7 @@ class BotData:
 
     def tell_watchers(self, base: KnowledgeBase) -> None:
         """Queue a notice to the watchers of each entry whose answer, status or history changed
-        (bot/watch.py). A failure is logged and never undoes or blocks the reload."""
+        (bot/delivery/watch.py). A failure is logged and never undoes or blocks the reload."""
         assert self.jobs is not None
         try:
             notify_watchers(self.db, base, self.jobs.start_soon)

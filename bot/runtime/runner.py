@@ -1,7 +1,7 @@
 """Run the bot: long polling by default, a webhook when VISABOT_WEBHOOK_URL is set.
 
 Both stop cleanly on SIGINT and SIGTERM. In webhook mode the bot registers the secret token with
-Telegram and serves the webhook itself (bot/webhook.py): secret first, body capped, junk refused.
+Telegram and serves the webhook itself (bot/runtime/webhook.py): secret first, body capped, junk refused.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
-from bot.app import build_application
 from bot.config import Settings
 from bot.logs import configure_logging
-from bot.telegram_request import AiohttpRequest, without_token
-from bot.webhook import WebhookServer
+from bot.runtime.app import build_application
+from bot.runtime.http_client import AiohttpRequest, without_token
+from bot.runtime.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 PID_FILE_NAME = "visabot.pid"
@@ -78,7 +78,7 @@ def run_bot(settings: Settings) -> None:
             print(str(exc).replace(token, "[REDACTED]"), file=sys.stderr)
             raise SystemExit(2) from None
         application = build_application(settings)
-        entries = len(application.bot_data.kb)
+        entries = len(application.bot_data.matcher)
         pid_file = settings.db_path.parent / PID_FILE_NAME
         pid_file.write_text(str(os.getpid()))  # lets `visabot kb reload` find the running bot
         try:
@@ -103,7 +103,7 @@ def _run(application: Application, settings: Settings, entries: int) -> None:  #
 
 
 async def _serve_webhook(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
-    """The Application's life around our own webhook server (bot/webhook.py says why not PTB's):
+    """The Application's life around our own webhook server (bot/runtime/webhook.py says why not PTB's):
     start, register the webhook with its secret, serve until SIGINT or SIGTERM, stop cleanly."""
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     secret = settings.webhook_secret.get_secret_value()

@@ -4,8 +4,8 @@ The entry is validated by the same model as the shipped entries and written thro
 knowledge.writer (locked, atomic), together with its simplified Chinese (knowledge/zh/<id>.yaml):
 prompted after the English, or read from --zh-file. Every entry has both languages (`kb lint`
 errors otherwise), so nothing is written without the Chinese, or with Chinese that states other
-numbers than the English (knowledge.bilingual.translation). The lint checks and the writer are imported inside the
-command: `visabot ask` must start fast.
+numbers than the English (knowledge.bilingual.translation). The lint checks and the writer are
+imported inside the command: `visabot ask` must start fast.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import click
 from pydantic import TypeAdapter, ValidationError
 
-from bot.cli_common import fail, knowledge_or_exit, settings_or_exit
+from bot.cli.common import fail, knowledge_or_exit, settings_or_exit
 from knowledge.authoring import (
     Repeated,
     clean_alternate,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from bot.context import Context
+from bot.runtime.context import Context
 
 DRAFT_KEY = "draft"
 D = TypeVar("D")

@@ -1,0 +1,1 @@
+"""The command line: `visabot ...` (click), including the offline terminal chat."""

@@ -1,0 +1,1 @@
+"""The Telegram runtime: building the PTB Application, running it (polling or webhook), typed bot_data, the command table, who may use maintainer handlers, per-user drafts, the flood guard, the HTTP client."""
