@@ -1,8 +1,11 @@
 """Entry drafts in Telegram: /add and /edit, the maintainers' entry wizard (steps: entry_steps.py).
 
 /add: question → alternates → answer → caveats → sources → topic (buttons) → status (buttons) →
-a preview exactly as users will see it → Save / Cancel. /edit ID walks the same steps showing the
-current values; "keep" keeps one; "➕ Only add alternates" skips to a step of its own that adds
+中文 question → 中文 answer → 中文 caveats (those not shared) → a preview exactly as users will
+see it, in both languages → Save / Cancel. The Chinese may wait ("later"), but Save publishes
+both languages or nothing: without it Save says why and takes the maintainer back to the Chinese
+steps. /edit ID walks the same steps showing the current values; "keep" keeps one (a Chinese one
+only while the English it translates is unchanged); "➕ Only add alternates" skips to a step of its own that adds
 phrasings and goes to the preview. /edit words… finds the entry when the id is not at hand.
 What each answer becomes (and the defaults) is decided by knowledge/authoring.py, which
 `visabot kb add` uses too. The draft is an EntryDraft in the maintainer's draft slot
@@ -27,7 +30,16 @@ import re
 from pydantic import ValidationError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.replies.telegram_view import STATUS_BADGES, TOPIC_LABELS, entry_messages, esc, shorten
+from bot.i18n import Lang, entry_text
+from bot.replies.telegram_view import (
+    STATUS_BADGES,
+    TOPIC_LABELS,
+    View,
+    entry_messages,
+    entry_view_messages,
+    esc,
+    shorten,
+)
 from bot.runtime import drafts
 from bot.runtime.access import admin_command, admin_only
 from bot.runtime.context import Context
@@ -36,6 +48,7 @@ from handlers.entry_steps import (
     MORE_ALTERNATES,
     STEPS,
     TEXT_STAGES,
+    ZH_STAGES,
     EntryDraft,
     choice_keyboard,
     choice_text,
@@ -64,10 +77,11 @@ from knowledge.authoring import (
     find_entries,
     parse_source,
 )
+from knowledge.bilingual import Untranslated, shared_chinese, translation
 from knowledge.loader import KnowledgeError
 from knowledge.model import MIN_ALTERNATES, Status, Topic
 from knowledge.saves import EditConflict, NotReviewed, new_id, on_disk, save_entry
-from knowledge.writer import EntryExists, entry_path
+from knowledge.writer import EntryExists, chinese_on_disk, entry_path
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +106,20 @@ def _is(text: str, word: str) -> bool:
 
 
 async def _advance(message: Message, context: Context, draft: EntryDraft) -> None:
-    draft.stage = STEPS[STEPS.index(draft.stage) + 1]
+    at = STEPS.index(draft.stage) + 1
+    if at == len(STEPS):
+        await _preview(message, context, draft)
+        return
+    draft.stage = STEPS[at]
+    if draft.stage == "zh_caveats":
+        draft.zh_shared, draft.zh_typed = (
+            shared_chinese(draft.caveats, context.bot_data.matcher.base.shared),
+            [],
+        )
+        if None not in draft.zh_shared:  # none to type: every caveat is shared, or there are none
+            draft.zh.caveats = list(draft.zh_shared)  # type: ignore[arg-type]  # no None left
+            await _preview(message, context, draft)
+            return
     if draft.stage in TEXT_STAGES:
         await reply_long(message, prompt_html(draft))
     else:
@@ -107,6 +134,9 @@ async def on_draft_input(update: Update, context: Context) -> None:
     draft = drafts.current(context, EntryDraft)
     assert message is not None and message.text is not None and draft is not None
     text = message.text.strip()
+    if draft.stage in ZH_STAGES:
+        await _take_chinese(message, context, draft, text)
+        return
     if draft.original is not None and _is(text, "keep"):
         original = draft.original
         value = getattr(original, draft.stage)
@@ -239,6 +269,46 @@ async def _take_caveats(message: Message, context: Context, draft: EntryDraft, t
     )
 
 
+async def _take_chinese(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
+    """A Chinese step: its text, "keep" (when allowed), or "later" (straight to the preview)."""
+    part = draft.stage.removeprefix("zh_")
+    if _is(text, "later"):
+        await _preview(message, context, draft)
+        return
+    if _is(text, "keep"):
+        if draft.can_keep_chinese(part):
+            await _advance(message, context, draft)
+        else:
+            await message.reply_text(
+                f"❌ There is no Chinese {part} to keep: its English is new or changed. Please send it."
+            )
+        return
+    try:
+        if part == "question":
+            draft.zh.question = clean_question(text)
+        elif part == "answer":
+            draft.zh.answer = clean_answer(text.splitlines())
+        else:
+            draft.zh_typed += [clean_caveat(item) for item in _lines(text)[0]]
+    except ValueError as exc:
+        await message.reply_text(f"❌ That is {esc(str(exc))}. Please send it again.")
+        return
+    if part == "caveats":
+        need = draft.zh_shared.count(None)
+        if len(draft.zh_typed) < need:
+            await message.reply_text(f"Got {len(draft.zh_typed)} of {need}; send the next.")
+            return
+        if len(draft.zh_typed) > need:
+            await message.reply_text(
+                f"❌ {len(draft.zh_typed)} caveats, but {need} English ones to translate; send them again."
+            )
+            draft.zh_typed = []
+            return
+        typed = iter(draft.zh_typed)
+        draft.zh.caveats = [zh if zh is not None else next(typed) for zh in draft.zh_shared]
+    await _advance(message, context, draft)
+
+
 async def _take_sources(message: Message, context: Context, draft: EntryDraft, text: str) -> None:
     items, done = _lines(text)
     parsed, problems = [], []
@@ -306,10 +376,24 @@ async def _on_choice(update: Update, context: Context, kind: str) -> None:
     setattr(draft, kind, enum(value))
     await query.answer()
     await edit(message, f"{kind.capitalize()}: <b>{esc(label)}</b>")
-    if kind == "topic":
-        await _advance(message, context, draft)
-    else:
-        await _preview(message, context, draft)
+    if kind == "status" and not _valid(draft):
+        await _preview(message, context, draft)  # says why, before any Chinese is typed
+        return
+    await _advance(message, context, draft)
+
+
+def _valid(draft: EntryDraft) -> bool:
+    """Whether the English steps make a valid entry (the model, e.g. status against sources)."""
+    try:
+        build_entry(
+            draft,
+            draft.original.id if draft.original else "new-entry",
+            dt.date.today(),
+            draft.original,
+        )
+    except ValidationError:
+        return False
+    return True
 
 
 async def _preview(message: Message, context: Context, draft: EntryDraft) -> None:
@@ -330,6 +414,18 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
         return
     for part in entry_messages(entry):
         await message.reply_text(part)
+    try:
+        zh = translation(
+            entry, draft.zh, data.matcher.base.shared, draft.original, draft.original_zh
+        )
+    except Untranslated as exc:
+        chinese = f"中文: ❌ not ready ({esc(str(exc))}); Save asks for it before publishing."
+    else:
+        for part in entry_view_messages(
+            entry, View.FULL, text=entry_text(entry, Lang.ZH, {entry.id: zh})
+        ):
+            await message.reply_text(part)
+        chinese = "中文: ☝️ as users asking in Chinese will see it."
     path = shown_path(entry_path(root, entry))
     if draft.original is None:
         what = f"New entry <code>{esc(entry.id)}</code> → <code>{esc(path)}</code>"
@@ -344,7 +440,7 @@ async def _preview(message: Message, context: Context, draft: EntryDraft) -> Non
         "☝️ <b>Preview</b>: exactly what users will see (with 👍/👎 and 🔔 buttons under it).\n\n"
         f"{what}\nTopic: {esc(TOPIC_LABELS[entry.topic])} · as of {entry.as_of.isoformat()} (its newest "
         f"source) · verified {entry.verified_on.isoformat()}{'' if draft.original is None else ' (today only if you re-checked every source)'} · re-check after {entry.review_after_days} days\n\n"
-        f"Alternates ({len(entry.alternates)}):\n{alternates}\n\n"
+        f"Alternates ({len(entry.alternates)}):\n{alternates}\n\n{chinese}\n\n"
         "Save checks it as <code>visabot kb lint</code> would, with the whole knowledge base, writes it and "
         "makes it answerable at once. Text is shown exactly as typed: HTML tags such as &lt;b&gt; appear "
         "literally, they do not format."
@@ -382,6 +478,14 @@ async def on_save(update: Update, context: Context) -> None:
         entry, path = await asyncio.to_thread(
             save_entry, data, root, draft, draft.original, dt.date.today(), confirmed
         )
+    except Untranslated as exc:  # back to the Chinese steps; what was typed can be kept
+        draft.stage = ZH_STAGES[0]
+        drafts.restore(context, draft)
+        await edit(message, None)
+        await reply_long(
+            message, f"❌ Not saved, nothing was written: {esc(str(exc))}.\n\n" + prompt_html(draft)
+        )
+        return
     except NotReviewed as exc:
         drafts.restore(context, draft)  # kept: Save anyway, or /cancel
         await edit(message, None)
@@ -479,6 +583,7 @@ async def on_add(update: Update, context: Context) -> None:
 async def start_edit(message: Message, context: Context, entry_id: str) -> None:
     data = context.bot_data
     entry = await asyncio.to_thread(on_disk, knowledge_dir(data), entry_id)
+    zh = await asyncio.to_thread(chinese_on_disk, knowledge_dir(data), entry_id)
     if entry is None:
         close = [c.entry.id for c in data.matcher.ranked(entry_id.replace("-", " "), limit=3)]
         hint = (
@@ -488,7 +593,7 @@ async def start_edit(message: Message, context: Context, entry_id: str) -> None:
             f"No valid entry with id <code>{esc(entry_id)}</code> on disk.{hint}"
         )
         return
-    draft = EntryDraft.editing(entry)
+    draft = EntryDraft.editing(entry, zh)
     note = start(context, draft)
     only = InlineKeyboardButton(
         "➕ Only add alternates", callback_data=callback(f"ea:{draft.nonce}")

@@ -1,7 +1,9 @@
 """An entry draft (/add, /edit) and how each of its steps is shown to the maintainer.
 
-The draft lives in the maintainer's draft slot (bot/runtime/drafts.py); handlers/entry_drafts.py takes
-the answers. Prompts say what each step wants and, for /edit, what the entry holds now.
+The draft lives in the maintainer's draft slot (bot/runtime/drafts.py); handlers/entry_drafts.py
+takes the answers. Prompts say what each step wants and, for /edit, what the entry holds now. The
+English steps come first, then the Chinese ones (knowledge/zh/<id>.yaml), each showing the
+English it translates: Save publishes both languages together or nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from bot.runtime import drafts
 from bot.runtime.context import Context
 from handlers.maintainer_ui import callback
 from knowledge.authoring import EntryFields
+from knowledge.bilingual import ChineseText, keepable
 from knowledge.model import MAX_ANSWER_CHARS, MIN_ALTERNATES, Entry, Source, Status, Topic
 
-STEPS = ("question", "alternates", "answer", "caveats", "sources", "topic", "status")
-TEXT_STAGES = STEPS[:5]
+ZH_STAGES = ("zh_question", "zh_answer", "zh_caveats")
+STEPS = ("question", "alternates", "answer", "caveats", "sources", "topic", "status", *ZH_STAGES)
+TEXT_STAGES = (*STEPS[:5], *ZH_STAGES)
 MORE_ALTERNATES = "more-alternates"  # /edit's own step: only add phrasings, then the preview
 LISTS = ("alternates", "caveats", "sources")
 
@@ -33,14 +37,32 @@ class EntryDraft(EntryFields):
     replaced: set[str] = field(default_factory=set)  # /edit: lists whose new values have begun
     # The /gaps rows (row id, key) this draft answers: removed from the list on save.
     gaps: list[tuple[int, str]] = field(default_factory=list)
+    original_zh: ChineseText | None = None  # /edit: the entry's Chinese on disk when the edit began
+    # The Chinese caveats step: each English caveat's shared Chinese, None where one is to be typed.
+    zh_shared: list[str | None] = field(default_factory=list)
+    zh_typed: list[str] = field(default_factory=list)  # the caveats typed so far at that step
 
     @classmethod
     def new(cls, **values: object) -> EntryDraft:
         return cls(nonce=secrets.token_hex(4), **values)  # type: ignore[arg-type]
 
     @classmethod
-    def editing(cls, entry: Entry) -> EntryDraft:
-        return cls.new(original=entry, **vars(EntryFields.of(entry)))
+    def editing(cls, entry: Entry, zh: ChineseText | None = None) -> EntryDraft:
+        return cls.new(original=entry, original_zh=zh, **vars(EntryFields.of(entry)))
+
+    def can_keep_chinese(self, part: str) -> bool:
+        """A Chinese step may be skipped with "keep": its text was typed in this draft (Save sent
+        it back), or the Chinese on disk still translates this part's English."""
+        return getattr(self.zh, part) is not None or keepable(
+            part, getattr(self, part), self.original, self.original_zh
+        )
+
+    def chinese_now(self, part: str) -> str | list[str] | None:
+        """The Chinese this part holds now: typed in this draft, else on disk."""
+        typed = getattr(self.zh, part)
+        if typed is not None:
+            return typed  # type: ignore[no-any-return]
+        return getattr(self.original_zh, part) if self.original_zh is not None else None
 
 
 def source_line(source: Source) -> str:
@@ -80,6 +102,33 @@ def now_html(draft: EntryDraft) -> str:
     return f"<b>Now:</b>\n{now}\n\nSend <code>keep</code> to keep {'them' if replace else 'it'}.{replace}"
 
 
+def chinese_html(draft: EntryDraft) -> str:
+    """A Chinese step: the English it translates, and the Chinese it holds now, if any."""
+    part = draft.stage.removeprefix("zh_")
+    if part == "caveats":
+        todo = [c for c, zh in zip(draft.caveats, draft.zh_shared, strict=True) if zh is None]
+        english = "\n".join(f"{n}. {esc(c)}" for n, c in enumerate(todo, 1))
+        shared = len(draft.caveats) - len(todo)
+        if shared:
+            english += (
+                f"\n({shared} shared caveat(s) get their Chinese from knowledge/caveats.yaml.)"
+            )
+    else:
+        english = esc(getattr(draft, part))
+    text = f"<b>English:</b>\n{english}"
+    now = draft.chinese_now(part)
+    if now is not None:
+        shown = "\n".join(f"• {esc(c)}" for c in now) if isinstance(now, list) else esc(now)
+        if draft.can_keep_chinese(part):
+            text += f"\n\n<b>Now:</b>\n{shown}\n\nSend <code>keep</code> to keep {'them' if part == 'caveats' else 'it'}."
+        else:
+            text += f"\n\n<b>Now</b> (written for the English as it was, which changed: write it anew):\n{shown}"
+    return (
+        text
+        + "\n\nOr <code>later</code>: go to the preview; Save asks for the Chinese before it publishes."
+    )
+
+
 def prompt_html(draft: EntryDraft) -> str:
     step = STEPS.index(draft.stage) + 1
     what = f"✏️ <b>Editing {esc(draft.original.id)}</b>" if draft.original else "➕ <b>New entry</b>"
@@ -104,6 +153,15 @@ def prompt_html(draft: EntryDraft) -> str:
             "date: YYYY-MM-DD, <code>c. YYYY-MM-DD</code> when approximate, or <code>n.d.</code>; "
             "tier: official, copy-of-official, law-firm or news."
         ),
+        "zh_question": "中文 the <b>question in simplified Chinese</b>.",
+        "zh_answer": (
+            "中文 the <b>answer in simplified Chinese</b>, with the same numbers and dates as the English "
+            "(10万美元 = $100,000, 2025年9月21日 = 21 Sep 2025); a blank line starts a new paragraph."
+        ),
+        "zh_caveats": (
+            f"中文 the <b>caveats in simplified Chinese</b>: {draft.zh_shared.count(None)}, one per message or one "
+            "per line, in the order of the English ones below."
+        ),
     }[draft.stage]
     text = head + body
     if draft.stage == "question" and draft.alternates and draft.original is None:
@@ -117,7 +175,9 @@ def prompt_html(draft: EntryDraft) -> str:
     if draft.stage == "alternates" and draft.alternates and draft.original is None:
         listed = "\n".join(f"• {esc(a)}" for a in draft.alternates)
         text += f"\n\nAlready in ({len(draft.alternates)}):\n{listed}"
-    if draft.original is not None:
+    if draft.stage in ZH_STAGES:
+        text += "\n\n" + chinese_html(draft)
+    elif draft.original is not None:
         text += "\n\n" + now_html(draft)
     return text + "\n\n/cancel stops; nothing is saved until you press Save."
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from knowledge.bilingual import ChineseParts
 from knowledge.lint import WARNING_KINDS, Finding, conflicts_of, duplicates, sourcing
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher
@@ -175,6 +176,8 @@ class EntryFields:
     topic: Topic | None = None
     status: Status | None = None
     reverified: bool = False  # an edit: the maintainer re-checked every source today
+    # The Chinese (knowledge/zh/<id>.yaml); its parts not given are missing, or kept by an edit.
+    zh: ChineseParts = field(default_factory=ChineseParts)
 
     @classmethod
     def of(cls, entry: Entry) -> EntryFields:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -258,6 +258,89 @@ def check_all(
         for i in sorted(set(texts) - known)
     ]
     return problems
+
+
+# ---- the Chinese written with the English: Telegram's /add and /edit, `visabot kb add` ----
+
+PARTS = ("question", "answer", "caveats")
+
+
+class Untranslated(ValueError):
+    """An entry cannot be saved with this Chinese: a part is missing (or kept although the English
+    it translates changed), or it says other numbers than the English. The message says which."""
+
+
+@dataclass
+class ChineseParts:
+    """The Chinese a maintainer gave for an entry. None for a part not given: missing for a new
+    entry; for an edit, "keep the Chinese on disk", allowed only where its English did not change.
+    Caveat items may be a shared caveat's Chinese text or its reference ``{ref: <id>}``."""
+
+    question: str | None = None
+    answer: str | None = None
+    caveats: list[str | dict[str, str]] | None = None
+
+
+def keepable(
+    part: str, english: object, original: Entry | None, before: ChineseText | None
+) -> bool:
+    """Whether the Chinese `part` on disk (`before`, of the entry as it was: `original`) may be
+    kept now that its English reads `english`: only when it was in step and that English is the same."""
+    return (
+        original is not None
+        and before is not None
+        and before.translates == fingerprint(original)
+        and getattr(original, part) == english
+    )
+
+
+def shared_chinese(caveats: Sequence[str], shared: SharedCaveats) -> list[str | None]:
+    """Each English caveat's Chinese when it is a shared caveat (from the table); None for each
+    one the maintainer has to translate."""
+    return [shared[ref].zh if (ref := shared.id_of(c)) else None for c in caveats]
+
+
+def translation(
+    entry: Entry,
+    parts: ChineseParts,
+    shared: SharedCaveats,
+    original: Entry | None = None,
+    before: ChineseText | None = None,
+) -> ChineseText:
+    """The Chinese text to save with `entry` (its fingerprint taken from it), or Untranslated.
+
+    For an edit, `original` is the entry as it was and `before` its Chinese on disk; a part not
+    given keeps `before`'s while that may be kept (see keepable). Caveats not given are filled in
+    when every English caveat is a shared one. The numbers and dates are checked as `kb lint` does."""
+    values: dict[str, object] = {}
+    for part in PARTS:
+        given = getattr(parts, part)
+        if given is None and keepable(part, getattr(entry, part), original, before):
+            given = getattr(before, part)
+        if (
+            given is None
+            and part == "caveats"
+            and None not in (filled := shared_chinese(entry.caveats, shared))
+        ):
+            given = filled
+        if given is None:
+            changed = (
+                " (its English changed, so it must be written anew)" if original is not None else ""
+            )
+            raise Untranslated(f"the Chinese {part} is missing{changed}")
+        values[part] = given
+    try:
+        text = ChineseText.model_validate(
+            {"id": entry.id, "translates": fingerprint(entry), **values}, context=context(shared)
+        )
+    except ValidationError as exc:
+        raise Untranslated(
+            "; ".join(f"Chinese {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
+    problems = check_entry(entry, text, shared)
+    if problems:
+        raise Untranslated("; ".join(p.message for p in problems))
+    return text
 
 
 def main(argv: list[str]) -> int:

@@ -17,10 +17,19 @@ from pathlib import Path
 from typing import Protocol
 
 from knowledge.authoring import EntryFields, Review, build_entry, review_entry, slug_for, unique_id
+from knowledge.bilingual import translation
+from knowledge.caveats import load_shared_caveats
 from knowledge.loader import ENTRIES_DIRNAME, KnowledgeBase, Problem, parse_entry_text
 from knowledge.matcher import Matcher
 from knowledge.model import Entry
-from knowledge.writer import EntryExists, add_entry, entry_path, remove_entry, update_entry
+from knowledge.writer import (
+    EntryExists,
+    add_entry,
+    chinese_on_disk,
+    entry_path,
+    remove_entry,
+    update_entry,
+)
 
 # Knowledge writes and reloads of this process, one at a time (see the module docstring).
 WRITE_LOCK = threading.Lock()
@@ -84,22 +93,27 @@ def save_entry(
     today: dt.date,
     confirmed: bool = False,
 ) -> tuple[Entry, Path]:
-    """Check the entry as `kb lint` would with it included (errors raise NotReviewed; warnings
-    too unless `confirmed`), write it (a new one, or over `original` when it is unchanged on disk,
-    else EditConflict), and serve the knowledge base that now holds it."""
+    """Check the entry as `kb lint` would with it included: its Chinese first (missing, kept
+    where the English changed, or other numbers: knowledge.bilingual.Untranslated), then the
+    other errors (NotReviewed; warnings too unless `confirmed`). Write it with its Chinese (a new
+    one, or over `original` when it is unchanged on disk, else EditConflict), and serve the
+    knowledge base that now holds it."""
+    shared = load_shared_caveats(root)[0]
     with WRITE_LOCK:
         if original is not None:
             if on_disk(root, original.id) != original:
                 raise EditConflict(original.id)
             entry = build_entry(fields, original.id, today, original)
+            zh = translation(entry, fields.zh, shared, original, chinese_on_disk(root, original.id))
             _review(served, entry, today, original.id, confirmed)
-            base = update_entry(root, entry)
+            base = update_entry(root, entry, zh)
         else:
             for _ in range(10):
                 entry = build_entry(fields, new_id(served, root, fields), today)
+                zh = translation(entry, fields.zh, shared)
                 _review(served, entry, today, None, confirmed)
                 try:
-                    base = add_entry(root, entry)
+                    base = add_entry(root, entry, zh)
                     break
                 except EntryExists:  # another process wrote that id between our look and its lock
                     continue

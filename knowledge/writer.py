@@ -1,6 +1,7 @@
 """Write entries to disk in the standard format, safely.
 
-Used by `visabot kb add`, Telegram's /add and /edit. Every write happens under an exclusive file
+Used by `visabot kb add`, Telegram's /add and /edit, with the entry's Chinese text
+(knowledge/zh/<id>.yaml) written in the same locked step, so the two languages land together. Every write happens under an exclusive file
 lock on the knowledge folder, is validated BEFORE anything touches the disk (the exact text to be
 written is parsed back, and its related ids checked against the entries on disk), then lands
 atomically (temporary file in the same folder, fsync, rename). A crash at any point leaves either
@@ -34,7 +35,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString
 
-from knowledge.caveats import SharedCaveats, load_shared_caveats, shipped_caveats
+from knowledge.bilingual import ZH_DIRNAME, ChineseText, fingerprint
+from knowledge.caveats import SharedCaveats, context, load_shared_caveats, shipped_caveats
 from knowledge.loader import (
     ENTRIES_DIRNAME,
     KnowledgeBase,
@@ -221,9 +223,51 @@ def _check_before_write(root: Path, entry: Entry, path: Path, text: str) -> None
         raise KnowledgeError(problems)
 
 
-def _write_validated(root: Path, entry: Entry, old_path: Path | None) -> KnowledgeBase:
+def zh_path(root: Path, entry_id: str) -> Path:
+    return root / ZH_DIRNAME / f"{entry_id}.yaml"
+
+
+def chinese_to_yaml(text: ChineseText, shared: SharedCaveats) -> str:
+    """The Chinese file in the standard format: a shared caveat's Chinese as its reference."""
+    data = text.model_dump(mode="json")
+    data["caveats"] = [{"ref": ref} if (ref := shared.id_of(c, "zh")) else c for c in text.caveats]
+    if not data["caveats"]:
+        data.pop("caveats")
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def chinese_on_disk(root: Path, entry_id: str) -> ChineseText | None:
+    """The entry's Chinese as its file says now (None when there is no valid one)."""
+    path = zh_path(root, entry_id)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ChineseText.model_validate(data, context=context(load_shared_caveats(root)[0]))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError):
+        return None
+
+
+def _chinese_text(root: Path, entry: Entry, zh: ChineseText, shared: SharedCaveats) -> str | None:
+    """The text of `zh`'s file, None when the file already says it; KnowledgeError when it is
+    not the translation of this very entry or does not read back as itself."""
+    path = zh_path(root, entry.id)
+    text = chinese_to_yaml(zh, shared)
+    if zh.id != entry.id or zh.translates != fingerprint(entry):
+        raise KnowledgeError(
+            [Problem(path, None, "the Chinese text is not a translation of this entry as saved")]
+        )
+    if ChineseText.model_validate(yaml.safe_load(text), context=context(shared)) != zh:
+        raise KnowledgeError(
+            [Problem(path, None, "the Chinese text does not survive being written as YAML")]
+        )
+    return None if chinese_on_disk(root, entry.id) == zh else text
+
+
+def _write_validated(
+    root: Path, entry: Entry, old_path: Path | None, zh: ChineseText | None = None
+) -> KnowledgeBase:
     path = entry_path(root, entry)
     shared = load_shared_caveats(root)[0]
+    zh_text = _chinese_text(root, entry, zh, shared) if zh is not None else None
     text = entry_to_yaml(entry, shared)
     if old_path is not None:
         kept = _round_trip_yaml(old_path.read_text(encoding="utf-8"), entry, shared)
@@ -231,30 +275,34 @@ def _write_validated(root: Path, entry: Entry, old_path: Path | None) -> Knowled
             text = kept
     _check_before_write(root, entry, path, text)
     _atomic_write(path, text)
+    if zh_text is not None:
+        _atomic_write(zh_path(root, entry.id), zh_text)
     if old_path is not None and old_path != path:
         old_path.unlink()  # the topic changed: the file moves to its new folder
     return load_knowledge_base(root, skip_invalid=True)
 
 
-def add_entry(root: Path, entry: Entry) -> KnowledgeBase:
-    """Write a new entry; raises EntryExists or KnowledgeError (and writes nothing) on problems.
+def add_entry(root: Path, entry: Entry, zh: ChineseText | None = None) -> KnowledgeBase:
+    """Write a new entry, and its Chinese text `zh` when given (knowledge.bilingual.translation
+    makes one); raises EntryExists or KnowledgeError (and writes nothing) on problems.
     Returns the knowledge base as now on disk, ready to serve."""
     with _locked(root):
         if _existing_path(root, entry.id) is not None:
             raise EntryExists(entry.id)
-        return _write_validated(root, entry, None)
+        return _write_validated(root, entry, None, zh)
 
 
-def update_entry(root: Path, entry: Entry) -> KnowledgeBase:
-    """Replace an existing entry (same id); an invalid one raises KnowledgeError, and the old file
-    stays untouched."""
+def update_entry(root: Path, entry: Entry, zh: ChineseText | None = None) -> KnowledgeBase:
+    """Replace an existing entry (same id), and its Chinese text when `zh` is given (rewritten
+    only when it differs from the file); an invalid one raises KnowledgeError, and the old files
+    stay untouched."""
     with _locked(root):
         old_path = _existing_path(root, entry.id)
         if old_path is None:
             raise KnowledgeError(
                 [Problem(entry_path(root, entry), None, f"no entry {entry.id!r} to edit")]
             )
-        return _write_validated(root, entry, old_path)
+        return _write_validated(root, entry, old_path, zh)
 
 
 class NoSuchEntry(Exception):
@@ -262,7 +310,7 @@ class NoSuchEntry(Exception):
 
 
 def remove_entry(root: Path, entry_id: str) -> tuple[KnowledgeBase, list[str]]:
-    """Delete an entry's file under the write lock. Returns the knowledge base now on disk and
+    """Delete an entry's file (and its Chinese) under the write lock. Returns the knowledge base now on disk and
     the ids of entries that still list it as related (the bot then no longer offers that link;
     `kb lint` reports it until their files are fixed). Raises NoSuchEntry."""
     with _locked(root):
@@ -270,5 +318,6 @@ def remove_entry(root: Path, entry_id: str) -> tuple[KnowledgeBase, list[str]]:
         if path is None:
             raise NoSuchEntry(entry_id)
         path.unlink()
+        zh_path(root, entry_id).unlink(missing_ok=True)  # its Chinese goes with it
         base = load_knowledge_base(root, skip_invalid=True)
     return base, [e.id for e in base.entries if entry_id in e.related]

@@ -50,9 +50,11 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
-    """A writable copy of the shipped entries and synonyms, for tests that add or remove entries."""
+    """A writable copy of the shipped entries, their Chinese and the synonyms, for tests that add
+    or remove entries (an entry's Chinese is saved with it)."""
     root = tmp_path / "kb"
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
+    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "zh", root / "zh")
     shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
     return root
 
@@ -88,6 +90,6 @@ async def site() -> AsyncIterator[tuple[Site, str]]:
     await runner.setup()
     server = web.TCPSite(runner, "127.0.0.1", 0)
     await server.start()
-    port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     yield state, f"http://127.0.0.1:{port}"
     await runner.cleanup()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 import pytest
+import yaml
 
 from bot.cli.main import main
 from bot.runtime.runner import PID_FILE_NAME
@@ -34,6 +35,13 @@ from tests.fake_telegram import FakeTelegram, make_private_text
 README = Path(__file__).resolve().parents[1] / "README.md"
 NEW_QUESTION = "Can a K visa holder bring a pet panda to China?"
 NEW_ANSWER = "No sourced rule covers pandas; this entry exists only for the tests."
+ZH_QUESTION = "K字签证持有人可以带宠物熊猫去中国吗？"
+ZH_ANSWER = "没有任何有来源的规定涉及熊猫；此条目仅供测试。"
+PANDA_ZH: dict[str, object] = {
+    "question": ZH_QUESTION,
+    "answer": ZH_ANSWER,
+    "caveats": ["测试数据。"],
+}
 
 
 # ---- helpers
@@ -115,6 +123,13 @@ def new_entry(entry_id: str = "k-visa-panda", **update: object) -> Entry:
     return Entry.model_validate({**data, **update})
 
 
+def add_from_file(env: Env, source: Path, zh: dict[str, object] = PANDA_ZH) -> Ran:
+    """`kb add --from-file SOURCE --zh-file` with `zh` (the panda's Chinese) beside it."""
+    zh_file = source.with_name(source.stem + ".zh.yaml")
+    zh_file.write_text(yaml.safe_dump(zh, allow_unicode=True), encoding="utf-8")
+    return env.run("kb", "add", "--from-file", str(source), "--zh-file", str(zh_file))
+
+
 def lines(*items: str) -> str:
     return "\n".join(items) + "\n"
 
@@ -126,7 +141,7 @@ def test_add_from_file_writes_standard_file_answerable_at_once(env: Env, tmp_pat
     source = tmp_path / "panda.yaml"
     source.write_text(entry_to_yaml(new_entry()), encoding="utf-8")
     before = env.count()
-    out = env.run("kb", "add", "--from-file", str(source))
+    out = add_from_file(env, source)
     assert out.returncode == 0, out.stderr
     written = env.kb / "entries" / "k-visa" / "k-visa-panda.yaml"
     assert f"Added k-visa-panda: {written}" in out.stdout
@@ -142,7 +157,7 @@ def test_add_from_file_refuses_duplicate_id(env: Env, tmp_path: Path) -> None:
     original = existing.read_bytes()
     source = tmp_path / "dup.yaml"
     source.write_text(entry_to_yaml(new_entry("h1b-100k-one-time", topic="h1b")), encoding="utf-8")
-    out = env.run("kb", "add", "--from-file", str(source))
+    out = add_from_file(env, source)
     assert out.returncode == 1
     assert "already exists" in out.stderr and "h1b-100k-one-time" in out.stderr
     assert "Nothing was written" in out.stderr
@@ -157,7 +172,7 @@ def test_add_from_file_refuses_invalid_file_with_its_problems(env: Env, tmp_path
     text = text.replace(f"answer: {NEW_ANSWER}", "answer: " + "x" * 901)
     bad.write_text(text, encoding="utf-8")
     before = env.count()
-    out = env.run("kb", "add", "--from-file", str(bad))
+    out = add_from_file(env, bad)
     assert out.returncode == 1
     url_line = text.splitlines().index("    url: ftp://example.org/panda") + 1
     assert (
@@ -178,7 +193,7 @@ def test_add_from_file_refuses_unsafe_or_malformed_yaml(env: Env, tmp_path: Path
     ]:
         source = tmp_path / name
         source.write_text(text, encoding="utf-8")
-        out = env.run("kb", "add", "--from-file", str(source))
+        out = add_from_file(env, source)
         assert out.returncode == 1
         assert re.search(rf"{name}:\d+: malformed YAML", out.stderr), out.stderr
     assert env.count() == before
@@ -191,7 +206,7 @@ def test_add_from_file_warns_when_a_phrasing_leads_elsewhere(env: Env, tmp_path:
     source.write_text(
         entry_to_yaml(new_entry(alternates=[*new_entry().alternates, taken])), encoding="utf-8"
     )
-    out = env.run("kb", "add", "--from-file", str(source))
+    out = add_from_file(env, source)
     assert out.returncode == 0, out.stderr
     assert "Check the wording: these phrasings do not lead to the new entry" in out.stdout
     assert taken in out.stdout.split("Check the wording", 1)[1]
@@ -200,14 +215,14 @@ def test_add_from_file_warns_when_a_phrasing_leads_elsewhere(env: Env, tmp_path:
 def test_add_from_an_unreadable_file_is_refused(env: Env, tmp_path: Path) -> None:
     source = tmp_path / "latin1.yaml"
     source.write_bytes("question: café".encode("latin-1"))
-    out = env.run("kb", "add", "--from-file", str(source))
+    out = add_from_file(env, source)
     assert out.returncode == 1 and f"Cannot read {source}" in out.stderr
 
 
 def test_add_from_file_refuses_broken_related_id(env: Env, tmp_path: Path) -> None:
     source = tmp_path / "panda.yaml"
     source.write_text(entry_to_yaml(new_entry(related=["no-such-entry"])), encoding="utf-8")
-    out = env.run("kb", "add", "--from-file", str(source))
+    out = add_from_file(env, source)
     assert out.returncode == 1
     assert "related id 'no-such-entry' does not exist" in out.stderr
     assert not (env.kb / "entries" / "k-visa" / "k-visa-panda.yaml").exists()
@@ -255,6 +270,10 @@ INTERACTIVE = [
     "k-visa-what-is-it",
     "k-visa-what-is-it",  # twice
     "",
+    ZH_QUESTION,  # the Chinese, after the English
+    ZH_ANSWER,
+    "",
+    "测试数据。",
 ]
 
 
@@ -307,7 +326,7 @@ def test_add_is_not_blocked_by_a_broken_file_elsewhere(env: Env, tmp_path: Path)
     broken.write_text("id: broken\n", encoding="utf-8")
     source = tmp_path / "panda.yaml"
     source.write_text(entry_to_yaml(new_entry()), encoding="utf-8")
-    out = env.run("kb", "add", "--from-file", str(source))
+    out = add_from_file(env, source)
     assert out.returncode == 0, out.stderr
     assert (env.kb / "entries" / "k-visa" / "k-visa-panda.yaml").exists()
     assert broken.read_text(encoding="utf-8") == "id: broken\n"
@@ -606,7 +625,7 @@ def test_reload_signals_the_running_bot_which_serves_the_new_entry(
     assert NEW_ANSWER not in ask_bot(fake_telegram, NEW_QUESTION)  # running, handler installed
     source = tmp_path / "panda.yaml"
     source.write_text(entry_to_yaml(new_entry()), encoding="utf-8")
-    assert env.run("kb", "add", "--from-file", str(source)).returncode == 0
+    assert add_from_file(env, source).returncode == 0
     seen = len(bot.log)
     out = env.run("kb", "reload")
     assert out.returncode == 0, out.stderr

@@ -168,25 +168,25 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         replies = {}
         for status in ("official", "reported"):  # as in the issue, then with an honest label
-            await send(fake, "/add", ADMIN, "step 1 of 7")
-            await send(fake, "Is the $100,000 H-1B fee charged every year?", ADMIN, "step 2 of 7")
+            await send(fake, "/add", ADMIN, "step 1 of 10")
+            await send(fake, "Is the $100,000 H-1B fee charged every year?", ADMIN, "step 2 of 10")
             alternates = [
                 "is the h1b fee yearly",
                 "h1b 100k fee every year",
                 "annual h1b 100000 fee",
                 "done",
             ]
-            await send(fake, "\n".join(alternates), ADMIN, "step 3 of 7")
-            await send(fake, "Yes, every year.", ADMIN, "step 4 of 7")
-            await send(fake, "none", ADMIN, "step 5 of 7")
+            await send(fake, "\n".join(alternates), ADMIN, "step 3 of 10")
+            await send(fake, "Yes, every year.", ADMIN, "step 4 of 10")
+            await send(fake, "none", ADMIN, "step 5 of 10")
             topics = await send(
                 fake,
                 "Fee news | Example News | https://www.visaverge.com/fee | 2026-11-01 | news\ndone",
                 ADMIN,
-                "step 6 of 7",
+                "step 6 of 10",
             )
             statuses = await press(
-                fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7"
+                fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 10"
             )
             if status == "official":  # the model itself refuses an Official badge on a news source
                 replies[status] = await press(
@@ -194,9 +194,11 @@ async def test_telegram_save_runs_lint_checks_and_blocks_the_issue_11_entry(
                 )
                 await send(fake, "/cancel", ADMIN, "ancel")
                 continue
-            summary = await press(
-                fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview"
+            await press(
+                fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="step 8 of 10"
             )
+            await send(fake, "每年都要交10万美元的 H-1B 费用吗？", ADMIN, "step 9 of 10")
+            summary = await send(fake, "是的，每年都要交。", ADMIN, "Preview")
             replies[status] = await press(
                 fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved"
             )

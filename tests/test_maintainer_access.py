@@ -25,14 +25,14 @@ async def test_one_draft_at_a_time_whatever_its_kind(
     fake = fake_telegram
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         user_data = app.user_data[ADMIN]
-        await send(fake, "/add", ADMIN, "step 1 of 7")
-        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
+        await send(fake, "/add", ADMIN, "step 1 of 10")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 10")
         entry_draft = dict(user_data)
         await send(fake, "/broadcast", ADMIN, "New broadcast")
         broadcast_draft = dict(user_data)
         # The entry draft is gone: this text is a question now, not its alternates.
         await send(fake, "what is the h1b master's cap", ADMIN, "20,000")
-        again = await send(fake, "/add", ADMIN, "step 1 of 7")
+        again = await send(fake, "/add", ADMIN, "step 1 of 10")
         cancelled = await send(fake, "/cancel", ADMIN, "Cancelled")
         after = dict(user_data)
     assert list(entry_draft) == [drafts.DRAFT_KEY] and isinstance(

@@ -25,6 +25,11 @@ from tests.test_telegram_maintainers import ADMIN, ZEBRA, ZEBRA_ALTERNATES, nonc
 
 ANSWER_LINES = ["No. The K visa covers the holder only;", "zebras need a separate import permit."]
 CAVEAT = "Zoos may have their own rules."
+ZH = (
+    "K字签证持有人可以带宠物斑马去中国吗？",
+    "不可以。K字签证只适用于持有人本人；斑马需要单独的进口许可。",
+    "动物园可能有自己的规定。",
+)
 SOURCE = (
     "Import of exotic animals",
     "Example Customs",
@@ -67,6 +72,10 @@ def _cli_add(
         "",  # verified on: today (the default)
         "",  # re-check after: the default for its status
         "",  # no related entries
+        ZH[0],
+        ZH[1],
+        "",
+        ZH[2],  # the Chinese question, answer (then an empty line), caveat
         "y",
     ]
     result = CliRunner().invoke(
@@ -80,21 +89,24 @@ def _cli_add(
 
 async def _telegram_add(fake: FakeTelegram, tmp_path: Path, kb: Path) -> None:
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb):
-        await send(fake, "/add", ADMIN, "step 1 of 7")
-        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
-        await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), ADMIN, "step 3 of 7")
-        await send(fake, "\n".join(ANSWER_LINES), ADMIN, "step 4 of 7")
-        await send(fake, f"{CAVEAT}\ndone", ADMIN, "step 5 of 7")
+        await send(fake, "/add", ADMIN, "step 1 of 10")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 10")
+        await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), ADMIN, "step 3 of 10")
+        await send(fake, "\n".join(ANSWER_LINES), ADMIN, "step 4 of 10")
+        await send(fake, f"{CAVEAT}\ndone", ADMIN, "step 5 of 10")
         title, publisher, url, date = SOURCE
         topics = await send(
-            fake, f"{title} | {publisher} | {url} | c. {date} | news\ndone", ADMIN, "step 6 of 7"
+            fake, f"{title} | {publisher} | {url} | c. {date} | news\ndone", ADMIN, "step 6 of 10"
         )
         statuses = await press(
-            fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 7"
+            fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 10"
         )
-        summary = await press(
-            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview"
+        await press(
+            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="step 8 of 10"
         )
+        await send(fake, ZH[0], ADMIN, "step 9 of 10")
+        await send(fake, ZH[1], ADMIN, "step 10 of 10")
+        summary = await send(fake, ZH[2], ADMIN, "Preview")
         warned = await press(
             fake, f"ev:{nonce_of(summary)}", summary, ADMIN, expect="Not saved yet"
         )
@@ -117,6 +129,5 @@ async def test_cli_and_telegram_write_the_same_entry_from_the_same_answers(
     assert by_cli.answer == " ".join(ANSWER_LINES) and by_cli.review_after_days == review_days(
         Status.REPORTED
     )
-    assert (cli_kb / "entries" / "k-visa" / f"{entry_id}.yaml").read_bytes() == (
-        kb_dir / "entries" / "k-visa" / f"{entry_id}.yaml"
-    ).read_bytes()
+    for path in (f"entries/k-visa/{entry_id}.yaml", f"zh/{entry_id}.yaml"):  # both languages, alike
+        assert (cli_kb / path).read_bytes() == (kb_dir / path).read_bytes()

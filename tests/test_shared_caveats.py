@@ -91,7 +91,6 @@ def test_the_fingerprint_is_taken_over_the_resolved_english(kb_dir: Path) -> Non
     (kb_dir / "caveats.yaml").write_text(
         yaml.safe_dump(shared, allow_unicode=True), encoding="utf-8"
     )
-    (kb_dir / "zh").symlink_to(DEFAULT_KNOWLEDGE_DIR / "zh")
     edited = load_knowledge_base(kb_dir)
     moved = edited.get("h1b-100k-who-pays")
     assert moved is not None and moved.caveats[2].endswith("A new ruling.")

@@ -181,7 +181,7 @@ async def test_changes_lists_the_queue_and_its_buttons_work_for_admins_only(
             assert "Not allowed" in answer.params["text"] and answer.params.get("show_alert")
         assert path.read_text(encoding="utf-8") == before_file
 
-        edit = await press(fake, f"ce:{ENTRY}", item, ADMIN, expect="step 1 of 7")
+        edit = await press(fake, f"ce:{ENTRY}", item, ADMIN, expect="step 1 of 10")
         assert f"Editing {ENTRY}" in edit.text
         await send(fake, "/cancel", ADMIN, "Cancelled")
 

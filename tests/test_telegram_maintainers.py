@@ -18,13 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.replies.telegram_view import entry_messages, entry_view_messages
+from bot.i18n import Lang, entry_text
+from bot.replies.telegram_view import View, entry_messages, entry_view_messages
 from handlers.gaps import gap_token
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.authoring import slug_for
+from knowledge.bilingual import fingerprint
 from knowledge.loader import load_knowledge_base, parse_entry_text
 from knowledge.model import Topic
-from knowledge.writer import update_entry
+from knowledge.writer import chinese_on_disk, update_entry
 from tests.bot_harness import TOKEN, assert_valid_reply, running_bot
 from tests.fake_telegram import (
     DEFAULT_GROUP_ID,
@@ -49,6 +51,8 @@ ZEBRA_ANSWER = (
     "No. The K visa covers the holder only; zebras need a separate import permit.\n\nAsk the zoo."
 )
 ZEBRA_SOURCE = "Import of exotic animals | Example Customs | https://www.visaverge.com/zebra?a=1&b=2 | c. 2026-11-01 | news"
+ZEBRA_ZH = "K字签证持有人可以带宠物斑马去中国吗？"
+ZEBRA_ZH_ANSWER = "不可以。K字签证只适用于持有人本人；斑马需要单独的进口许可。\n\n请咨询动物园。"
 MASTERS = "What is the H-1B master's cap?"
 
 
@@ -149,16 +153,26 @@ async def draft_to_preview(
     status: str = "reported",
 ) -> Call:
     """/add through every step with valid input; returns the preview's summary (Save / Cancel)."""
-    await send(fake, "/add", user, "step 1 of 7")
-    await send(fake, question, user, "step 2 of 7")
-    await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), user, "step 3 of 7")
-    await send(fake, answer, user, "step 4 of 7")
-    await send(fake, "none", user, "step 5 of 7")
-    topics = await send(fake, ZEBRA_SOURCE + "\ndone", user, "step 6 of 7")
+    await send(fake, "/add", user, "step 1 of 10")
+    await send(fake, question, user, "step 2 of 10")
+    await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), user, "step 3 of 10")
+    await send(fake, answer, user, "step 4 of 10")
+    await send(fake, "none", user, "step 5 of 10")
+    topics = await send(fake, ZEBRA_SOURCE + "\ndone", user, "step 6 of 10")
     statuses = await press(
-        fake, f"et:{nonce_of(topics)}:{topic}", topics, user, expect="step 7 of 7"
+        fake, f"et:{nonce_of(topics)}:{topic}", topics, user, expect="step 7 of 10"
     )
-    return await press(fake, f"es:{nonce_of(statuses)}:{status}", statuses, user, expect="Preview")
+    await press(fake, f"es:{nonce_of(statuses)}:{status}", statuses, user, expect="step 8 of 10")
+    return await chinese_to_preview(fake, user)
+
+
+async def chinese_to_preview(
+    fake: FakeTelegram, user: int = ADMIN, caveats: tuple[str, ...] = ()
+) -> Call:
+    """The Chinese steps (question, answer, caveats when there are any to type); the preview."""
+    await send(fake, ZEBRA_ZH, user, "step 9 of 10")
+    last = await send(fake, ZEBRA_ZH_ANSWER, user, "step 10 of 10" if caveats else "Preview")
+    return await send(fake, "\n".join(caveats), user, "Preview") if caveats else last
 
 
 def assert_all_payloads_valid(fake: FakeTelegram) -> None:
@@ -181,17 +195,17 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         before = len(app.bot_data.matcher.base.entries)
         (declined,) = [await send(fake, "Can I bring my pet zebra on a K visa?", USER)]
-        await send(fake, "/add", ADMIN, "step 1 of 7")
-        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
+        await send(fake, "/add", ADMIN, "step 1 of 10")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 10")
         # Alternates: too few, a duplicate, one per message, then done.
         few = await send(fake, "k visa zebra\nbringing my zebra on a k visa\ndone", ADMIN, "Got")
         dup = await send(fake, "K visa zebra", ADMIN, "Got")
         await send(fake, "- is a pet zebra allowed with the k visa", ADMIN, "Got")
-        await send(fake, "done", ADMIN, "step 3 of 7")
+        await send(fake, "done", ADMIN, "step 3 of 10")
         # Answer: over 900 characters is refused.
         too_long = await send(fake, "z" * 901, ADMIN, "901 characters")
-        await send(fake, ZEBRA_ANSWER, ADMIN, "step 4 of 7")
-        await send(fake, "Zoos may have their own rules.\ndone", ADMIN, "step 5 of 7")
+        await send(fake, ZEBRA_ANSWER, ADMIN, "step 4 of 10")
+        await send(fake, "Zoos may have their own rules.\ndone", ADMIN, "step 5 of 10")
         # Sources: malformed lines and URLs are refused with the reason; done needs one.
         parts = await send(fake, "just a title", ADMIN, "Not added")
         bad_url = await send(
@@ -205,17 +219,18 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
         )
         none_yet = await send(fake, "done", ADMIN, "at least one")
         await send(fake, ZEBRA_SOURCE, ADMIN, "Got 1")
-        topics = await send(fake, "done", ADMIN, "step 6 of 7")
+        topics = await send(fake, "done", ADMIN, "step 6 of 10")
         assert [b["callback_data"] for b in buttons(topics)][:4] == [
             f"et:{nonce_of(topics)}:{t.value}" for t in Topic
         ]
         stale = await press(fake, "et:00000000:k-visa", topics, ADMIN)
         statuses = await press(
-            fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 7"
+            fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 10"
         )
-        summary = await press(
-            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview"
+        zh_step = await press(
+            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="step 8 of 10"
         )
+        summary = await chinese_to_preview(fake, ADMIN, ("动物园可能有自己的规定。",))
         sent = [c.text for c in fake.calls("sendMessage", chat_id=ADMIN)]
         assert [b["callback_data"] for b in buttons(summary)] == [
             f"ev:{nonce_of(summary)}",
@@ -246,12 +261,17 @@ async def test_add_walks_every_step_and_the_saved_entry_answers_at_once(
     )
     assert "at least one is needed" in none_yet.text
     assert "closed" in stale.params["text"]
-    # The preview shows the whole entry; users now get its first screen.
-    screens = entry_messages(entry)
-    end = sent.index(summary.text)
+    assert ZEBRA in zh_step.text and "中文" in zh_step.text  # the English it translates is shown
+    # The preview shows the whole entry in both languages; users now get its first screen.
+    screens, zh = entry_messages(entry), app.bot_data.matcher.base.chinese[entry.id]
+    zh_screens = entry_view_messages(
+        entry, View.FULL, text=entry_text(entry, Lang.ZH, {entry.id: zh})
+    )
+    end = sent.index(summary.text) - len(zh_screens)
     assert (
         sent[end - len(screens) : end] == screens and answer.text == entry_view_messages(entry)[0]
     )
+    assert sent[end : end + len(zh_screens)] == zh_screens and ZEBRA_ZH in zh_screens[0]
     assert (
         "k-visa-holder-bring-pet-zebra-china" in summary.text and "Alternates (3)" in summary.text
     )
@@ -275,8 +295,8 @@ async def test_cancel_and_closed_drafts_write_nothing(
     fake = fake_telegram
     files = snapshot(kb_dir)
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):
-        await send(fake, "/add", ADMIN, "step 1 of 7")
-        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
+        await send(fake, "/add", ADMIN, "step 1 of 10")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 10")
         cancelled = await send(fake, "/cancel", ADMIN, "Cancelled")
         # The draft is gone: the maintainer's text is a question again.
         answer = await send(fake, MASTERS, ADMIN)
@@ -364,24 +384,30 @@ async def test_edit_shows_current_values_keeps_and_changes(
     original, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
     assert original is not None
     new_answer = "EDITED: the master's cap adds 20,000 registrations each year."
+    new_zh_answer = "已编辑：硕士名额每年增加2万个注册名额。"
+    zh_before = chinese_on_disk(kb_dir, "h1b-masters-cap")
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         before = await send(fake, MASTERS, USER)  # rendered (and cached) before the edit
         usage = await send(fake, "/edit", ADMIN, "Usage")
         unknown = await send(fake, "/edit h1b-masters-kap", ADMIN, "No valid entry")
-        first = await send(fake, "/edit h1b-masters-cap", ADMIN, "step 1 of 7")
-        await send(fake, "keep", ADMIN, "step 2 of 7")
-        await send(fake, "keep", ADMIN, "step 3 of 7")
-        await send(fake, new_answer, ADMIN, "step 4 of 7")
-        await send(fake, "keep", ADMIN, "step 5 of 7")
+        first = await send(fake, "/edit h1b-masters-cap", ADMIN, "step 1 of 10")
+        await send(fake, "keep", ADMIN, "step 2 of 10")
+        await send(fake, "keep", ADMIN, "step 3 of 10")
+        await send(fake, new_answer, ADMIN, "step 4 of 10")
+        await send(fake, "keep", ADMIN, "step 5 of 10")
         topics = await send(
-            fake, "done", ADMIN, "step 6 of 7"
+            fake, "done", ADMIN, "step 6 of 10"
         )  # done with no new source keeps them
         statuses = await press(
-            fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7"
+            fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 10"
         )
-        summary = await press(
-            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview"
+        await press(
+            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="step 8 of 10"
         )
+        await send(fake, "keep", ADMIN, "step 9 of 10")  # the English question is unchanged
+        stale = await send(fake, "keep", ADMIN, "no Chinese answer to keep")  # its English changed
+        await send(fake, new_zh_answer, ADMIN, "step 10 of 10")
+        summary = await send(fake, "keep", ADMIN, "Preview")
         saved = await save(fake, summary, expect="Updated")
         answer = await send(fake, MASTERS, USER)
         served = app.bot_data.matcher.base.get("h1b-masters-cap")
@@ -404,6 +430,17 @@ async def test_edit_shows_current_values_keeps_and_changes(
     # dates users read ("As of") and the verification date stay (issue 10 point 2).
     assert (edited.as_of, edited.verified_on) == (original.as_of, original.verified_on)
     assert edited.review_after_days == original.review_after_days
+    # The Chinese moved with the English: the new answer, the kept question and caveats, in step.
+    zh = chinese_on_disk(kb_dir, "h1b-masters-cap")
+    assert zh is not None and zh_before is not None and zh.answer == new_zh_answer
+    assert (zh.question, zh.caveats) == (
+        zh_before.question,
+        zh_before.caveats,
+    ) and zh.translates == fingerprint(edited)
+    assert new_zh_answer in summary.text or any(
+        new_zh_answer in (c.text or "") for c in fake.calls("sendMessage", chat_id=ADMIN)
+    )
+    assert "write it anew" not in stale.text and zh_before.answer not in stale.text
     assert [b["text"] for b in buttons(summary)] == [
         "✅ Save",
         "✅ Save · I re-checked every source today",
@@ -418,18 +455,19 @@ async def test_edit_refuses_to_overwrite_a_change_made_meanwhile(
     fake = fake_telegram
     path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir):
-        await send(fake, "/edit h1b-masters-cap", ADMIN, "step 1 of 7")
+        await send(fake, "/edit h1b-masters-cap", ADMIN, "step 1 of 10")
         for _ in range(2):
             await send(fake, "keep", ADMIN, "step")
-        await send(fake, "My edit.", ADMIN, "step 4 of 7")
-        await send(fake, "keep", ADMIN, "step 5 of 7")
-        topics = await send(fake, "keep", ADMIN, "step 6 of 7")
+        await send(fake, "My edit.", ADMIN, "step 4 of 10")
+        await send(fake, "keep", ADMIN, "step 5 of 10")
+        topics = await send(fake, "keep", ADMIN, "step 6 of 10")
         statuses = await press(
-            fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 7"
+            fake, f"et:{nonce_of(topics)}:h1b", topics, ADMIN, expect="step 7 of 10"
         )
-        summary = await press(
-            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="Preview"
+        await press(
+            fake, f"es:{nonce_of(statuses)}:reported", statuses, ADMIN, expect="step 8 of 10"
         )
+        summary = await send(fake, "later", ADMIN, "Preview")
         current, _ = parse_entry_text(path.read_text(encoding="utf-8"), path)
         assert current is not None
         theirs = current.model_copy(
@@ -513,19 +551,20 @@ async def test_gaps_add_attach_and_dismiss(
             method=edited,
         )
         first = await press(
-            fake, buttons(long_gap)[0]["callback_data"], listed, ADMIN, expect="step 1 of 7"
+            fake, buttons(long_gap)[0]["callback_data"], listed, ADMIN, expect="step 1 of 10"
         )
-        await send(fake, ZEBRA, ADMIN, "step 2 of 7")
-        await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), ADMIN, "step 3 of 7")
-        await send(fake, ZEBRA_ANSWER, ADMIN, "step 4 of 7")
-        await send(fake, "none", ADMIN, "step 5 of 7")
-        topics = await send(fake, ZEBRA_SOURCE + "\ndone", ADMIN, "step 6 of 7")
+        await send(fake, ZEBRA, ADMIN, "step 2 of 10")
+        await send(fake, "\n".join([*ZEBRA_ALTERNATES, "done"]), ADMIN, "step 3 of 10")
+        await send(fake, ZEBRA_ANSWER, ADMIN, "step 4 of 10")
+        await send(fake, "none", ADMIN, "step 5 of 10")
+        topics = await send(fake, ZEBRA_SOURCE + "\ndone", ADMIN, "step 6 of 10")
         statuses = await press(
-            fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 7"
+            fake, f"et:{nonce_of(topics)}:k-visa", topics, ADMIN, expect="step 7 of 10"
         )
-        summary = await press(
-            fake, f"es:{nonce_of(statuses)}:pending", statuses, ADMIN, expect="Preview"
+        await press(
+            fake, f"es:{nonce_of(statuses)}:pending", statuses, ADMIN, expect="step 8 of 10"
         )
+        summary = await chinese_to_preview(fake)
         await save(fake, summary)
         remaining = db.gaps()
         entry = app.bot_data.matcher.base.get("k-visa-holder-bring-pet-zebra-china")
@@ -644,7 +683,7 @@ async def test_edit_finds_the_entry_by_words_and_only_adds_alternates(
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         original = app.bot_data.matcher.base.get("h1b-masters-cap")
         found = await send(fake, "/edit masters cap", ADMIN, "Which entry?")
-        first = await press(fake, "ee:h1b-masters-cap", found, ADMIN, expect="step 1 of 7")
+        first = await press(fake, "ee:h1b-masters-cap", found, ADMIN, expect="step 1 of 10")
         step = await press(fake, f"ea:{nonce_of(first)}", first, ADMIN, expect="add alternates")
         got = await send(fake, "masters cap lottery odds", ADMIN, "Got 1")
         summary = await send(fake, "done", ADMIN, "Preview")
@@ -709,7 +748,7 @@ async def test_feedback_lists_downvoted_answers_with_their_questions(
     assert report.text.startswith("👎 1 · 👍 0 · <code>h1b-masters-cap</code>")
     assert html.escape("how many extra h1b for a master's <degree>?") in report.text
     assert (
-        buttons(report)[0]["callback_data"] == "fe:h1b-masters-cap" and "step 1 of 7" in edit.text
+        buttons(report)[0]["callback_data"] == "fe:h1b-masters-cap" and "step 1 of 10" in edit.text
     )
     assert_all_payloads_valid(fake)
 
@@ -818,7 +857,7 @@ async def test_forget_deletes_votes_subscriptions_and_drafts(
         forgot = await send(fake, "/forget", USER, "Done")
         voted_again = await press(fake, "v:h1b-masters-cap:1", answer, USER)
         # A maintainer's unfinished draft goes too.
-        await send(fake, "/add", ADMIN, "step 1 of 7")
+        await send(fake, "/add", ADMIN, "step 1 of 10")
         admin_forgot = await send(fake, "/forget", ADMIN, "Done")
         question = await send(fake, MASTERS, ADMIN)
         nothing = await send(fake, "/forget", ADMIN, "Done")

@@ -1,8 +1,11 @@
 """`visabot kb add`: a new entry from prompts checked at each step, or from a YAML file.
 
 The entry is validated by the same model as the shipped entries and written through
-knowledge.writer (locked, atomic). The lint checks and the writer are imported inside the
-command: `visabot ask` must start fast.
+knowledge.writer (locked, atomic), together with its simplified Chinese (knowledge/zh/<id>.yaml):
+prompted after the English, or read from --zh-file. Every entry has both languages (`kb lint`
+errors otherwise), so nothing is written without the Chinese, or with Chinese that states other
+numbers than the English (knowledge.bilingual.translation). The lint checks and the writer are
+imported inside the command: `visabot ask` must start fast.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from knowledge.authoring import (
 from knowledge.model import MIN_ALTERNATES, Entry, Source, Status, Tier, Topic
 
 if TYPE_CHECKING:
+    from knowledge.bilingual import ChineseText
+    from knowledge.caveats import SharedCaveats
     from knowledge.loader import KnowledgeBase
 
 T = TypeVar("T")
@@ -235,14 +240,14 @@ def _prompt_entry(base: KnowledgeBase) -> dict[str, Any]:
     return data
 
 
-def _ask_answer() -> str:
+def _ask_answer(label: str = "Answer") -> str:
     """The answer: one or more lines, an empty line ends it (lines joined as knowledge.authoring
     joins them for Telegram's /add too)."""
     while True:
         lines = [
-            _ask("Answer (plain text; more lines may follow, an empty line ends)", lambda t: t)
+            _ask(f"{label} (plain text; more lines may follow, an empty line ends)", lambda t: t)
         ]
-        while line := _ask_optional("Answer, continued"):
+        while line := _ask_optional(f"{label}, continued"):
             lines.append(line)
         try:
             return clean_answer(lines)
@@ -250,15 +255,70 @@ def _ask_answer() -> str:
             click.echo(f"  ✗ {exc}. Type it again, shorter.", err=True)
 
 
-def _write(root: Path, entry: Entry) -> None:
-    """Add `entry` under `root` with the safe writer; report the outcome and any match conflicts."""
+def _prompt_chinese(entry: Entry, shared: SharedCaveats) -> ChineseText:
+    """The entry's simplified Chinese, asked after the English, part by part; asked again until
+    it says what the English says (the same numbers and dates, one caveat for each)."""
+    from knowledge.bilingual import ChineseParts, Untranslated, shared_chinese, translation
+
+    click.echo(
+        "中文: the simplified-Chinese text, with the same numbers and dates (10万美元 = $100,000, 2025年9月21日 = 21 Sep 2025)."
+    )
+    while True:
+        click.echo(f"  English question: {entry.question}")
+        question = _ask("中文 question", clean_question)
+        click.echo(f"  English answer: {entry.answer}")
+        answer = _ask_answer("中文 answer")
+        caveats: list[str | dict[str, str]] = []
+        for n, (english, zh) in enumerate(
+            zip(entry.caveats, shared_chinese(entry.caveats, shared), strict=True), 1
+        ):
+            if zh is not None:
+                click.echo(f"  Caveat {n} is a shared caveat: its Chinese comes from caveats.yaml.")
+                caveats.append(zh)
+            else:
+                click.echo(f"  English caveat {n}: {english}")
+                caveats.append(_ask(f"中文 caveat {n}", clean_caveat))
+        try:
+            return translation(entry, ChineseParts(question, answer, caveats), shared)
+        except Untranslated as exc:
+            click.echo(f"  ✗ {exc}. Type the Chinese again.", err=True)
+
+
+def _chinese_from_file(path: Path, entry: Entry, shared: SharedCaveats) -> ChineseText:
+    """The Chinese of --zh-file (question, answer, caveats: each a text or a `ref: <id>` of a
+    shared caveat), checked against `entry`; refuses (exits) when it is missing or does not fit."""
+    import yaml
+
+    from knowledge.bilingual import ChineseParts, Untranslated, translation
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        fail(f"Cannot read {path}: {exc}".splitlines()[0])
+    if not isinstance(data, dict) or not set(data) <= {"question", "answer", "caveats"}:
+        fail(
+            f"Refused: {path} must hold the Chinese question, answer and caveats, nothing else. Nothing was written."
+        )
+    try:
+        return translation(
+            entry,
+            ChineseParts(data.get("question"), data.get("answer"), data.get("caveats")),
+            shared,
+        )
+    except Untranslated as exc:
+        fail(f"Refused: {path}: {exc}. Nothing was written.")
+
+
+def _write(root: Path, entry: Entry, zh: ChineseText) -> None:
+    """Add `entry` and its Chinese under `root` with the safe writer; report the outcome and any
+    match conflicts."""
     from knowledge.lint import conflicts_of
     from knowledge.loader import KnowledgeError
     from knowledge.matcher import Matcher
-    from knowledge.writer import EntryExists, add_entry, entry_path
+    from knowledge.writer import EntryExists, add_entry, entry_path, zh_path
 
     try:
-        base = add_entry(root, entry)
+        base = add_entry(root, entry, zh)
     except EntryExists:
         existing = next((root / "entries").glob(f"*/{entry.id}.yaml"), None)
         fail(
@@ -269,7 +329,9 @@ def _write(root: Path, entry: Entry) -> None:
             "Refused: the knowledge base would be invalid with this entry. Nothing was written.",
             exc.problems,
         )
-    click.echo(f"Added {entry.id}: {entry_path(root, entry)} ({len(base.entries)} entries).")
+    click.echo(
+        f"Added {entry.id}: {entry_path(root, entry)} and {zh_path(root, entry.id)} ({len(base.entries)} entries)."
+    )
     found = conflicts_of(Matcher(base), entry)
     if found:
         click.echo(
@@ -287,37 +349,55 @@ def _write(root: Path, entry: Entry) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Add the entry in this YAML file (the standard entry format) instead of asking.",
 )
-def add(from_file: Path | None) -> None:
-    """Add an entry: interactive prompts checked at each step, or --from-file entry.yaml.
+@click.option(
+    "--zh-file",
+    "zh_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --from-file: the entry's simplified Chinese (question, answer, caveats) in this YAML file; required.",
+)
+def add(from_file: Path | None, zh_file: Path | None) -> None:
+    """Add an entry: interactive prompts checked at each step, or --from-file entry.yaml
+    --zh-file entry.zh.yaml.
 
     The entry is validated by the same model as the shipped entries and written, locked and
-    atomically, to entries/<topic>/<id>.yaml in the configured knowledge folder. A duplicate id
-    is refused.
+    atomically, to entries/<topic>/<id>.yaml in the configured knowledge folder, with its
+    Chinese in zh/<id>.yaml (prompted after the English, or --zh-file); nothing is written
+    without the Chinese. A duplicate id is refused.
     """
+    from knowledge.caveats import load_shared_caveats
     from knowledge.loader import parse_entry_text
-    from knowledge.writer import entry_path, entry_to_yaml
+    from knowledge.writer import chinese_to_yaml, entry_path, entry_to_yaml, zh_path
 
     root = settings_or_exit().knowledge_dir
+    shared = load_shared_caveats(root)[0]
+    if zh_file is not None and from_file is None:
+        fail("--zh-file goes with --from-file; without it the Chinese is asked after the English.")
     if from_file is not None:
         try:
             text = from_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"Cannot read {from_file}: {exc}")
-        entry, problems = parse_entry_text(text, from_file)
+        entry, problems = parse_entry_text(text, from_file, shared)
         if entry is None:
             fail(
                 f"Refused: {from_file} has {len(problems)} problem(s). Nothing was written.",
                 problems,
             )
-        _write(root, entry)
+        if zh_file is None:
+            fail(
+                "Refused: every entry needs its Chinese: give it with --zh-file (see docs/maintainers.md). Nothing was written."
+            )
+        _write(root, entry, _chinese_from_file(zh_file, entry, shared))
         return
     data = _prompt_entry(knowledge_or_exit(root))
     try:
         entry = Entry.model_validate(data)
     except ValidationError as exc:  # the steps check each field; this catches what spans fields
         fail(f"Refused: {_message(exc)}. Nothing was written.")
-    click.echo(f"\n# {entry_path(root, entry)}\n{entry_to_yaml(entry)}")
+    zh = _prompt_chinese(entry, shared)
+    click.echo(f"\n# {entry_path(root, entry)}\n{entry_to_yaml(entry, shared)}")
+    click.echo(f"# {zh_path(root, entry.id)}\n{chinese_to_yaml(zh, shared)}")
     if not click.confirm("Write this entry?", default=True):
         click.echo("Cancelled: nothing was written.")
         return
-    _write(root, entry)
+    _write(root, entry, zh)
