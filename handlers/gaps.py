@@ -188,11 +188,25 @@ def _pick_keyboard(token: str, entries: list[Entry]) -> InlineKeyboardMarkup:
 # ---------------------------------------------------------------- handlers
 
 
+def lapsed_html(entries: list[Entry]) -> str:
+    """Entries whose rule passed its own end date (in_force_until), which users now see as
+    unclear: the most urgent upkeep, so /gaps names them before any unanswered question."""
+    lapsed = [e for e in entries if e.lapsed()]
+    if not lapsed:
+        return ""
+    ids = ", ".join(f"<code>{esc(e.id)}</code>" for e in lapsed)
+    return (
+        f"⏳ <b>{len(lapsed)} entr{'y' if len(lapsed) == 1 else 'ies'} past their rule's end date</b> "
+        f"(users see them as unclear): {ids}. Update each with /edit once you know what happened."
+    )
+
+
 @admin_command("/gaps")
 async def on_gaps(update: Update, context: Context) -> None:
     assert update.message is not None
     clusters, answered = await _clusters(context.bot_data)
-    text, markup = _list_view(clusters, answered, 0)
+    lapsed = lapsed_html(list(context.bot_data.matcher.base.entries))
+    text, markup = _list_view(clusters, answered, 0, lapsed)
     await update.message.reply_text(text, reply_markup=markup)
 
 

@@ -491,6 +491,25 @@ def number_for(listing: Call, text: str) -> str:
     return str(data)
 
 
+async def test_gaps_names_entries_past_their_rules_end_date_first(
+    fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
+) -> None:
+    """Issue 10 point 3: /gaps lists lapsed entries before any unanswered question."""
+    path = kb_dir / "entries" / "h1b" / "h1b-masters-cap.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data |= {"in_force_until": "2000-01-01", "in_force_check": "https://www.uscis.gov/h-1b"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
+        lapsed = [e.id for e in app.bot_data.matcher.base.entries if e.lapsed()]
+        app.bot_data.db.log_unanswered("what is the weather in beijing")
+        listed = await send(fake_telegram, "/gaps", ADMIN, "Unanswered questions")
+    assert "h1b-masters-cap" in lapsed  # the rule planted above ended in 2000
+    head, questions = (listed.text or "").split("🕳", 1)
+    assert head.startswith(f"⏳ <b>{len(lapsed)} entries past their rule's end date</b>")
+    assert all(f"<code>{i}</code>" in head for i in lapsed) and "weather in beijing" in questions
+    assert_valid_reply(listed.text or "")
+
+
 async def test_gaps_add_attach_and_dismiss(
     fake_telegram: FakeTelegram, tmp_path: Path, kb_dir: Path
 ) -> None:
