@@ -50,10 +50,9 @@ async def send_entry(
             for e in (context.bot_data.matcher.base.get(r) for r in entry.related)
             if e is not None
         ]
-        keyboard = answer_keyboard(
-            entry, related, did_you_mean, lang, context.bot_data.matcher.base.chinese
+        markup = answer_keyboard(
+            entry, related, did_you_mean, lang, context.bot_data.matcher.base.chinese, view
         )
-        markup = with_expand_row(keyboard, entry, view, lang)
         watching = Watches(context.bot_data.db).watching(message.chat.id, entry.id)
         markup = with_watch_button(markup, entry.id, watching, lang)
         parts = entry_view_messages(entry, view, text=shown)

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -44,6 +45,7 @@ from handlers.maintainer_ui import (
     reply_long,
 )
 from knowledge.authoring import find_entries
+from knowledge.lint import lapsed
 from knowledge.loader import KnowledgeError
 from knowledge.matcher import Outcome
 from knowledge.model import Entry
@@ -188,15 +190,15 @@ def _pick_keyboard(token: str, entries: list[Entry]) -> InlineKeyboardMarkup:
 # ---------------------------------------------------------------- handlers
 
 
-def lapsed_html(entries: list[Entry]) -> str:
-    """Entries whose rule passed its own end date (in_force_until), which users now see as
-    unclear: the most urgent upkeep, so /gaps names them before any unanswered question."""
-    lapsed = [e for e in entries if e.lapsed()]
-    if not lapsed:
+def lapsed_html(entries: Sequence[Entry]) -> str:
+    """Entries whose rule passed its own end date (kb lint's `lapsed` findings), which users now
+    see as unclear: the most urgent upkeep, so /gaps names them before any unanswered question."""
+    found = lapsed(entries)
+    if not found:
         return ""
-    ids = ", ".join(f"<code>{esc(e.id)}</code>" for e in lapsed)
+    ids = ", ".join(f"<code>{esc(f.entry_id)}</code>" for f in found)
     return (
-        f"⏳ <b>{len(lapsed)} entr{'y' if len(lapsed) == 1 else 'ies'} past their rule's end date</b> "
+        f"⏳ <b>{len(found)} entr{'y' if len(found) == 1 else 'ies'} past their rule's end date</b> "
         f"(users see them as unclear): {ids}. Update each with /edit once you know what happened."
     )
 
@@ -205,8 +207,9 @@ def lapsed_html(entries: list[Entry]) -> str:
 async def on_gaps(update: Update, context: Context) -> None:
     assert update.message is not None
     clusters, answered = await _clusters(context.bot_data)
-    lapsed = lapsed_html(list(context.bot_data.matcher.base.entries))
-    text, markup = _list_view(clusters, answered, 0, lapsed)
+    text, markup = _list_view(
+        clusters, answered, 0, lapsed_html(context.bot_data.matcher.base.entries)
+    )
     await update.message.reply_text(text, reply_markup=markup)
 
 

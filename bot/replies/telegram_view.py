@@ -390,11 +390,13 @@ def answer_keyboard(
     did_you_mean: list[Candidate] | None = None,
     lang: Lang = Lang.EN,
     chinese: Mapping[str, ChineseText] | None = None,
+    view: View = View.SHORT,
 ) -> InlineKeyboardMarkup:
-    """Under an answer: the expand buttons, runners-up the matcher found plausible ("❓ Did you
-    mean…"), then related entries, votes and the topic's updates; questions in `lang` where they exist."""
+    """Under an answer: the expand buttons `view` needs, runners-up the matcher found plausible
+    ("❓ Did you mean…"), then related entries, votes and the topic's updates; questions in `lang`
+    where they exist."""
     offered = [c.entry for c in did_you_mean or []][:2]
-    rows = [expand_row(entry, View.SHORT, lang)] if expand_row(entry, View.SHORT) else []
+    rows = [expand_row(entry, view, lang)]
     rows += [
         [
             InlineKeyboardButton(
