@@ -34,7 +34,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -79,6 +79,7 @@ BOT_USER: dict[str, Any] = {
 DEFAULT_USER_ID = 1001
 DEFAULT_GROUP_ID = -1001234567890
 MAX_MESSAGE_LENGTH = 4096
+RESULT_WAIT_SECONDS = 5.0  # how long Call.result waits for an answer the fake is still writing
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 
@@ -571,6 +572,9 @@ class Call:
     http_status: int | None = None  # set when the answer is sent
     response: dict[str, Any] | None = None  # the JSON answer
     answered_at: float | None = None  # time.monotonic() when answered
+    # Set once `response` is: a call is recorded on arrival (so a test can see a request the fake
+    # is still holding), and its answer lands a moment later, on the fake's own thread.
+    answered: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -587,6 +591,9 @@ class Call:
 
     @property
     def result(self) -> Any:
+        """The answer's result (a sent Message, say), waiting briefly for the answer when the
+        call was seen on arrival; None when it was not answered (a hung call) or had no result."""
+        self.answered.wait(RESULT_WAIT_SECONDS)
         return None if self.response is None else self.response.get("result")
 
 
@@ -1028,6 +1035,7 @@ class FakeTelegram:
         status, body = self._answer(token, method, key, params, known)
         with self._cond:
             call.http_status, call.response, call.answered_at = status, body, time.monotonic()
+            call.answered.set()
             self._cond.notify_all()
         return status, body
 
