@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEV_SET = REPO / "eval" / "dev.yaml"
 REGRESSION_SET = REPO / "eval" / "regression.yaml"
 REAL_TRAIN = REPO / "eval" / "real" / "train.yaml"
+REAL_VALIDATION = REPO / "eval" / "real" / "validation.yaml"
 REAL_TEST = REPO / "eval" / "real" / "test.yaml"
 
 
@@ -51,6 +52,7 @@ SET_FILES = (
     ("dev", DEV_SET),
     ("regression", REGRESSION_SET),
     ("real-train", REAL_TRAIN),
+    ("real-validation", REAL_VALIDATION),
     ("real-test", REAL_TEST),
 )
 

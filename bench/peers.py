@@ -13,8 +13,8 @@ Matchers (each returns a knowledge.matcher.MatchResult, so knowledge.evaluation 
   the cosine of its best phrasing.
 
 A peer has no decline rule of its own, only a score, so it answers its best entry when the score
-reaches a cutoff. The cutoff is chosen once, on the tuning questions (eval/real/train.yaml, or
-dev + regression while that file does not exist), as the one with the best combined score, and
+reaches a cutoff. The cutoff is chosen once, on the tuning questions (eval/real/train.yaml and
+validation.yaml, or dev + regression while they do not exist), as the one with the best combined score, and
 then applied unchanged to every set, the locked real-test half included. "Right entry on top"
 ignores any cutoff: is the matcher's best entry a right one?
 
@@ -372,11 +372,11 @@ def time_run(run: Run, questions: list[str]) -> None:
 
 
 def tuning_set(sets: list[QuestionSet]) -> tuple[str, list[EvalItem]]:
-    """Where peers' cutoffs are chosen: real-train, else dev + regression (before it exists)."""
-    named = {s.name: s for s in sets}
-    if "real-train" in named:
-        return "real-train", named["real-train"].items
-    parts = [s for s in sets if s.name in ("dev", "regression")]
+    """Where peers' cutoffs are chosen: the real questions we may tune on (real-train and
+    real-validation, as our own thresholds are), else dev + regression (before they exist)."""
+    parts = [s for s in sets if s.name in ("real-train", "real-validation")]
+    if not parts:
+        parts = [s for s in sets if s.name in ("dev", "regression")]
     return " + ".join(s.name for s in parts), [i for s in parts for i in s.items]
 
 
@@ -534,7 +534,9 @@ def _intro(base: KnowledgeBase, sets: list[QuestionSet], tuned_on: str) -> list[
             + (", the locked `real-test` half included" if "real-test" not in missing else "")
             + f". So the peers' numbers on {tuned_on} are in-sample; the last column shows what each peer would reach "
             "with a cutoff tuned on that very set (an oracle no deployment has). Our matcher runs with its shipped rules; "
-            "it was itself developed against `dev` and `regression`, so those two are in-sample for it too."
+            "it was itself developed against `dev` and `regression`, so those two are in-sample for it too; its "
+            "alternates and synonyms drew on `real-train` and its thresholds were chosen on `real-validation` "
+            "(knowledge/calibration.py), so both are in-sample for it as well. Only `real-test` is unseen."
         ),
         "",
         (

@@ -1,15 +1,21 @@
 """Fit the decision model (knowledge/decision.yaml) on questions whose right answers are known.
 
-What it learns from: the train half of the real questions (eval/real/train.yaml, weighted
-three times: they are what users send), and, lightly, the regression set and the dev set (our own
-phrasings: weighted fully, they taught the model that a high lexical score means a right answer,
-which real questions do not bear out). Never the locked test
-half (eval/real/test.yaml): nothing here reads it, and tests/test_eval_split.py keeps it apart.
+What it learns from (TRAINING_SETS): the real questions, weighted three times (they are what users
+send), and, lightly, the regression set and the dev set (our own phrasings: weighted fully, they
+taught the model that a high lexical score means a right answer, which real questions do not bear
+out). Never the locked test half (eval/real/test.yaml): nothing here reads it, and
+tests/test_eval_split.py keeps it apart.
+
+The real questions come in two files. The train half (eval/real/train.yaml) is also where
+alternates and synonyms were written from, so its questions score higher against the entries than
+a stranger's question would. The validation set (eval/real/validation.yaml) is from other sites and
+nothing is ever written from it (tests/test_eval_split.py), so its questions look to the matcher as
+a new user's do. The thresholds are chosen on it alone: chosen on the train half they answered
+too boldly on unseen questions.
 
 Steps: every training question's candidates and features (the matcher's own stages), labelled
-right or wrong; an L2 logistic fit; then the three thresholds, chosen on the real questions among
-them (the targets are about what real people ask; our own phrasings are answered far more easily
-and would pull the thresholds down):
+right or wrong; an L2 logistic fit; then the three thresholds, chosen on the unseen real questions
+(our own phrasings and the train half are answered far more easily and would pull them down):
 - answer: the probability that best trades right answers against wrong ones, a wrong answer
   costing WRONG_COST declines, among those where wrong answers stay at most WRONG_SHARE of the
   in-scope questions and off-topic questions answered at most OFF_TOPIC_SHARE;
@@ -19,11 +25,8 @@ and would pull the thresholds down):
   to be worth a "did you mean" button.
 A 5-fold cross-validation of the whole procedure is printed, so a maintainer sees how well the
 fit generalises before trusting it. Folds go by site (every question of a page or forum in the
-same fold), as the locked test half is split, so a site's house style cannot leak across folds.
-
-The set weights and L2 strength were chosen by that site-grouped cross-validation on the train
-half (real in-scope questions answered right at held-out wrong and off-topic rates within the
-targets): 3 / 1 / 1 with L2 = 1 answered 47 of 155 right; 3 / 0.3 / 0.3 with L2 = 10, 62.
+same fold), as the locked test half is split, so a site's house style cannot leak across folds;
+the held-out score counts the unseen questions only.
 
 Run: `visabot kb calibrate` (rewrites knowledge/decision.yaml), then `make bench`.
 """
@@ -44,8 +47,21 @@ from knowledge.matcher import Matcher
 from knowledge.model import Entry
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
-# (file, weight): the real questions count three times: they are what users send.
-TRAINING_SETS = (("real/train.yaml", 3.0), ("regression.yaml", 0.3), ("dev.yaml", 0.3))
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    name: str  # path under eval/
+    weight: float
+    unseen: bool = False  # no alternate or synonym was written from it: thresholds come from it
+
+
+TRAINING_SETS = (
+    TrainingSet("real/train.yaml", 3.0),
+    TrainingSet("real/validation.yaml", 3.0, unseen=True),
+    TrainingSet("regression.yaml", 0.3),
+    TrainingSet("dev.yaml", 0.3),
+)
 WRONG_SHARE = 0.025
 OFF_TOPIC_SHARE = 0.03
 WRONG_COST = 3  # a confident wrong answer costs as much as three honest declines
@@ -62,6 +78,7 @@ class Example:
 
     item: EvalItem
     weight: float
+    unseen: bool
     rows: np.ndarray
     right: np.ndarray  # bool per candidate
 
@@ -80,23 +97,23 @@ def is_right(item: EvalItem, entry: Entry) -> bool:
     return all(re.search(p, text, re.IGNORECASE) for p in item.expect)
 
 
-def training_items(eval_dir: Path = EVAL_DIR) -> list[tuple[EvalItem, float]]:
-    items: list[tuple[EvalItem, float]] = []
-    for name, weight in TRAINING_SETS:
-        path = eval_dir / name
+def training_items(eval_dir: Path = EVAL_DIR) -> list[tuple[EvalItem, TrainingSet]]:
+    items: list[tuple[EvalItem, TrainingSet]] = []
+    for training_set in TRAINING_SETS:
+        path = eval_dir / training_set.name
         if path.exists():
-            items += [(item, weight) for item in load_eval_items(path)]
+            items += [(item, training_set) for item in load_eval_items(path)]
     return items
 
 
-def examples(matcher: Matcher, items: Sequence[tuple[EvalItem, float]]) -> list[Example]:
+def examples(matcher: Matcher, items: Sequence[tuple[EvalItem, TrainingSet]]) -> list[Example]:
     out = []
-    for item, weight in items:
+    for item, training_set in items:
         ranking = matcher.rank(matcher.question(item.question))
         right = np.array(
             [is_right(item, matcher.base.entries[i]) for i in ranking.entries], dtype=bool
         )
-        out.append(Example(item, weight, ranking.rows, right))
+        out.append(Example(item, training_set.weight, training_set.unseen, ranking.rows, right))
     return out
 
 
@@ -184,9 +201,11 @@ def _outcomes(s: _Scored, t: Thresholds) -> dict[str, int]:
     }
 
 
-def _real(examples_: Sequence[Example]) -> list[Example]:
-    """The questions real people asked: the real sets record the site each came from."""
-    return [e for e in examples_ if e.item.site]
+def _unseen(examples_: Sequence[Example]) -> list[Example]:
+    """The real questions nothing was written from (all real questions when there are none such:
+    the real sets record the site each came from)."""
+    unseen = [e for e in examples_ if e.unseen]
+    return unseen or [e for e in examples_ if e.item.site]
 
 
 def _fold(index: int, example: Example, folds: int) -> int:
@@ -204,20 +223,21 @@ def cross_validate(examples_: Sequence[Example], folds: int = FOLDS) -> dict[str
         train = [e for e, f in zip(examples_, fold_of) if f != k]
         held = [e for e, f in zip(examples_, fold_of) if f == k]
         weights, bias = _fit(train)
-        t = _thresholds(_score(_real(train), weights, bias))
-        for key, value in _outcomes(_score(_real(held), weights, bias), t).items():
+        t = _thresholds(_score(_unseen(train), weights, bias))
+        for key, value in _outcomes(_score(_unseen(held), weights, bias), t).items():
             total[key] = total.get(key, 0) + value
     return total
 
 
 def calibrate(
-    matcher: Matcher, items: Sequence[tuple[EvalItem, float]]
+    matcher: Matcher, items: Sequence[tuple[EvalItem, TrainingSet]]
 ) -> tuple[DecisionModel, dict[str, int], dict[str, int]]:
     """The fitted model, its outcomes on the training questions, and cross-validated outcomes."""
     found = examples(matcher, items)
     weights, bias = _fit(found)
-    thresholds = _thresholds(_score(_real(found), weights, bias))
-    sizes = ", ".join(f"{name} x{w:g}" for name, w in TRAINING_SETS)
+    thresholds = _thresholds(_score(_unseen(found), weights, bias))
+    used = {training_set for _, training_set in items}
+    sizes = ", ".join(f"{s.name} x{s.weight:g}" for s in TRAINING_SETS if s in used)
     model = DecisionModel(
         weights=tuple(float(w) for w in weights),
         bias=bias,

@@ -1,6 +1,10 @@
 """The locked test half of the real questions stays locked: no question of it may appear in an
 entry, in the synonyms or scope vocabulary, in the train half, or in the project's code and docs;
-and the halves share no source site. Calibration must never read it."""
+and the halves share no source site. Calibration must never read it.
+
+The validation set (eval/real/validation.yaml) is kept apart the same way, except that calibration
+reads it: its questions must look to the matcher like a stranger's, so nothing may be written from
+them either (knowledge/calibration.py chooses the thresholds on them)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from knowledge.loader import KnowledgeBase
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / "eval" / "real"
 TEST_HALF = REAL / "test.yaml"
+VALIDATION = REAL / "validation.yaml"
 REPORT = REPO / "bench" / "RESULTS.md"
 MIN_QUOTE_CHARS = 24  # shorter strings ("what is the k visa") may coincide honestly
 
@@ -29,7 +34,9 @@ def _key(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def test_keys() -> list[str]:
-    return [_key(item.question) for item in load_eval_items(TEST_HALF)]
+    """The questions nothing may be written from: the locked test half and the validation set."""
+    protected = load_eval_items(TEST_HALF) + load_eval_items(VALIDATION)
+    return [_key(item.question) for item in protected]
 
 
 def test_corpus_size_and_shape() -> None:
@@ -45,7 +52,19 @@ def test_corpus_size_and_shape() -> None:
 def test_halves_share_no_site() -> None:
     train = {i.site for i in load_eval_items(REAL / "train.yaml")}
     test = {i.site for i in load_eval_items(TEST_HALF)}
+    validation = {i.site for i in load_eval_items(VALIDATION)}
     assert not train & test
+    assert not validation & (train | test)
+
+
+def test_validation_set_is_real_and_labelled() -> None:
+    items = load_eval_items(VALIDATION)
+    assert len(items) >= 100
+    assert all(i.url.startswith("http") and i.site and i.lang for i in items)
+    assert all(len(i.question) <= 300 for i in items)
+    assert all(i.expect_ids or i.decline_reason for i in items)
+    keys = [_key(i.question) for i in items]
+    assert len(set(keys)) == len(keys)
 
 
 def test_no_test_question_in_the_train_half(test_keys: list[str]) -> None:
@@ -80,8 +99,7 @@ def test_no_test_question_in_vocabulary_code_or_docs(test_keys: list[str]) -> No
         and p.suffix in {".py", ".yaml", ".md", ".toml", ".txt"}
         and ".venv" not in p.parts
         and ".git" not in p.parts
-        and p != TEST_HALF
-        and p.parent != REAL  # the train half and the split script are checked above
+        and p.parent != REAL  # the three question files and the split script are checked above
         and p != REPORT  # the benchmark report must list the test half's misses
     ]
     quoted = {
@@ -103,7 +121,7 @@ def test_no_test_question_in_commit_messages(test_keys: list[str]) -> None:
 
 
 def test_calibration_never_reads_the_test_half() -> None:
-    assert all("test" not in name for name, _ in TRAINING_SETS)
-    assert "real/train.yaml" in {name for name, _ in TRAINING_SETS}
+    assert all("test" not in s.name for s in TRAINING_SETS)
+    assert "real/train.yaml" in {s.name for s in TRAINING_SETS}
     split = yaml.safe_load((REAL / "train.yaml").read_text(encoding="utf-8"))
     assert split, "the train half is empty"
