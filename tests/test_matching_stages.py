@@ -13,7 +13,7 @@ from knowledge.features import FEATURES, Question, _margins, candidates, feature
 from knowledge.lexical import LexicalIndex
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Topic
-from knowledge.normalize import Normalizer, split_canonical
+from knowledge.normalize import Normalizer, fold, split_canonical
 from knowledge.scope import Scope, Signals, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import StaticEmbedder
 
@@ -42,6 +42,55 @@ def test_chinese_runs_become_two_character_words() -> None:
 def test_traditional_chinese_is_folded_to_simplified(shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     assert norm.canonical("K字簽證申請") == norm.canonical("K字签证申请")
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("H-1Bビザの抽選", "h 1bビザの抽选"),  # kana kept (kanji folded by OpenCC as before)
+        ("ｳﾞｨｻﾞ", "ヴィザ"),  # half-width katakana, widened
+        ("H-1B 비자를 신청", "h 1b 비자를 신청"),  # Hangul
+        ("Tôi ở Mỹ, phí thị thực thế nào?", "tôi ở mỹ phí thị thực thế nào"),  # Vietnamese
+        ("thời gian xử lý", "thời gian xử lý"),
+        ("ویزا کی فیس کتنی ہے؟", "ویزا کی فیس کتنی ہے"),  # Urdu; ؟ is punctuation
+        ("ค่าธรรมเนียมวีซ่า", "ค่าธรรมเนียมวีซ่า"),  # Thai
+        ("ভিসার ফি কত?", "ভিসার ফি কত"),  # Bengali
+        ("फीस कितनी है।", "फीस कितनी है"),  # the danda ends a sentence, it is not a letter
+    ],
+)
+def test_every_script_survives_folding(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_japanese_and_korean_synonyms_match_inside_words() -> None:
+    """Japanese has no spaces and Korean attaches particles, so their variants are substrings;
+    Vietnamese and Urdu variants are whole words like English ones."""
+    norm = Normalizer(
+        {
+            "visa": ["ビザ", "비자", "thị thực", "ویزا"],
+            "lottery": ["抽選", "추첨"],
+            "fee": ["phí", "فیس"],
+            "spouse": ["vợ"],
+        }
+    )
+    assert norm.canonical("H-1Bビザの抽選はいつ") == "h 1b visa の lottery はいつ"
+    assert norm.tokens("H-1Bビザの抽選はいつ") == [
+        "h",
+        "1b",
+        "visa",
+        "lottery",
+    ]  # hiragana: grammar
+    assert norm.content_tokens("H-1B 비자를 추첨은 언제") == ["h", "1b", "visa", "lottery", "언제"]
+    assert norm.tokens("thị thực H-1B, phí?") == ["visa", "h", "1b", "fee"]
+    assert norm.tokens("ویزا کی فیس") == ["visa", "کی", "fee"]
+    # whole words: "vợ" inside a longer Vietnamese word is not the spouse
+    assert norm.tokens("vợ") == ["spouse"] and norm.tokens("vợt") == ["vợt"]
+
+
+def test_japanese_runs_split_at_kana_particles() -> None:
+    """Kanji and katakana carry a Japanese sentence's content; hiragana between them is particles
+    and endings, dropped like Chinese function characters."""
+    assert split_canonical("ビザの申込みは") == ["ビザ", "申込"]
 
 
 # ---------------------------------------------------------------- scope
