@@ -53,9 +53,9 @@ _UNSPACED_GAP_RE = re.compile(f"(?<=[{_UNSPACED}]) (?=[{_UNSPACED}])")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")  # pasted HTML: "<b>H1B</b>" means "H1B"
 _ASCII_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # the only category-C characters in ASCII
 
-# Words that carry no meaning for matching: English, the Hindi/Urdu fillers users mix in, Chinese
-# function characters, and the Korean particles left over once a synonym is cut out of a word
-# (비자를 → "visa 를").
+# Words that carry no meaning for matching: English; the Hindi/Urdu fillers users mix in, romanised
+# and in their own scripts; Vietnamese and Indonesian function words; Chinese function characters;
+# the Korean particles left over once a synonym is cut out of a word (비자를 → "visa 를").
 # Question words that do carry meaning stay in ("who" pays, "where" to apply, "when", "how long").
 STOPWORDS = frozenset(
     """a an the is are was were be been am do does did doing i me my we our you your he she it its
@@ -72,7 +72,11 @@ STOPWORDS = frozenset(
     chahta chahti don won isn doesn didn wasn aren couldn wouldn shouldn her his him hers wat whats
     wht
     的 是 吗 呢 了 么 什 啊 吧 我 你 他 她 们 这 那 个 在 和 与 或 会 能 可 以 请 问 真
-    은 는 이 가 을 를 의 에 에서 로 으로 와 과 도 만 요 까지 부터 에게 한테""".split()
+    은 는 이 가 을 를 의 에 에서 로 으로 와 과 도 만 요 까지 부터 에게 한테
+    है हैं की का के को से में और क्या यह वह भी नहीं हो तो पर मैं मेरा मेरी मुझे
+    ہے ہیں کی کا کے کو سے میں اور کیا یہ وہ بھی نہیں ہو تو پر
+    là của có không được tôi và cho với thì này các những
+    apa apakah yang dan di ke dari untuk saya ini itu dengan bisa boleh ada""".split()
 )
 # Kept as tokens because they carry meaning next to other words ("who pays", "how long"), but
 # a message made of nothing else has nothing to match on.
