@@ -2,8 +2,9 @@
 
 Steps, in order: truncate overlong input, NFKC (full-width → ASCII, compatibility forms), lowercase,
 traditional Chinese → simplified (OpenCC), drop control and zero-width characters, punctuation →
-space, curated synonyms → canonical term, Chinese characters split into one token each (Chinese
-has no spaces between words).
+space, curated synonyms → canonical term (found inside words in Chinese, Japanese and Korean,
+as whole words in every other script), Chinese and Japanese runs split into two-character words
+(they have no spaces between words).
 """
 
 from __future__ import annotations
@@ -18,19 +19,43 @@ import opencc
 MAX_QUERY_CHARS = 500  # longer messages are truncated for matching; the start carries the question
 MAX_WORD_CHARS = 40  # "pneumonoultramicroscopic…" aside, no real word is longer
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# The scripts a word may be written in, as regex character classes. Chinese and Japanese are
+# written without spaces, and Korean words carry attached particles (비자를, "the visa"), so their
+# synonyms are looked up inside words; every other script's synonyms are whole words.
+_CJK = r"\u3005\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # ideographs, and 々 (repeat mark)
+_HIRAGANA = r"\u3041-\u309f"
+# Katakana without its ・ (a separator); half-width ｶﾀｶﾅ are full-width after NFKC.
+_KANA = _HIRAGANA + r"\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff"
+_HANGUL = r"\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+_UNSPACED = _CJK + _KANA  # written without spaces between words
+_INSIDE_WORDS = _UNSPACED + _HANGUL  # synonyms match inside words
+_LATIN = r"0-9a-z\u00c0-\u024f\u1e00-\u1eff"  # Latin-1, Extended-A/B, Vietnamese letters
+_CYRILLIC = r"\u0400-\u04ff"
+_ARABIC = r"\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff"  # as Urdu is written
+_INDIC = r"\u0900-\u0dff"  # Devanagari, Bengali, Gurmukhi ... Sinhala
+_THAI = r"\u0e00-\u0e7f"
 _CJK_RE = re.compile(f"[{_CJK}]")
-_SCRIPT_EDGE_RE = re.compile(f"(?<=[{_CJK}])(?=[^{_CJK} ])|(?<=[^{_CJK} ])(?=[{_CJK}])")
-# Keep letters, digits and CJK; "$" is dropped so "$100k" and "100k" compare equal.
-_NON_WORD_RE = re.compile(rf"[^0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f{_CJK}]+")
+INSIDE_WORDS_RE = re.compile(f"[{_INSIDE_WORDS}]")
+
+
+def _edges(chars: str) -> str:
+    """Where a run of `chars` meets another non-space character."""
+    return f"(?<=[{chars}])(?=[^{chars} ])|(?<=[^{chars} ])(?=[{chars}])"
+
+
+_SCRIPT_EDGE_RE = re.compile(f"{_edges(_UNSPACED)}|{_edges(_HANGUL)}")  # "h1b工作", "h1b를"
+# Keep letters and digits; "$" is dropped so "$100k" and "100k" compare equal.
+_NON_WORD_RE = re.compile(f"[^{_LATIN}{_CYRILLIC}{_ARABIC}{_INDIC}{_THAI}{_INSIDE_WORDS}]+")
 _SPACES_RE = re.compile(r"\s+")
-# Chinese is written without spaces; a space between two Chinese characters only separates
-# keywords ("K签证 年龄 限制"), so it is dropped before curated Chinese terms are looked up.
-_CJK_GAP_RE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+# Chinese and Japanese are written without spaces; a space between two of their characters only
+# separates keywords ("K签证 年龄 限制"), so it is dropped before their curated terms are looked up.
+_UNSPACED_GAP_RE = re.compile(f"(?<=[{_UNSPACED}]) (?=[{_UNSPACED}])")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")  # pasted HTML: "<b>H1B</b>" means "H1B"
 _ASCII_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # the only category-C characters in ASCII
 
-# Words that carry no meaning for matching, in English and the Hindi/Urdu fillers users mix in.
+# Words that carry no meaning for matching: English; the Hindi/Urdu fillers users mix in, romanised
+# and in their own scripts; Vietnamese and Indonesian function words; Chinese function characters;
+# the Korean particles left over once a synonym is cut out of a word (비자를 → "visa 를").
 # Question words that do carry meaning stay in ("who" pays, "where" to apply, "when", "how long").
 STOPWORDS = frozenset(
     """a an the is are was were be been am do does did doing i me my we our you your he she it its
@@ -46,7 +71,12 @@ STOPWORDS = frozenset(
     haan ji bhai yaar hoon hu karte kare karta karti lagi laga jaa raha rahi rahe sakta sakti sakte
     chahta chahti don won isn doesn didn wasn aren couldn wouldn shouldn her his him hers wat whats
     wht
-    的 是 吗 呢 了 么 什 啊 吧 我 你 他 她 们 这 那 个 在 和 与 或 会 能 可 以 请 问 真""".split()
+    的 是 吗 呢 了 么 什 啊 吧 我 你 他 她 们 这 那 个 在 和 与 或 会 能 可 以 请 问 真
+    은 는 이 가 을 를 의 에 에서 로 으로 와 과 도 만 요 까지 부터 에게 한테
+    है हैं की का के को से में और क्या यह वह भी नहीं हो तो पर मैं मेरा मेरी मुझे
+    ہے ہیں کی کا کے کو سے میں اور کیا یہ وہ بھی نہیں ہو تو پر
+    là của có không được tôi và cho với thì này các những
+    apa apakah yang dan di ke dari untuk saya ini itu dengan bisa boleh ada""".split()
 )
 # Kept as tokens because they carry meaning next to other words ("who pays", "how long"), but
 # a message made of nothing else has nothing to match on.
@@ -72,31 +102,41 @@ def fold(text: str) -> str:
     if text.isascii():  # fast path, same result: ASCII's category-C characters are its controls
         if not text.isprintable():
             text = _ASCII_CONTROL_RE.sub("", text)
-    else:
-        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    else:  # the scripts kept have their own punctuation (؟ ، ۔ ।), which separates words too
+        text = "".join(map(_word_char, text))
     text = _SPACES_RE.sub(" ", _NON_WORD_RE.sub(" ", text)).strip()
-    return text if text.isascii() else _CJK_GAP_RE.sub("", text)
+    return text if text.isascii() else _UNSPACED_GAP_RE.sub("", text)
 
 
-_CJK_RUN_RE = re.compile(f"[{_CJK}]+")
-_STOP_CHARS = frozenset("的是吗呢了么什啊吧我你他她们这那个在和与或会能可以请问真")
+def _word_char(ch: str) -> str:
+    """A character of non-ASCII text: controls and zero-width characters dropped, punctuation
+    and symbols of any script a space."""
+    kind = unicodedata.category(ch)[0]
+    return "" if kind == "C" else " " if kind in "PS" else ch
 
 
-def _cjk_words(run: str) -> str:
-    """A run of Chinese characters as overlapping two-character words: most Chinese words are two
-    characters, and a pair ("签证", "配偶") says far more than either character alone. Function
-    characters (的, 吗...) split runs first, so they do not pair with content; a character left
-    alone is kept as a word."""
+_UNSPACED_RUN_RE = re.compile(f"[{_UNSPACED}]+")
+_STOP_CHARS = "的是吗呢了么什啊吧我你他她们这那个在和与或会能可以请问真"
+# Chinese function characters, and Japanese hiragana: the particles and endings between the
+# kanji and katakana words that carry a Japanese sentence's content (ビザの申請は → ビザ, 申请).
+_FUNCTION_RE = re.compile(f"[{_STOP_CHARS}{_HIRAGANA}]+")
+
+
+def _unspaced_words(run: str) -> str:
+    """A run of Chinese or Japanese characters as overlapping two-character words: most words are
+    two characters, and a pair ("签证", "配偶") says far more than either character alone.
+    Function characters (的, 吗, の...) split runs first, so they do not pair with content; a
+    character left alone is kept as a word."""
     words = []
-    for piece in re.split(f"[{''.join(_STOP_CHARS)}]+", run):
+    for piece in _FUNCTION_RE.split(run):
         if len(piece) == 1:
             words.append(piece)
         words.extend(piece[i : i + 2] for i in range(len(piece) - 1))
     return f" {' '.join(words)} "
 
 
-def _split_cjk(text: str) -> str:
-    return _CJK_RUN_RE.sub(lambda m: _cjk_words(m.group(0)), text)
+def _split_unspaced(text: str) -> str:
+    return _UNSPACED_RUN_RE.sub(lambda m: _unspaced_words(m.group(0)), text)
 
 
 class Normalizer:
@@ -113,22 +153,22 @@ class Normalizer:
         # Longest first so "h 1 b visa" wins over "h 1 b".
         pairs.sort(key=lambda p: len(p[0]), reverse=True)
         self._replacements = dict(pairs)
-        # Latin (and Devanagari) variants are whole-word sequences: looked up by words, the
-        # longest first, which costs a dict per length instead of compiling a regex of them all.
+        # Variants in spaced scripts are whole-word sequences: looked up by words, the longest
+        # first, which costs a dict per length instead of compiling a regex of them all.
         self._by_words: dict[str, str] = {
-            v: t for v, t in self._replacements.items() if not _CJK_RE.search(v)
+            v: t for v, t in self._replacements.items() if not INSIDE_WORDS_RE.search(v)
         }
         self._longest = max((v.count(" ") + 1 for v in self._by_words), default=0)
-        cjk = [re.escape(v) for v, _ in pairs if _CJK_RE.search(v)]
-        self._cjk_re = re.compile("|".join(cjk)) if cjk else None
+        inside = [re.escape(v) for v, _ in pairs if INSIDE_WORDS_RE.search(v)]
+        self._inside_re = re.compile("|".join(inside)) if inside else None
 
     def canonical(self, text: str) -> str:
-        """Folded text with variants replaced by canonical terms (before CJK splitting)."""
+        """Folded text with variants replaced by canonical terms (before CJK and kana splitting)."""
         text = fold(text)
         if not text.isascii():
-            if self._cjk_re:  # every CJK variant has a CJK character
-                text = self._cjk_re.sub(lambda m: f" {self._replacements[m.group(0)]} ", text)
-            text = _SCRIPT_EDGE_RE.sub(" ", text)  # "h1b工作" is two words
+            if self._inside_re:  # every such variant has a CJK, kana or Hangul character
+                text = self._inside_re.sub(lambda m: f" {self._replacements[m.group(0)]} ", text)
+            text = _SCRIPT_EDGE_RE.sub(" ", text)  # "h1b工作", "h1b를" are two words
         words = text.split()
         out: list[str] = []
         i = 0
@@ -146,7 +186,7 @@ class Normalizer:
         return " ".join(out)
 
     def tokens(self, text: str) -> list[str]:
-        """Canonical tokens; Chinese characters become one token each."""
+        """Canonical tokens; Chinese and Japanese runs become two-character words."""
         return split_canonical(self.canonical(text))
 
     def content_tokens(self, text: str) -> list[str]:
@@ -156,7 +196,9 @@ class Normalizer:
 
 def split_canonical(canonical: str) -> list[str]:
     """The tokens of an already canonical text (what `Normalizer.tokens` returns for its source)."""
-    return _split_cjk(canonical).split() if _CJK_RE.search(canonical) else canonical.split()
+    if _UNSPACED_RUN_RE.search(canonical):
+        return _split_unspaced(canonical).split()
+    return canonical.split()
 
 
 def content_of(tokens: Sequence[str]) -> list[str]:

@@ -16,13 +16,12 @@ from pathlib import Path
 import yaml
 
 from knowledge.model import Topic
-from knowledge.normalize import STOPWORDS, Normalizer, fold
+from knowledge.normalize import INSIDE_WORDS_RE, STOPWORDS, Normalizer, fold
 
 SCOPE_FILENAME = "scope.yaml"
 SIGNALS = ("h1b", "k_visa", "china", "k_traits", "comparing", "elsewhere")  # "us": us_as_written
 _MAX_TERM_WORDS = 4
 SMALLTALK_MAX_WORDS = 8
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class SmallTalk(StrEnum):
@@ -81,12 +80,12 @@ class Scope:
     def __init__(self, vocabulary: Mapping[str, object], normalizer: Normalizer):
         self._normalizer = normalizer
         self._latin: dict[str, set[str]] = {}  # canonical term -> signals it raises
-        self._cjk: dict[str, set[str]] = {}
+        self._inside: dict[str, set[str]] = {}  # Chinese, Japanese, Korean: inside words
         for signal in SIGNALS:
             for term in _terms(vocabulary, signal):
                 canon = normalizer.canonical(term)
                 if canon:
-                    (self._cjk if _CJK_RE.search(canon) else self._latin).setdefault(
+                    (self._inside if INSIDE_WORDS_RE.search(canon) else self._latin).setdefault(
                         canon, set()
                     ).add(signal)
         self._us_as_written = re.compile(
@@ -130,7 +129,7 @@ class Scope:
                 if hit:
                     hits[term] = hit
         if not canonical.isascii():
-            for term, hit in self._cjk.items():
+            for term, hit in self._inside.items():
                 if term in canonical:
                     hits[term] = hit
         return hits

@@ -13,7 +13,7 @@ from knowledge.features import FEATURES, Question, _margins, candidates, feature
 from knowledge.lexical import LexicalIndex
 from knowledge.loader import KnowledgeBase
 from knowledge.model import Topic
-from knowledge.normalize import Normalizer, split_canonical
+from knowledge.normalize import Normalizer, fold, split_canonical
 from knowledge.scope import Scope, Signals, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import StaticEmbedder
 
@@ -42,6 +42,160 @@ def test_chinese_runs_become_two_character_words() -> None:
 def test_traditional_chinese_is_folded_to_simplified(shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     assert norm.canonical("K字簽證申請") == norm.canonical("K字签证申请")
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("H-1Bビザの抽選", "h 1bビザの抽选"),  # kana kept (kanji folded by OpenCC as before)
+        ("ｳﾞｨｻﾞ", "ヴィザ"),  # half-width katakana, widened
+        ("H-1B 비자를 신청", "h 1b 비자를 신청"),  # Hangul
+        ("Tôi ở Mỹ, phí thị thực thế nào?", "tôi ở mỹ phí thị thực thế nào"),  # Vietnamese
+        ("thời gian xử lý", "thời gian xử lý"),
+        ("ویزا کی فیس کتنی ہے؟", "ویزا کی فیس کتنی ہے"),  # Urdu; ؟ is punctuation
+        ("ค่าธรรมเนียมวีซ่า", "ค่าธรรมเนียมวีซ่า"),  # Thai
+        ("ভিসার ফি কত?", "ভিসার ফি কত"),  # Bengali
+        ("फीस कितनी है।", "फीस कितनी है"),  # the danda ends a sentence, it is not a letter
+    ],
+)
+def test_every_script_survives_folding(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_japanese_and_korean_synonyms_match_inside_words() -> None:
+    """Japanese has no spaces and Korean attaches particles, so their variants are substrings;
+    Vietnamese and Urdu variants are whole words like English ones."""
+    norm = Normalizer(
+        {
+            "visa": ["ビザ", "비자", "thị thực", "ویزا"],
+            "lottery": ["抽選", "추첨"],
+            "fee": ["phí", "فیس"],
+            "spouse": ["vợ"],
+        }
+    )
+    assert norm.canonical("H-1Bビザの抽選はいつ") == "h 1b visa の lottery はいつ"
+    # hiragana is grammar: split out like Chinese function characters
+    assert norm.tokens("H-1Bビザの抽選はいつ") == ["h", "1b", "visa", "lottery"]
+    assert norm.content_tokens("H-1B 비자를 추첨은 언제") == ["h", "1b", "visa", "lottery", "언제"]
+    assert norm.tokens("thị thực H-1B, phí?") == ["visa", "h", "1b", "fee"]
+    assert norm.tokens("ویزا کی فیس") == ["visa", "کی", "fee"]
+    # whole words: "vợ" inside a longer Vietnamese word is not the spouse
+    assert norm.tokens("vợ") == ["spouse"] and norm.tokens("vợt") == ["vợt"]
+
+
+# Questions written for this test (not taken from any question file), with the canonical terms of
+# knowledge/synonyms.yaml's glossary that their words must become.
+GLOSSARY_CASES = [
+    (
+        "ja",
+        "H-1Bビザの抽選に当選したら、配偶者と子供の延長の手数料はいくらですか",
+        "h1b, visa, lottery, selection, spouse, children, extension, fee, how much",
+    ),
+    (
+        "ja",
+        "転職するとグリーンカードの申請はどうなる？修士号が必要？",
+        "change employer, green card, apply, master",
+    ),
+    (
+        "ko",
+        "H-1B 비자 추첨에 당첨되면 배우자와 자녀도 연장 수수료를 내야 하나요? 얼마나 걸리나요?",
+        "h1b, visa, lottery, selection, spouse, children, extension, fee, how long",
+    ),
+    ("ko", "해고된 후 유예기간 동안 이직할 수 있나요", "layoff, grace period, change employer"),
+    (
+        "es",
+        "¿Cuánto tiempo tarda el sorteo de la visa H-1B y cuánto cuesta para mi esposo?",
+        "how long, lottery, visa, h1b, how much, spouse",
+    ),
+    (
+        "pt",
+        "Meu marido pode trabalhar com visto H-4? Quanto tempo demora a autorização de trabalho?",
+        "spouse, visa, h4, how long, work permit",
+    ),
+    (
+        "fr",
+        "Mon employeur paie-t-il les frais du tirage au sort H-1B ? Combien de temps pour la carte verte ?",
+        "employer, fee, lottery, h1b, how long, green card",
+    ),
+    (
+        "de",
+        "Wie lange dauert die Verlängerung für meine Ehefrau und Kinder?",
+        "how long, extension, spouse, children",
+    ),
+    (
+        "vi",
+        "Chi phí thị thực H-1B là bao nhiêu? Vợ tôi có được giấy phép lao động không?",
+        "cost, visa, h1b, how much, spouse, work permit",
+    ),
+    (
+        "id",
+        "Berapa lama proses visa H-1B dan berapa biaya untuk istri dan anak saya?",
+        "how long, visa, h1b, how much, fee, spouse, children",
+    ),
+    (
+        "hi",
+        "H-1B वीज़ा की लॉटरी के लिए फीस कितनी है और पत्नी के दस्तावेज़ क्या हैं?",
+        "visa, lottery, fee, spouse, documents",
+    ),
+    (
+        "hi-latn",
+        "h1b lottery ke baad biwi aur bacche ke kagzat kya chahiye",
+        "h1b, lottery, spouse, children, documents",
+    ),
+    (
+        "ur",
+        "ایچ ون بی ویزا کی فیس کتنی ہے اور بیوی کو ورک پرمٹ ملے گا؟",
+        "h1b, visa, fee, how much, spouse, work permit",
+    ),
+    (
+        "ur-latn",
+        "h1b visa ke liye shohar ki tankhwah kitni honi chahiye",
+        "h1b, visa, spouse, salary",
+    ),
+    (
+        "zh-hans",
+        "H-1B抽签后多久能换雇主？绿卡和宽限期怎么算",
+        "h1b, lottery, how long, change employer, green card, grace period",
+    ),
+    ("zh-hant", "綠卡申請的處理時間多久", "green card, apply, processing time, how long"),
+]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "terms"), GLOSSARY_CASES, ids=[c[0] for c in GLOSSARY_CASES]
+)
+def test_glossary_turns_core_terms_into_the_entries_words(
+    shipped_kb: KnowledgeBase, lang: str, text: str, terms: str
+) -> None:
+    canonical = f" {Normalizer(shipped_kb.synonyms).canonical(text)} "
+    assert [t for t in terms.split(", ") if f" {t} " not in canonical] == [], canonical
+
+
+def test_glossary_variants_are_neither_canonical_terms_nor_claimed_twice(
+    shipped_kb: KnowledgeBase,
+) -> None:
+    """synonyms.yaml's own rules, checked: a variant maps to one canonical term, and a canonical
+    term is never another's variant (the second silently wins otherwise)."""
+    owner: dict[str, str] = {}
+    clashes = []
+    for canonical, variants in shipped_kb.synonyms.items():
+        for variant in variants:
+            folded = fold(variant)
+            if owner.setdefault(folded, canonical) != canonical:
+                clashes.append((variant, owner[folded], canonical))
+    folded_canonicals = {fold(c): c for c in shipped_kb.synonyms}
+    clashes += [
+        (v, c, folded_canonicals[v])
+        for v, c in owner.items()
+        if v in folded_canonicals and c != folded_canonicals[v]
+    ]
+    assert clashes == []
+
+
+def test_japanese_runs_split_at_kana_particles() -> None:
+    """Kanji and katakana carry a Japanese sentence's content; hiragana between them is particles
+    and endings, dropped like Chinese function characters."""
+    assert split_canonical("ビザの申込みは") == ["ビザ", "申込"]
 
 
 # ---------------------------------------------------------------- scope

@@ -19,9 +19,16 @@ from knowledge.normalize import (
 )
 
 # What the words of folded text are made of (normalize.py's _NON_WORD_RE, stated again here so a
-# change to it is a decision, not an accident): digits, Latin, Cyrillic, Devanagari and CJK.
+# change to it is a decision, not an accident): digits; Latin with its accented and Vietnamese
+# letters; Cyrillic; Arabic script; the Indic scripts; Thai; Hangul; kana; CJK ideographs.
 WORD_CHARS = re.compile(
-    r"[0-9a-z\u00c0-\u024f\u0400-\u04ff\u0900-\u097f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+    "[0-9a-z\u00c0-\u024f\u1e00-\u1eff"  # Latin
+    "\u0400-\u04ff"  # Cyrillic
+    "\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff"  # Arabic script (Urdu)
+    "\u0900-\u0dff\u0e00-\u0e7f"  # Devanagari, Bengali ... Sinhala; Thai
+    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"  # Hangul
+    "\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff"  # kana
+    "\u3005\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"  # CJK ideographs
 )
 
 # Text as users send it: any character at all, with the ones matching cares about made common.
@@ -41,6 +48,13 @@ MESSAGES = st.text() | st.lists(
             "ＦＥＥ",
             "100k",
             "$",
+            "ビザ",
+            "ｻﾞ",
+            "비자를",
+            "phí",
+            "ویزا",
+            "؟",
+            "।",
         ]
     )
     | st.text(max_size=8),
