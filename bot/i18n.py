@@ -42,6 +42,7 @@ class Preference(StrEnum):
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_KANA = re.compile(r"[\u3041-\u30ff]")  # Japanese writes Han characters too, always with kana
 
 
 @cache
@@ -52,9 +53,10 @@ def _converter(config: str) -> opencc.OpenCC:
 def detect(text: str) -> Lang:
     """Chinese when Han characters make up a real share of the letters ("h1b 10万美元每年吗"
     counts; one Chinese name in an English sentence does not); traditional when folding to
-    simplified changes the text."""
+    simplified changes the text. Japanese (kana among the Han characters) gets English: we have no
+    Japanese text, and a Chinese reply would read as a mistake."""
     han = len(_HAN.findall(text))
-    if han < 2 or han < 0.3 * (han + len(_LATIN.findall(text))):
+    if _KANA.search(text) or han < 2 or han < 0.3 * (han + len(_LATIN.findall(text))):
         return Lang.EN
     return Lang.ZH_HANT if _converter("t2s").convert(text) != text else Lang.ZH
 

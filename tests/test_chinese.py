@@ -37,6 +37,7 @@ UNTRANSLATED_AT_MOST = 0  # every entry has both languages; kb lint fails otherw
         ("h1b 10万美元每年交吗", Lang.ZH),
         ("what does 青年 mean for the K visa age limit?", Lang.EN),  # one Chinese word in English
         ("h1b 100k anual?", Lang.EN),
+        ("H-1Bビザの申請費用はいくらですか", Lang.EN),  # Japanese: kana among the Han characters
     ],
 )
 def test_the_questions_script_picks_the_reply_language(text: str, lang: Lang) -> None:
