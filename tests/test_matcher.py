@@ -122,8 +122,12 @@ def test_topic_guard_keeps_us_questions_off_k_visa_entries(matcher: Matcher) -> 
 
 
 def test_a_question_describing_the_k_visa_without_naming_it_reaches_it(matcher: Matcher) -> None:
+    """Answered, or offered first: "china talent visa" is officially the R visa's name, so asking
+    which was meant is as right as answering."""
     result = matcher.match("china talent visa age limit")
-    assert result.entry is not None and result.entry.id == "k-visa-age-limit"
+    first = result.entry or (result.alternatives[0].entry if result.alternatives else None)
+    assert result.outcome in (Outcome.ANSWER, Outcome.CLARIFY)
+    assert first is not None and first.id == "k-visa-age-limit"
 
 
 def test_topic_guard_keeps_k_visa_questions_off_h1b_entries(matcher: Matcher) -> None:

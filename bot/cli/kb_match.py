@@ -104,8 +104,7 @@ def calibrate(dry_run: bool) -> None:
     # Features do not depend on the model: an untrained one lets a stale decision.yaml be refitted.
     matcher = Matcher(load_knowledge_base(DEFAULT_KNOWLEDGE_DIR), model=DecisionModel.untrained())
     model, fitted, validated = fit(matcher, items)
-    used = [s.name for s in TRAINING_SETS if any(found is s for _, found in items)]
-    click.echo(f"Fitted on {len(items)} questions ({', '.join(used)}).")
+    click.echo(f"Fitted on {len(items)} questions ({', '.join(n for n, _ in TRAINING_SETS)}).")
     click.echo(f"On those questions:      {describe(fitted)}")
     click.echo(f"5-fold cross-validation: {describe(validated)}")
     t = model.thresholds
