@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.entry_file import SafeLoader, safe_load
 from knowledge.loader import KnowledgeError, load_knowledge_base, parse_entry_text
 
 GOOD = (DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-100k-one-time.yaml").read_text(
@@ -116,3 +118,14 @@ def test_shipped_copy_loads(tmp_path: Path) -> None:
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", tmp_path / "entries")
     base = load_knowledge_base(tmp_path)
     assert len(base.entries) >= 90
+
+
+def test_the_c_parser_reads_every_shipped_translation_and_table_as_safe_load_does() -> None:
+    """The Chinese files and the caveats table are parsed by libyaml (knowledge/entry_file.py)
+    for speed: it must give exactly what PyYAML's own safe_load gives, file for file."""
+    assert issubclass(SafeLoader, yaml.CSafeLoader)  # the speed-up is in place (PyYAML built with libyaml)
+    paths = [DEFAULT_KNOWLEDGE_DIR / "caveats.yaml", *(DEFAULT_KNOWLEDGE_DIR / "zh").glob("*.yaml")]
+    assert len(paths) > 100
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert safe_load(text) == yaml.safe_load(text), path
