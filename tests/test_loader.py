@@ -123,7 +123,9 @@ def test_shipped_copy_loads(tmp_path: Path) -> None:
 def test_the_c_parser_reads_every_shipped_translation_and_table_as_safe_load_does() -> None:
     """The Chinese files and the caveats table are parsed by libyaml (knowledge/entry_file.py)
     for speed: it must give exactly what PyYAML's own safe_load gives, file for file."""
-    assert issubclass(SafeLoader, yaml.CSafeLoader)  # the speed-up is in place (PyYAML built with libyaml)
+    assert issubclass(
+        SafeLoader, yaml.CSafeLoader
+    )  # the speed-up is in place (PyYAML built with libyaml)
     paths = [DEFAULT_KNOWLEDGE_DIR / "caveats.yaml", *(DEFAULT_KNOWLEDGE_DIR / "zh").glob("*.yaml")]
     assert len(paths) > 100
     for path in paths:
