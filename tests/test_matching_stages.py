@@ -226,14 +226,13 @@ def test_large_bases_compare_entry_means_first_then_refine_candidates(
     assert np.allclose(large.refined(query, [0, 1], rough), exact.similarities(query), atol=1e-6)
 
 
-@pytest.mark.parametrize("first", ["bot.storage", "handlers"])
-def test_numpy_runs_one_blas_thread_whichever_package_is_imported_first(first: str) -> None:
+def test_numpy_runs_one_blas_thread_even_when_bot_storage_loads_it() -> None:
     """knowledge/__init__.py limits OpenBLAS to one thread before numpy loads (two spin against
     each other on a busy machine: ~7x the CPU per question); sqlite-utils loads numpy too, so
     `bot` imports `knowledge` first. Counted in a fresh interpreter: OpenBLAS starts its extra
     threads when numpy loads."""
     code = (
-        f"import os, sys, {first}\n"
+        "import os, sys, bot.storage\n"
         "assert 'numpy' in sys.modules\n"
         "print(len(os.listdir('/proc/self/task')))\n"
     )
