@@ -121,12 +121,12 @@ def test_shipped_copy_loads(tmp_path: Path) -> None:
 
 
 def test_the_c_parser_reads_every_shipped_translation_and_table_as_safe_load_does() -> None:
-    """The Chinese files and the caveats table are parsed by libyaml (knowledge/entry_file.py)
-    for speed: it must give exactly what PyYAML's own safe_load gives, file for file."""
-    assert issubclass(
-        SafeLoader, yaml.CSafeLoader
-    )  # the speed-up is in place (PyYAML built with libyaml)
-    paths = [DEFAULT_KNOWLEDGE_DIR / "caveats.yaml", *(DEFAULT_KNOWLEDGE_DIR / "zh").glob("*.yaml")]
+    """The Chinese files and the tables read at every load (shared caveats, scope vocabulary,
+    decision model) are parsed by libyaml for speed (knowledge/entry_file.py): it must give
+    exactly what PyYAML's own safe_load gives, file for file."""
+    assert issubclass(SafeLoader, yaml.CSafeLoader)  # PyYAML was built with libyaml
+    tables = [DEFAULT_KNOWLEDGE_DIR / f"{name}.yaml" for name in ("caveats", "scope", "decision")]
+    paths = [*tables, *(DEFAULT_KNOWLEDGE_DIR / "zh").glob("*.yaml")]
     assert len(paths) > 100
     for path in paths:
         text = path.read_text(encoding="utf-8")
