@@ -34,7 +34,8 @@ run: $(STAMP)
 
 # Lint first: it takes seconds. The suite reports coverage of bot/, handlers/ and knowledge/. Three
 # workers on two cores: a worker often waits (on a subprocess, a bot's reply, a 429 pause), and a
-# third keeps both cores busy meanwhile (on an idle 2-core machine: 94 s with three, 111 s with two).
+# third keeps both cores busy meanwhile (idle 2-core machine, coverage on: ~80 s with three, 92 s
+# with two).
 # Bytecode caches (gitignored) are written even where the shell says not to: without them each
 # worker re-rewrites the test modules' asserts under coverage (~3 s) and each `visabot` subprocess
 # recompiles the packages.
