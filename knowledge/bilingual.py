@@ -27,7 +27,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.caveats import SharedCaveats, context, load_shared_caveats, shipped_caveats
-from knowledge.entry_file import read_entry_file
+from knowledge.entry_file import read_entry_file, safe_load
 from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug, resolve_shared
 
 ZH_DIRNAME = "zh"
@@ -71,7 +71,7 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
     shared, _ = load_shared_caveats(root)  # its own problems are reported by the entries' load
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         try:
-            data = yaml.safe_load(read_entry_file(path))
+            data = safe_load(read_entry_file(path))
             text = ChineseText.model_validate(data, context=context(shared))
         except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
             problems.append(f"{path.name}: {exc}".splitlines()[0])

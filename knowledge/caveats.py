@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from rapidfuzz import fuzz, process, utils
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.entry_file import safe_load
 from knowledge.model import SHARED_CAVEATS, NonEmpty, Slug
 
 CAVEATS_FILENAME = "caveats.yaml"
@@ -92,7 +93,7 @@ def load_shared_caveats(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[SharedCavea
     if not path.exists():
         return SharedCaveats(), []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return SharedCaveats(), [f"{path}: {exc}".splitlines()[0]]
     if not isinstance(data, dict):

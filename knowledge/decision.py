@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from knowledge.entry_file import safe_load
 from knowledge.features import FEATURES
 
 DECISION_FILENAME = "decision.yaml"
@@ -51,7 +52,7 @@ class DecisionModel:
 
     @classmethod
     def load(cls, path: Path) -> DecisionModel:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
         try:
             weights = data["weights"]
             missing = [f for f in FEATURES if f not in weights]

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
+from knowledge.entry_file import safe_load
 from knowledge.matcher import MatchResult, Outcome
 
 DECLINE_REASONS = frozenset({"out-of-scope", "missing"})
@@ -85,7 +84,7 @@ class EvalReport:
 
 
 def _read_items(path: Path) -> list[dict[str, Any]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a list of question items")
     for n, raw in enumerate(data, 1):

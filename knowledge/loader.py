@@ -19,15 +19,15 @@ from pydantic import ValidationError
 from knowledge.bilingual import ChineseText, load_chinese
 from knowledge.caveats import SharedCaveats, caveats_path, context, load_shared_caveats
 from knowledge.compact_entries import EntryStore
-from knowledge.entry_file import read_entry_file
+from knowledge.entry_file import SafeLoader, read_entry_file
 from knowledge.model import Entry
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's safe loader when available (parsing ~100 files is most of a cold start), with
-    dates left as strings: pydantic then reports a bad date as a field error with its line,
-    where PyYAML would raise a bare ValueError. A key given twice is an error: YAML would keep
-    the last one silently and drop, say, half of a synonym list."""
+class _Loader(SafeLoader):  # type: ignore[misc,valid-type]
+    """libyaml's safe loader when available (knowledge/entry_file.py), with dates left as
+    strings: pydantic then reports a bad date as a field error with its line, where PyYAML would
+    raise a bare ValueError. A key given twice is an error: YAML would keep the last one silently
+    and drop, say, half of a synonym list."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         first_line: dict[Any, int] = {}

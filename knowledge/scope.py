@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
-
+from knowledge.entry_file import safe_load
 from knowledge.model import Topic
 from knowledge.normalize import INSIDE_WORDS_RE, STOPWORDS, Normalizer, fold
 
@@ -163,7 +162,7 @@ def load_scope_vocabulary(directory: Path) -> dict[str, object]:
     path = directory / SCOPE_FILENAME
     if not path.exists():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of signal names to word lists")
     return data

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, settings
 
 from bot.sources.watch import page_fingerprint
 from knowledge import DEFAULT_KNOWLEDGE_DIR
-from knowledge.loader import KnowledgeBase, load_knowledge_base
+from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher
+from tests.bot_harness import shipped_matcher
 from tests.fake_telegram import FakeTelegram
 
 # Property tests judge results, not speed: a busy 2-core machine must not fail them on time.
@@ -28,14 +29,15 @@ def _timedelta_durations(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def shipped_kb() -> KnowledgeBase:
-    """The knowledge base shipped in the package, loaded once per session."""
-    return load_knowledge_base(DEFAULT_KNOWLEDGE_DIR)
+def matcher() -> Matcher:
+    """The index of the shipped knowledge base, the one the bots of the tests share."""
+    return shipped_matcher()
 
 
 @pytest.fixture(scope="session")
-def matcher(shipped_kb: KnowledgeBase) -> Matcher:
-    return Matcher(shipped_kb)
+def shipped_kb(matcher: Matcher) -> KnowledgeBase:
+    """The knowledge base shipped in the package, loaded once per session."""
+    return matcher.base
 
 
 @pytest.fixture

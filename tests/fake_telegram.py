@@ -756,7 +756,8 @@ class FakeTelegram:
         self._closing.clear()
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            # How often the loop looks for stop(): every test waits up to this long at teardown.
+            kwargs={"poll_interval": 0.01},
             name="FakeTelegram",
             daemon=True,
         )

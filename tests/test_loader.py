@@ -6,10 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.entry_file import SafeLoader, safe_load
 from knowledge.loader import KnowledgeError, load_knowledge_base, parse_entry_text
 
+EVAL = Path(__file__).resolve().parents[1] / "eval"
 GOOD = (DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-100k-one-time.yaml").read_text(
     encoding="utf-8"
 )
@@ -116,3 +119,17 @@ def test_shipped_copy_loads(tmp_path: Path) -> None:
     shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", tmp_path / "entries")
     base = load_knowledge_base(tmp_path)
     assert len(base.entries) >= 90
+
+
+def test_the_c_parser_reads_every_shipped_translation_and_table_as_safe_load_does() -> None:
+    """The Chinese files, the tables read at every load (shared caveats, scope vocabulary,
+    decision model) and the question files are parsed by libyaml for speed
+    (knowledge/entry_file.py): it must give exactly what PyYAML's own safe_load gives."""
+    assert issubclass(SafeLoader, yaml.CSafeLoader)  # PyYAML was built with libyaml
+    tables = [DEFAULT_KNOWLEDGE_DIR / f"{name}.yaml" for name in ("caveats", "scope", "decision")]
+    questions = [EVAL / "dev.yaml", EVAL / "regression.yaml", EVAL / "real" / "train.yaml"]
+    paths = [*tables, *questions, *(DEFAULT_KNOWLEDGE_DIR / "zh").glob("*.yaml")]
+    assert len(paths) > 100
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert safe_load(text) == yaml.safe_load(text), path

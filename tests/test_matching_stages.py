@@ -3,6 +3,9 @@ semantic signal. Small inputs whose right answers can be worked out by hand."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -375,3 +378,20 @@ def test_large_bases_compare_entry_means_first_then_refine_candidates(
     assert rough[0] > rough[1]  # the mean vectors still rank the entries
     assert not np.allclose(rough, exact.similarities(query))
     assert np.allclose(large.refined(query, [0, 1], rough), exact.similarities(query), atol=1e-6)
+
+
+def test_numpy_runs_one_blas_thread_even_when_bot_storage_loads_it() -> None:
+    """knowledge/__init__.py limits OpenBLAS to one thread before numpy loads (two spin against
+    each other on a busy machine: ~7x the CPU per question); sqlite-utils loads numpy too, so
+    `bot` imports `knowledge` first. Counted in a fresh interpreter: OpenBLAS starts its extra
+    threads when numpy loads."""
+    code = (
+        "import os, sys, bot.storage\n"
+        "assert 'numpy' in sys.modules\n"
+        "print(len(os.listdir('/proc/self/task')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "1"

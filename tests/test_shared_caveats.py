@@ -16,6 +16,7 @@ import yaml
 from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.bilingual import check_entry, fingerprint, load_chinese
 from knowledge.caveats import SharedCaveats, load_shared_caveats, shipped_caveats
+from knowledge.entry_file import safe_load
 from knowledge.lint import lint_folder
 from knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, parse_entry_text
 from knowledge.writer import entry_to_yaml, update_entry
@@ -25,7 +26,7 @@ ONE_TIME = DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-100k-one-time.yaml"
 
 def _raw_caveats() -> dict[str, list[object]]:
     return {
-        p.stem: (yaml.safe_load(p.read_text(encoding="utf-8")).get("caveats") or [])
+        p.stem: (safe_load(p.read_text(encoding="utf-8")).get("caveats") or [])
         for p in sorted((DEFAULT_KNOWLEDGE_DIR / "entries").glob("*/*.yaml"))
     }
 

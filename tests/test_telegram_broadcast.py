@@ -223,8 +223,12 @@ async def test_broadcast_entries_are_found_by_words_and_toggled(
             "sendMessage", chat_id=ADMIN, predicate=lambda c: "Tap the entries" in (c.text or "")
         )
         offered = [str(b["callback_data"]) for b in buttons(found)]
+        # The topic picker's edits came first: wait for one more (the tick), not for any.
+        edits = len(fake_telegram.calls("editMessageReplyMarkup", chat_id=ADMIN))
         await press(fake_telegram, "bl:h1b-100k-one-time", found, ADMIN)
-        ticked = (await fake_telegram.wait_for("editMessageReplyMarkup", chat_id=ADMIN))[-1]
+        ticked = (
+            await fake_telegram.wait_for("editMessageReplyMarkup", chat_id=ADMIN, count=edits + 1)
+        )[-1]
         await press(fake_telegram, "bl:", found, ADMIN)
         summary = (
             await fake_telegram.wait_for(
