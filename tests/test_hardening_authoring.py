@@ -42,7 +42,7 @@ def test_garbage_entry_file_is_skipped_and_reported_by_ask(kb_dir: Path) -> None
     (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
     asked = visabot(
         "ask",
-        "how many extra h1b for a master's degree?",
+        "What is the H-1B master's cap?",
         env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)},
     )
     validated = visabot("kb", "validate", env={"VISABOT_KNOWLEDGE_DIR": str(kb_dir)})
@@ -69,7 +69,7 @@ async def test_bot_starts_and_answers_with_a_garbage_entry_file(
     count = len(load_knowledge_base(kb_dir, skip_invalid=True).entries)
     async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         fake_telegram.push_update(
-            make_private_text("how many extra h1b for a master's degree?", user_id=USER)
+            make_private_text("What is the H-1B master's cap?", user_id=USER)
         )
         (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
         served = len(app.bot_data.matcher.base.entries)

@@ -135,8 +135,10 @@ async def test_a_downvoted_question_cannot_be_joined_to_its_user(
     fake = fake_telegram
     db_path = tmp_path / "visabot.sqlite3"
     async with running_bot(fake, tmp_path) as app:
-        for n, user in enumerate((USER, OTHER), 1):
-            fake.push_update(make_private_text(f"{MASTERS} asked by user {n}", user_id=user))
+        # Two wordings (each user's own question is kept), both plainly the master's-cap entry.
+        questions = (MASTERS, "What is the H-1B master's cap (advanced degree exemption)?")
+        for n, (user, question) in enumerate(zip((USER, OTHER), questions), 1):
+            fake.push_update(make_private_text(question, user_id=user))
             (answer,) = await fake.wait_for("sendMessage", chat_id=user)
             await all_written(app)  # the answer's handler remembers its question after replying
             fake.push_update(
