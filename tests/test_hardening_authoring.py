@@ -68,9 +68,7 @@ async def test_bot_starts_and_answers_with_a_garbage_entry_file(
     (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
     count = len(load_knowledge_base(kb_dir, skip_invalid=True).entries)
     async with running_bot(fake_telegram, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
-        fake_telegram.push_update(
-            make_private_text("What is the H-1B master's cap?", user_id=USER)
-        )
+        fake_telegram.push_update(make_private_text("What is the H-1B master's cap?", user_id=USER))
         (reply,) = await fake_telegram.wait_for("sendMessage", chat_id=USER)
         served = len(app.bot_data.matcher.base.entries)
     assert "20,000" in (reply.text or "")
