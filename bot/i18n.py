@@ -20,6 +20,7 @@ import opencc
 
 from knowledge.bilingual import ChineseText, fingerprint
 from knowledge.model import Entry, Status
+from knowledge.normalize import KANA_RE
 
 
 class Lang(StrEnum):
@@ -42,7 +43,6 @@ class Preference(StrEnum):
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
-_KANA = re.compile(r"[\u3041-\u30ff]")  # Japanese writes Han characters too, always with kana
 
 
 @cache
@@ -56,7 +56,7 @@ def detect(text: str) -> Lang:
     simplified changes the text. Japanese (kana among the Han characters) gets English: we have no
     Japanese text, and a Chinese reply would read as a mistake."""
     han = len(_HAN.findall(text))
-    if _KANA.search(text) or han < 2 or han < 0.3 * (han + len(_LATIN.findall(text))):
+    if KANA_RE.search(text) or han < 2 or han < 0.3 * (han + len(_LATIN.findall(text))):
         return Lang.EN
     return Lang.ZH_HANT if _converter("t2s").convert(text) != text else Lang.ZH
 

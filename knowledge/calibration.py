@@ -252,7 +252,9 @@ def keep_regression_floor(
 ) -> DecisionModel:
     """`model` with the highest answer threshold (at most its own, at least its clarify
     threshold) at which the regression set scores REGRESSION_FLOOR or more, as the real matcher
-    answers it; `model` unchanged when none does or the set is absent."""
+    answers it; `model` unchanged when none does or the set is absent. `matcher` answers with
+    each candidate model in turn (its own is put back after), so it must be the caller's own, not
+    one a running bot shares."""
     path = eval_dir / REGRESSION_SET
     if not path.exists():
         return model

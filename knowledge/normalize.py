@@ -36,6 +36,7 @@ _INDIC = r"\u0900-\u0dff"  # Devanagari, Bengali, Gurmukhi ... Sinhala
 _THAI = r"\u0e00-\u0e7f"
 _CJK_RE = re.compile(f"[{_CJK}]")
 INSIDE_WORDS_RE = re.compile(f"[{_INSIDE_WORDS}]")
+KANA_RE = re.compile(f"[{_KANA}]")  # Japanese writes Han characters too, always with kana
 
 
 def _edges(chars: str) -> str:
