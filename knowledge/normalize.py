@@ -140,8 +140,15 @@ def _split_unspaced(text: str) -> str:
     return _UNSPACED_RUN_RE.sub(lambda m: _unspaced_words(m.group(0)), text)
 
 
+# Canonical texts remembered per Normalizer: an index is rebuilt whole after every change to the
+# base (/reload, a save's review, each `visabot kb` command), and all but the changed phrasings
+# and answers were made canonical already. Room for a base several times today's ~3,900 texts.
+CANONICAL_CACHE_SIZE = 1 << 15
+
+
 class Normalizer:
-    """Applies the curated synonyms file; built once per knowledge base."""
+    """Applies the curated synonyms file. Read-only once built, so the matchers of one base and
+    of its edited versions share one (`normalizer_for`), and with it the canonical texts."""
 
     def __init__(self, synonyms: Mapping[str, Sequence[str]]):
         pairs: list[tuple[str, str]] = []
@@ -162,8 +169,9 @@ class Normalizer:
         self._longest = max((v.count(" ") + 1 for v in self._by_words), default=0)
         inside = [re.escape(v) for v, _ in pairs if INSIDE_WORDS_RE.search(v)]
         self._inside_re = re.compile("|".join(inside)) if inside else None
+        self.canonical = functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)(self._canonical)
 
-    def canonical(self, text: str) -> str:
+    def _canonical(self, text: str) -> str:
         """Folded text with variants replaced by canonical terms (before CJK and kana splitting)."""
         text = fold(text)
         if not text.isascii():
@@ -193,6 +201,16 @@ class Normalizer:
     def content_tokens(self, text: str) -> list[str]:
         """Stemmed tokens without stopwords, deduplicated in order."""
         return content_of(self.tokens(text))
+
+
+def normalizer_for(synonyms: Mapping[str, Sequence[str]]) -> Normalizer:
+    """The Normalizer of these synonyms, shared by every caller with equal synonyms."""
+    return _shared_normalizer(tuple((term, tuple(variants)) for term, variants in synonyms.items()))
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_normalizer(synonyms: tuple[tuple[str, tuple[str, ...]], ...]) -> Normalizer:
+    return Normalizer(dict(synonyms))
 
 
 def split_canonical(canonical: str) -> list[str]:
