@@ -153,3 +153,17 @@ def test_an_unchanged_file_is_not_parsed_again_and_a_changed_one_is(few_kb_dir: 
     one_time = edited.get("h1b-100k-one-time")
     assert one_time is not None and "Now settled." in one_time.caveats
     assert old not in one_time.caveats
+
+
+def test_a_copy_elsewhere_reuses_the_parse_and_its_problems_name_their_own_file(
+    tmp_path: Path,
+) -> None:
+    text = (DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-cap.yaml").read_text(encoding="utf-8")
+    first, problems = parse_entry_text(text, tmp_path / "a" / "h1b-cap.yaml")
+    again, _ = parse_entry_text(text, tmp_path / "b" / "h1b-cap.yaml")
+    assert problems == [] and again is first
+    broken = text.replace("topic: h1b", "topic: mars")
+    for folder in ("a", "b"):
+        path = tmp_path / folder / "h1b-cap.yaml"
+        entry, problems = parse_entry_text(broken, path)
+        assert entry is None and problems and all(p.path == path for p in problems)
