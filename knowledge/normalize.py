@@ -220,6 +220,13 @@ def split_canonical(canonical: str) -> list[str]:
     return canonical.split()
 
 
+@functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)
+def content_of_canonical(canonical: str) -> tuple[str, ...]:
+    """`content_of(split_canonical(canonical))`, remembered: what an index keeps of each phrasing,
+    recomputed for every unchanged one at each rebuild otherwise (see CANONICAL_CACHE_SIZE)."""
+    return tuple(content_of(split_canonical(canonical)))
+
+
 def content_of(tokens: Sequence[str]) -> list[str]:
     """Stemmed tokens without stopwords, deduplicated in order (`content_tokens` from `tokens`).
     A "word" longer than MAX_WORD_CHARS is keyboard noise ("xxxx…"), not evidence of a topic."""
