@@ -142,8 +142,9 @@ def _split_unspaced(text: str) -> str:
 
 # Canonical texts remembered per Normalizer: an index is rebuilt whole after every change to the
 # base (/reload, a save's review, each `visabot kb` command), and all but the changed phrasings
-# and answers were made canonical already. Room for a base several times today's ~3,900 texts.
-CANONICAL_CACHE_SIZE = 1 << 15
+# and answers were made canonical already. Room for twice today's ~3,900 texts; users' messages
+# pass through it too, cut to MAX_QUERY_CHARS (all fold reads), so it holds ~16 MB at the worst.
+CANONICAL_CACHE_SIZE = 1 << 13
 
 
 class Normalizer:
@@ -169,10 +170,13 @@ class Normalizer:
         self._longest = max((v.count(" ") + 1 for v in self._by_words), default=0)
         inside = [re.escape(v) for v, _ in pairs if INSIDE_WORDS_RE.search(v)]
         self._inside_re = re.compile("|".join(inside)) if inside else None
-        self.canonical = functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)(self._canonical)
+        self._remembered = functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)(self._canonical)
+
+    def canonical(self, text: str) -> str:
+        """Folded text with variants replaced by canonical terms (before CJK and kana splitting)."""
+        return self._remembered(text[:MAX_QUERY_CHARS])
 
     def _canonical(self, text: str) -> str:
-        """Folded text with variants replaced by canonical terms (before CJK and kana splitting)."""
         text = fold(text)
         if not text.isascii():
             if self._inside_re:  # every such variant has a CJK, kana or Hangul character
@@ -208,7 +212,7 @@ def normalizer_for(synonyms: Mapping[str, Sequence[str]]) -> Normalizer:
     return _shared_normalizer(tuple((term, tuple(variants)) for term, variants in synonyms.items()))
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)  # the base's synonyms, and the edited ones while both are in use
 def _shared_normalizer(synonyms: tuple[tuple[str, tuple[str, ...]], ...]) -> Normalizer:
     return Normalizer(dict(synonyms))
 
