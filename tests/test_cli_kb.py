@@ -445,8 +445,10 @@ def test_lint_clean_copy_passes_with_sourcing_warnings(
     # --strict fails on warnings alone: shown on a few entries, some without an official source.
     few = Env(tmp_path / "few", FEW_ENTRIES)
     assert not all(few.entry(i).has_official_source for i in FEW_ENTRIES)
-    assert few.run("kb", "lint", "--today", verified_day).returncode == 0
-    assert few.run("kb", "lint", "--today", verified_day, "--strict").returncode == 1
+    strict = few.run("kb", "lint", "--today", verified_day, "--strict")
+    listed = [line.strip() for line in strict.stdout.splitlines() if line.startswith("  [")]
+    assert strict.returncode == 1 and listed, strict.stdout
+    assert all(line.startswith("[no-official-source] ") for line in listed)  # warnings, now errors
 
 
 def plant_stale(env: Env) -> None:
