@@ -34,8 +34,9 @@ run: $(STAMP)
 
 # Lint first: it takes seconds. The suite reports coverage of bot/, handlers/ and knowledge/. Three
 # workers on two cores: a worker often waits (on a subprocess, a bot's reply, a 429 pause), and a
-# third keeps both cores busy meanwhile (idle 2-core machine, coverage on: ~80 s with three, 92 s
-# with two).
+# third keeps both cores busy meanwhile. About 115 CPU-seconds in all with coverage on (100 s on
+# this 2-core machine while other jobs kept it at load ~4); tests that only check how lint reports
+# a problem lint a few entries (tests/knowledge_copies.py), so the suite grows little with the base.
 # Bytecode caches (gitignored) are written even where the shell says not to: without them each
 # worker re-rewrites the test modules' asserts under coverage (~3 s) and each `visabot` subprocess
 # recompiles the packages.

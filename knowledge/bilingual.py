@@ -13,6 +13,7 @@ $100,000), so a translation cannot quietly change a fee, a cap or a deadline.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sys
@@ -26,8 +27,14 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
-from knowledge.caveats import SharedCaveats, context, load_shared_caveats, shipped_caveats
-from knowledge.entry_file import read_entry_file, safe_load
+from knowledge.caveats import (
+    SharedCaveat,
+    SharedCaveats,
+    context,
+    load_shared_caveats,
+    shipped_caveats,
+)
+from knowledge.entry_file import PARSED_CACHE_SIZE, read_entry_file, safe_load
 from knowledge.model import MAX_ANSWER_CHARS, Entry, NonEmpty, Slug, resolve_shared
 
 ZH_DIRNAME = "zh"
@@ -69,10 +76,10 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
     problems: list[str] = []
     folder = root / ZH_DIRNAME
     shared, _ = load_shared_caveats(root)  # its own problems are reported by the entries' load
+    table = tuple(shared.items())
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         try:
-            data = safe_load(read_entry_file(path))
-            text = ChineseText.model_validate(data, context=context(shared))
+            text = _parse_chinese(read_entry_file(path), table)
         except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
             problems.append(f"{path.name}: {exc}".splitlines()[0])
             continue
@@ -81,6 +88,12 @@ def load_chinese(root: Path = DEFAULT_KNOWLEDGE_DIR) -> tuple[dict[str, ChineseT
             continue
         texts[text.id] = text
     return texts, problems
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)
+def _parse_chinese(text: str, shared: tuple[tuple[str, SharedCaveat], ...]) -> ChineseText:
+    """One translation file's text, validated; an unchanged file's is reused (PARSED_CACHE_SIZE)."""
+    return ChineseText.model_validate(safe_load(text), context=context(SharedCaveats(shared)))
 
 
 # ---- numbers, amounts and dates, as comparable strings ----

@@ -18,6 +18,15 @@ import yaml
 # and of a /reload, and the pure-Python parser was most of that.
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# How many parsed entry (and translation) files are kept, by their text. The same files are
+# parsed again and again: every /reload, each save (the writer validates the whole base before and
+# after writing; the review builds it with the new entry) and each `visabot kb` command read them
+# all, and building Python objects from the YAML is most of a load's time even in C. A parse
+# depends only on the text and the shared caveats it resolves against (a problem is given back its
+# file's path), and entries are immutable, so an unchanged file's result is reused, wherever the
+# folder is. Bounded: a base bigger than the cache is parsed as before.
+PARSED_CACHE_SIZE = 512  # over three times the shipped base; at most ~5 MB of entries kept
+
 # The largest entry file read. Real entries are 2-6 KB; a bigger file is a mistake or an attack
 # (a 50 MB file took 22 s and 680 MB at start), refused before it is read.
 MAX_ENTRY_BYTES = 256 * 1024

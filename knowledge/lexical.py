@@ -28,7 +28,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from knowledge.model import Entry
-from knowledge.normalize import Normalizer, content_of, split_canonical
+from knowledge.normalize import Normalizer, content_of_canonical
 
 FUZZY_TOKEN_CUTOFF = 80.0
 MIN_FUZZY_TOKEN_LEN = 4
@@ -106,7 +106,7 @@ class LexicalIndex:
             n_asked = 1 + len(entry.alternates)
             for slot, text in enumerate((entry.question, *entry.alternates, *entry.keywords)):
                 canon = canonical(text)
-                toks = content_of(split_canonical(canon))
+                toks = content_of_canonical(canon)
                 if not toks:
                     continue
                 ids = [token_ids.setdefault(tok, len(token_ids)) for tok in toks]

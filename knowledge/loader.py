@@ -6,6 +6,8 @@ collects all problems before failing, because fixing one error at a time is slow
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -17,9 +19,16 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.bilingual import ChineseText, load_chinese
-from knowledge.caveats import SharedCaveats, caveats_path, context, load_shared_caveats
+from knowledge.caveats import (
+    SharedCaveat,
+    SharedCaveats,
+    caveats_path,
+    context,
+    load_shared_caveats,
+    shipped_caveats,
+)
 from knowledge.compact_entries import EntryStore
-from knowledge.entry_file import SafeLoader, read_entry_file
+from knowledge.entry_file import PARSED_CACHE_SIZE, SafeLoader, read_entry_file
 from knowledge.model import Entry
 
 
@@ -141,21 +150,34 @@ def parse_entry_text(
 ) -> tuple[Entry | None, list[Problem]]:
     """Parse and validate one entry's YAML text; never raises for bad content. Caveats citing a
     shared caveat resolve against `shared` (the shipped knowledge/caveats.yaml when None)."""
+    table = shared if shared is not None else shipped_caveats()
+    entry, problems = _parse_entry_text(text, tuple(table.items()))
+    return entry, [dataclasses.replace(p, path=path) for p in problems]
+
+
+_ANY_PATH = Path("entry.yaml")  # the cached problems' path, replaced by the file's own
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)  # an unchanged text's parse is reused
+def _parse_entry_text(
+    text: str, shared: tuple[tuple[str, SharedCaveat], ...]
+) -> tuple[Entry | None, tuple[Problem, ...]]:
+    path = _ANY_PATH
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        return None, [_yaml_problem(path, exc)]
+        return None, (_yaml_problem(path, exc),)
     if not isinstance(data, dict):
-        return None, [Problem(path, 1, "an entry must be a YAML mapping of fields")]
+        return None, (Problem(path, 1, "an entry must be a YAML mapping of fields"),)
     try:
-        return Entry.model_validate(data, context=context(shared)), []
+        return Entry.model_validate(data, context=context(SharedCaveats(shared))), ()
     except ValidationError as exc:
         node = yaml.compose(text, Loader=_Loader)  # parsed again only to find line numbers
         problems = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "entry"
             problems.append(Problem(path, _line_of(node, err["loc"]), f"{loc}: {err['msg']}"))
-        return None, problems
+        return None, tuple(problems)
 
 
 def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[Problem]]:
@@ -163,15 +185,25 @@ def load_synonyms(path: Path) -> tuple[dict[str, list[str]], list[Problem]]:
     if not path.exists():
         return {}, []
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        synonyms = _parse_synonyms(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         return {}, [_yaml_problem(path, exc)]
+    if synonyms is None:
+        return {}, [Problem(path, 1, "synonyms must map each canonical term to a list of strings")]
+    return {term: list(variants) for term, variants in synonyms}, []
+
+
+@functools.lru_cache(maxsize=4)  # read with every load, like the entries (PARSED_CACHE_SIZE)
+def _parse_synonyms(text: str) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """A synonyms file's terms and variants, or None when it is not a mapping of lists of strings
+    (malformed YAML raises)."""
+    data = yaml.load(text, Loader=_Loader) or {}
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v)
         for k, v in data.items()
     ):
-        return {}, [Problem(path, 1, "synonyms must map each canonical term to a list of strings")]
-    return data, []
+        return None
+    return tuple((term, tuple(variants)) for term, variants in data.items())
 
 
 def _file_problem(path: Path, exc: Exception) -> Problem:

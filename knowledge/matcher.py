@@ -35,8 +35,8 @@ from knowledge.normalize import (
     MAX_QUERY_CHARS,
     MAX_WORD_CHARS,
     QUESTION_WORDS,
-    Normalizer,
     content_of,
+    normalizer_for,
 )
 from knowledge.scope import Scope, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import SemanticIndex, StaticEmbedder, embed_cached
@@ -103,7 +103,7 @@ class Matcher:
         knowledge_dir: Path = DEFAULT_KNOWLEDGE_DIR,
     ):
         self.base = base
-        self.normalizer = Normalizer(base.synonyms)
+        self.normalizer = normalizer_for(base.synonyms)
         self.scope = Scope(load_scope_vocabulary(knowledge_dir), self.normalizer)
         self.model = model or DecisionModel.load(knowledge_dir / DECISION_FILENAME)
         self._entries = base.entries

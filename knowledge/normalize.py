@@ -140,8 +140,16 @@ def _split_unspaced(text: str) -> str:
     return _UNSPACED_RUN_RE.sub(lambda m: _unspaced_words(m.group(0)), text)
 
 
+# Canonical texts remembered per Normalizer: an index is rebuilt whole after every change to the
+# base (/reload, a save's review, each `visabot kb` command), and all but the changed phrasings
+# and answers were made canonical already. Room for twice today's ~3,900 texts; users' messages
+# pass through it too, cut to MAX_QUERY_CHARS (all fold reads), so it holds ~16 MB at the worst.
+CANONICAL_CACHE_SIZE = 1 << 13
+
+
 class Normalizer:
-    """Applies the curated synonyms file; built once per knowledge base."""
+    """Applies the curated synonyms file. Read-only once built, so the matchers of one base and
+    of its edited versions share one (`normalizer_for`), and with it the canonical texts."""
 
     def __init__(self, synonyms: Mapping[str, Sequence[str]]):
         pairs: list[tuple[str, str]] = []
@@ -162,9 +170,13 @@ class Normalizer:
         self._longest = max((v.count(" ") + 1 for v in self._by_words), default=0)
         inside = [re.escape(v) for v, _ in pairs if INSIDE_WORDS_RE.search(v)]
         self._inside_re = re.compile("|".join(inside)) if inside else None
+        self._remembered = functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)(self._canonical)
 
     def canonical(self, text: str) -> str:
         """Folded text with variants replaced by canonical terms (before CJK and kana splitting)."""
+        return self._remembered(text[:MAX_QUERY_CHARS])
+
+    def _canonical(self, text: str) -> str:
         text = fold(text)
         if not text.isascii():
             if self._inside_re:  # every such variant has a CJK, kana or Hangul character
@@ -195,11 +207,28 @@ class Normalizer:
         return content_of(self.tokens(text))
 
 
+def normalizer_for(synonyms: Mapping[str, Sequence[str]]) -> Normalizer:
+    """The Normalizer of these synonyms, shared by every caller with equal synonyms."""
+    return _shared_normalizer(tuple((term, tuple(variants)) for term, variants in synonyms.items()))
+
+
+@functools.lru_cache(maxsize=2)  # the base's synonyms, and the edited ones while both are in use
+def _shared_normalizer(synonyms: tuple[tuple[str, tuple[str, ...]], ...]) -> Normalizer:
+    return Normalizer(dict(synonyms))
+
+
 def split_canonical(canonical: str) -> list[str]:
     """The tokens of an already canonical text (what `Normalizer.tokens` returns for its source)."""
     if _UNSPACED_RUN_RE.search(canonical):
         return _split_unspaced(canonical).split()
     return canonical.split()
+
+
+@functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)
+def content_of_canonical(canonical: str) -> tuple[str, ...]:
+    """`content_of(split_canonical(canonical))`, remembered: what an index keeps of each phrasing,
+    recomputed for every unchanged one at each rebuild otherwise (see CANONICAL_CACHE_SIZE)."""
+    return tuple(content_of(split_canonical(canonical)))
 
 
 def content_of(tokens: Sequence[str]) -> list[str]:

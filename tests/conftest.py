@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,11 +10,11 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings
 
 from bot.sources.watch import page_fingerprint
-from knowledge import DEFAULT_KNOWLEDGE_DIR
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher
 from tests.bot_harness import shipped_matcher
 from tests.fake_telegram import FakeTelegram
+from tests.knowledge_copies import FEW_ENTRIES, copy_knowledge
 
 # Property tests judge results, not speed: a busy 2-core machine must not fail them on time.
 settings.register_profile("visabot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -54,11 +53,14 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 def kb_dir(tmp_path: Path) -> Path:
     """A writable copy of the shipped entries, their Chinese and the synonyms, for tests that add
     or remove entries (an entry's Chinese is saved with it)."""
-    root = tmp_path / "kb"
-    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", root / "entries")
-    shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "zh", root / "zh")
-    shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", root / "synonyms.yaml")
-    return root
+    return copy_knowledge(tmp_path / "kb")
+
+
+@pytest.fixture
+def few_kb_dir(tmp_path: Path) -> Path:
+    """Like kb_dir, with only a few entries (tests/knowledge_copies.py: FEW_ENTRIES), for tests of
+    how lint and the loader report a planted problem."""
+    return copy_knowledge(tmp_path / "kb", FEW_ENTRIES)
 
 
 class Site:

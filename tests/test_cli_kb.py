@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import click
@@ -31,6 +30,7 @@ from knowledge.writer import entry_to_yaml
 from tests.bot_harness import TOKEN, clean_env
 from tests.cli import VISABOT, Ran, SignalWitness, visabot, visabot_process
 from tests.fake_telegram import FakeTelegram, make_private_text
+from tests.knowledge_copies import FEW_ENTRIES, copy_knowledge
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 NEW_QUESTION = "Can a K visa holder bring a pet panda to China?"
@@ -50,13 +50,10 @@ PANDA_ZH: dict[str, object] = {
 class Env:
     """A knowledge-folder copy and a database path, and a way to run `visabot` against them."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, entry_ids: Collection[str] | None = None):
         self.root = root
-        self.kb = root / "kb"
+        self.kb = copy_knowledge(root / "kb", entry_ids)  # all the entries, or these few
         self.db = root / "data" / "visabot.sqlite3"
-        shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "entries", self.kb / "entries")
-        shutil.copytree(DEFAULT_KNOWLEDGE_DIR / "zh", self.kb / "zh")
-        shutil.copy(DEFAULT_KNOWLEDGE_DIR / "synonyms.yaml", self.kb / "synonyms.yaml")
         self.vars = {"VISABOT_KNOWLEDGE_DIR": str(self.kb), "VISABOT_DB_PATH": str(self.db)}
 
     def run(self, *args: str, stdin: str | None = None) -> Ran:
@@ -437,7 +434,7 @@ def test_calibrate_dry_run_fits_on_eval_and_writes_nothing(env: Env) -> None:
 
 
 def test_lint_clean_copy_passes_with_sourcing_warnings(
-    env: Env, verified_day: str, shipped_kb: KnowledgeBase
+    env: Env, verified_day: str, shipped_kb: KnowledgeBase, tmp_path: Path
 ) -> None:
     unofficial = [e.id for e in shipped_kb.entries if not e.has_official_source]
     out = env.run_process("kb", "lint", "--today", verified_day)  # the console script, end to end
@@ -445,8 +442,13 @@ def test_lint_clean_copy_passes_with_sourcing_warnings(
     assert out.stdout.rstrip().endswith(f"0 error(s), {len(unofficial)} warning(s).")
     for entry_id in unofficial:
         assert f"[no-official-source] {entry_id}:" in out.stdout
-    strict = env.run("kb", "lint", "--today", verified_day, "--strict")
-    assert strict.returncode == (1 if unofficial else 0)
+    # --strict fails on warnings alone: shown on a few entries, some without an official source.
+    few = Env(tmp_path / "few", FEW_ENTRIES)
+    assert not all(few.entry(i).has_official_source for i in FEW_ENTRIES)
+    strict = few.run("kb", "lint", "--today", verified_day, "--strict")
+    listed = [line.strip() for line in strict.stdout.splitlines() if line.startswith("  [")]
+    assert strict.returncode == 1 and listed, strict.stdout
+    assert all(line.startswith("[no-official-source] ") for line in listed)  # warnings, now errors
 
 
 def plant_stale(env: Env) -> None:
@@ -458,11 +460,12 @@ def plant_broken_related(env: Env) -> None:
 
 
 def test_lint_reports_every_planted_problem_as_an_error_even_when_the_loader_refuses(
-    env: Env, verified_day: str
+    tmp_path: Path, verified_day: str
 ) -> None:
-    """One lint run over a copy with one problem of each kind (lint asks the matcher 1,900
-    questions, so one run, not one per kind): each is listed among the errors, so each alone
-    fails the lint; a file the loader refuses is reported beside them, not instead of them."""
+    """One lint run over a copy of a few entries with one problem of each kind: each is listed
+    among the errors, so each alone fails the lint; a file the loader refuses is reported beside
+    them, not instead of them."""
+    env = Env(tmp_path, FEW_ENTRIES)
     plant_duplicate(env)  # first: a copy of h1b-cap as shipped
     plant_conflict(env)
     plant_stale(env)

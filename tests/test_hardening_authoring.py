@@ -54,9 +54,9 @@ def test_garbage_entry_file_is_skipped_and_reported_by_ask(kb_dir: Path) -> None
     )  # strict check still fails
 
 
-def test_kb_lint_reports_the_skipped_file(kb_dir: Path) -> None:
-    (kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
-    linted = visabot("kb", "lint", str(kb_dir))
+def test_kb_lint_reports_the_skipped_file(few_kb_dir: Path) -> None:
+    (few_kb_dir / "entries" / "h1b" / "garbage.yaml").write_text(GARBAGE, encoding="utf-8")
+    linted = visabot("kb", "lint", str(few_kb_dir))
     assert (
         linted.returncode == 1 and "[invalid]" in linted.stdout and "garbage.yaml" in linted.stdout
     )
@@ -137,13 +137,13 @@ def test_symlink_fifo_and_huge_file_are_skipped_quickly(kb_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("folder", ["entries/h1b", "zh"])
-def test_kb_lint_skips_a_fifo_among_entries_and_translations(kb_dir: Path, folder: str) -> None:
+def test_kb_lint_skips_a_fifo_among_entries_and_translations(few_kb_dir: Path, folder: str) -> None:
     # Lint re-reads the entries itself when the strict load fails, and every load reads the
     # Chinese texts: both used read_text, which blocks on a FIFO that nobody writes to.
-    (kb_dir / folder).mkdir(exist_ok=True)
-    os.mkfifo(kb_dir / folder / "pipe.yaml")
+    (few_kb_dir / folder).mkdir(exist_ok=True)
+    os.mkfifo(few_kb_dir / folder / "pipe.yaml")
     linted = visabot_process(
-        "kb", "lint", str(kb_dir)
+        "kb", "lint", str(few_kb_dir)
     )  # hung (a subprocess: a regression times out)
     assert "Traceback" not in linted.stderr
     assert linted.stdout.rstrip().endswith("warning(s).")

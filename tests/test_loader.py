@@ -133,3 +133,37 @@ def test_the_c_parser_reads_every_shipped_translation_and_table_as_safe_load_doe
     for path in paths:
         text = path.read_text(encoding="utf-8")
         assert safe_load(text) == yaml.safe_load(text), path
+
+
+def test_an_unchanged_file_is_not_parsed_again_and_a_changed_one_is(few_kb_dir: Path) -> None:
+    """Every /reload, save and `kb` command reads the whole base: an unchanged entry or
+    translation is reused (entries are immutable), never one whose text, or the text of a shared
+    caveat it cites, has changed."""
+    first = load_knowledge_base(few_kb_dir)
+    again = load_knowledge_base(few_kb_dir)
+    assert again.get("h1b-cap") is first.get("h1b-cap")
+    assert again.chinese["h1b-cap"] is first.chinese["h1b-cap"]
+    path = few_kb_dir / "entries" / "h1b" / "h1b-cap.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # same content
+    assert load_knowledge_base(few_kb_dir).get("h1b-cap") == first.get("h1b-cap")
+    old = first.shared["h1b-100k-in-court"].en
+    table = (DEFAULT_KNOWLEDGE_DIR / "caveats.yaml").read_text(encoding="utf-8")
+    (few_kb_dir / "caveats.yaml").write_text(table.replace(old, "Now settled."), encoding="utf-8")
+    edited = load_knowledge_base(few_kb_dir)
+    one_time = edited.get("h1b-100k-one-time")
+    assert one_time is not None and "Now settled." in one_time.caveats
+    assert old not in one_time.caveats
+
+
+def test_a_copy_elsewhere_reuses_the_parse_and_its_problems_name_their_own_file(
+    tmp_path: Path,
+) -> None:
+    text = (DEFAULT_KNOWLEDGE_DIR / "entries" / "h1b" / "h1b-cap.yaml").read_text(encoding="utf-8")
+    first, problems = parse_entry_text(text, tmp_path / "a" / "h1b-cap.yaml")
+    again, _ = parse_entry_text(text, tmp_path / "b" / "h1b-cap.yaml")
+    assert problems == [] and again is first
+    broken = text.replace("topic: h1b", "topic: mars")
+    for folder in ("a", "b"):
+        path = tmp_path / folder / "h1b-cap.yaml"
+        entry, problems = parse_entry_text(broken, path)
+        assert entry is None and problems and all(p.path == path for p in problems)

@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from knowledge.authoring import with_entry
 from knowledge.decision import DecisionModel, Thresholds, fit_logistic
 from knowledge.features import FEATURES, Question, _margins, candidates, feature_matrix
 from knowledge.lexical import LexicalIndex
 from knowledge.loader import KnowledgeBase
+from knowledge.matcher import Matcher
 from knowledge.model import Topic
-from knowledge.normalize import Normalizer, fold, split_canonical
+from knowledge.normalize import Normalizer, fold, normalizer_for, split_canonical
 from knowledge.scope import Scope, Signals, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import StaticEmbedder
 
@@ -45,6 +47,23 @@ def test_chinese_runs_become_two_character_words() -> None:
 def test_traditional_chinese_is_folded_to_simplified(shipped_kb: KnowledgeBase) -> None:
     norm = Normalizer(shipped_kb.synonyms)
     assert norm.canonical("K字簽證申請") == norm.canonical("K字签证申请")
+
+
+def test_an_edited_base_reuses_the_canonical_texts_of_the_unchanged_phrasings(
+    matcher: Matcher,
+) -> None:
+    """A rebuilt index (/reload, a save's review, every `visabot kb` command) shares the normaliser
+    of equal synonyms, whose remembered canonical texts are those a fresh one computes."""
+    entry = matcher.base.entries[0]
+    edited = entry.model_copy(update={"alternates": [*entry.alternates, "a brand new phrasing"]})
+    before = Matcher(matcher.base)
+    rebuilt = Matcher(with_entry(matcher.base, edited))
+    assert rebuilt.normalizer is before.normalizer
+    assert normalizer_for(dict(matcher.base.synonyms)) is before.normalizer  # equal, not same
+    assert normalizer_for({**matcher.base.synonyms, "visa": ["vissa"]}) is not before.normalizer
+    fresh = Normalizer(matcher.base.synonyms)
+    texts, _ = rebuilt.lexical.phrasings()
+    assert [rebuilt.normalizer.canonical(t) for t in texts] == [fresh.canonical(t) for t in texts]
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,11 @@ from knowledge.normalize import (
     MAX_QUERY_CHARS,
     MAX_WORD_CHARS,
     STOPWORDS,
-    Normalizer,
     content_of,
+    content_of_canonical,
     fold,
+    normalizer_for,
+    split_canonical,
 )
 
 # What the words of folded text are made of (normalize.py's _NON_WORD_RE, stated again here so a
@@ -82,8 +84,17 @@ def test_only_the_start_of_a_long_message_counts(start: str, rest: str) -> None:
 
 @given(MESSAGES)
 def test_tokens_are_non_empty_words(shipped_kb: KnowledgeBase, text: str) -> None:
-    tokens = Normalizer(shipped_kb.synonyms).tokens(text)
+    tokens = normalizer_for(shipped_kb.synonyms).tokens(text)  # built once, not per example
     assert all(token and " " not in token for token in tokens)
+
+
+@given(MESSAGES)
+def test_remembered_content_words_are_the_ones_computed(
+    shipped_kb: KnowledgeBase, text: str
+) -> None:
+    """An index rebuilt after an edit takes each phrasing's words from content_of_canonical."""
+    canonical = normalizer_for(shipped_kb.synonyms).canonical(text)
+    assert content_of_canonical(canonical) == tuple(content_of(split_canonical(canonical)))
 
 
 @given(st.lists(st.text(min_size=1).filter(lambda t: " " not in t)))

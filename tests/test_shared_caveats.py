@@ -58,7 +58,8 @@ def test_a_reference_resolves_to_the_text_and_is_written_back_as_a_reference() -
     assert problems == [] and again == entry
 
 
-def test_an_unknown_reference_is_a_load_and_lint_error_with_its_line(kb_dir: Path) -> None:
+def test_an_unknown_reference_is_a_load_and_lint_error_with_its_line(few_kb_dir: Path) -> None:
+    kb_dir = few_kb_dir
     path = kb_dir / "entries" / "h1b" / "h1b-100k-one-time.yaml"
     text = path.read_text(encoding="utf-8").replace("ref: h1b-100k-in-court", "ref: no-such-caveat")
     path.write_text(text, encoding="utf-8")
