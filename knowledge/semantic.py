@@ -98,6 +98,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "visabot"
 
 
+CACHE_KEEP = 8  # phrasing sets kept on disk: the shipped base and a few edited copies of it
+
+
 def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
     """`embedder.embed(texts)`, kept on disk under a hash of the texts: embedding every phrasing
     is a third of a cold start, and the texts rarely change between runs. The cache is only an
@@ -107,6 +110,7 @@ def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
     try:
         cached: np.ndarray = np.load(path, allow_pickle=False)
         if cached.shape == (len(texts), embedder.dimensions):
+            os.utime(path)  # recently used: pruning keeps it
             return cached
     except (OSError, ValueError):
         pass
@@ -116,9 +120,25 @@ def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as tmp:
             np.save(tmp, vectors)
         os.replace(tmp.name, path)
+        prune_cache(path.parent)
     except OSError:
         pass
     return vectors
+
+
+def prune_cache(folder: Path, keep: int = CACHE_KEEP) -> None:
+    """Delete all but the `keep` most recently used phrasing files. Every edit of the knowledge
+    base is a new set of phrasings (about 4 MB each), so without this the cache grows with every
+    save, reload and test run, and nothing else ever clears it."""
+    files = []
+    for file in folder.glob("phrasings-*.npy"):
+        try:
+            files.append((file.stat().st_mtime, file))
+        except OSError:  # another process pruned it meanwhile
+            continue
+    files.sort(reverse=True)
+    for _, old in files[keep:]:
+        old.unlink(missing_ok=True)
 
 
 class SemanticIndex:

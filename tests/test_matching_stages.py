@@ -414,3 +414,31 @@ def test_numpy_runs_one_blas_thread_even_when_bot_storage_loads_it() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "1"
+
+
+def test_the_embedding_cache_keeps_only_the_most_recently_used_phrasing_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knowledge import semantic
+
+    monkeypatch.setenv("VISABOT_CACHE_DIR", str(tmp_path))
+    embedder = StaticEmbedder.shipped()
+    files: dict[str, Path] = {}
+
+    def embed(text: str, used_at: int | None = None) -> None:
+        before = set(tmp_path.glob("phrasings-*.npy"))
+        semantic.embed_cached(embedder, [text])
+        files.setdefault(text, *(set(tmp_path.glob("phrasings-*.npy")) - before))
+        if used_at is not None:
+            os.utime(files[text], (used_at, used_at))  # a clock the test controls
+
+    for n in range(semantic.CACHE_KEEP):
+        embed(f"set {n}", used_at=1000 + n)
+    assert len(list(tmp_path.glob("phrasings-*.npy"))) == semantic.CACHE_KEEP
+    embed("set 0")  # read again: marked as used now
+    assert files["set 0"].stat().st_mtime > 1000 + semantic.CACHE_KEEP
+    embed("a new set")
+    left = set(tmp_path.glob("phrasings-*.npy"))
+    assert len(left) == semantic.CACHE_KEEP
+    assert files["set 0"] in left and files["a new set"] in left
+    assert files["set 1"] not in left  # the least recently used went
