@@ -279,8 +279,11 @@ class Matcher:
 
     def _with_other_parts(self, query: str, result: MatchResult, limit: int) -> MatchResult:
         """A compound message: when two or more of its parts each have a confident answer of
-        their own, answer the first and send the others as `also`."""
-        parts = [p.strip() for p in _PART_SPLIT_RE.split(query) if p and p.strip()]
+        their own, answer the first and send the others as `also`. Only the part of the message
+        the matcher reads is split (MAX_QUERY_CHARS): a 4,000-character paste would otherwise be
+        matched as a hundred questions."""
+        read = query[:MAX_QUERY_CHARS]
+        parts = [p.strip() for p in _PART_SPLIT_RE.split(read) if p and p.strip()]
         if len(parts) < 2:
             return result
         answers: dict[str, Candidate] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.features import FEATURES
+from knowledge.features import FEATURES, Question
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher, Outcome
 from knowledge.model import Topic
@@ -250,3 +250,23 @@ def test_declines_say_which_visa_was_asked_about(matcher: Matcher) -> None:
     assert matcher.match("h1b rules for my pet parrot").asked_about is Topic.H1B
     assert matcher.match("what is the weather in paris").asked_about is None
     assert matcher.match("k visa for my cat").asked_about is Topic.K_VISA
+
+
+def test_only_the_read_start_of_a_long_message_is_split_into_parts(
+    matcher: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = Matcher(matcher.base, model=matcher.model)  # the shared index stays untouched
+    ranked: list[str] = []
+    rank = own.rank
+
+    def counting_rank(question: Question) -> object:
+        ranked.append(question.raw)
+        return rank(question)
+
+    monkeypatch.setattr(own, "rank", counting_rank)
+    question = "is the h1b 100k fee annual? "
+    message = question * (4000 // len(question))
+    result = own.match(message)
+    assert result.outcome is Outcome.ANSWER
+    assert sum(len(raw) for raw in ranked[1:]) <= MAX_QUERY_CHARS
+    assert len(ranked) <= 1 + MAX_QUERY_CHARS // len(question) + 1
