@@ -16,7 +16,9 @@ Each feature is a plain, named quantity a maintainer can read off a question (`v
 - answer_coverage, answer_semantic: the same two measures against the entry's answer text,
   which uses the words of people who know the rules ("beneficiary", "consular notification");
 - length: content words, scaled (1 at 20 or more): long stories score lower on every measure;
-- vague: one plain word ("visa") is too little to answer on.
+- vague: one plain word ("visa") is too little to answer on;
+- bayes, bayes_first, bayes_margin: the entry's naive-Bayes posterior (knowledge/bayes.py), whether
+  it is the posterior's first choice, and its lead over the best other entry (negative when behind).
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ FEATURES = (
     "answer_semantic",
     "length",
     "vague",
+    "bayes",
+    "bayes_first",
+    "bayes_margin",
 )
 CANDIDATES_PER_SIGNAL = 8  # leading entries taken from each of the lexical and semantic rankings
 LONG_QUESTION_WORDS = 20
@@ -96,10 +101,12 @@ def feature_matrix(
     index: LexicalIndex,
     answer_words: Callable[[int], frozenset[str]],
     answer_semantic: np.ndarray,
+    bayes: np.ndarray,
 ) -> np.ndarray:
     """One row of FEATURES per candidate entry (entry indices into the knowledge base).
     `answer_words(entry)` gives the content tokens of an entry's answer; `answer_semantic` the
-    question's closeness to each candidate's answer, in candidate order."""
+    question's closeness to each candidate's answer, in candidate order; `bayes` the naive-Bayes
+    posterior over every entry."""
     rows = np.zeros((len(entries), len(FEATURES)))
     if not len(entries):
         return rows
@@ -121,6 +128,12 @@ def feature_matrix(
     rows[:, 0], rows[:, 1] = lex, _margins(lex)
     rows[:, 2], rows[:, 3] = sem, _margins(sem)
     rows[:, 4] = np.minimum(rows[:, 1], rows[:, 3])
+    posterior = bayes[list(entries)]
+    rows[:, 15] = posterior
+    if bayes.any():
+        runner_up, first = np.partition(bayes, -2)[-2:] if len(bayes) > 1 else (0.0, bayes[0])
+        rows[:, 16] = posterior >= first
+        rows[:, 17] = posterior - np.where(posterior >= first, runner_up, first)
     for row, (entry, topic) in enumerate(zip(entries, topics)):
         vocabulary = set(index.vocabulary(entry).tolist())
         covered = sum(w for w, ids in zip(weights, known) if ids & vocabulary)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge import DEFAULT_KNOWLEDGE_DIR
+from knowledge.bayes import TermBayes
 from knowledge.decision import DECISION_FILENAME, DecisionModel
 from knowledge.features import FEATURES, Question, candidates, feature_matrix
 from knowledge.lexical import LexicalIndex
@@ -116,6 +117,7 @@ class Matcher:
         texts, owners = self.lexical.phrasings()
         embedder = StaticEmbedder.shipped()
         self.semantic = SemanticIndex(embedder, texts, owners, len(self._entries))
+        self.bayes = TermBayes(texts, owners, len(self._entries))
         self._answers = embed_cached(embedder, answers)
         self._answer_words = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._words_of_answer)
 
@@ -161,6 +163,7 @@ class Matcher:
             self.lexical,
             self._answer_words,
             answer_semantic,
+            self.bayes.posterior(question.canonical.split()),
         )
         # The one rule outside the model: a question that names one visa (or only a place we do
         # not cover) never gets the other visa's entries, however alike the words.

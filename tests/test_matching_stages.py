@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from knowledge.authoring import with_entry
+from knowledge.bayes import TermBayes, terms
 from knowledge.decision import DecisionModel, Thresholds, fit_logistic
 from knowledge.features import FEATURES, Question, _margins, candidates, feature_matrix
 from knowledge.lexical import LexicalIndex
@@ -312,6 +313,7 @@ def test_feature_matrix_on_a_tiny_index(shipped_kb: KnowledgeBase) -> None:
         index,
         lambda i: frozenset(norm.content_tokens(entries[i].answer)),
         np.array([0.7, 0.2]),
+        np.array([0.9, 0.1]),
     )
     f = {name: rows[:, n] for n, name in enumerate(FEATURES)}
     assert f["lexical"][0] > f["lexical"][1]
@@ -320,6 +322,32 @@ def test_feature_matrix_on_a_tiny_index(shipped_kb: KnowledgeBase) -> None:
     assert f["topic_agreement"].tolist() == [1.0, -1.0]
     assert f["coverage"][0] == pytest.approx(1.0)
     assert f["vague"].tolist() == [0.0, 0.0]
+    assert f["bayes"].tolist() == [0.9, 0.1]
+    assert f["bayes_first"].tolist() == [1.0, 0.0]
+    assert f["bayes_margin"].round(2).tolist() == [0.8, -0.8]
+
+
+def test_bayes_prefers_the_entry_whose_phrasings_single_out_the_words() -> None:
+    texts = ["h1b lottery odds", "h1b lottery result check", "h1b lottery how it works", "h4 ead"]
+    bayes = TermBayes(texts, np.array([0, 1, 2, 3]), 4)
+    posterior = bayes.posterior("check my h1b lottery".split())
+    assert posterior.sum() == pytest.approx(1.0)
+    # "h1b" and "lottery" are shared by three entries; "check" belongs to one of them.
+    assert posterior.argmax() == 1 and posterior[1] > 0.5
+    assert posterior[3] < posterior[0]  # shares no word with the question
+
+
+def test_bayes_counts_word_pairs_not_only_words() -> None:
+    texts = ["visa fee work", "work visa fee"]
+    bayes = TermBayes(texts, np.array([0, 1]), 2)
+    assert list(terms(["work", "visa"])) == ["work", "visa", "work visa"]
+    assert bayes.posterior(["work", "visa"]).argmax() == 1  # same words; only entry 1 has the pair
+
+
+def test_bayes_gives_nothing_for_words_no_phrasing_uses() -> None:
+    bayes = TermBayes(["h1b fee"], np.array([0]), 2)
+    assert bayes.posterior(["weather", "beijing"]).tolist() == [0.0, 0.0]
+    assert bayes.posterior([]).tolist() == [0.0, 0.0]
 
 
 # ---------------------------------------------------------------- decide
