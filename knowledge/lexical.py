@@ -93,6 +93,7 @@ class LexicalIndex:
         lengths = array("i")  # and how many there are
         phrasing_entry = array("i")
         phrasing_slot = array("i")  # 0 = question, then alternates, then keywords
+        phrasing_asked = bytearray()  # 1 for the question and alternates, 0 for a keyword
         df: Counter[int] = Counter()  # token id -> entries using it
         one_word: dict[str, int] = {}  # token -> the entry listing it alone, or -1 when several do
         vocab_flat = array("i")  # each entry's token ids, one entry after the other
@@ -115,6 +116,7 @@ class LexicalIndex:
                 flat.extend(ids)
                 phrasing_entry.append(idx)
                 phrasing_slot.append(slot)
+                phrasing_asked.append(slot < n_asked)
                 entry_seen.update(ids)
                 if slot < n_asked:
                     asked.update(set(ids))
@@ -136,6 +138,7 @@ class LexicalIndex:
         self._vocab: list[str] = list(token_ids)
         self._token_ids = token_ids
         self._phrasing_entry = np.frombuffer(phrasing_entry, dtype=np.int32).copy()
+        self._phrasing_asked = np.frombuffer(bytes(phrasing_asked), dtype=bool)
         slots = np.frombuffer(phrasing_slot, dtype=np.int32)
         small = not len(slots) or slots.max() < 2**15
         self._phrasing_slot = slots.astype(np.int16) if small else slots.copy()
@@ -522,6 +525,11 @@ class LexicalIndex:
     def phrasings(self) -> tuple[list[str], np.ndarray]:
         """Every phrasing's canonical text, in entry order, and the entry each belongs to."""
         return [self._text(p) for p in range(len(self._phrasing_entry))], self._phrasing_entry
+
+    def asked(self) -> np.ndarray:
+        """Per phrasing (in `phrasings` order): True for a question or alternate, False for a
+        keyword (a bare term such as "weighted" is a hint, not a way of asking)."""
+        return self._phrasing_asked
 
     def known(self, token: str) -> tuple[tuple[int, float], ...]:
         """(token id, strength) of the token, or of known tokens within a typo of it."""

@@ -32,7 +32,7 @@ from knowledge.loader import (
     load_synonyms,
     parse_entry_text,
 )
-from knowledge.matcher import Matcher, Outcome
+from knowledge.matcher import TIE, Matcher
 from knowledge.model import Entry
 from knowledge.publishers import tier_of_url
 
@@ -57,20 +57,18 @@ class Finding:
 
 
 def conflicts_of(matcher: Matcher, entry: Entry) -> list[Finding]:
-    """Phrasings of one entry that the matcher does not answer with that same entry."""
+    """Phrasings of one entry that the decision model does not put first: another entry leads or
+    ties with it, or it is no candidate at all. Such a phrasing is still answered with its entry
+    when asked word for word (the matcher's OwnPhrasings), but a user's rewording of it would go
+    elsewhere; a phrasing two entries share is answered by neither."""
     findings = []
     for text in (entry.question, *entry.alternates):
-        result = matcher.match(text)
-        if (
-            result.outcome is Outcome.ANSWER
-            and result.entry is not None
-            and result.entry.id == entry.id
-        ):
+        ranked = matcher.ranked(text, 3)
+        tied = len(ranked) > 1 and ranked[1].score >= ranked[0].score - TIE * 100
+        if ranked and ranked[0].entry.id == entry.id and not tied:
             continue
-        rivals = ", ".join(
-            f"{c.entry.id} ({c.score})" for c in result.alternatives if c.entry.id != entry.id
-        )
-        got = result.entry.id if result.entry else result.outcome.value
+        rivals = ", ".join(f"{c.entry.id} ({c.score})" for c in ranked if c.entry.id != entry.id)
+        got = ranked[0].entry.id if ranked else "no candidate"
         findings.append(
             Finding("conflict", entry.id, f"{text!r} → {got}; rivals: {rivals or 'none'}")
         )

@@ -38,6 +38,7 @@ from knowledge.normalize import (
     QUESTION_WORDS,
     content_of,
     normalizer_for,
+    split_canonical,
 )
 from knowledge.scope import Scope, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import SemanticIndex, StaticEmbedder, embed_cached
@@ -94,6 +95,37 @@ class _Ranking:
     rows: np.ndarray  # their features, same order
 
 
+class OwnPhrasings:
+    """Which entry a message belongs to when it is written exactly as one of that entry's
+    questions or alternates (after normalisation): a maintainer who adds an alternate expects it
+    answered, whatever the calibration learnt from strangers' questions. A text two entries
+    share belongs to neither. Kept as 64-bit hashes, so a large base costs 16 bytes a phrasing."""
+
+    def __init__(self, texts: list[str], owners: np.ndarray, asked: np.ndarray):
+        keys = np.fromiter(
+            (hash(" ".join(split_canonical(t))) for t, a in zip(texts, asked) if a),
+            dtype=np.int64,
+        )
+        own = owners[asked].astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys, own = keys[order], own[order]
+        self._keys, first = np.unique(keys, return_index=True)
+        if len(first):
+            lowest = np.minimum.reduceat(own, first)
+            shared = lowest != np.maximum.reduceat(own, first)
+            self._owner = np.where(shared, -1, lowest)
+        else:
+            self._owner = own
+
+    def owner(self, canonical: str) -> int | None:
+        """The entry whose own phrasing `canonical` (a Question's) is, if exactly one."""
+        key = hash(canonical)
+        at = int(np.searchsorted(self._keys, key))
+        if at < len(self._keys) and self._keys[at] == key and self._owner[at] >= 0:
+            return int(self._owner[at])
+        return None
+
+
 class Matcher:
     """An index over one knowledge base. Build once; `match` is read-only and thread-safe."""
 
@@ -118,6 +150,7 @@ class Matcher:
         embedder = StaticEmbedder.shipped()
         self.semantic = SemanticIndex(embedder, texts, owners, len(self._entries))
         self.bayes = TermBayes(texts, owners, len(self._entries))
+        self.own_phrasings = OwnPhrasings(texts, owners, self.lexical.asked())
         self._answers = embed_cached(embedder, answers)
         self._answer_words = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._words_of_answer)
 
@@ -184,6 +217,18 @@ class Matcher:
         best = ranking.probabilities[0]
         offered = [c for c in ranked if c.score >= t.offer * 100]
         tied = len(ranked) > 1 and ranking.probabilities[1] >= best - TIE
+        own = self.own_phrasings.owner(ranking.question.canonical)
+        if own in ranking.entries:  # asked exactly as the entry's own phrasing
+            first = ranked[ranking.entries.index(own)]
+            others = [c for c in offered if c.entry.id != first.entry.id]
+            return MatchResult(
+                query,
+                Outcome.ANSWER,
+                first.entry,
+                first.score,
+                others[:limit],
+                asked_about=asked_about,
+            )
         if best >= t.answer and not tied:
             return MatchResult(
                 query,

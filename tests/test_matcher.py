@@ -3,8 +3,11 @@ behaviour on hostile input. Each stage alone is tested in test_matching_stages.p
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from knowledge.decision import Thresholds
 from knowledge.features import FEATURES, Question
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher, Outcome
@@ -270,3 +273,50 @@ def test_only_the_read_start_of_a_long_message_is_split_into_parts(
     assert result.outcome is Outcome.ANSWER
     assert sum(len(raw) for raw in ranked[1:]) <= MAX_QUERY_CHARS
     assert len(ranked) <= 1 + MAX_QUERY_CHARS // len(question) + 1
+
+
+# ---------------------------------------------------------------- an entry's own phrasings
+
+
+def _unsure(base: KnowledgeBase, shipped: Matcher) -> Matcher:
+    """A matcher with the shipped model whose answer threshold the model alone never reaches."""
+    never = Thresholds(0.999, 0.998, 0.2)
+    return Matcher(base, model=dataclasses.replace(shipped.model, thresholds=never))
+
+
+def test_an_entrys_own_phrasing_is_answered_with_it_whatever_the_threshold(
+    shipped_kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    matcher = _unsure(shipped_kb, matcher)
+    entry = shipped_kb.by_id["k-visa-age-limit"]
+    for text in (entry.question, entry.alternates[0], entry.question.upper() + "!!"):
+        result = matcher.match(text)
+        assert result.outcome is Outcome.ANSWER and result.entry is not None, text
+        assert result.entry.id == entry.id
+    # A rewording is not the entry's own phrasing: the model decides, and here it is unsure.
+    assert matcher.match("so what is the oldest you can be for the k visa").outcome is not (
+        Outcome.ANSWER
+    )
+
+
+def test_a_keyword_alone_is_not_a_way_of_asking(
+    shipped_kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    entry = shipped_kb.by_id["h1b-weighted-selection"]
+    assert "weighted" in entry.keywords
+    assert _unsure(shipped_kb, matcher).match("weighted").outcome is not Outcome.ANSWER
+
+
+def test_a_phrasing_two_entries_share_belongs_to_neither(
+    shipped_kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    fees = shipped_kb.by_id["k-visa-fees"]
+    age = shipped_kb.by_id["k-visa-age-limit"]
+    shared = age.alternates[0]
+    entries = [
+        e.model_copy(update={"alternates": [*e.alternates, shared]}) if e.id == fees.id else e
+        for e in shipped_kb.entries
+    ]
+    matcher = _unsure(KnowledgeBase(entries, shipped_kb.synonyms), matcher)
+    assert matcher.match(shared).outcome is not Outcome.ANSWER
+    assert matcher.match(age.question).entry is not None  # the rest still stand

@@ -18,13 +18,14 @@ DEV_SET = EVAL / "dev.yaml"
 REGRESSION_SET = EVAL / "regression.yaml"
 REAL_TRAIN = EVAL / "real" / "train.yaml"
 REAL_VALIDATION = EVAL / "real" / "validation.yaml"
-# The real sets as measured at the calibration of 2026-12-04 (161 entries): a floor against
-# regressions, not the goal (issue 9 asks 85% on the test half). Train: 28% right (43/155), 1.9%
-# wrong; validation: 25% right (68/270), 2.2% wrong, 97% of off-topic questions declined. The train
+# The real sets as measured at the calibration of 2026-12-04 (161 entries, naive-Bayes features,
+# the multilingual glossary): a floor against regressions, not the goal (issue 9 asks 85% on the
+# test half). Train: 28% right (43/155), 3 wrong or off-topic answers; validation: 26% right
+# (71/270), 1 wrong or off-topic answer, 99% of off-topic questions declined. The train
 # half is in-sample for the alternates, the validation set for the thresholds
 # (knowledge/calibration.py).
 REAL_TRAIN_FLOOR = 0.27
-REAL_VALIDATION_FLOOR = 0.24
+REAL_VALIDATION_FLOOR = 0.26
 
 
 def _detail(report: EvalReport) -> str:

@@ -746,7 +746,9 @@ async def test_feedback_lists_downvoted_answers_with_their_questions(
     fake = fake_telegram
     async with running_bot(fake, tmp_path, VISABOT_KNOWLEDGE_DIR=kb_dir) as app:
         nothing = await send(fake, "/feedback", ADMIN, "No 👎")
-        answer = await send(fake, "how many extra h1b for a master's <degree>?", USER, "20,000")
+        answer = await send(
+            fake, "how many extra h1b visas for a master's <degree> holders?", USER, "20,000"
+        )
         # The bot notes which question led to an answer right after sending it: wait for that.
         key = (USER, answer.result["message_id"])
         while key not in app.bot_data.recent_questions:
@@ -765,7 +767,7 @@ async def test_feedback_lists_downvoted_answers_with_their_questions(
         )
     assert "No 👎" in nothing.text
     assert report.text.startswith("👎 1 · 👍 0 · <code>h1b-masters-cap</code>")
-    assert html.escape("how many extra h1b for a master's <degree>?") in report.text
+    assert html.escape("how many extra h1b visas for a master's <degree> holders?") in report.text
     assert (
         buttons(report)[0]["callback_data"] == "fe:h1b-masters-cap" and "step 1 of 10" in edit.text
     )
