@@ -18,6 +18,7 @@ import pytest
 from knowledge.calibration import TRAINING_SETS
 from knowledge.evaluation import load_eval_items
 from knowledge.loader import KnowledgeBase
+from knowledge.matcher import Matcher
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / "eval" / "real"
@@ -87,6 +88,20 @@ def test_no_test_question_in_entries(shipped_kb: KnowledgeBase, test_keys: list[
         k for k in test_keys if any(k == t or (len(k) >= MIN_QUOTE_CHARS and k in t) for t in texts)
     ]
     assert not leaked
+
+
+def test_no_protected_question_is_an_entrys_own_phrasing(matcher: Matcher) -> None:
+    """The matcher answers an entry's own phrasing without asking its model (OwnPhrasings), so a
+    test or validation question that normalises to one would be answered by fiat, not measured.
+    Compared as the matcher compares: after synonyms, stopwords and Chinese splitting, which the
+    raw-text check above does not see."""
+    protected = load_eval_items(TEST_HALF) + load_eval_items(VALIDATION)
+    owners = [
+        matcher.own_phrasings.owner(matcher.question(item.question).canonical) for item in protected
+    ]
+    # Only counts and entry ids are shown: the questions themselves must not be quoted.
+    leaked = sorted(matcher.base.entries[o].id for o in owners if o is not None)
+    assert not leaked, f"{len(leaked)} protected questions are own phrasings of {leaked}"
 
 
 def test_no_test_question_in_vocabulary_code_or_docs(test_keys: list[str]) -> None:
