@@ -37,18 +37,13 @@ class TermBayes:
     def __init__(
         self, texts: Sequence[str], owners: np.ndarray, n_entries: int, alpha: float = ALPHA
     ):
-        ids: dict[str, int] = {}
-        term_of: list[int] = []
-        entry_of: list[int] = []
-        for text, owner in zip(texts, owners.tolist()):
-            for term in terms(text.split()):
-                term_of.append(ids.setdefault(term, len(ids)))
-                entry_of.append(owner)
+        counted = [list(terms(text.split())) for text in texts]
+        flat = [term for these in counted for term in these]
+        ids = {term: i for i, term in enumerate(dict.fromkeys(flat))}
         self._ids = ids
-        keys, counts = np.unique(
-            np.asarray(term_of, dtype=np.int64) * max(n_entries, 1) + np.asarray(entry_of),
-            return_counts=True,
-        )
+        term_of = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+        entry_of = np.repeat(owners.astype(np.int64), [len(these) for these in counted])
+        keys, counts = np.unique(term_of * max(n_entries, 1) + entry_of, return_counts=True)
         term_ids, self._entries = np.divmod(keys, max(n_entries, 1))
         # Per term, its (entry, boost) pairs lie in _starts[t]:_starts[t + 1] (keys are sorted).
         self._starts = np.searchsorted(term_ids, np.arange(len(ids) + 1))

@@ -167,7 +167,14 @@ class Normalizer:
         self._by_words: dict[str, str] = {
             v: t for v, t in self._replacements.items() if not INSIDE_WORDS_RE.search(v)
         }
-        self._longest = max((v.count(" ") + 1 for v in self._by_words), default=0)
+        # Per first word, the word counts of the variants that start with it, longest first: a
+        # word no variant starts with costs one lookup (the glossary has variants of up to a
+        # dozen words, and trying every length at every word made building the index slow).
+        lengths: dict[str, set[int]] = {}
+        for variant in self._by_words:
+            words = variant.split()
+            lengths.setdefault(words[0], set()).add(len(words))
+        self._lengths = {w: tuple(sorted(n, reverse=True)) for w, n in lengths.items()}
         inside = [re.escape(v) for v, _ in pairs if INSIDE_WORDS_RE.search(v)]
         self._inside_re = re.compile("|".join(inside)) if inside else None
         self._remembered = functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)(self._canonical)
@@ -186,7 +193,9 @@ class Normalizer:
         out: list[str] = []
         i = 0
         while i < len(words):
-            for n in range(min(self._longest, len(words) - i), 0, -1):
+            for n in self._lengths.get(words[i], ()):
+                if i + n > len(words):
+                    continue
                 canonical = self._by_words.get(" ".join(words[i : i + n]))
                 if canonical is not None:
                     if canonical:
