@@ -60,11 +60,16 @@ class TermBayes:
         counted = Counter(t for t in terms(words) if t in self._ids)
         if not counted or not len(self._prior):
             return np.zeros(len(self._prior))
-        log_p = self._prior + sum(counted.values()) * self._unseen
-        for term, times in counted.items():
-            t = self._ids[term]
-            start, end = self._starts[t], self._starts[t + 1]
-            log_p[self._entries[start:end]] += times * self._boost[start:end]
+        ids = np.fromiter((self._ids[t] for t in counted), dtype=np.int64, count=len(counted))
+        times = np.fromiter(counted.values(), dtype=np.float64, count=len(counted))
+        # Every (entry, boost) pair of every counted term, gathered in one go.
+        starts, ends = self._starts[ids], self._starts[ids + 1]
+        lengths = ends - starts
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        at = np.arange(int(lengths.sum())) + offsets
+        boosts = self._boost[at] * np.repeat(times, lengths)
+        log_p = self._prior + times.sum() * self._unseen
+        log_p += np.bincount(self._entries[at], weights=boosts, minlength=len(log_p))
         log_p -= log_p.max()
         p = np.exp(log_p)
         posterior: np.ndarray = p / p.sum()

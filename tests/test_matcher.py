@@ -10,7 +10,7 @@ import pytest
 from knowledge.decision import Thresholds
 from knowledge.features import FEATURES, Question
 from knowledge.loader import KnowledgeBase
-from knowledge.matcher import Matcher, Outcome
+from knowledge.matcher import MAX_PARTS, Matcher, Outcome
 from knowledge.model import Topic
 from knowledge.normalize import MAX_QUERY_CHARS, Normalizer, fold
 
@@ -271,8 +271,26 @@ def test_only_the_read_start_of_a_long_message_is_split_into_parts(
     message = question * (4000 // len(question))
     result = own.match(message)
     assert result.outcome is Outcome.ANSWER
+    # The whole message, then at most MAX_PARTS of its parts.
+    assert len(ranked) <= 1 + MAX_PARTS
     assert sum(len(raw) for raw in ranked[1:]) <= MAX_QUERY_CHARS
-    assert len(ranked) <= 1 + MAX_QUERY_CHARS // len(question) + 1
+
+
+def test_a_compound_question_after_a_long_story_is_still_answered_part_by_part(
+    matcher: Matcher,
+) -> None:
+    story = (
+        "I moved to Texas in 2019. My wife is a teacher. We have two kids. "
+        "My manager likes my work. We bought a house last year. "
+    ).replace(". ", "; ")
+    result = matcher.match(
+        story + "is the 100k fee annual for h1b and also what is the k visa age limit?"
+    )
+    assert result.outcome is Outcome.ANSWER and result.entry is not None
+    assert {result.entry.id, *(c.entry.id for c in result.also)} == {
+        "h1b-100k-one-time",
+        "k-visa-age-limit",
+    }
 
 
 # ---------------------------------------------------------------- an entry's own phrasings
