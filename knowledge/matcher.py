@@ -52,10 +52,10 @@ FOLLOWUP_MAX_WORDS = 8  # a longer message stands on its own
 # Where a message splits into separate questions: question marks, semicolons, and "and also".
 _PART_SPLIT_RE = re.compile(r"[?？;；。]+|\b(?:and also|also|plus)\b|另外|还有|以及")
 MIN_PART_WORDS = 2
-# At most this many parts are weighed, the last ones: a compound question has two or three, and a
-# long story puts its question at the end. Each part is a whole ranking (about 1 ms); a story of
+# At most this many parts are weighed, the last ones: a compound question asks two things, and a
+# long story puts its questions at the end. Each part is a whole ranking (about 1 ms); a story of
 # eight sentences was the slowest message there is.
-MAX_PARTS = 3
+MAX_PARTS = 2
 _TOPIC_AGREEMENT = FEATURES.index("topic_agreement")
 
 
