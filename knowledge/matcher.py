@@ -5,9 +5,11 @@
    scope.yaml);
 2. candidates (features.candidates): the leading entries by the lexical score
    (knowledge/lexical.py) and by meaning (knowledge/semantic.py);
-3. features (features.feature_matrix): a dozen named numbers per candidate;
+3. features (features.feature_matrix): eighteen named numbers per candidate, among them a
+   naive-Bayes posterior (knowledge/bayes.py);
 4. decide (knowledge/decision.py): a logistic model calibrated on real questions gives each
-   candidate a probability; thresholds from the same calibration choose the outcome.
+   candidate a probability; thresholds from the same calibration choose the outcome. A message
+   written exactly as an entry's question or alternate is answered with it (OwnPhrasings).
 
 Around the stages: small talk ("hello", "thanks") is recognised before matching; a compound
 question ("is the fee annual? and what is the k visa age limit?") is answered part by part when
@@ -202,7 +204,7 @@ class Matcher:
             answer_semantic,
             self.bayes.posterior(question.canonical.split()),
         )
-        # The one rule outside the model: a question that names one visa (or only a place we do
+        # A rule outside the model: a question that names one visa (or only a place we do
         # not cover) never gets the other visa's entries, however alike the words.
         keep = rows[:, _TOPIC_AGREEMENT] > -1
         picked, rows = [i for i, k in zip(picked, keep) if k], rows[keep]
