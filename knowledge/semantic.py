@@ -15,6 +15,7 @@ among others for knowledge/decision.py.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -110,7 +111,10 @@ def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
     try:
         cached: np.ndarray = np.load(path, allow_pickle=False)
         if cached.shape == (len(texts), embedder.dimensions):
-            os.utime(path)  # recently used: pruning keeps it
+            # Recently used: pruning keeps it. A cache we may read but not touch (another
+            # user's, a read-only mount) is still a good cache.
+            with contextlib.suppress(OSError):
+                os.utime(path)
             return cached
     except (OSError, ValueError):
         pass

@@ -470,3 +470,23 @@ def test_the_embedding_cache_keeps_only_the_most_recently_used_phrasing_sets(
     assert len(left) == semantic.CACHE_KEEP
     assert files["set 0"] in left and files["a new set"] in left
     assert files["set 1"] not in left  # the least recently used went
+
+
+def test_a_cached_set_that_cannot_be_marked_used_is_still_read_not_embedded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knowledge import semantic
+
+    monkeypatch.setenv("VISABOT_CACHE_DIR", str(tmp_path))
+    embedder = StaticEmbedder.shipped()
+    first = semantic.embed_cached(embedder, ["h1b fee"])
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError("read-only cache")
+
+    def never(texts: object) -> np.ndarray:
+        raise AssertionError("embedded again although the cache holds the set")
+
+    monkeypatch.setattr(os, "utime", refused)
+    monkeypatch.setattr(embedder, "embed", never)
+    assert np.array_equal(semantic.embed_cached(embedder, ["h1b fee"]), first)
