@@ -107,11 +107,9 @@ class OwnPhrasings:
     answered, whatever the calibration learnt from strangers' questions. A text two entries
     share belongs to neither. Kept as 64-bit hashes, so a large base costs 16 bytes a phrasing."""
 
-    def __init__(self, texts: list[str], owners: np.ndarray, asked: np.ndarray):
-        keys = np.fromiter(
-            (hash(" ".join(split_canonical(t))) for t, a in zip(texts, asked) if a),
-            dtype=np.int64,
-        )
+    def __init__(self, split_texts: list[str], owners: np.ndarray, asked: np.ndarray):
+        """`split_texts`: each phrasing's canonical text split into words as a question's is."""
+        keys = np.fromiter((hash(t) for t, a in zip(split_texts, asked) if a), dtype=np.int64)
         own = owners[asked].astype(np.int64)
         order = np.argsort(keys, kind="stable")
         keys, own = keys[order], own[order]
@@ -155,8 +153,10 @@ class Matcher:
         texts, owners = self.lexical.phrasings()
         embedder = StaticEmbedder.shipped()
         self.semantic = SemanticIndex(embedder, texts, owners, len(self._entries))
-        self.bayes = TermBayes(texts, owners, len(self._entries))
-        self.own_phrasings = OwnPhrasings(texts, owners, self.lexical.asked())
+        # Split as questions are (Chinese runs into two-character words), so both see the same words.
+        split_texts = [" ".join(split_canonical(t)) for t in texts]
+        self.bayes = TermBayes(split_texts, owners, len(self._entries))
+        self.own_phrasings = OwnPhrasings(split_texts, owners, self.lexical.asked())
         self._answers = embed_cached(embedder, answers)
         self._answer_words = functools.lru_cache(maxsize=ANSWER_CACHE_SIZE)(self._words_of_answer)
 

@@ -344,6 +344,20 @@ def test_bayes_counts_word_pairs_not_only_words() -> None:
     assert bayes.posterior(["work", "visa"]).argmax() == 1  # same words; only entry 1 has the pair
 
 
+def test_bayes_knows_a_chinese_phrasing_by_the_words_a_question_is_split_into(
+    matcher: Matcher,
+) -> None:
+    """Phrasings are counted split as questions are: a Chinese run kept whole would share no word
+    with a Chinese question, and the Bayes opinion would be silent for every Chinese message."""
+    entry = next(e for e in matcher.base.entries if e.id == "context-china-talent-programmes")
+    chinese = next(a for a in entry.alternates if not any(c.isascii() and c.isalnum() for c in a))
+    words = matcher.question(chinese).canonical.split()
+    assert any(len(w) == 2 and not w.isascii() for w in words)  # it was split into bigrams
+    posterior = matcher.bayes.posterior(words)
+    assert posterior.sum() == pytest.approx(1.0)
+    assert matcher.base.entries[int(posterior.argmax())].id == entry.id
+
+
 def test_bayes_gives_nothing_for_words_no_phrasing_uses() -> None:
     bayes = TermBayes(["h1b fee"], np.array([0]), 2)
     assert bayes.posterior(["weather", "beijing"]).tolist() == [0.0, 0.0]
