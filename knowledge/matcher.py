@@ -304,7 +304,8 @@ class Matcher:
         keeps the previous subject and swaps the visa ("and for the K visa?" after the H-4
         family answer: the family question, for the K visa); one that names none keeps the
         previous visa and asks something new ("what about the fees?"). None unless that reading
-        answers confidently with another entry than the previous one."""
+        answers, or asks "did you mean", with another entry than the previous one first: choices
+        within the conversation's subject serve better than a decline that offers the other visa."""
         previous = self.normalizer.canonical(context.question)
         visas = self.scope.visa_terms(previous)
         if question.signals.names_ours or question.signals.china:
@@ -315,10 +316,11 @@ class Matcher:
             added = " ".join(visas)
         combined = self.question(f"{question.raw} {added}")
         result = self._decide(self.rank(combined), limit)
+        first = result.entry or (result.alternatives[0].entry if result.alternatives else None)
         if (
-            result.outcome is not Outcome.ANSWER
-            or result.entry is None
-            or result.entry.id == context.id
+            result.outcome not in (Outcome.ANSWER, Outcome.CLARIFY)
+            or first is None
+            or first.id == context.id
         ):
             return None
         return MatchResult(

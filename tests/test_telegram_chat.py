@@ -579,7 +579,7 @@ async def test_a_reply_to_an_answer_is_read_as_a_follow_up(
         (first,) = await ask(fake_telegram, "is there an age limit for the k visa?")
         await _answer_recorded(app, first)
         fake_telegram.push_update(
-            make_private_text("what about the fees?", reply_to_message=first.result)
+            make_private_text("and how much does it cost?", reply_to_message=first.result)
         )
         calls = await fake_telegram.wait_for("sendMessage", chat_id=USER, count=2)
     fees = app.bot_data.matcher.base.get("k-visa-fees")
