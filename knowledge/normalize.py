@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
 
 import opencc
+import Stemmer
 
 MAX_QUERY_CHARS = 500  # longer messages are truncated for matching; the start carries the question
 MAX_WORD_CHARS = 40  # "pneumonoultramicroscopic…" aside, no real word is longer
+
+# The maintained C implementation of the Snowball English stemmer (PyStemmer). Its stemmer objects
+# are not thread-safe, and a knowledge base is rebuilt in a worker thread while the bot answers.
+_STEMMERS = threading.local()
 
 # The scripts a word may be written in, as regex character classes. Chinese and Japanese are
 # written without spaces, and Korean words carry attached particles (비자를, "the visa"), so their
@@ -255,16 +261,13 @@ def content_of(tokens: Sequence[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def stem(token: str) -> str:
-    """A deliberately light English stemmer: plurals and -ing/-ed, so "visas" meets "visa" and
-    "launched" meets "launch". Anything subtler is left to fuzzy token matching."""
+    """English words to their Snowball stem, so "hiring" meets "hire", "terminated" meets
+    "terminate" and "visas" meets "visa". Other scripts, codes ("h1b", "i129") and short words
+    are kept as written; typos are left to fuzzy token matching."""
     if not token.isascii() or not token.isalpha() or len(token) < 4:
         return token
-    if token.endswith(("ies", "ied")) and len(token) > 4:
-        return token[:-3] + "y"
-    if len(token) >= 6 and token.endswith("ing"):
-        return token[:-3]
-    if len(token) >= 6 and token.endswith("ed") and not token.endswith("eed"):
-        return token[:-2]
-    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
+    stemmed: str = stemmer.stemWord(token)
+    return stemmed

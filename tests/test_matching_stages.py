@@ -19,7 +19,7 @@ from knowledge.lexical import LexicalIndex
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher
 from knowledge.model import Topic
-from knowledge.normalize import Normalizer, fold, normalizer_for, split_canonical
+from knowledge.normalize import Normalizer, fold, normalizer_for, split_canonical, stem
 from knowledge.scope import Scope, Signals, SmallTalk, load_scope_vocabulary
 from knowledge.semantic import StaticEmbedder
 
@@ -43,6 +43,19 @@ def test_chinese_runs_become_two_character_words() -> None:
     # function characters split runs; a character left alone stays a word
     assert split_canonical("签证的费用") == ["签证", "费用"]
     assert split_canonical("钱") == ["钱"]
+
+
+def test_english_word_forms_meet_at_one_stem_and_codes_stay_as_written() -> None:
+    assert stem("hiring") == stem("hire") == stem("hired")
+    assert stem("terminated") == stem("terminate") == stem("termination")
+    assert stem("visas") == stem("visa") and stem("lotteries") == stem("lottery")
+    assert [stem(t) for t in ("h1b", "i129", "opt", "签证", "vợt")] == [
+        "h1b",
+        "i129",
+        "opt",
+        "签证",
+        "vợt",
+    ]
 
 
 def test_traditional_chinese_is_folded_to_simplified(shipped_kb: KnowledgeBase) -> None:
@@ -99,7 +112,9 @@ def test_japanese_and_korean_synonyms_match_inside_words() -> None:
     assert norm.canonical("H-1Bビザの抽選はいつ") == "h 1b visa の lottery はいつ"
     # hiragana is grammar: split out like Chinese function characters
     assert norm.tokens("H-1Bビザの抽選はいつ") == ["h", "1b", "visa", "lottery"]
-    assert norm.content_tokens("H-1B 비자를 추첨은 언제") == ["h", "1b", "visa", "lottery", "언제"]
+    # Korean particles (를, 은) are stopwords: content words keep only the meaning
+    content = norm.content_tokens("H-1B 비자를 추첨은 언제")
+    assert content == ["h", "1b", "visa", stem("lottery"), "언제"]
     assert norm.tokens("thị thực H-1B, phí?") == ["visa", "h", "1b", "fee"]
     assert norm.tokens("ویزا کی فیس") == ["visa", "کی", "fee"]
     # whole words: "vợ" inside a longer Vietnamese word is not the spouse
