@@ -101,11 +101,17 @@ class LexicalIndex:
         anchor_flat = array("i")  # each entry's anchor token ids, one entry after the other
         anchor_ends = array("i")
         texts: list[str] | None = []  # dropped once there are more than KEEP_TEXTS_UP_TO
-        for idx, entry in enumerate(self._entries):  # one pass: each entry is decoded once
+        # Each entry is decoded once; all phrasings are made canonical in one go, which a cold
+        # start reads back from disk (Normalizer.remember).
+        phrasings = [
+            (1 + len(entry.alternates), (entry.question, *entry.alternates, *entry.keywords))
+            for entry in self._entries
+        ]
+        self.normalizer.remember([text for _, texts_of in phrasings for text in texts_of])
+        for idx, (n_asked, texts_of) in enumerate(phrasings):
             entry_seen: set[int] = set()
             asked = Counter[int]()  # token id -> how many ways of asking (not keywords) use it
-            n_asked = 1 + len(entry.alternates)
-            for slot, text in enumerate((entry.question, *entry.alternates, *entry.keywords)):
+            for slot, text in enumerate(texts_of):
                 canon = canonical(text)
                 toks = content_of_canonical(canon)
                 if not toks:

@@ -10,13 +10,20 @@ as whole words in every other script), Chinese and Japanese runs split into two-
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
 
 import opencc
 import Stemmer
+
+from knowledge.disk_cache import remembered
 
 MAX_QUERY_CHARS = 500  # longer messages are truncated for matching; the start carries the question
 MAX_WORD_CHARS = 40  # "pneumonoultramicroscopic…" aside, no real word is longer
@@ -157,7 +164,15 @@ class Normalizer:
     """Applies the curated synonyms file. Read-only once built, so the matchers of one base and
     of its edited versions share one (`normalizer_for`), and with it the canonical texts."""
 
-    def __init__(self, synonyms: Mapping[str, Sequence[str]]):
+    def __init__(
+        self,
+        synonyms: Mapping[str, Sequence[str]],
+        cache_key: str | None = None,
+    ):
+        """`cache_key`: a hash of the synonyms and of this module (`normalizer_for`), under which
+        canonical texts are kept on disk between runs; None keeps them in memory only."""
+        self._cache_key = cache_key
+        self._known: dict[str, str] = {}  # canonical texts read back from disk (`remember`)
         pairs: list[tuple[str, str]] = []
         for canonical, variants in synonyms.items():
             target = fold(canonical)
@@ -187,7 +202,27 @@ class Normalizer:
 
     def canonical(self, text: str) -> str:
         """Folded text with variants replaced by canonical terms (before CJK and kana splitting)."""
-        return self._remembered(text[:MAX_QUERY_CHARS])
+        text = text[:MAX_QUERY_CHARS]
+        known = self._known.get(text)
+        return known if known is not None else self._remembered(text)
+
+    def remember(self, texts: Sequence[str]) -> None:
+        """Make many texts canonical at once, reading them back from disk when an earlier run
+        with the same synonyms and code made the same texts canonical: every phrasing of the
+        base is made canonical at each start (a fifth of a cold start), and they rarely change."""
+        texts = [t[:MAX_QUERY_CHARS] for t in texts]
+        if self._cache_key is None:
+            return
+        forms = remembered(
+            "canonical",
+            [self._cache_key, *texts],
+            lambda: [self._remembered(t) for t in texts],
+            read=lambda path: json.loads(path.read_bytes()),
+            write=lambda value, file: file.write(json.dumps(value, ensure_ascii=False).encode()),
+            suffix=".json",
+            valid=lambda value: isinstance(value, list) and len(value) == len(texts),
+        )
+        self._known.update(zip(texts, forms))
 
     def _canonical(self, text: str) -> str:
         text = fold(text)
@@ -229,7 +264,15 @@ def normalizer_for(synonyms: Mapping[str, Sequence[str]]) -> Normalizer:
 
 @functools.lru_cache(maxsize=2)  # the base's synonyms, and the edited ones while both are in use
 def _shared_normalizer(synonyms: tuple[tuple[str, tuple[str, ...]], ...]) -> Normalizer:
-    return Normalizer(dict(synonyms))
+    return Normalizer(dict(synonyms), cache_key=f"{_code_key()}\x1e{json.dumps(synonyms)}")
+
+
+@functools.cache
+def _code_key() -> str:
+    """What a canonical text depends on besides the synonyms: this module's code, the Unicode
+    tables and OpenCC's conversion data. A change to any of them must not reuse old texts."""
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"{source} {sys.version} {unicodedata.unidata_version} {metadata.version('opencc')}"
 
 
 def split_canonical(canonical: str) -> list[str]:

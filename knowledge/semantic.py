@@ -15,16 +15,14 @@ among others for knowledge/decision.py.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
 import importlib.util
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from knowledge.disk_cache import remembered
 
 WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
@@ -91,58 +89,20 @@ class StaticEmbedder:
         return normalised
 
 
-def cache_dir() -> Path:
-    """Where embedded phrasings are kept between runs ($VISABOT_CACHE_DIR, else the user's cache)."""
-    configured = os.environ.get("VISABOT_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "visabot"
-
-
-CACHE_KEEP = 8  # phrasing sets kept on disk: the shipped base and a few edited copies of it
-
-
 def embed_cached(embedder: StaticEmbedder, texts: Sequence[str]) -> np.ndarray:
-    """`embedder.embed(texts)`, kept on disk under a hash of the texts: embedding every phrasing
-    is a third of a cold start, and the texts rarely change between runs. The cache is only an
-    optimisation: any failure to read or write it is ignored (a bad file is recomputed)."""
-    digest = hashlib.sha256("\x1f".join([str(WEIGHTS), *texts]).encode()).hexdigest()[:32]
-    path = cache_dir() / f"phrasings-{digest}.npy"
-    try:
-        cached: np.ndarray = np.load(path, allow_pickle=False)
-        if cached.shape == (len(texts), embedder.dimensions):
-            # Recently used: pruning keeps it. A cache we may read but not touch (another
-            # user's, a read-only mount) is still a good cache.
-            with contextlib.suppress(OSError):
-                os.utime(path)
-            return cached
-    except (OSError, ValueError):
-        pass
-    vectors = embedder.embed(texts)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as tmp:
-            np.save(tmp, vectors)
-        os.replace(tmp.name, path)
-        prune_cache(path.parent)
-    except OSError:
-        pass
+    """`embedder.embed(texts)`, kept on disk under a hash of the texts (knowledge/disk_cache.py):
+    embedding every phrasing is a third of a cold start, and the texts rarely change between runs
+    (about 4 MB a set)."""
+    vectors: np.ndarray = remembered(
+        "phrasings",
+        [str(WEIGHTS), *texts],
+        lambda: embedder.embed(texts),
+        read=lambda path: np.load(path, allow_pickle=False),
+        write=lambda vectors, file: np.save(file, vectors),
+        suffix=".npy",
+        valid=lambda cached: cached.shape == (len(texts), embedder.dimensions),
+    )
     return vectors
-
-
-def prune_cache(folder: Path, keep: int = CACHE_KEEP) -> None:
-    """Delete all but the `keep` most recently used phrasing files. Every edit of the knowledge
-    base is a new set of phrasings (about 4 MB each), so without this the cache grows with every
-    save, reload and test run, and nothing else ever clears it."""
-    files = []
-    for file in folder.glob("phrasings-*.npy"):
-        try:
-            files.append((file.stat().st_mtime, file))
-        except OSError:  # another process pruned it meanwhile
-            continue
-    files.sort(reverse=True)
-    for _, old in files[keep:]:
-        old.unlink(missing_ok=True)
 
 
 class SemanticIndex:

@@ -3,6 +3,7 @@ semantic signal. Small inputs whose right answers can be worked out by hand."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -476,7 +477,7 @@ def test_numpy_runs_one_blas_thread_even_when_bot_storage_loads_it() -> None:
 def test_the_embedding_cache_keeps_only_the_most_recently_used_phrasing_sets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from knowledge import semantic
+    from knowledge import disk_cache, semantic
 
     monkeypatch.setenv("VISABOT_CACHE_DIR", str(tmp_path))
     embedder = StaticEmbedder.shipped()
@@ -489,16 +490,44 @@ def test_the_embedding_cache_keeps_only_the_most_recently_used_phrasing_sets(
         if used_at is not None:
             os.utime(files[text], (used_at, used_at))  # a clock the test controls
 
-    for n in range(semantic.CACHE_KEEP):
+    for n in range(disk_cache.CACHE_KEEP):
         embed(f"set {n}", used_at=1000 + n)
-    assert len(list(tmp_path.glob("phrasings-*.npy"))) == semantic.CACHE_KEEP
+    assert len(list(tmp_path.glob("phrasings-*.npy"))) == disk_cache.CACHE_KEEP
     embed("set 0")  # read again: marked as used now
-    assert files["set 0"].stat().st_mtime > 1000 + semantic.CACHE_KEEP
+    assert files["set 0"].stat().st_mtime > 1000 + disk_cache.CACHE_KEEP
     embed("a new set")
     left = set(tmp_path.glob("phrasings-*.npy"))
-    assert len(left) == semantic.CACHE_KEEP
+    assert len(left) == disk_cache.CACHE_KEEP
     assert files["set 0"] in left and files["a new set"] in left
     assert files["set 1"] not in left  # the least recently used went
+
+
+def test_canonical_phrasings_are_read_back_from_disk_only_for_the_same_synonyms_and_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISABOT_CACHE_DIR", str(tmp_path))
+    synonyms = {"h1b": ["h 1b"], "fee": ["fees"]}
+    texts = ["H-1B fees?", "签证 fees"]
+    first = Normalizer(synonyms, cache_key="synonyms v1")
+    first.remember(texts)
+    (written,) = tmp_path.glob("canonical-*.json")
+    assert json.loads(written.read_bytes()) == ["h1b fee", "签证 fee"]
+
+    def never(text: str) -> str:
+        raise AssertionError(f"made canonical again: {text!r}")
+
+    again = Normalizer(synonyms, cache_key="synonyms v1")
+    monkeypatch.setattr(again, "_remembered", never)
+    again.remember(texts)
+    assert [again.canonical(t) for t in texts] == ["h1b fee", "签证 fee"]
+
+    # Other synonyms (another key) or other texts miss the file and are computed afresh.
+    other = Normalizer({"h1b": ["h 1b"]}, cache_key="synonyms v2")
+    other.remember(texts)
+    assert other.canonical("H-1B fees?") == "h1b fees"
+    written.write_text('["wrong length"]')
+    first.remember(texts)
+    assert json.loads(written.read_bytes()) == ["h1b fee", "签证 fee"]  # a bad file is replaced
 
 
 def test_a_cached_set_that_cannot_be_marked_used_is_still_read_not_embedded_again(
