@@ -13,7 +13,9 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
+from rapidfuzz import fuzz, process
 
 from knowledge.calibration import TRAINING_SETS
 from knowledge.evaluation import load_eval_items
@@ -26,6 +28,8 @@ TEST_HALF = REAL / "test.yaml"
 VALIDATION = REAL / "validation.yaml"
 REPORT = REPO / "bench" / "RESULTS.md"
 MIN_QUOTE_CHARS = 24  # shorter strings ("what is the k visa") may coincide honestly
+NEAR_COPY = 95  # rapidfuzz ratio (0-100) of canonical texts at which a phrasing copies a question
+NEAR_COPY_MIN_CHARS = 20
 
 
 def _key(text: str) -> str:
@@ -102,6 +106,25 @@ def test_no_protected_question_is_an_entrys_own_phrasing(matcher: Matcher) -> No
     # Only counts and entry ids are shown: the questions themselves must not be quoted.
     leaked = sorted(matcher.base.entries[o].id for o in owners if o is not None)
     assert not leaked, f"{len(leaked)} protected questions are own phrasings of {leaked}"
+
+
+def test_no_entry_phrasing_is_a_near_copy_of_a_protected_question(matcher: Matcher) -> None:
+    """A phrasing copied from a test or validation question with a word or two changed escapes
+    the exact checks above but would still measure recall, not understanding. Short generic
+    questions legitimately come close (a ratio of up to ~91 today), so only near-identical texts
+    fail."""
+    protected = load_eval_items(TEST_HALF) + load_eval_items(VALIDATION)
+    asked = [matcher.question(item.question).canonical for item in protected]
+    phrasings = [
+        (entry.id, canonical)
+        for entry in matcher.base.entries
+        for text in (entry.question, *entry.alternates)
+        if len(canonical := matcher.question(text).canonical) >= NEAR_COPY_MIN_CHARS
+    ]
+    similarity = process.cdist([c for _, c in phrasings], asked, scorer=fuzz.ratio)
+    # Only entry ids are shown: the questions themselves must not be quoted.
+    copied = sorted({phrasings[i][0] for i in np.where(similarity.max(axis=1) >= NEAR_COPY)[0]})
+    assert not copied, f"phrasings of {copied} nearly copy protected questions"
 
 
 def test_no_test_question_in_vocabulary_code_or_docs(test_keys: list[str]) -> None:
