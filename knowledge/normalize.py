@@ -161,8 +161,10 @@ CANONICAL_CACHE_SIZE = 1 << 13
 
 
 class Normalizer:
-    """Applies the curated synonyms file. Read-only once built, so the matchers of one base and
-    of its edited versions share one (`normalizer_for`), and with it the canonical texts."""
+    """Applies the curated synonyms file. Its output never changes once built, so the matchers of
+    one base and of its edited versions share one (`normalizer_for`), and with it the canonical
+    texts; `remember` only adds texts it would compute anyway (a dict update, atomic in CPython,
+    so a matcher answering meanwhile is unaffected)."""
 
     def __init__(
         self,
@@ -210,9 +212,9 @@ class Normalizer:
         """Make many texts canonical at once, reading them back from disk when an earlier run
         with the same synonyms and code made the same texts canonical: every phrasing of the
         base is made canonical at each start (a fifth of a cold start), and they rarely change."""
-        texts = [t[:MAX_QUERY_CHARS] for t in texts]
         if self._cache_key is None:
             return
+        texts = [t[:MAX_QUERY_CHARS] for t in texts]
         forms = remembered(
             "canonical",
             [self._cache_key, *texts],
