@@ -557,6 +557,11 @@ def make_my_chat_member(
 # --------------------------------------------------------------------------------------------
 
 
+# How long a test waits for the bot's reply. A reply normally takes milliseconds; the slack is for
+# a loaded machine (a helper's run saw one wait of 5 s time out at a load average near 10).
+REPLY_WAIT_S = 15.0
+
+
 @dataclass
 class Call:
     """One request the fake received."""
@@ -964,7 +969,7 @@ class FakeTelegram:
         self,
         method: str | None,
         predicate: Callable[[Call], bool] | None = None,
-        timeout: float = 5.0,
+        timeout: float = REPLY_WAIT_S,
         count: int = 1,
         *,
         chat_id: int | str | None = None,
@@ -988,7 +993,7 @@ class FakeTelegram:
         self,
         method: str | None,
         predicate: Callable[[Call], bool] | None = None,
-        timeout: float = 5.0,
+        timeout: float = REPLY_WAIT_S,
         count: int = 1,
         *,
         chat_id: int | str | None = None,
