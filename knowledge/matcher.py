@@ -334,9 +334,13 @@ class Matcher:
         )
 
     def _with_other_parts(self, query: str, result: MatchResult, limit: int) -> MatchResult:
-        """A compound message: when two or more of its parts each have a confident answer of
-        their own, answer the first and send the others as `also`. Only the part of the message
-        the matcher reads is split (MAX_QUERY_CHARS): a 4,000-character paste would otherwise be
+        """A message of several parts. When two or more parts each have a confident answer of
+        their own, answer the first and send the others as `also`. When the message as a whole
+        has no confident answer, one confident part is enough: a story's background dilutes its
+        closing question ("...my manager hints at cuts; if I am laid off on H-1B, how many days do
+        I have?"), which read alone is clear. On the real train and validation questions this
+        answered 9 more rightly and 1 off-topic question more. Only the part of the message the
+        matcher reads is split (MAX_QUERY_CHARS): a 4,000-character paste would otherwise be
         matched as a hundred questions, and only the last MAX_PARTS parts of some substance."""
         read = query[:MAX_QUERY_CHARS]
         parts = [self.question(p) for p in _PART_SPLIT_RE.split(read) if p and p.strip()]
@@ -350,7 +354,7 @@ class Matcher:
                 answers.setdefault(
                     part_result.entry.id, Candidate(part_result.entry, part_result.score)
                 )
-        if len(answers) < 2:
+        if len(answers) < (2 if result.outcome is Outcome.ANSWER else 1):
             return result
         found = list(answers.values())
         if (

@@ -195,6 +195,38 @@ def test_a_compound_question_is_answered_part_by_part(matcher: Matcher) -> None:
     assert answered == {"h1b-100k-one-time", "k-visa-age-limit"}
 
 
+@pytest.mark.parametrize(
+    ("story", "entry_id"),
+    [
+        (
+            (
+                "I am a postdoc from Nigeria with a PhD in chemistry, 31 years old, and I heard "
+                "China launched a new visa for young scientists; do I need a job offer from a "
+                "Chinese employer to get the K visa?"
+            ),
+            "k-visa-no-employer-needed",
+        ),
+        (
+            (
+                "my cousin told me lots of stuff and I am confused now; is the h1b 100k fee "
+                "paid every year?"
+            ),
+            "h1b-100k-one-time",
+        ),
+    ],
+)
+def test_a_story_whose_closing_question_is_clear_gets_that_answer(
+    matcher: Matcher, story: str, entry_id: str
+) -> None:
+    """Read whole, the background dilutes the question below the answer threshold; its last
+    part, read alone, is confident, and answers the message."""
+    whole = matcher.ranked(story, 1)
+    assert whole[0].score < matcher.model.thresholds.answer * 100
+    result = matcher.match(story)
+    assert result.outcome is Outcome.ANSWER and result.entry is not None
+    assert result.entry.id == entry_id and not result.also
+
+
 def test_a_single_question_has_no_other_parts(matcher: Matcher) -> None:
     result = matcher.match("is the 100k h1b fee annual?")
     assert result.entry is not None and result.entry.id == "h1b-100k-one-time"
