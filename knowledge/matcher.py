@@ -348,12 +348,14 @@ class Matcher:
         if len(parts) < 2:
             return result
         answers: dict[str, Candidate] = {}
+        runners_up: dict[str, list[Candidate]] = {}  # each part answer's own "did you mean"
         for question in parts:
             part_result = self._decide(self.rank(question), limit)
             if part_result.outcome is Outcome.ANSWER and part_result.entry is not None:
                 answers.setdefault(
                     part_result.entry.id, Candidate(part_result.entry, part_result.score)
                 )
+                runners_up.setdefault(part_result.entry.id, part_result.alternatives)
         if len(answers) < (2 if result.outcome is Outcome.ANSWER else 1):
             return result
         found = list(answers.values())
@@ -366,12 +368,14 @@ class Matcher:
             found = [first, *answers.values()]
         head = found[0]
         same_head = result.entry is not None and result.entry.id == head.entry.id
+        sent = {c.entry.id for c in found}
+        offered = result.alternatives if same_head else runners_up[head.entry.id]
         return MatchResult(
             query,
             Outcome.ANSWER,
             head.entry,
             head.score,
-            result.alternatives if same_head else [],
+            [c for c in offered if c.entry.id not in sent],
             also=found[1:],
             asked_about=result.asked_about,
         )

@@ -220,12 +220,15 @@ def test_a_story_whose_closing_question_is_clear_gets_that_answer(
     matcher: Matcher, story: str, entry_id: str
 ) -> None:
     """Read whole, the background dilutes the question below the answer threshold; its last
-    part, read alone, is confident, and answers the message."""
+    part, read alone, is confident, and answers the message, with that part's own runners-up."""
     whole = matcher.ranked(story, 1)
     assert whole[0].score < matcher.model.thresholds.answer * 100
     result = matcher.match(story)
     assert result.outcome is Outcome.ANSWER and result.entry is not None
     assert result.entry.id == entry_id and not result.also
+    closing = matcher.match(story.split(";")[-1])
+    assert closing.entry == result.entry
+    assert [c.entry.id for c in result.alternatives] == [c.entry.id for c in closing.alternatives]
 
 
 def test_a_single_question_has_no_other_parts(matcher: Matcher) -> None:
