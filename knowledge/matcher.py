@@ -347,35 +347,27 @@ class Matcher:
         parts = [q for q in parts if len(q.tokens) >= MIN_PART_WORDS][-MAX_PARTS:]
         if len(parts) < 2:
             return result
-        answers: dict[str, Candidate] = {}
-        runners_up: dict[str, list[Candidate]] = {}  # each part answer's own "did you mean"
+        answered: dict[str, MatchResult] = {}  # entry id -> the first part it answers
         for question in parts:
-            part_result = self._decide(self.rank(question), limit)
-            if part_result.outcome is Outcome.ANSWER and part_result.entry is not None:
-                answers.setdefault(
-                    part_result.entry.id, Candidate(part_result.entry, part_result.score)
-                )
-                runners_up.setdefault(part_result.entry.id, part_result.alternatives)
-        if len(answers) < (2 if result.outcome is Outcome.ANSWER else 1):
+            part = self._decide(self.rank(question), limit)
+            if part.outcome is Outcome.ANSWER and part.entry is not None:
+                answered.setdefault(part.entry.id, part)
+        if len(answered) < (2 if result.outcome is Outcome.ANSWER else 1):
             return result
-        found = list(answers.values())
-        if (
-            result.outcome is Outcome.ANSWER
-            and result.entry is not None
-            and result.entry.id in answers
-        ):
-            first = answers.pop(result.entry.id)
-            found = [first, *answers.values()]
-        head = found[0]
-        same_head = result.entry is not None and result.entry.id == head.entry.id
-        sent = {c.entry.id for c in found}
-        offered = result.alternatives if same_head else runners_up[head.entry.id]
+        found = list(answered.values())
+        offered = found[0].alternatives
+        if result.entry is not None and result.entry.id in answered:
+            first = answered[result.entry.id]
+            found = [first, *(part for part in found if part is not first)]
+            offered = result.alternatives  # the whole message's runners-up
+        chosen = [Candidate(part.entry, part.score) for part in found if part.entry is not None]
+        sent = {c.entry.id for c in chosen}
         return MatchResult(
             query,
             Outcome.ANSWER,
-            head.entry,
-            head.score,
+            chosen[0].entry,
+            chosen[0].score,
             [c for c in offered if c.entry.id not in sent],
-            also=found[1:],
+            also=chosen[1:],
             asked_about=result.asked_about,
         )
