@@ -6,6 +6,7 @@ Every assertion is on an HTTP payload the bot actually sent.
 from __future__ import annotations
 
 import asyncio
+import copy
 import html
 import re
 import shutil
@@ -343,11 +344,15 @@ VAGUE = [
 def matcher_with_a_clarify_band() -> Matcher:
     """The shipped index with a "did you mean" band below its answer threshold. Calibration
     decides whether the shipped model has one (`visabot kb calibrate` drops it when a wrong first
-    choice there is too common), but the bot must show the choices well whenever it does."""
+    choice there is too common), but the bot must show the choices well whenever it does. A
+    shallow copy shares the shipped indexes (read-only) instead of building them again."""
     shipped = shipped_matcher()
     t = shipped.model.thresholds
-    model = replace(shipped.model, thresholds=replace(t, clarify=min(t.clarify, t.answer - 0.15)))
-    return Matcher(shipped.base, model=model)
+    banded = copy.copy(shipped)
+    banded.model = replace(
+        shipped.model, thresholds=replace(t, clarify=min(t.clarify, t.answer - 0.15))
+    )
+    return banded
 
 
 async def test_clarify_offers_choices_and_a_choice_answers(
