@@ -151,6 +151,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "I don't have a sourced answer to that {visa} question yet; it has been passed to the maintainers.",
         "关于这个{visa}问题，我还没有有来源的答案；已转给维护者。",
     ),
+    "decline_unsure": (
+        "I'm not sure which of my sourced answers fits that {visa} question, so I won't guess; it has been passed to the maintainers.",
+        "我不确定哪条有来源的答案适用于这个{visa}问题，所以不作猜测；已转给维护者。",
+    ),
     "decline": (
         "I don't have a sourced answer to that. I cover China's K visa and the US H-1B; try other words, or browse /topics.",
         "这个问题我没有有来源的答案。我只回答中国K字签证和美国H-1B签证的问题；请换个说法，或用 /topics 浏览。",

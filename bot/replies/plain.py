@@ -26,8 +26,16 @@ def decline_text(result: MatchResult, lang: Lang = Lang.EN) -> str:
     """An honest decline: a question about our visas that we cannot answer is a gap we log for
     the maintainers; anything else is outside what the bot covers."""
     if result.asked_about is not None:
-        return t("decline_known", lang, visa=visa_name(VISA_NAMES[result.asked_about], lang))
+        visa = visa_name(VISA_NAMES[result.asked_about], lang)
+        return t(decline_key(result), lang, visa=visa)
     return t("decline", lang)
+
+
+def decline_key(result: MatchResult) -> str:
+    """An on-topic decline that lists close entries is unsure, not empty-handed: the first of them is
+    often right (below the answer threshold the model is unsure, not sure it is wrong), so it must not
+    say there is no answer."""
+    return "decline_unsure" if result.alternatives else "decline_known"
 
 
 def source_date(source: Source) -> str:

@@ -28,7 +28,15 @@ from bot.i18n import (
     visa_name,
 )
 from bot.replies.html_check import visible_length
-from bot.replies.plain import NOT_ADVICE, VISA_NAMES, day_text, lapse_note, source_date, stale_note
+from bot.replies.plain import (
+    NOT_ADVICE,
+    VISA_NAMES,
+    day_text,
+    decline_key,
+    lapse_note,
+    source_date,
+    stale_note,
+)
 from knowledge.bilingual import ChineseText
 from knowledge.matcher import Candidate, MatchResult
 from knowledge.model import Entry, Status, Topic
@@ -460,7 +468,7 @@ def decline_html(result: MatchResult, lang: Lang = Lang.EN) -> str:
     """On-topic but unknown reads as a gap being filled; off-topic says what the bot covers."""
     if result.asked_about is not None:
         visa = f"<b>{esc(visa_name(VISA_NAMES[result.asked_about], lang))}</b>"
-        text = "🤷 " + _plain_html(t("decline_known", lang, visa="\0")).replace("\0", visa)
+        text = "🤷 " + _plain_html(t(decline_key(result), lang, visa="\0")).replace("\0", visa)
     else:
         text = "🤷 " + _plain_html(t("decline", lang))
     if result.alternatives:
