@@ -32,7 +32,7 @@ from knowledge.loader import (
     load_synonyms,
     parse_entry_text,
 )
-from knowledge.matcher import TIE, Matcher
+from knowledge.matcher import Matcher
 from knowledge.model import Entry
 from knowledge.publishers import tier_of_url
 
@@ -63,9 +63,8 @@ def conflicts_of(matcher: Matcher, entry: Entry) -> list[Finding]:
     elsewhere; a phrasing two entries share is answered by neither."""
     findings = []
     for text in (entry.question, *entry.alternates):
-        ranked = matcher.ranked(text, 3)
-        tied = len(ranked) > 1 and ranked[1].score >= ranked[0].score - TIE * 100
-        if ranked and ranked[0].entry.id == entry.id and not tied:
+        ranked, clear = matcher.clear_first(text)
+        if clear and ranked[0].entry.id == entry.id:
             continue
         rivals = ", ".join(f"{c.entry.id} ({c.score})" for c in ranked if c.entry.id != entry.id)
         got = ranked[0].entry.id if ranked else "no candidate"

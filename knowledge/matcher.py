@@ -100,6 +100,12 @@ class _Ranking:
     probabilities: np.ndarray
     rows: np.ndarray  # their features, same order
 
+    @property
+    def tied(self) -> bool:
+        """The first two candidates are too close to choose between (TIE)."""
+        p = self.probabilities
+        return len(p) > 1 and bool(p[1] >= p[0] - TIE)
+
 
 class OwnPhrasings:
     """Which entry a message belongs to when it is written exactly as one of that entry's
@@ -222,7 +228,6 @@ class Matcher:
             return MatchResult(query, Outcome.DECLINE, None, 0.0, asked_about=asked_about)
         best = ranking.probabilities[0]
         offered = [c for c in ranked if c.score >= t.offer * 100]
-        tied = len(ranked) > 1 and ranking.probabilities[1] >= best - TIE
         own = self.own_phrasings.owner(ranking.question.canonical)
         if own in ranking.entries:  # asked exactly as the entry's own phrasing
             first = ranked[ranking.entries.index(own)]
@@ -235,7 +240,7 @@ class Matcher:
                 others[:limit],
                 asked_about=asked_about,
             )
-        if best >= t.answer and not tied:
+        if best >= t.answer and not ranking.tied:
             return MatchResult(
                 query,
                 Outcome.ANSWER,
@@ -282,6 +287,12 @@ class Matcher:
     def ranked(self, query: str, limit: int = 10) -> list[Candidate]:
         """Top entries by probability regardless of outcome (inline mode, `kb search`)."""
         return self._candidates(self.rank(self.question(query)), limit)
+
+    def clear_first(self, query: str, limit: int = 3) -> tuple[list[Candidate], bool]:
+        """The leading candidates, and whether the first leads clearly (no tie with the second):
+        only a clear first choice is ever answered (lint's [conflict] check asks this)."""
+        ranking = self.rank(self.question(query))
+        return self._candidates(ranking, limit), bool(ranking.entries) and not ranking.tied
 
     def _candidates(self, ranking: _Ranking, limit: int | None = None) -> list[Candidate]:
         return [
