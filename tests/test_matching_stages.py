@@ -210,6 +210,21 @@ def test_glossary_turns_core_terms_into_the_entries_words(
     assert [t for t in terms.split(", ") if f" {t} " not in canonical] == [], canonical
 
 
+@pytest.mark.parametrize(
+    ("text", "not_read_as"),
+    [
+        ("我在华为工作，能抽H1B吗", "china"),  # 在华为 is "at Huawei", not 在华 "in China"
+        ("说四川普通话的人", "trump"),  # 川普 (Trump) straddles 四川 and 普通话
+        ("这和K签证没有关系吗", "about"),  # 有关 (about) straddles 没有 and 关系
+    ],
+)
+def test_a_chinese_variant_across_a_word_boundary_is_not_read(
+    shipped_kb: KnowledgeBase, text: str, not_read_as: str
+) -> None:
+    canonical = Normalizer(shipped_kb.synonyms).canonical(text)
+    assert not_read_as not in canonical.split(), canonical
+
+
 def test_glossary_variants_are_neither_canonical_terms_nor_claimed_twice(
     shipped_kb: KnowledgeBase,
 ) -> None:
