@@ -216,7 +216,7 @@ def test_glossary_turns_core_terms_into_the_entries_words(
         ("我在华为工作，能抽H1B吗", "china"),  # 在华为 is "at Huawei", not 在华 "in China"
         ("说四川普通话的人", "trump"),  # 川普 (Trump) straddles 四川 and 普通话
         ("这和K签证没有关系吗", "about"),  # 有关 (about) straddles 没有 and 关系
-        ("was my h1b status terminated", "layoff"),  # a status ends; nobody was laid off
+        ("does uscis send a termination of status for h1b", "layoff"),  # a status ends, not a job
     ],
 )
 def test_a_variant_inside_a_longer_phrase_of_another_meaning_is_not_read(
