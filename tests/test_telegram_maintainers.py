@@ -522,7 +522,7 @@ async def test_gaps_add_attach_and_dismiss(
         for _ in range(3):
             db.log_unanswered("what is the weather in beijing")
         db.log_unanswered(long_question)
-        await send(fake, goldfish, USER, "don't have a sourced answer")  # a real decline is logged
+        await send(fake, goldfish, USER, "passed to the maintainers")  # a real decline is logged
         empty_before = len(db.gaps())
         listed = await send(fake, "/gaps", ADMIN, "Unanswered questions")
         # Dismiss: open the group, then dismiss it; the list comes back in the same message.
