@@ -115,7 +115,7 @@ def entry_text(entry: Entry, lang: Lang, chinese: Mapping[str, ChineseText]) -> 
 _TEXTS: dict[str, tuple[str, str]] = {
     # key: (English, simplified Chinese)
     "status.official": ("✅ Official", "✅ 官方"),
-    "status.reported": ("📰 Reported, not confirmed officially", "📰 媒体报道，未经官方确认"),
+    "status.reported": ("📰 Reported; no official text cited", "📰 媒体或律所报道；未引用官方文本"),
     "status.unclear": ("⚖️ Unclear: sources conflict", "⚖️ 不明确：来源互相矛盾"),
     "status.pending": (
         "⏳ Pending: not yet published by the authority",
@@ -449,7 +449,7 @@ _TEXTS |= {
     "stale_short": ("re-check due {date}", "应于 {date} 复核"),
     # Badges for the first screen's status line; the expanded views give the long ones above.
     "status_short.official": ("✅ Official", "✅ 官方"),
-    "status_short.reported": ("📰 Reported, unofficial", "📰 媒体报道，非官方"),
+    "status_short.reported": ("📰 Reported, unofficial source", "📰 报道，非官方来源"),
     "status_short.unclear": ("⚖️ Unclear", "⚖️ 不明确"),
     "status_short.pending": ("⏳ Pending", "⏳ 待定"),
     "not_advice_short": ("not legal advice", "不构成法律意见"),

@@ -65,7 +65,7 @@ class Status(StrEnum):
     """How firmly the answer is established."""
 
     OFFICIAL = "official"  # stated by the authority itself
-    REPORTED = "reported"  # media or law firms report it; not confirmed officially
+    REPORTED = "reported"  # media, law firms or universities report it; we cite no official text
     UNCLEAR = "unclear"  # sources conflict
     PENDING = "pending"  # the authority has not published it
 

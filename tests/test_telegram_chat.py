@@ -130,7 +130,7 @@ async def test_answer_message_has_every_part(fake_telegram: FakeTelegram, tmp_pa
         assert text.startswith("<b>⏳ This rule was set to end on 21 Sep 2026 unless extended")
         assert f'<a href="{entry.in_force_check}">check the official page</a>' in text
     assert f"<b>{html.escape(entry.question)}</b>\n\n{html.escape(entry.answer)}" in text
-    badge = "⚖️ Unclear" if entry.lapsed() else "📰 Reported, unofficial"
+    badge = "⚖️ Unclear" if entry.lapsed() else "📰 Reported, unofficial source"
     assert (
         f"{badge} · As of {entry.as_of.isoformat()}" in text
     )  # one line: status, date, disclaimer

@@ -168,7 +168,7 @@ async def test_an_edit_tells_each_watcher_once_through_the_outbox_and_a_reload_t
         (english,) = notices(fake, USER)
         assert english.text == (
             f"👁 <b>{NOTICE}</b>\n<b>{esc(original.question)}</b>\n\n"
-            "Status: 📰 Reported, not confirmed officially → ⚖️ Unclear: sources conflict\n\n"
+            "Status: 📰 Reported; no official text cited → ⚖️ Unclear: sources conflict\n\n"
             f"The answer now reads:\n{esc(new_answer)}\n\n{FOOTER}"
         )
         assert "Policy update" not in english.text and "/unsubscribe" not in english.text
@@ -177,7 +177,7 @@ async def test_an_edit_tells_each_watcher_once_through_the_outbox_and_a_reload_t
         ]
         (chinese,) = notices(fake, USER_ZH)
         assert (
-            "状态：📰 媒体报道，未经官方确认 → ⚖️ 不明确：来源互相矛盾" in chinese.text
+            "状态：📰 媒体或律所报道；未引用官方文本 → ⚖️ 不明确：来源互相矛盾" in chinese.text
             and NEW_ZH_ANSWER in chinese.text
         )
         assert "取消关注：/watching" in chinese.text
