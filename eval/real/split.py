@@ -4,7 +4,10 @@ Every question of one site goes to the same half, so the test half holds wording
 matcher was never calibrated on (a site's FAQ shares a house style). Sites are ordered by a hash
 of their name (stable, blind to content) and each goes to whichever half has fewer questions so
 far, which keeps the halves near equal in size. Re-running on the union of both files gives the
-same split; new questions are appended to either file, then this script re-splits.
+same split, but only while no site is added: a new site shifts which half later sites land in.
+Since alternates and synonyms have been written from the train half, do not re-split: it would
+move tuned-on questions into the locked half. New questions from new sites are appended to the
+train half (or to eval/real/validation.yaml) instead; tests/test_eval_split.py keeps the sites apart.
 
 Run: python eval/real/split.py [extra.yaml ...]   (rewrites eval/real/train.yaml and test.yaml)
 """
