@@ -33,7 +33,13 @@ fit generalises before trusting it (the regression floor is left out of it: it i
 phrasings, not real questions). Folds go by site (every question of a page or forum in the
 same fold), as the locked test half is split, so a site's house style cannot leak across folds.
 
-Run: `visabot kb calibrate` (rewrites knowledge/decision.yaml), then `make bench`.
+Run: `visabot kb calibrate` (rewrites knowledge/decision.yaml), then compare the real sets with
+`visabot eval` before and after, and `make bench`. A refit is not always better: on 2026-12-05,
+refitting on the grown corpus (1,173 questions) answered fewer questions right on every set than
+the model of 2026-12-04 did, on the 109 new validation questions it had never seen too (23
+against 25 right, 2 wrong each; the whole validation set 114 against 124 right, a wrong answer
+more), so the older model was kept. The log loss it minimises is not the answer/decline trade-off
+the thresholds then make.
 """
 
 from __future__ import annotations
