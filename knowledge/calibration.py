@@ -36,9 +36,9 @@ same fold), as the locked test half is split, so a site's house style cannot lea
 Run: `visabot kb calibrate` (rewrites knowledge/decision.yaml), then compare the real sets with
 `visabot eval` before and after, and `make bench`. A refit is not always better: on 2026-12-05,
 refitting on the grown corpus (1,173 questions) answered fewer questions right on every set than
-the model of 2026-12-04 did, on the 109 new validation questions it had never seen too (23
-against 25 right, 2 wrong each; the whole validation set 114 against 124 right, a wrong answer
-more), so the older model was kept. The log loss it minimises is not the answer/decline trade-off
+the model of 2026-12-04 did, even on the 109 new validation questions that only the refit had
+learnt from (23 against 25 right, 2 wrong each; the whole validation set 114 against 124 right,
+one wrong answer more), so the older model was kept. The log loss it minimises is not the answer/decline trade-off
 the thresholds then make.
 """
 
