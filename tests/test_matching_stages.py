@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import knowledge.lexical as lexical_module
 from knowledge.authoring import with_entry
 from knowledge.bayes import TermBayes, terms
 from knowledge.decision import DecisionModel, Thresholds, fit_logistic
 from knowledge.features import FEATURES, Question, _margins, candidates, feature_matrix
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, answer_lead
 from knowledge.loader import KnowledgeBase
 from knowledge.matcher import Matcher
 from knowledge.model import Topic
@@ -322,6 +323,34 @@ def test_candidates_take_the_leaders_of_both_signals_once() -> None:
 
 def test_margins_are_leads_over_the_best_other() -> None:
     assert _margins(np.array([0.9, 0.5, 0.7])).round(2).tolist() == [0.2, -0.4, -0.2]
+
+
+@pytest.mark.parametrize("keep_texts", [True, False], ids=["texts kept", "texts recomputed"])
+def test_an_answers_opening_sentences_match_but_its_later_ones_do_not(
+    shipped_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, keep_texts: bool
+) -> None:
+    if not keep_texts:  # a large base drops the phrasing texts and recomputes them from the entry
+        monkeypatch.setattr(lexical_module, "KEEP_TEXTS_UP_TO", 0)
+    entries = [shipped_kb.by_id["h1b-h4-ead"], shipped_kb.by_id["k-visa-age-limit"]]
+    norm = Normalizer(shipped_kb.synonyms)
+    index = LexicalIndex(entries, norm)
+
+    def words(texts: tuple[str, ...] | list[str]) -> set[str]:
+        return {w for t in texts for w in norm.content_tokens(t)}
+
+    h4 = entries[0]
+    asked = words([h4.question, *h4.alternates, *h4.keywords]) | words(
+        [entries[1].question, *entries[1].alternates, *entries[1].keywords, entries[1].answer]
+    )
+    lead = answer_lead(h4)
+    assert len(lead) == 2 and h4.answer.startswith(lead[0])
+    only_in_lead = sorted(words(lead) - asked)
+    later = sorted(words([h4.answer]) - words(lead) - asked)
+    assert only_in_lead and later
+    for word in only_in_lead:
+        assert index.scores([word], word)[0] > 0, word
+    for word in later:
+        assert index.scores([word], word)[0] == 0, word
 
 
 def test_feature_matrix_on_a_tiny_index(shipped_kb: KnowledgeBase) -> None:
