@@ -39,8 +39,8 @@ refitting on the grown corpus (1,173 questions) answered fewer questions right o
 the model of 2026-12-04 did, even on the 109 new validation questions that only the refit had
 learnt from (23 against 25 right, 2 wrong each; the whole validation set 114 against 124 right,
 one wrong answer more), so the older model was kept. Once the answers' opening sentences were
-indexed (knowledge/lexical.py), a refit again lost: 1 more right and 3 more wrong on validation. The log loss it minimises is not the answer/decline trade-off
-the thresholds then make.
+indexed (knowledge/lexical.py), a refit again lost: 1 more right and 3 more wrong on validation.
+The log loss it minimises is not the answer/decline trade-off the thresholds then make.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ class LexicalIndex:
         lengths = array("i")  # and how many there are
         phrasing_entry = array("i")
         phrasing_slot = array("i")  # 0 = question, alternates, keywords, answer lead
-        phrasing_asked = bytearray()  # 1 for the question and alternates, 0 for a keyword
+        phrasing_asked = bytearray()  # 1 for the question and alternates, 0 for the rest
         df: Counter[int] = Counter()  # token id -> entries using it
         one_word: dict[str, int] = {}  # token -> the entry listing it alone, or -1 when several do
         vocab_flat = array("i")  # each entry's token ids, one entry after the other
