@@ -78,6 +78,10 @@ class Tier(StrEnum):
     NEWS = "news"
 
 
+# The tiers whose text is the authority's own: only these back an "official" status.
+OFFICIAL_TIERS = (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -111,7 +115,7 @@ class Source(_Strict):
     def _tier_matches_publisher(self) -> Source:
         """The tier is the publisher's (knowledge/publishers.yaml), never the citer's opinion."""
         listed = tier_of_url(self.url)
-        if listed is None and self.tier in (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL):
+        if listed is None and self.tier in OFFICIAL_TIERS:
             raise ValueError(
                 f"tier {self.tier.value} needs a publisher listed as such in knowledge/publishers.yaml: {self.url}"
             )
@@ -204,4 +208,4 @@ class Entry(_Strict):
 
     @property
     def has_official_source(self) -> bool:
-        return any(s.tier in (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL) for s in self.sources)
+        return any(s.tier in OFFICIAL_TIERS for s in self.sources)

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from knowledge.loader import KnowledgeBase
-from knowledge.model import Entry, Source, Status, Topic
+from knowledge.model import OFFICIAL_TIERS, Entry, Source, Status, Topic
 from knowledge.publishers import tier_of_url
 
 REQUIRED_IDS = {
@@ -222,7 +222,7 @@ def test_model_refuses_a_tier_the_table_contradicts() -> None:
 def test_model_refuses_status_official_without_official_source(shipped_kb: KnowledgeBase) -> None:
     data = shipped_kb.by_id["h1b-100k-one-time"].model_dump()
     # Whatever the shipped entry cites, keep only its unofficial sources.
-    unofficial = [s for s in data["sources"] if s["tier"] not in ("official", "copy-of-official")]
+    unofficial = [s for s in data["sources"] if s["tier"] not in OFFICIAL_TIERS]
     assert unofficial
     with pytest.raises(ValidationError, match="status official needs"):
         Entry.model_validate(data | {"status": "official", "sources": unofficial})

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.storage import Storage, now
-from knowledge.model import Entry, Tier
+from knowledge.model import OFFICIAL_TIERS, Entry
 
 USER_AGENT = (
     "visabot-source-watch/1.0 (+https://github.com/visabot; checks cited pages for changes)"
@@ -32,7 +32,6 @@ USER_AGENT = (
 TIMEOUT_SECONDS = 20.0
 PER_HOST = 2  # concurrent requests to one host
 MAX_PAGE_BYTES = 5_000_000
-OFFICIAL_TIERS = (Tier.OFFICIAL, Tier.COPY_OF_OFFICIAL)
 
 
 class State(StrEnum):
