@@ -159,6 +159,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "I don't have a sourced answer to that. I cover China's K visa and the US H-1B; try other words, or browse /topics.",
         "这个问题我没有有来源的答案。我只回答中国K字签证和美国H-1B签证的问题；请换个说法，或用 /topics 浏览。",
     ),
+    "decline_close": (
+        "I'm not sure which of my sourced answers fits that, so I won't guess. I cover China's K visa and the US H-1B; try other words, or browse /topics.",
+        "我不确定哪条有来源的答案适用于这个问题，所以不作猜测。我只回答中国K字签证和美国H-1B签证的问题；请换个说法，或用 /topics 浏览。",
+    ),
     "closest": (
         "The closest entries I have are below; they may not fit your question.",
         "下面是最接近的条目，可能并不完全对应你的问题。",

@@ -400,6 +400,19 @@ async def test_decline_offers_nearest_entries_when_somewhat_close(
     assert "don't have a sourced answer" not in reply.text
 
 
+async def test_a_decline_that_names_no_visa_but_lists_entries_is_unsure_too(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    """No visa named, so the reply promises the maintainers nothing; but the entries listed may
+    well answer it, so it must not claim there is no sourced answer."""
+    async with running_bot(fake_telegram, tmp_path):
+        (reply,) = await ask(fake_telegram, "can my wife work there")
+    assert any(b["callback_data"].startswith("a:") for b in buttons(reply))
+    assert "not sure which of my sourced answers fits that, so I won't guess" in reply.text
+    assert "don't have a sourced answer" not in reply.text
+    assert "passed to the maintainers" not in reply.text
+
+
 # ---------------------------------------------------------------- browsing
 
 

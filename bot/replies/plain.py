@@ -28,13 +28,16 @@ def decline_text(result: MatchResult, lang: Lang = Lang.EN) -> str:
     if result.asked_about is not None:
         visa = visa_name(VISA_NAMES[result.asked_about], lang)
         return t(decline_key(result), lang, visa=visa)
-    return t("decline", lang)
+    return t(decline_key(result), lang)
 
 
 def decline_key(result: MatchResult) -> str:
-    """An on-topic decline that lists close entries is unsure, not empty-handed: the first of them is
-    often right (below the answer threshold the model is unsure, not sure it is wrong), so it must not
-    say there is no answer."""
+    """A decline that lists close entries is unsure, not empty-handed: the first of them is often
+    right (below the answer threshold the model is unsure, not sure it is wrong), so it must not
+    say there is no answer. Whether the question named one of our visas picks the wording: only
+    then does the reply call it a gap passed to the maintainers."""
+    if result.asked_about is None:
+        return "decline_close" if result.alternatives else "decline"
     return "decline_unsure" if result.alternatives else "decline_known"
 
 

@@ -470,7 +470,7 @@ def decline_html(result: MatchResult, lang: Lang = Lang.EN) -> str:
         visa = f"<b>{esc(visa_name(VISA_NAMES[result.asked_about], lang))}</b>"
         text = "🤷 " + _plain_html(t(decline_key(result), lang, visa="\0")).replace("\0", visa)
     else:
-        text = "🤷 " + _plain_html(t("decline", lang))
+        text = "🤷 " + _plain_html(t(decline_key(result), lang))
     if result.alternatives:
         return text + "\n\n" + _plain_html(t("closest", lang))
     return text
