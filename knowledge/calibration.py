@@ -90,6 +90,7 @@ class Example:
     weight: float
     rows: np.ndarray
     right: np.ndarray  # bool per candidate
+    entries: list[int]  # the candidates' entry indices, in the rows' order
 
     @property
     def in_scope(self) -> bool:
@@ -122,7 +123,7 @@ def examples(matcher: Matcher, items: Sequence[tuple[EvalItem, float]]) -> list[
         right = np.array(
             [is_right(item, matcher.base.entries[i]) for i in ranking.entries], dtype=bool
         )
-        out.append(Example(item, weight, ranking.rows, right))
+        out.append(Example(item, weight, ranking.rows, right, ranking.entries))
     return out
 
 
